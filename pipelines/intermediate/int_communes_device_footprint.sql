@@ -1,0 +1,81 @@
+-- Annual footprint per commune and device type, central / low / high.
+-- Devices and networks: embodied = units x embodied kgCO2e / lifetime; use = units x kWh x
+-- electricity factor. Datacenters: the national datacenter footprint shared per internet user,
+-- its use phase being the national datacenter electricity x electricity factor.
+with
+
+stocks as (
+    select * from int_communes_device_stocks
+),
+
+factors as (
+    select * from stg_factors
+),
+
+users as (
+    select
+        code_insee,
+        units,
+        units / sum(units) over () as share,
+        units_low / sum(units_low) over () as share_low,
+        units_high / sum(units_high) over () as share_high
+    from stocks
+    where component = 'datacenters'
+),
+
+equipment as (
+    select
+        s.code_insee,
+        s.device,
+        s.component,
+        s.territorial,
+        s.units,
+        s.units_low,
+        s.units_high,
+        s.units * s.embodied_kgco2e / s.lifetime_years / 1000 as embodied_tco2e,
+        s.units_low * s.embodied_kgco2e_low / s.lifetime_years_high / 1000 as embodied_tco2e_low,
+        s.units_high * s.embodied_kgco2e_high / s.lifetime_years_low / 1000 as embodied_tco2e_high,
+        s.units * s.use_kwh_per_year as use_kwh,
+        s.units_low * s.use_kwh_per_year_low as use_kwh_low,
+        s.units_high * s.use_kwh_per_year_high as use_kwh_high
+    from stocks as s
+    where s.component <> 'datacenters'
+),
+
+datacenters as (
+    select
+        u.code_insee,
+        s.device,
+        s.component,
+        s.territorial,
+        s.units,
+        s.units_low,
+        s.units_high,
+        u.share * f.datacenters_national_tco2e
+            - u.share * f.datacenters_national_kwh * f.electricity_kgco2e_per_kwh / 1000
+            as embodied_tco2e,
+        greatest(u.share_low * f.datacenters_national_tco2e_low
+            - u.share_low * f.datacenters_national_kwh_low * f.electricity_kgco2e_per_kwh_low / 1000, 0)
+            as embodied_tco2e_low,
+        greatest(u.share_high * f.datacenters_national_tco2e_high
+            - u.share_high * f.datacenters_national_kwh_high * f.electricity_kgco2e_per_kwh_high / 1000, 0)
+            as embodied_tco2e_high,
+        u.share * f.datacenters_national_kwh as use_kwh,
+        u.share_low * f.datacenters_national_kwh_low as use_kwh_low,
+        u.share_high * f.datacenters_national_kwh_high as use_kwh_high
+    from users as u
+    join stocks as s on s.code_insee = u.code_insee and s.component = 'datacenters'
+    cross join factors as f
+),
+
+final as (
+    select
+        e.*,
+        e.use_kwh * f.electricity_kgco2e_per_kwh / 1000 as use_tco2e,
+        e.use_kwh_low * f.electricity_kgco2e_per_kwh_low / 1000 as use_tco2e_low,
+        e.use_kwh_high * f.electricity_kgco2e_per_kwh_high / 1000 as use_tco2e_high
+    from (select * from equipment union all by name select * from datacenters) as e
+    cross join factors as f
+)
+
+select * from final

@@ -1,0 +1,45 @@
+-- The `communes` layer: one row per commune that has a geometry, within the run's extent.
+with
+
+footprint as (
+    select * from int_communes_footprint
+),
+
+final as (
+    select
+        code_insee,
+        nom,
+        population,
+        footprint_tco2e,
+        footprint_tco2e_low,
+        footprint_tco2e_high,
+        case when population > 0 then footprint_tco2e * 1000 / population else 0 end
+            as footprint_kgco2e_per_inhabitant,
+        devices_tco2e,
+        networks_tco2e,
+        datacenters_tco2e,
+        embodied_tco2e,
+        use_tco2e,
+        territorial_tco2e,
+        displaced_tco2e,
+        electricity_kwh,
+        territorial_kwh,
+        smartphones_units,
+        computers_units,
+        televisions_units,
+        fixed_lines_units,
+        mobile_subscriptions_units,
+        departement_code,
+        region_code,
+        epci_siren,
+        population_source,
+        population_estimated,
+        geometry_origin,
+        geometry
+    from footprint
+    where geometry is not null
+        and (len(getvariable('departements')) = 0
+            or list_contains(getvariable('departements'), departement_code))
+)
+
+select * from final

@@ -1,0 +1,13 @@
+-- The `departements` layer: the départements of the run's extent.
+select
+    f.code_insee,
+    d.nom,
+    d.region_code,
+    f.* exclude (level, code_insee),
+    g.geometry
+from int_levels_footprint as f
+join int_levels_geometry as g on g.level = 'departement' and g.code_insee = f.code_insee
+left join stg_departements as d on d.code_insee = f.code_insee
+where f.level = 'departement'
+    and (len(getvariable('departements')) = 0
+        or list_contains(getvariable('departements'), f.code_insee))

@@ -1,0 +1,3 @@
+-- Régions.
+select code as code_insee, nom
+from raw_regions

