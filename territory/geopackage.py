@@ -1,0 +1,159 @@
+"""Write the GeoPackage layers and the default QGIS style of each (``layer_styles`` table).
+
+QGIS reads a layer's default style from the GeoPackage's ``layer_styles`` table: a graduated
+renderer on ``footprint_kgco2e_per_inhabitant`` with quantile classes, class labels with their
+unit, and French field aliases, so the GIS team opens a styled, readable layer.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from territory.mapping import class_breaks
+
+#: French aliases shown by QGIS in the attribute table and forms
+FIELD_ALIASES = {
+    "code_insee": "Code INSEE",
+    "nom": "Nom",
+    "population": "Population municipale",
+    "footprint_tco2e": "Empreinte numérique (tCO2e/an)",
+    "footprint_tco2e_low": "Empreinte, hypothèse basse (tCO2e/an)",
+    "footprint_tco2e_high": "Empreinte, hypothèse haute (tCO2e/an)",
+    "footprint_kgco2e_per_inhabitant": "Empreinte par habitant (kgCO2e/hab./an)",
+    "devices_tco2e": "Terminaux (tCO2e/an)",
+    "networks_tco2e": "Réseaux (tCO2e/an)",
+    "datacenters_tco2e": "Centres de données (tCO2e/an)",
+    "embodied_tco2e": "Fabrication (tCO2e/an)",
+    "use_tco2e": "Utilisation (tCO2e/an)",
+    "territorial_tco2e": "Émissions sur le territoire (tCO2e/an)",
+    "displaced_tco2e": "Pollution déplacée (tCO2e/an)",
+    "electricity_kwh": "Électricité consommée (kWh/an)",
+    "territorial_kwh": "Électricité consommée sur le territoire (kWh/an)",
+    "smartphones_units": "Smartphones",
+    "computers_units": "Ordinateurs",
+    "televisions_units": "Téléviseurs",
+    "fixed_lines_units": "Lignes internet fixes",
+    "mobile_subscriptions_units": "Cartes SIM",
+    "departement_code": "Département",
+    "region_code": "Région",
+    "epci_siren": "SIREN de l'EPCI",
+    "epci_type": "Type d'EPCI",
+    "communes_count": "Nombre de communes",
+    "population_source": "Origine de la population",
+    "population_estimated": "Population estimée",
+    "geometry_origin": "Origine du contour",
+}
+
+STYLE_FIELD = "footprint_kgco2e_per_inhabitant"
+STYLE_NAME = "Empreinte par habitant (kgCO2e/hab./an)"
+
+
+def _rgb(hex_colour: str) -> str:
+    h = hex_colour.lstrip("#")
+    return ",".join(str(int(h[i : i + 2], 16)) for i in (0, 2, 4)) + ",255"
+
+
+def graduated_qml(values: np.ndarray, palette: list[str], columns: list[str]) -> str:
+    """QGIS 3 style (QML) with a graduated renderer on ``STYLE_FIELD`` and French aliases."""
+    breaks = class_breaks(values, len(palette))
+    finite = values[np.isfinite(values)]
+    lo = float(finite.min()) if finite.size else 0.0
+    hi = float(finite.max()) if finite.size else 0.0
+    bounds = [lo, *breaks, hi]
+    ranges, symbols = [], []
+    for i in range(len(bounds) - 1):
+        label = f"{bounds[i]:.1f} – {bounds[i + 1]:.1f} kgCO2e/hab./an".replace(".", ",")
+        ranges.append(
+            f'<range lower="{bounds[i]}" upper="{bounds[i + 1]}" symbol="{i}" '
+            f"label={quoteattr(label)} render=\"true\"/>"
+        )
+        symbols.append(
+            f'<symbol type="fill" name="{i}" alpha="1" clip_to_extent="1" force_rhr="0">'
+            '<layer class="SimpleFill" enabled="1" locked="0" pass="0"><Option type="Map">'
+            f'<Option type="QString" name="color" value="{_rgb(palette[i])}"/>'
+            '<Option type="QString" name="outline_color" value="255,255,255,255"/>'
+            '<Option type="QString" name="outline_style" value="solid"/>'
+            '<Option type="QString" name="outline_width" value="0.1"/>'
+            '<Option type="QString" name="outline_width_unit" value="MM"/>'
+            '<Option type="QString" name="style" value="solid"/>'
+            "</Option></layer></symbol>"
+        )
+    aliases = "".join(
+        f'<alias field={quoteattr(c)} index="{i}" name={quoteattr(FIELD_ALIASES[c])}/>'
+        for i, c in enumerate(columns)
+        if c in FIELD_ALIASES
+    )
+    return (
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
+        '<qgis version="3.22.0" styleCategories="AllStyleCategories">'
+        f'<renderer-v2 type="graduatedSymbol" attr="{STYLE_FIELD}" graduatedMethod="GraduatedColor" '
+        'symbollevels="0" enableorderby="0" forceraster="0">'
+        f"<ranges>{''.join(ranges)}</ranges><symbols>{''.join(symbols)}</symbols>"
+        '<mode name="quantile"/><classificationMethod id="Quantile"/>'
+        "</renderer-v2>"
+        f"<aliases>{aliases}</aliases>"
+        "<layerGeometryType>2</layerGeometryType>"
+        "</qgis>"
+    )
+
+
+def save_layers_geopackage(
+    layers: dict[str, pd.DataFrame], path: Path, *, crs: str, palette: list[str],
+    metadata: dict[str, str],
+) -> None:
+    """Write each DataFrame (with a WKB ``geometry`` column) as a GeoPackage layer, then its
+    default QGIS style.
+
+    Parameters
+    ----------
+    layers
+        Layer name -> attributes and ``geometry`` (WKB bytes).
+    path
+        GeoPackage to create (overwritten).
+    crs
+        CRS of the geometries, e.g. ``EPSG:2154``.
+    palette
+        Colours of the graduated classes, lightest first.
+    metadata
+        Key -> value written to the ``territory_metadata`` table (provenance).
+    """
+    for name, frame in layers.items():
+        geometry = gpd.GeoSeries.from_wkb(frame["geometry"], crs=crs)
+        gdf = gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=geometry, crs=crs)
+        gdf.to_file(path, layer=name, driver="GPKG", engine="pyogrio",
+                    layer_options={"SPATIAL_INDEX": "YES"}, promote_to_multi=True)
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with sqlite3.connect(path) as db:
+        db.execute(
+            """CREATE TABLE IF NOT EXISTS layer_styles (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, f_table_catalog TEXT(256),
+                f_table_schema TEXT(256), f_table_name TEXT(256), f_geometry_column TEXT(256),
+                styleName TEXT(30), styleQML TEXT, styleSLD TEXT, useAsDefault BOOLEAN,
+                description TEXT, owner TEXT(30), ui TEXT(30), update_time DATETIME)"""
+        )
+        for name, frame in layers.items():
+            values = frame[STYLE_FIELD].to_numpy(dtype=float)
+            columns = [c for c in frame.columns if c != "geometry"]
+            db.execute(
+                "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
+                "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
+                "owner, ui, update_time) VALUES ('', '', ?, 'geom', ?, ?, '', 1, ?, '', NULL, ?)",
+                (name, STYLE_NAME, graduated_qml(values, palette, columns),
+                 "Classes par quantiles de l'empreinte numérique par habitant", now),
+            )
+        db.execute("CREATE TABLE IF NOT EXISTS territory_metadata (key TEXT PRIMARY KEY, value TEXT)")
+        db.executemany("INSERT OR REPLACE INTO territory_metadata VALUES (?, ?)", sorted(metadata.items()))
+        # declare the two tables so GeoPackage validators accept them
+        for table in ("layer_styles", "territory_metadata"):
+            db.execute(
+                "INSERT OR REPLACE INTO gpkg_contents (table_name, data_type, identifier, last_change) "
+                "VALUES (?, 'attributes', ?, ?)",
+                (table, table, now),
+            )

@@ -1,0 +1,322 @@
+"""The interactive map (``map.html``): a folium map whose polygons are drawn by one compact,
+canvas-rendered layer per administrative level.
+
+Why not one ``folium.GeoJson`` per level: all of France as GeoJSON with tooltip properties is
+tens of megabytes and takes many seconds to draw. Here each level is sent once as quantised,
+delta-encoded coordinates (integers, 1e-4 degree ~ 10 m) with its attributes in columns, and
+decoded in the browser into Leaflet polygons on a shared canvas renderer. Labels are French;
+every name is inserted as text (never as HTML), so a name cannot run code.
+
+This module never runs SQL: it receives the layers ready to draw.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass
+from importlib import util
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+
+from territory.errors import ConfigError
+
+LEAFLET_VERSION = "1.9.3"
+LEAFLET_CDN = f"https://cdn.jsdelivr.net/npm/leaflet@{LEAFLET_VERSION}/dist"
+#: quantisation of map coordinates: 1e-4 degree is about 10 m
+COORDINATE_SCALE = 10_000
+#: attributes sent to the browser for each feature (tooltip and colours)
+MAP_COLUMNS = (
+    "population",
+    "footprint_tco2e",
+    "footprint_kgco2e_per_inhabitant",
+    "devices_tco2e",
+    "networks_tco2e",
+    "datacenters_tco2e",
+    "territorial_tco2e",
+)
+
+
+@dataclass(frozen=True)
+class MapLevel:
+    """One administrative level ready to draw.
+
+    Attributes
+    ----------
+    layer
+        Layer name (``communes``, ``epci``...).
+    label
+        French label in the layer switch.
+    codes, names
+        INSEE code and name of each feature.
+    values
+        Column name -> one number per feature (``MAP_COLUMNS``).
+    geometries
+        Shapely (Multi)Polygons in EPSG:4326, one per feature.
+    """
+
+    layer: str
+    label: str
+    codes: list[str]
+    names: list[str]
+    values: dict[str, list[float]]
+    geometries: np.ndarray
+
+
+def load_map_definition(path: Path) -> dict[str, Any]:
+    """Read a map definition TOML file of ``maps/``."""
+    try:
+        definition = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        msg = f"{path}: cannot read the map definition ({error})"
+        raise ConfigError(msg) from error
+    for key in ("title", "indicator", "indicator_label", "indicator_unit", "palette", "levels"):
+        if key not in definition:
+            msg = f"{path}: key {key!r} is missing"
+            raise ConfigError(msg)
+    return definition
+
+
+def class_breaks(values: np.ndarray, palette_size: int) -> list[float]:
+    """Quantile class limits (upper bounds of all classes but the last), duplicates removed.
+
+    Quantiles keep contrast where a linear scale would let a few large values wash out the rest.
+    """
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return []
+    qs = np.quantile(finite, np.linspace(0, 1, palette_size + 1)[1:-1])
+    return sorted({round(float(q), 1) for q in qs})
+
+
+def encode_geometries(geometries: np.ndarray) -> dict[str, list[int]]:
+    """Encode polygons as integer deltas plus ring / polygon / feature offsets."""
+    multi = np.array(
+        [g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g]) for g in geometries],
+        dtype=object,
+    )
+    _, coords, (ring_offsets, polygon_offsets, feature_offsets) = shapely.to_ragged_array(multi)
+    quantised = np.round(coords * COORDINATE_SCALE).astype(np.int64)
+    flat = quantised.reshape(-1)
+    deltas = np.empty_like(flat)
+    deltas[:2] = flat[:2]
+    deltas[2:] = flat[2:] - flat[:-2]
+    return {
+        "d": deltas.tolist(),
+        "r": ring_offsets.tolist(),
+        "p": polygon_offsets.tolist(),
+        "f": feature_offsets.tolist(),
+    }
+
+
+def _level_payload(level: MapLevel, definition: dict[str, Any]) -> dict[str, Any]:
+    indicator = np.asarray(level.values[definition["indicator"]], dtype=float)
+    return {
+        "layer": level.layer,
+        "label": level.label,
+        "codes": level.codes,
+        "names": level.names,
+        "values": {k: [round(float(v), 1) for v in vals] for k, vals in level.values.items()},
+        "breaks": class_breaks(indicator, len(definition["palette"])),
+        "geometry": encode_geometries(level.geometries),
+    }
+
+
+def _leaflet_assets(mode: str) -> tuple[str, str]:
+    """(CSS, JS) tags for Leaflet: inlined from the pinned django-leaflet wheel, or CDN links."""
+    if mode == "cdn":
+        return (
+            f'<link rel="stylesheet" href="{LEAFLET_CDN}/leaflet.css"/>',
+            f'<script src="{LEAFLET_CDN}/leaflet.js"></script>',
+        )
+    spec = util.find_spec("leaflet")
+    if spec is None or not spec.submodule_search_locations:
+        msg = "django-leaflet is needed to inline Leaflet; run `pip install django-leaflet`"
+        raise ConfigError(msg)
+    static = Path(next(iter(spec.submodule_search_locations))) / "static" / "leaflet"
+    js = (static / "leaflet.js").read_text(encoding="utf-8")
+    if f"Leaflet {LEAFLET_VERSION}" not in js[:200]:
+        msg = f"{static / 'leaflet.js'} is not Leaflet {LEAFLET_VERSION}; reinstall django-leaflet==0.34.0"
+        raise ConfigError(msg)
+    css = (static / "leaflet.css").read_text(encoding="utf-8")
+    safe_js = js.replace("</script", "<\\/script")
+    return f"<style>{css}</style>", f"<script>{safe_js}</script>"
+
+
+def build_map(levels: list[MapLevel], definition: dict[str, Any], *, assets: str = "inline") -> str:
+    """Build the map's HTML.
+
+    Parameters
+    ----------
+    levels
+        Levels to draw, the first one shown at opening.
+    definition
+        Map definition (``maps/footprint.toml``).
+    assets
+        ``inline`` (works offline) or ``cdn``.
+
+    Returns
+    -------
+    str
+        A complete HTML document.
+    """
+    import folium
+    from branca.element import Element, MacroElement
+    from jinja2 import Template
+
+    css, js = _leaflet_assets(assets)
+    fmap = folium.Map(location=[46.6, 2.4], zoom_start=6, tiles=None, prefer_canvas=True,
+                      control_scale=True)
+    # only Leaflet: folium's default jQuery/Bootstrap/Font Awesome come from CDNs and are unused
+    fmap.default_js = []
+    fmap.default_css = []
+    root = fmap.get_root()
+    root.header.add_child(Element(f'<meta charset="utf-8"/>{css}{js}<style>{_CSS}</style>'), name="territory_assets")
+    root.title = definition["title"]
+
+    payload = {
+        "title": definition["title"],
+        "indicator": definition["indicator"],
+        "indicatorLabel": definition["indicator_label"],
+        "unit": definition["indicator_unit"],
+        "palette": definition["palette"],
+        "scale": COORDINATE_SCALE,
+        "levels": [_level_payload(level, definition) for level in levels],
+    }
+    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+
+    class _FootprintLayers(MacroElement):
+        _template = Template(
+            "{% macro script(this, kwargs) %}\n"
+            "(function(map, data){" + _JS + "})({{ this._parent.get_name() }}, " + data + ");\n"
+            "{% endmacro %}"
+        )
+
+    fmap.add_child(_FootprintLayers())
+    return root.render()
+
+
+_CSS = """
+.territory-legend, .territory-title { background: rgba(255,255,255,0.92); padding: 6px 10px;
+  border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.3); font: 13px/1.4 system-ui, sans-serif; }
+.territory-legend i { display: inline-block; width: 18px; height: 12px; margin-right: 6px;
+  vertical-align: middle; border: 1px solid #999; }
+.territory-title h1 { font-size: 15px; margin: 0; }
+.territory-tooltip table { border-collapse: collapse; }
+.territory-tooltip td { padding: 0 4px; }
+.territory-tooltip td.n { text-align: right; }
+.leaflet-container { background: #dfe8ef; }
+"""
+
+_JS = r"""
+var fmt = new Intl.NumberFormat('fr-FR', {maximumFractionDigits: 0});
+var fmt1 = new Intl.NumberFormat('fr-FR', {maximumFractionDigits: 1});
+var renderer = L.canvas({padding: 0.3, tolerance: 2});
+function colour(v, breaks) {
+  for (var i = 0; i < breaks.length; i++) { if (v <= breaks[i]) return data.palette[i]; }
+  return data.palette[Math.min(breaks.length, data.palette.length - 1)];
+}
+function decode(g) {
+  var d = g.d, xy = new Array(d.length), x = 0, y = 0;
+  for (var i = 0; i < d.length; i += 2) { x += d[i]; y += d[i + 1]; xy[i] = x / data.scale; xy[i + 1] = y / data.scale; }
+  var features = [];
+  for (var f = 0; f + 1 < g.f.length; f++) {
+    var polys = [];
+    for (var p = g.f[f]; p < g.f[f + 1]; p++) {
+      var rings = [];
+      for (var r = g.p[p]; r < g.p[p + 1]; r++) {
+        var ring = [];
+        for (var k = g.r[r]; k < g.r[r + 1]; k++) ring.push([xy[2 * k + 1], xy[2 * k]]);
+        rings.push(ring);
+      }
+      polys.push(rings);
+    }
+    features.push(polys);
+  }
+  return features;
+}
+function row(label, value) {
+  var tr = document.createElement('tr'), a = document.createElement('td'), b = document.createElement('td');
+  a.textContent = label; b.textContent = value; b.className = 'n'; tr.appendChild(a); tr.appendChild(b); return tr;
+}
+function tooltipContent(level, i) {
+  var v = level.values, div = document.createElement('div'), h = document.createElement('strong');
+  div.className = 'territory-tooltip';
+  h.textContent = level.names[i] + ' (' + level.codes[i] + ')';
+  div.appendChild(h);
+  var t = document.createElement('table'), total = v.footprint_tco2e[i] || 0;
+  function share(x) { return total > 0 ? ' (' + fmt.format(100 * x / total) + ' %)' : ''; }
+  t.appendChild(row('Population', fmt.format(v.population[i])));
+  t.appendChild(row('Empreinte totale', fmt.format(total) + ' tCO₂e/an'));
+  t.appendChild(row('Par habitant', fmt1.format(v.footprint_kgco2e_per_inhabitant[i]) + ' kgCO₂e/an'));
+  t.appendChild(row('Terminaux', fmt.format(v.devices_tco2e[i]) + ' tCO₂e' + share(v.devices_tco2e[i])));
+  t.appendChild(row('Réseaux', fmt.format(v.networks_tco2e[i]) + ' tCO₂e' + share(v.networks_tco2e[i])));
+  t.appendChild(row('Centres de données', fmt.format(v.datacenters_tco2e[i]) + ' tCO₂e' + share(v.datacenters_tco2e[i])));
+  t.appendChild(row('Émissions sur le territoire', fmt.format(v.territorial_tco2e[i]) + ' tCO₂e'));
+  div.appendChild(t);
+  return div;
+}
+var base = {}, groups = [], first = null;
+data.levels.forEach(function(level) {
+  var group = L.featureGroup(), features = decode(level.geometry), values = level.values[data.indicator];
+  features.forEach(function(polys, i) {
+    var poly = L.polygon(polys, {renderer: renderer, weight: level.layer === 'communes' ? 0.3 : 0.8,
+      color: '#ffffff', opacity: 0.8, fillOpacity: 0.85, fillColor: colour(values[i], level.breaks)});
+    poly.featureIndex = i;
+    group.addLayer(poly);
+  });
+  group.on('mouseover', function(e) {
+    e.layer.setStyle({weight: 2, color: '#333333'});
+    e.layer.bringToFront();
+    L.tooltip({sticky: true, direction: 'top', className: 'territory-tooltip-pane'})
+      .setLatLng(e.latlng).setContent(tooltipContent(level, e.layer.featureIndex)).openOn(map);
+  });
+  group.on('mousemove', function(e) { map.eachLayer(function(l) { if (l instanceof L.Tooltip) l.setLatLng(e.latlng); }); });
+  group.on('mouseout', function(e) {
+    e.layer.setStyle({weight: level.layer === 'communes' ? 0.3 : 0.8, color: '#ffffff'});
+    map.eachLayer(function(l) { if (l instanceof L.Tooltip) map.removeLayer(l); });
+  });
+  group.territoryLevel = level;
+  base[level.label] = group;
+  groups.push(group);
+  if (!first) first = group;
+});
+var legend = L.control({position: 'bottomright'});
+legend.onAdd = function() { this._div = L.DomUtil.create('div', 'territory-legend'); return this._div; };
+legend.update = function(level) {
+  var div = this._div; div.textContent = '';
+  var title = document.createElement('strong');
+  title.textContent = data.indicatorLabel + ' (' + data.unit + ') — ' + level.label;
+  div.appendChild(title);
+  var b = level.breaks, lows = [null].concat(b), highs = b.concat([null]);
+  for (var i = 0; i < lows.length; i++) {
+    var line = document.createElement('div'), sw = document.createElement('i'), txt = document.createElement('span');
+    sw.style.background = data.palette[i];
+    if (lows[i] === null) txt.textContent = 'jusqu’à ' + fmt1.format(highs[i]);
+    else if (highs[i] === null) txt.textContent = 'plus de ' + fmt1.format(lows[i]);
+    else txt.textContent = fmt1.format(lows[i]) + ' – ' + fmt1.format(highs[i]);
+    line.appendChild(sw); line.appendChild(txt); div.appendChild(line);
+  }
+  var note = document.createElement('div');
+  note.textContent = 'Classes par quantiles · ' + fmt.format(level.codes.length) + ' territoires';
+  note.style.color = '#555';
+  div.appendChild(note);
+};
+legend.addTo(map);
+var titleBox = L.control({position: 'topleft'});
+titleBox.onAdd = function() { var d = L.DomUtil.create('div', 'territory-title'), h = document.createElement('h1'); h.textContent = data.title; d.appendChild(h); return d; };
+titleBox.addTo(map);
+L.control.layers(base, null, {collapsed: false, position: 'topright'}).addTo(map);
+map.on('baselayerchange', function(e) { legend.update(e.layer.territoryLevel); });
+if (first) {
+  first.addTo(map);
+  legend.update(first.territoryLevel);
+  var bounds = first.getBounds();
+  var metro = L.latLngBounds([41.2, -5.5], [51.2, 9.8]);
+  map.fitBounds(metro.contains(bounds) || !metro.intersects(bounds) ? bounds : metro);
+}
+window.territoryMap = {map: map, groups: groups, data: data};
+"""

