@@ -55,6 +55,12 @@ STYLE_FIELD = "footprint_kgco2e_per_inhabitant"
 STYLE_NAME = "Empreinte par habitant (kgCO2e/hab./an)"
 
 
+def _french(value: float) -> str:
+    """A class limit written the French way (decimal comma), as precise as needed."""
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",")
+
+
 def _rgb(hex_colour: str) -> str:
     h = hex_colour.lstrip("#")
     return ",".join(str(int(h[i : i + 2], 16)) for i in (0, 2, 4)) + ",255"
@@ -69,7 +75,7 @@ def graduated_qml(values: np.ndarray, palette: list[str], columns: list[str]) ->
     bounds = [lo, *breaks, hi]
     ranges, symbols = [], []
     for i in range(len(bounds) - 1):
-        label = f"{bounds[i]:.1f} – {bounds[i + 1]:.1f} kgCO2e/hab./an".replace(".", ",")
+        label = f"{_french(bounds[i])} – {_french(bounds[i + 1])} kgCO2e/hab./an"
         ranges.append(
             f'<range lower="{bounds[i]}" upper="{bounds[i + 1]}" symbol="{i}" '
             f"label={quoteattr(label)} render=\"true\"/>"

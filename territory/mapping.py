@@ -81,15 +81,21 @@ def load_map_definition(path: Path) -> dict[str, Any]:
 
 
 def class_breaks(values: np.ndarray, palette_size: int) -> list[float]:
-    """Quantile class limits (upper bounds of all classes but the last), duplicates removed.
+    """Quantile class limits strictly between the minimum and the maximum, duplicates removed.
 
     Quantiles keep contrast where a linear scale would let a few large values wash out the rest.
+    Limits are rounded to three significant digits of the value range, so that nearly equal
+    values still get distinct classes while the legend stays readable.
     """
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return []
+    lo, hi = float(finite.min()), float(finite.max())
+    if hi <= lo:
+        return []
+    decimals = max(0, 2 - int(np.floor(np.log10(hi - lo))))
     qs = np.quantile(finite, np.linspace(0, 1, palette_size + 1)[1:-1])
-    return sorted({round(float(q), 1) for q in qs})
+    return sorted({b for b in (round(float(q), decimals) for q in qs) if lo < b < hi})
 
 
 def encode_geometries(geometries: np.ndarray) -> dict[str, list[int]]:
@@ -104,11 +110,12 @@ def encode_geometries(geometries: np.ndarray) -> dict[str, list[int]]:
     deltas = np.empty_like(flat)
     deltas[:2] = flat[:2]
     deltas[2:] = flat[2:] - flat[:-2]
+    # lengths (small numbers) rather than offsets: the browser accumulates them back
     return {
         "d": deltas.tolist(),
-        "r": ring_offsets.tolist(),
-        "p": polygon_offsets.tolist(),
-        "f": feature_offsets.tolist(),
+        "r": np.diff(ring_offsets).tolist(),
+        "p": np.diff(polygon_offsets).tolist(),
+        "f": np.diff(feature_offsets).tolist(),
     }
 
 
@@ -119,10 +126,17 @@ def _level_payload(level: MapLevel, definition: dict[str, Any]) -> dict[str, Any
         "label": level.label,
         "codes": level.codes,
         "names": level.names,
-        "values": {k: [round(float(v), 1) for v in vals] for k, vals in level.values.items()},
+        "values": {k: _rounded(k, vals) for k, vals in level.values.items()},
         "breaks": class_breaks(indicator, len(definition["palette"])),
         "geometry": encode_geometries(level.geometries),
     }
+
+
+def _rounded(column: str, values: list[float]) -> list[float] | list[int]:
+    """Per-inhabitant values to 0.1, totals to the unit: what a tooltip shows, nothing more."""
+    if column.endswith("_per_inhabitant"):
+        return [round(float(v), 1) for v in values]
+    return [round(float(v)) for v in values]
 
 
 def _leaflet_assets(mode: str) -> tuple[str, str]:
@@ -222,14 +236,14 @@ function colour(v, breaks) {
 function decode(g) {
   var d = g.d, xy = new Array(d.length), x = 0, y = 0;
   for (var i = 0; i < d.length; i += 2) { x += d[i]; y += d[i + 1]; xy[i] = x / data.scale; xy[i + 1] = y / data.scale; }
-  var features = [];
-  for (var f = 0; f + 1 < g.f.length; f++) {
+  var features = [], p = 0, r = 0, k = 0;
+  for (var f = 0; f < g.f.length; f++) {
     var polys = [];
-    for (var p = g.f[f]; p < g.f[f + 1]; p++) {
+    for (var pe = p + g.f[f]; p < pe; p++) {
       var rings = [];
-      for (var r = g.p[p]; r < g.p[p + 1]; r++) {
+      for (var re = r + g.p[p]; r < re; r++) {
         var ring = [];
-        for (var k = g.r[r]; k < g.r[r + 1]; k++) ring.push([xy[2 * k + 1], xy[2 * k]]);
+        for (var ke = k + g.r[r]; k < ke; k++) ring.push([xy[2 * k + 1], xy[2 * k]]);
         rings.push(ring);
       }
       polys.push(rings);

