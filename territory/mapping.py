@@ -26,7 +26,7 @@ from territory.errors import ConfigError
 
 LEAFLET_VERSION = "1.9.3"
 LEAFLET_CDN = f"https://cdn.jsdelivr.net/npm/leaflet@{LEAFLET_VERSION}/dist"
-#: quantisation of map coordinates: 1e-4 degree is about 10 m
+#: default quantisation of map coordinates: 1e-4 degree is about 10 m
 COORDINATE_SCALE = 10_000
 #: attributes sent to the browser for each feature (tooltip and colours)
 MAP_COLUMNS = (
@@ -98,14 +98,22 @@ def class_breaks(values: np.ndarray, palette_size: int) -> list[float]:
     return sorted({b for b in (round(float(q), decimals) for q in qs) if lo < b < hi})
 
 
-def encode_geometries(geometries: np.ndarray) -> dict[str, list[int]]:
-    """Encode polygons as integer deltas plus ring / polygon / feature offsets."""
+def coordinate_scale(tolerance_m: float) -> int:
+    """Integer steps per degree for map coordinates: an eighth of the simplification
+    tolerance (600 m -> about 75 m), never finer than 1e-5 degree (about 1 m)."""
+    step_degrees = max(tolerance_m, 0.01) / 8 / 111_000
+    return int(min(100_000, max(100, 1 / step_degrees)))
+
+
+def encode_geometries(geometries: np.ndarray, scale: int = COORDINATE_SCALE) -> dict[str, list[int]]:
+    """Encode polygons as integer deltas (``scale`` steps per degree) plus ring / polygon /
+    feature lengths."""
     multi = np.array(
         [g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g]) for g in geometries],
         dtype=object,
     )
     _, coords, (ring_offsets, polygon_offsets, feature_offsets) = shapely.to_ragged_array(multi)
-    quantised = np.round(coords * COORDINATE_SCALE).astype(np.int64)
+    quantised = np.round(coords * scale).astype(np.int64)
     flat = quantised.reshape(-1)
     deltas = np.empty_like(flat)
     deltas[:2] = flat[:2]
@@ -119,7 +127,7 @@ def encode_geometries(geometries: np.ndarray) -> dict[str, list[int]]:
     }
 
 
-def _level_payload(level: MapLevel, definition: dict[str, Any]) -> dict[str, Any]:
+def _level_payload(level: MapLevel, definition: dict[str, Any], scale: int) -> dict[str, Any]:
     indicator = np.asarray(level.values[definition["indicator"]], dtype=float)
     return {
         "layer": level.layer,
@@ -128,7 +136,7 @@ def _level_payload(level: MapLevel, definition: dict[str, Any]) -> dict[str, Any
         "names": level.names,
         "values": {k: _rounded(k, vals) for k, vals in level.values.items()},
         "breaks": class_breaks(indicator, len(definition["palette"])),
-        "geometry": encode_geometries(level.geometries),
+        "geometry": encode_geometries(level.geometries, scale),
     }
 
 
@@ -160,7 +168,10 @@ def _leaflet_assets(mode: str) -> tuple[str, str]:
     return f"<style>{css}</style>", f"<script>{safe_js}</script>"
 
 
-def build_map(levels: list[MapLevel], definition: dict[str, Any], *, assets: str = "inline") -> str:
+def build_map(
+    levels: list[MapLevel], definition: dict[str, Any], *, assets: str = "inline",
+    tolerance_m: float = 60.0,
+) -> str:
     """Build the map's HTML.
 
     Parameters
@@ -171,6 +182,9 @@ def build_map(levels: list[MapLevel], definition: dict[str, Any], *, assets: str
         Map definition (``maps/footprint.toml``).
     assets
         ``inline`` (works offline) or ``cdn``.
+    tolerance_m
+        Simplification tolerance the geometries were prepared with; sets the coordinate
+        precision sent to the browser.
 
     Returns
     -------
@@ -191,25 +205,32 @@ def build_map(levels: list[MapLevel], definition: dict[str, Any], *, assets: str
     root.header.add_child(Element(f'<meta charset="utf-8"/>{css}{js}<style>{_CSS}</style>'), name="territory_assets")
     root.title = definition["title"]
 
+    scale = coordinate_scale(tolerance_m)
     payload = {
         "title": definition["title"],
         "indicator": definition["indicator"],
         "indicatorLabel": definition["indicator_label"],
         "unit": definition["indicator_unit"],
         "palette": definition["palette"],
-        "scale": COORDINATE_SCALE,
-        "levels": [_level_payload(level, definition) for level in levels],
+        "scale": scale,
+        "levels": [_level_payload(level, definition, scale) for level in levels],
     }
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
 
     class _FootprintLayers(MacroElement):
+        # the data is a template variable, not part of the template's source: Jinja would
+        # otherwise compile megabytes of JSON
         _template = Template(
             "{% macro script(this, kwargs) %}\n"
-            "(function(map, data){" + _JS + "})({{ this._parent.get_name() }}, " + data + ");\n"
+            "(function(map, data){" + _JS + "})({{ this._parent.get_name() }}, {{ this.payload }});\n"
             "{% endmacro %}"
         )
 
-    fmap.add_child(_FootprintLayers())
+        def __init__(self, payload: str) -> None:
+            super().__init__()
+            self.payload = payload
+
+    fmap.add_child(_FootprintLayers(data))
     return root.render()
 
 

