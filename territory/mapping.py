@@ -330,7 +330,14 @@ legend.update = function(level) {
   for (var i = 0; i < lows.length; i++) {
     var line = document.createElement('div'), sw = document.createElement('i'), txt = document.createElement('span');
     sw.style.background = data.palette[i];
-    if (lows[i] === null) txt.textContent = 'jusqu’à ' + fmt1.format(highs[i]);
+    if (lows[i] === null && highs[i] === null) {
+      // no class limit (one value, or none): show the values' range, not "jusqu’à 0"
+      var vs = level.values[data.indicator].filter(isFinite);
+      var lo = vs.reduce(function(a, v) { return Math.min(a, v); }, Infinity);
+      var hi = vs.reduce(function(a, v) { return Math.max(a, v); }, -Infinity);
+      txt.textContent = !vs.length ? 'aucune valeur' : lo === hi ? fmt1.format(lo) : fmt1.format(lo) + ' – ' + fmt1.format(hi);
+    }
+    else if (lows[i] === null) txt.textContent = 'jusqu’à ' + fmt1.format(highs[i]);
     else if (highs[i] === null) txt.textContent = 'plus de ' + fmt1.format(lows[i]);
     else txt.textContent = fmt1.format(lows[i]) + ' – ' + fmt1.format(highs[i]);
     line.appendChild(sw); line.appendChild(txt); div.appendChild(line);

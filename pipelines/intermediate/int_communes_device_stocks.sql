@@ -43,17 +43,22 @@ per_commune as (
         on s.device = d.device and b.population between s.min_population and s.max_population
 ),
 
+national_mean as (
+    select
+        *,
+        sum(basis_count * multiplier) over (partition by device)
+            / nullif(sum(basis_count) over (partition by device), 0) as mean_multiplier
+    from per_commune
+),
+
+-- low and high are divided by the central mean too, so low <= central <= high still holds
 normalised as (
     select
         *,
-        multiplier / (sum(basis_count * multiplier) over w / nullif(sum(basis_count) over w, 0))
-            as multiplier_normalised,
-        multiplier_low / (sum(basis_count * multiplier_low) over w / nullif(sum(basis_count) over w, 0))
-            as multiplier_normalised_low,
-        multiplier_high / (sum(basis_count * multiplier_high) over w / nullif(sum(basis_count) over w, 0))
-            as multiplier_normalised_high
-    from per_commune
-    window w as (partition by device)
+        multiplier / mean_multiplier as multiplier_normalised,
+        multiplier_low / mean_multiplier as multiplier_normalised_low,
+        multiplier_high / mean_multiplier as multiplier_normalised_high
+    from national_mean
 ),
 
 final as (

@@ -19,7 +19,7 @@ grouped as (
             else region_code
         end as code_insee,
         count(*) as communes_count,
-        sum(population) as population,
+        sum(population)::bigint as population,
         sum(footprint_tco2e) as footprint_tco2e,
         sum(footprint_tco2e_low) as footprint_tco2e_low,
         sum(footprint_tco2e_high) as footprint_tco2e_high,

@@ -9,7 +9,7 @@ final as (
     select
         code_insee,
         nom,
-        population,
+        population::bigint as population,
         footprint_tco2e,
         footprint_tco2e_low,
         footprint_tco2e_high,

@@ -4,7 +4,9 @@ Accepted layouts (separator ``;`` or ``,``, UTF-8 or Windows-1252, detected):
 
 * a commune code column (``CODGEO``, ``DEPCOM``, ``code_insee``, ``COM``) and a population
   column (``PMUN``, ``population_municipale``, ``population``, ``PTOT``);
-* INSEE's "donnees_communes" layout with ``DEP`` and ``CODCOM`` (3 digits) and ``PMUN``.
+* INSEE's "donnees_communes" layout with ``DEP`` or ``CODDEP`` and ``CODCOM`` (3 digits) and
+  ``PMUN`` (there ``COM`` is the commune's *name*: a code column is only used when its values
+  look like INSEE codes).
 
 Rows without a valid code or population go to ``quarantine/population.csv`` with the reason.
 """
@@ -24,6 +26,14 @@ from territory.sources._files import InputRecord, sha256_of
 CODE_COLUMNS = ("CODGEO", "DEPCOM", "code_insee", "COM", "codgeo", "code")
 POPULATION_COLUMNS = ("PMUN", "population_municipale", "population", "PTOT", "pmun")
 INSEE_CODE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
+
+
+def _looks_like_codes(rows: list[dict[str, str]], column: str) -> bool:
+    """True when most of the first rows of ``column`` are INSEE commune codes."""
+    sample = [(r.get(column) or "").strip() for r in rows[:50]]
+    sample = [v for v in sample if v]
+    hits = sum(bool(INSEE_CODE.match(v.zfill(5) if v.isdigit() else v)) for v in sample)
+    return bool(sample) and hits >= 0.8 * len(sample)
 
 
 def _decode(path: Path) -> str:
@@ -59,23 +69,25 @@ def load_population_file(
     reader = csv.DictReader(io.StringIO(text), delimiter=separator)
     header = [h.strip() for h in reader.fieldnames or []]
     reader.fieldnames = header
+    rows = list(reader)
     pop_col = next((c for c in POPULATION_COLUMNS if c in header), None)
-    code_col = next((c for c in CODE_COLUMNS if c in header), None)
-    split_code = code_col is None and "DEP" in header and "CODCOM" in header
+    code_col = next((c for c in CODE_COLUMNS if c in header and _looks_like_codes(rows, c)), None)
+    dep_col = next((c for c in ("DEP", "CODDEP") if c in header), None)
+    split_code = code_col is None and dep_col is not None and "CODCOM" in header
     if pop_col is None or (code_col is None and not split_code):
         msg = (
-            f"{path}: row 1: cannot find a commune code column ({', '.join(CODE_COLUMNS)} or "
-            f"DEP + CODCOM) and a population column ({', '.join(POPULATION_COLUMNS)}); "
+            f"{path}: row 1: cannot find a commune code column ({', '.join(CODE_COLUMNS)} holding "
+            f"INSEE codes, or DEP/CODDEP + CODCOM) and a population column ({', '.join(POPULATION_COLUMNS)}); "
             f"found {', '.join(header)}"
         )
         raise InputError(msg)
     kept: dict[str, int] = {}
     quarantine: list[dict[str, str]] = []
     rows_read = 0
-    for line, row in enumerate(reader, start=2):
+    for line, row in enumerate(rows, start=2):
         rows_read += 1
         if split_code:
-            dep = (row.get("DEP") or "").strip()
+            dep = (row.get(dep_col) or "").strip()
             com = (row.get("CODCOM") or "").strip()
             code = dep + com[-3:] if len(dep) == 2 else dep + com[-2:]
         else:
