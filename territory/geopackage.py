@@ -16,7 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from territory.mapping import class_breaks
+from territory.mapping import class_breaks, class_colours
 
 #: French aliases shown by QGIS in the attribute table and forms
 FIELD_ALIASES = {
@@ -66,9 +66,19 @@ def _rgb(hex_colour: str) -> str:
     return ",".join(str(int(h[i : i + 2], 16)) for i in (0, 2, 4)) + ",255"
 
 
-def graduated_qml(values: np.ndarray, palette: list[str], columns: list[str]) -> str:
-    """QGIS 3 style (QML) with a graduated renderer on ``STYLE_FIELD`` and French aliases."""
-    breaks = class_breaks(values, len(palette))
+def graduated_qml(
+    values: np.ndarray, palette: list[str], columns: list[str], min_width_share: float = 0.0,
+    class_values: np.ndarray | None = None,
+) -> str:
+    """QGIS 3 style (QML) with a graduated renderer on ``STYLE_FIELD`` and French aliases,
+    with the same classes and colours as the web map.
+
+    ``class_values`` (default: ``values``) set the class limits; the first and last classes
+    still stretch to the minimum and maximum of ``values`` so that every feature is drawn.
+    """
+    breaks = class_breaks(values if class_values is None else class_values, len(palette),
+                          min_width_share)
+    colours = class_colours(len(breaks) + 1, palette)
     finite = values[np.isfinite(values)]
     lo = float(finite.min()) if finite.size else 0.0
     hi = float(finite.max()) if finite.size else 0.0
@@ -83,7 +93,7 @@ def graduated_qml(values: np.ndarray, palette: list[str], columns: list[str]) ->
         symbols.append(
             f'<symbol type="fill" name="{i}" alpha="1" clip_to_extent="1" force_rhr="0">'
             '<layer class="SimpleFill" enabled="1" locked="0" pass="0"><Option type="Map">'
-            f'<Option type="QString" name="color" value="{_rgb(palette[i])}"/>'
+            f'<Option type="QString" name="color" value="{_rgb(colours[i])}"/>'
             '<Option type="QString" name="outline_color" value="255,255,255,255"/>'
             '<Option type="QString" name="outline_style" value="solid"/>'
             '<Option type="QString" name="outline_width" value="0.1"/>'
@@ -112,7 +122,7 @@ def graduated_qml(values: np.ndarray, palette: list[str], columns: list[str]) ->
 
 def save_layers_geopackage(
     layers: dict[str, pd.DataFrame], path: Path, *, crs: str, palette: list[str],
-    metadata: dict[str, str],
+    metadata: dict[str, str], min_width_share: float = 0.0,
 ) -> None:
     """Write each DataFrame (with a WKB ``geometry`` column) as a GeoPackage layer, then its
     default QGIS style.
@@ -127,6 +137,8 @@ def save_layers_geopackage(
         CRS of the geometries, e.g. ``EPSG:2154``.
     palette
         Colours of the graduated classes, lightest first.
+    min_width_share
+        Narrowest class, as a share of the median (see ``mapping.class_breaks``).
     metadata
         Key -> value written to the ``territory_metadata`` table (provenance).
     """
@@ -145,13 +157,15 @@ def save_layers_geopackage(
                 description TEXT, owner TEXT(30), ui TEXT(30), update_time DATETIME)"""
         )
         for name, frame in layers.items():
+            # uninhabited territories (per inhabitant = 0 by convention) do not set classes
             values = frame[STYLE_FIELD].to_numpy(dtype=float)
+            inhabited = values[frame["population"].to_numpy() > 0]
             columns = [c for c in frame.columns if c != "geometry"]
             db.execute(
                 "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
                 "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
                 "owner, ui, update_time) VALUES ('', '', ?, 'geom', ?, ?, '', 1, ?, '', NULL, ?)",
-                (name, STYLE_NAME, graduated_qml(values, palette, columns),
+                (name, STYLE_NAME, graduated_qml(values, palette, columns, min_width_share, inhabited),
                  "Classes par quantiles de l'empreinte numérique par habitant", now),
             )
         db.execute("CREATE TABLE IF NOT EXISTS territory_metadata (key TEXT PRIMARY KEY, value TEXT)")

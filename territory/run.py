@@ -203,7 +203,13 @@ def _map_levels(con: duckdb.DuckDBPyConnection, definition: dict[str, Any], tole
                     AS part
                 FROM src GROUP BY grp
             ),
-            parts AS (SELECT grp, part.path[1] AS i, part.geom AS geometry FROM simplified)
+            -- ST_Dump splits a MultiPolygon into its polygons (path [i, j]): one row per
+            -- feature again, or islands become extra features on the map
+            parts AS (
+                SELECT grp, part.path[1] AS i,
+                    ST_Collect(list(part.geom ORDER BY part.path)) AS geometry
+                FROM simplified GROUP BY ALL
+            )
             SELECT src.code_insee, src.nom, {', '.join('src.' + c for c in MAP_COLUMNS)},
                 ST_AsWKB(ST_Transform(coalesce(parts.geometry, src.geometry),
                     'EPSG:2154', 'EPSG:4326', always_xy := true)) AS wkb
@@ -307,6 +313,7 @@ def run_pipeline(settings: RunSettings, *, on_step: Callable[[str], None] | None
                 layers[layer]["geometry"] = layers[layer]["geometry"].map(bytes)
             save_layers_geopackage(
                 layers, staging / "territory.gpkg", crs=CRS_METROPOLE, palette=definition["palette"],
+                min_width_share=definition.get("min_class_width_share", 0.0),
                 metadata={
                     "factor_table_version": factor_version,
                     "generated": started.strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -75,7 +75,7 @@ def test_failed_run_leaves_previous_outputs_intact(tmp_path):
     out.mkdir()
     (out / "map.html").write_text("previous map")
     bad = tmp_path / "population.csv"
-    bad.write_text("CODGEO;PMUN\nabc;12\n")  # no valid row: the run fails after it started
+    bad.write_text("CODGEO;PMUN\n44109;abc\n")  # no valid row: the run fails after it started
     result = _run("run", "--departement", "44", "--out", str(out), "--quiet", "--source", f"population={bad}")
     assert result.returncode == 1
     assert "no valid row" in result.stderr

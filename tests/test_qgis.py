@@ -19,9 +19,12 @@ import subprocess
 from contextlib import closing
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from territory.geopackage import FIELD_ALIASES, STYLE_FIELD
+from territory.mapping import class_breaks, load_map_definition
+from territory.settings import maps_dir
 
 pytestmark = pytest.mark.qgis
 
@@ -30,7 +33,6 @@ PROBE = Path(__file__).resolve().with_name("qgis_probe.py")
 LAYERS = ("communes", "epci", "departements", "regions")
 CRS = "EPSG:2154"
 GEOMETRY_TYPE = "MultiPolygon"
-MIN_CLASSES = 3
 
 
 def _qgis_env() -> dict[str, str]:
@@ -90,8 +92,14 @@ def sqlite_facts(gpkg: Path, layer: str) -> dict:
         geom = db.execute(
             "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (layer,)
         ).fetchone()
+        inhabited = [v for (v,) in db.execute(
+            f'SELECT "{STYLE_FIELD}" FROM "{layer}" WHERE population > 0')]
+    # the classes the web map draws for the same values (territory.mapping.class_breaks)
+    definition = load_map_definition(maps_dir() / "footprint.toml")
+    breaks = class_breaks(np.asarray(inhabited, dtype=float), len(definition["palette"]),
+                          definition["min_class_width_share"])
     return {"rows": rows, "distinct": distinct, "nulls": nulls or 0,
-            "geometry_column": geom[0] if geom else None}
+            "geometry_column": geom[0] if geom else None, "classes": len(breaks) + 1}
 
 
 def layer_problems(name: str, seen: dict, facts: dict) -> list[str]:
@@ -131,9 +139,8 @@ def layer_problems(name: str, seen: dict, facts: dict) -> list[str]:
     if renderer["type"] == "graduatedSymbol":
         check(renderer["class_attribute"] == STYLE_FIELD,
               f"classes on {renderer['class_attribute']!r}, expected {STYLE_FIELD!r}")
-        wanted = min(MIN_CLASSES, facts["distinct"])
-        check(len(renderer["ranges"]) >= wanted,
-              f"{len(renderer['ranges'])} classes, expected at least {wanted} "
+        check(len(renderer["ranges"]) == facts["classes"],
+              f"{len(renderer['ranges'])} classes in QGIS, {facts['classes']} on the web map "
               f"({facts['distinct']} distinct values)")
         check(all(r["label"] and r["render"] and r["symbol_color"] for r in renderer["ranges"]),
               f"a class has no label, symbol or is hidden: {renderer['ranges']}")
