@@ -38,7 +38,9 @@ def spatial_extension_path() -> Path:
     return path
 
 
-def connect(database: str = ":memory:", *, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+def connect(
+    database: str = ":memory:", *, threads: int | None = None, scratch_dir: Path | None = None
+) -> duckdb.DuckDBPyConnection:
     """Open a DuckDB connection with the spatial extension loaded.
 
     Parameters
@@ -47,8 +49,11 @@ def connect(database: str = ":memory:", *, threads: int | None = None) -> duckdb
         DuckDB database path, in memory by default.
     threads
         Worker threads; DuckDB's default (one per core) when ``None``.
+    scratch_dir
+        Folder for DuckDB's spill files and (empty) extension directory; a new temporary
+        folder when ``None``. The caller removes it.
     """
-    scratch = tempfile.mkdtemp(prefix="territory-duckdb-")
+    scratch = str(scratch_dir) if scratch_dir else tempfile.mkdtemp(prefix="territory-duckdb-")
     config = {
         "autoinstall_known_extensions": "false",
         "autoload_known_extensions": "false",

