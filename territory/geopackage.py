@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 
 from territory.mapping import class_breaks, class_colours
 
@@ -121,32 +120,33 @@ def graduated_qml(
 
 
 def save_layers_geopackage(
-    layers: dict[str, pd.DataFrame], path: Path, *, crs: str, palette: list[str],
+    layers: dict[str, pa.Table], path: Path, *, crs: str, palette: list[str],
     metadata: dict[str, str], min_width_share: float = 0.0,
 ) -> None:
-    """Write each DataFrame (with a WKB ``geometry`` column) as a GeoPackage layer, then its
-    default QGIS style.
+    """Write each Arrow table (with a WKB ``geometry`` column of MultiPolygons) as a GeoPackage
+    layer, then its default QGIS style.
 
     Parameters
     ----------
     layers
-        Layer name -> attributes and ``geometry`` (WKB bytes).
+        Layer name -> attributes and ``geometry`` (WKB).
     path
         GeoPackage to create (overwritten).
     crs
         CRS of the geometries, e.g. ``EPSG:2154``.
     palette
         Colours of the graduated classes, lightest first.
-    min_width_share
-        Narrowest class, as a share of the median (see ``mapping.class_breaks``).
     metadata
         Key -> value written to the ``territory_metadata`` table (provenance).
+    min_width_share
+        Narrowest class, as a share of the median (see ``mapping.class_breaks``).
     """
-    for name, frame in layers.items():
-        geometry = gpd.GeoSeries.from_wkb(frame["geometry"], crs=crs)
-        gdf = gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=geometry, crs=crs)
-        gdf.to_file(path, layer=name, driver="GPKG", engine="pyogrio",
-                    layer_options={"SPATIAL_INDEX": "YES"}, promote_to_multi=True)
+    from pyogrio.raw import write_arrow
+
+    for name, table in layers.items():
+        write_arrow(table, path, layer=name, driver="GPKG", geometry_name="geometry",
+                    geometry_type="MultiPolygon", crs=crs, append=path.exists(),
+                    layer_options={"SPATIAL_INDEX": "YES"})
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     with sqlite3.connect(path) as db:
         db.execute(
@@ -156,11 +156,11 @@ def save_layers_geopackage(
                 styleName TEXT(30), styleQML TEXT, styleSLD TEXT, useAsDefault BOOLEAN,
                 description TEXT, owner TEXT(30), ui TEXT(30), update_time DATETIME)"""
         )
-        for name, frame in layers.items():
+        for name, table in layers.items():
             # uninhabited territories (per inhabitant = 0 by convention) do not set classes
-            values = frame[STYLE_FIELD].to_numpy(dtype=float)
-            inhabited = values[frame["population"].to_numpy() > 0]
-            columns = [c for c in frame.columns if c != "geometry"]
+            values = table.column(STYLE_FIELD).to_numpy().astype(float)
+            inhabited = values[table.column("population").to_numpy() > 0]
+            columns = [c for c in table.column_names if c != "geometry"]
             db.execute(
                 "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
                 "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "

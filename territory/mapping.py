@@ -171,9 +171,10 @@ def _level_payload(level: MapLevel, definition: dict[str, Any], scale: int) -> d
 
 def _rounded(column: str, values: list[float]) -> list[float] | list[int]:
     """Per-inhabitant values to 0.1, totals to the unit: what a tooltip shows, nothing more."""
+    array = np.asarray(values, dtype=float)
     if column.endswith("_per_inhabitant"):
-        return [round(float(v), 1) for v in values]
-    return [round(float(v)) for v in values]
+        return np.round(array, 1).tolist()
+    return np.round(array).astype(np.int64).tolist()
 
 
 def _leaflet_assets(mode: str) -> tuple[str, str]:
@@ -253,24 +254,23 @@ def build_map(
                       ensure_ascii=False).replace("</", "<\\/")
 
     class _FootprintLayers(MacroElement):
-        # the data is a template variable, not part of the template's source: Jinja would
-        # otherwise compile megabytes of JSON
+        # the data is put in after rendering: branca re-reads a rendered script as a Jinja
+        # template, which would compile megabytes of JSON (and read "{{" in a name as syntax)
         _template = Template(
             "{% macro script(this, kwargs) %}\n"
-            "(function(map, data){" + _JS + "})({{ this._parent.get_name() }}, JSON.parse({{ this.payload }}));\n"
+            "(function(map, data){" + _JS + "})({{ this._parent.get_name() }}, JSON.parse("
+            + _DATA_MARK + "));\n"
             "{% endmacro %}"
         )
 
-        def __init__(self, payload: str) -> None:
-            super().__init__()
-            self.payload = payload
-
-    fmap.add_child(_FootprintLayers(data))
+    fmap.add_child(_FootprintLayers())
     html = root.render()
+    html = html.replace(_DATA_MARK, data, 1)
     return html.replace(_ASSETS_MARK, css + js, 1)
 
 
 _ASSETS_MARK = "<!-- territory: leaflet assets -->"
+_DATA_MARK = "/* territory: map data */"
 
 _CSS = """
 .territory-legend, .territory-title { background: rgba(255,255,255,0.92); padding: 6px 10px;
