@@ -519,3 +519,34 @@ def test_map_france_screenshot(france: NationalMap, tmp_path: Path) -> None:
     stats = france.opened.evaluate(_PNG_STATS, base64.b64encode(png.read_bytes()).decode())
     assert stats["colours"] > 50, f"the screenshot {png} looks blank: {stats}"
     france.opened.assert_clean()
+
+
+HOSTILE = "<img src=x onerror=alert(1)>{{ 7*7 }}</script><script>alert(2)</script>"
+
+
+def test_hostile_names_show_as_text(open_map: Any, tmp_path: Path) -> None:
+    """A name with HTML, a closing script tag or template syntax is shown as text, runs nothing."""
+    import numpy as np
+    import shapely
+
+    from territory.mapping import MAP_COLUMNS, MapLevel, build_map, load_map_definition
+    from territory.settings import maps_dir
+
+    level = MapLevel(
+        layer="communes", label="Communes", codes=["99001", "99002"], names=[HOSTILE, "Voisine"],
+        values={c: [100.0, 200.0] for c in MAP_COLUMNS},
+        geometries=np.array([shapely.box(-1.6, 47.2, -1.5, 47.3), shapely.box(-1.5, 47.2, -1.4, 47.3)]),
+    )
+    html = tmp_path / "map.html"
+    html.write_text(build_map([level], load_map_definition(maps_dir() / "footprint.toml")), encoding="utf-8")
+    opened = open_map(html)
+    dialogs: list[str] = []
+    opened.page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    opened.drawn_s()
+    tooltip = opened.hover(0, "99001")
+    assert HOSTILE + " (99001)" in tooltip.inner_text()
+    assert "49" not in tooltip.inner_text()
+    assert opened.evaluate("document.querySelectorAll('img').length") == 0
+    opened.page.wait_for_timeout(300)
+    assert dialogs == []
+    opened.assert_clean()
