@@ -93,7 +93,8 @@ def read_factors(path: Path) -> list[dict[str, object]]:
         if not raw["source"].strip():
             msg = f"{path}: row {i}, column source: {fid} has no source"
             raise FactorTableError(msg)
-        rows.append({**raw, "id": fid, "value": value, "low": low, "high": high, "row": i})
+        rows.append({**raw, "id": fid, "value": value, "low": low, "high": high, "row": i,
+                     "path": str(path)})
     return rows
 
 
@@ -145,7 +146,17 @@ def load_factor_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> tuple[li
         "size_classes": folder / "size_classes.csv",
         "population_estimates": folder / "population_estimates.csv",
     }
-    factors = read_factors(paths["factors"])
+    # study figures of the registries live beside the main table, one file per kind
+    for extra in sorted(folder.glob("factors_*.csv")):
+        paths[extra.stem] = extra
+    factors = []
+    for name, path in paths.items():
+        if name == "factors" or name.startswith("factors_"):
+            factors += read_factors(path)
+    duplicated = sorted({f["id"] for f in factors if sum(g["id"] == f["id"] for g in factors) > 1})
+    if duplicated:
+        msg = f"{folder}: factor ids defined in two factor tables: {', '.join(duplicated)}"
+        raise FactorTableError(msg)
     devices = read_devices(paths["devices"], factors, paths["factors"])
     size_classes = _read(paths["size_classes"], SIZE_CLASS_COLUMNS)
     known = {d["device"] for d in devices}
@@ -186,8 +197,9 @@ def load_factor_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> tuple[li
     for name, path in paths.items():
         sha = sha256_of(path)
         digest.update(sha.encode())
-        count = {"factors": len(factors), "devices": len(devices),
-                 "size_classes": len(size_classes), "population_estimates": len(estimates)}[name]
+        count = {"devices": len(devices), "size_classes": len(size_classes),
+                 "population_estimates": len(estimates)}.get(
+            name, sum(1 for f in factors if f["path"] == str(path)))
         records.append(InputRecord(name=f"data:{name}", path=str(path), sha256=sha,
                                    rows_read=count, rows_kept=count))
     return records, digest.hexdigest()[:12]

@@ -1,0 +1,12 @@
+"""Registries a planner holds, read as they are published: datacenters, mobile antenna sites,
+connected city infrastructure (street lights, cameras, sensors), fibre coverage and income.
+
+Each kind has one module with a ``read(path, *, options)`` function returning a
+:class:`~territory.registries._common.RegistryLoad`: the rows kept (points with their
+coordinates and CRS, or per-commune values), the rows quarantined with their reason, and the
+provenance record. Nothing here joins to communes or computes emissions: the SQL models do.
+"""
+
+from territory.registries._common import KINDS, RegistryLoad, read_registry
+
+__all__ = ["KINDS", "RegistryLoad", "read_registry"]
