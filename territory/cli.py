@@ -6,10 +6,12 @@ Errors print one line on stderr and exit with status 1 (2 for a bad option).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from territory.errors import TerritoryError
+from territory.registries._common import KINDS
 from territory.settings import DATACENTER_SCOPES, MAP_ASSETS, RunSettings
 
 
@@ -39,8 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, metavar="FILE",
                      help="TOML pipeline file from pipelines/ (parameters such as datacenter_scope)")
     run.add_argument("--source", action="append", default=[], metavar="KIND=FILE",
-                     help="replace an embedded input; supported: population=FILE (INSEE legal "
-                          "populations CSV)")
+                     help="add a registry (kinds: " + ", ".join(KINDS) + ") or replace the "
+                          "populations (population=FILE, an INSEE legal-populations CSV); format, "
+                          "encoding, separator, columns and CRS are detected (repeatable)")
     run.add_argument("--datacenter-scope", choices=DATACENTER_SCOPES, default=None,
                      help="france: ADEME/Arcep 2022 scope (default); with_abroad: Jan 2025 "
                           "update counting datacenters abroad")
@@ -50,7 +53,48 @@ def _parser() -> argparse.ArgumentParser:
                      help="map simplification tolerance (default 600 m for France, 60 m for "
                           "départements)")
     run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+    validate = sub.add_parser(
+        "validate",
+        help="check a registry file without running the pipeline",
+        description=(
+            "Read a registry file as the pipeline would, place its points in communes, and print "
+            "rows read, kept, quarantined (by reason) and the number of communes reached."
+        ),
+    )
+    validate.add_argument("file", type=Path, help="the registry file (CSV, GeoJSON, zipped shapefile…)")
+    validate.add_argument("--kind", required=True, choices=KINDS, help="what the file holds")
+    validate.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_reader_options(validate)
     return parser
+
+
+def _add_reader_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--crs", help="CRS of the coordinates when the file does not declare it "
+                        "(EPSG:2154 or EPSG:4326); inferred from the ranges otherwise")
+    parser.add_argument("--encoding", help="text encoding (utf-8, cp1252…); detected otherwise")
+    parser.add_argument("--separator", help="CSV field separator; detected otherwise")
+    parser.add_argument("--column", action="append", default=[], metavar="ROLE=NAME",
+                        help="column holding a role, e.g. x=lon, y=lat, name=Nom (repeatable)")
+    parser.add_argument("--commune", metavar="CODE",
+                        help="INSEE code of the commune a whole file without coordinates covers")
+
+
+def _reader_options(args: argparse.Namespace) -> dict[str, object]:
+    options: dict[str, object] = {}
+    for key in ("crs", "encoding", "separator", "commune"):
+        if getattr(args, key, None):
+            options[key] = getattr(args, key)
+    columns = {}
+    for item in getattr(args, "column", []):
+        role, sep, name = item.partition("=")
+        if not sep or not name:
+            msg = f"--column expects ROLE=NAME, got {item!r}"
+            raise TerritoryError(msg)
+        columns[role] = name
+    if columns:
+        options["columns"] = columns
+    return options
 
 
 def _settings(args: argparse.Namespace) -> RunSettings:
@@ -58,24 +102,39 @@ def _settings(args: argparse.Namespace) -> RunSettings:
 
     config = read_pipeline_file(args.config) if args.config else {}
     population = config.get("population_file")
+    sources = list(config.get("sources", ()))
     for item in args.source:
         kind, sep, value = item.partition("=")
         if not sep or not value:
             msg = f"--source expects KIND=FILE, got {item!r}"
             raise TerritoryError(msg)
-        if kind != "population":
-            msg = f"--source: unknown kind {kind!r}; supported: population"
+        if kind == "population":
+            population = Path(value)
+        elif kind in KINDS:
+            sources.append((kind, Path(value), {}))
+        else:
+            msg = f"--source: unknown kind {kind!r}; known kinds: population, {', '.join(KINDS)}"
             raise TerritoryError(msg)
-        population = Path(value)
     return RunSettings(
         out_dir=args.out,
         departements=tuple(args.departement) or tuple(config.get("departements", ())),
         population_file=Path(population) if population else None,
+        sources=tuple(sources),
         datacenter_scope=args.datacenter_scope or config.get("datacenter_scope", "france"),
         map_assets=args.map_assets,
         map_tolerance_m=args.map_tolerance,
         progress=not args.quiet,
     )
+
+
+def _validate(args: argparse.Namespace) -> int:
+    import json
+
+    from territory.validate import format_report, validate_file
+
+    report = validate_file(args.file, args.kind, _reader_options(args))
+    print(json.dumps(report, ensure_ascii=False) if args.json else format_report(report))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if args.command == "validate":
+            return _validate(args)
         from territory.run import run_pipeline
 
         run_pipeline(_settings(args))
@@ -95,6 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("territory: interrupted; previous outputs left untouched", file=sys.stderr)
         return 130
+    except Exception as error:  # noqa: BLE001 - the contract: one line, non-zero, on any error
+        if os.environ.get("TERRITORY_DEBUG"):
+            raise
+        first = (str(error).strip().splitlines() or [""])[0]
+        print(f"territory: internal error ({type(error).__name__}): {first} "
+              "(set TERRITORY_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
     return 0
 
 

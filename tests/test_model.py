@@ -13,6 +13,7 @@ import shapely
 
 from territory.database import connect
 from territory.pipeline import discover_models, run_models
+from territory.registries.tables import create_registry_tables
 from territory.run import CONTRACT_COLUMNS, LAYERS
 from territory.settings import pipelines_dir
 from territory.sources import load_factor_tables
@@ -52,6 +53,7 @@ def tiny():
     con.executemany("INSERT INTO raw_communes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     load_factor_tables(con, FIXTURES / "simple_factors")
     con.execute("CREATE TABLE raw_population_override (code_insee VARCHAR, population BIGINT)")
+    create_registry_tables(con, [])
     con.execute("SET VARIABLE departements = []::VARCHAR[]")
     con.execute("SET VARIABLE datacenter_factor = 'datacenters.national_footprint_tco2e'")
     run_models(con, discover_models(pipelines_dir()))

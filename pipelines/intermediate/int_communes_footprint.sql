@@ -1,4 +1,5 @@
--- One row per commune (all of France): footprint totals, splits and territorial accounting.
+-- One row per commune (all of France): footprint totals, splits and territorial accounting
+-- (consumption-based footprint of the residents; emissions located in the commune; the gap).
 with
 
 lines as (
@@ -41,12 +42,18 @@ final as (
         p.population_source,
         p.population_estimated,
         c.geometry_origin,
-        t.* exclude (code_insee),
-        t.footprint_tco2e - t.territorial_tco2e as displaced_tco2e,
+        t.* exclude (code_insee, territorial_tco2e, territorial_kwh),
+        -- territorial: home devices in use, plus what the registries place in the commune
+        t.territorial_tco2e + r.registries_tco2e as territorial_tco2e,
+        t.territorial_kwh + r.registries_kwh as territorial_kwh,
+        t.footprint_tco2e - t.territorial_tco2e - r.registries_tco2e as displaced_tco2e,
+        r.* exclude (code_insee, registries_tco2e, registries_tco2e_low, registries_tco2e_high,
+            registries_kwh),
         c.geometry
     from stg_communes as c
     join int_communes_population as p using (code_insee)
     join totals as t using (code_insee)
+    join int_communes_registries as r using (code_insee)
     left join stg_departements as d on d.code_insee = c.departement_code
 )
 

@@ -36,7 +36,20 @@ grouped as (
         sum(computers_units) as computers_units,
         sum(televisions_units) as televisions_units,
         sum(fixed_lines_units) as fixed_lines_units,
-        sum(mobile_subscriptions_units) as mobile_subscriptions_units
+        sum(mobile_subscriptions_units) as mobile_subscriptions_units,
+        sum(antennas_count)::bigint as antennas_count,
+        sum(antennas_kwh) as antennas_kwh,
+        sum(antennas_tco2e) as antennas_tco2e,
+        sum(datacenters_count)::bigint as datacenters_count,
+        sum(datacenters_it_power_mw) as datacenters_it_power_mw,
+        sum(datacenters_located_kwh) as datacenters_located_kwh,
+        sum(datacenters_located_tco2e) as datacenters_located_tco2e,
+        sum(streetlights_count)::bigint as streetlights_count,
+        sum(cameras_count)::bigint as cameras_count,
+        sum(sensors_count)::bigint as sensors_count,
+        sum(infrastructure_kwh) as infrastructure_kwh,
+        sum(infrastructure_tco2e) as infrastructure_tco2e,
+        sum(infrastructure_data_stored_tb) as infrastructure_data_stored_tb
     from communes
     where geometry is not null
     group by grouping sets ((epci_siren), (departement_code), (region_code))

@@ -1,0 +1,78 @@
+-- Registry points summed per commune: counts, electricity and emissions located there, and
+-- the data stored by connected infrastructure; fibre coverage and income as attributes.
+with
+
+energy as (
+    select * from int_registry_points_energy
+),
+
+per_commune as (
+    select
+        code_insee,
+        count(*) filter (where kind = 'antennas') as antennas_count,
+        sum(kwh) filter (where kind = 'antennas') as antennas_kwh,
+        sum(tco2e) filter (where kind = 'antennas') as antennas_tco2e,
+        count(*) filter (where kind = 'datacenters') as datacenters_count,
+        sum(it_power_mw) filter (where kind = 'datacenters') as datacenters_it_power_mw,
+        sum(kwh) filter (where kind = 'datacenters') as datacenters_located_kwh,
+        sum(tco2e) filter (where kind = 'datacenters') as datacenters_located_tco2e,
+        count(*) filter (where kind = 'streetlights') as streetlights_count,
+        count(*) filter (where kind = 'cameras') as cameras_count,
+        count(*) filter (where kind = 'sensors') as sensors_count,
+        sum(kwh) filter (where kind in ('streetlights', 'cameras', 'sensors')) as infrastructure_kwh,
+        sum(tco2e) filter (where kind in ('streetlights', 'cameras', 'sensors'))
+            as infrastructure_tco2e,
+        sum(data_stored_tb) as infrastructure_data_stored_tb,
+        sum(tco2e) as registries_tco2e,
+        sum(tco2e_low) as registries_tco2e_low,
+        sum(tco2e_high) as registries_tco2e_high,
+        sum(kwh) as registries_kwh
+    from energy
+    group by code_insee
+),
+
+fibre as (
+    select code_insee, max(ftth_share) as ftth_share, max(ftth_connectable) as ftth_connectable
+    from raw_fibre
+    group by code_insee
+),
+
+income as (
+    select
+        code_insee,
+        max(median_income_eur) as median_income_eur,
+        max(poverty_rate_pct) as poverty_rate_pct
+    from raw_income
+    group by code_insee
+),
+
+final as (
+    select
+        c.code_insee,
+        coalesce(r.antennas_count, 0) as antennas_count,
+        coalesce(r.antennas_kwh, 0) as antennas_kwh,
+        coalesce(r.antennas_tco2e, 0) as antennas_tco2e,
+        coalesce(r.datacenters_count, 0) as datacenters_count,
+        coalesce(r.datacenters_it_power_mw, 0) as datacenters_it_power_mw,
+        coalesce(r.datacenters_located_kwh, 0) as datacenters_located_kwh,
+        coalesce(r.datacenters_located_tco2e, 0) as datacenters_located_tco2e,
+        coalesce(r.streetlights_count, 0) as streetlights_count,
+        coalesce(r.cameras_count, 0) as cameras_count,
+        coalesce(r.sensors_count, 0) as sensors_count,
+        coalesce(r.infrastructure_kwh, 0) as infrastructure_kwh,
+        coalesce(r.infrastructure_tco2e, 0) as infrastructure_tco2e,
+        coalesce(r.infrastructure_data_stored_tb, 0) as infrastructure_data_stored_tb,
+        coalesce(r.registries_tco2e, 0) as registries_tco2e,
+        coalesce(r.registries_tco2e_low, 0) as registries_tco2e_low,
+        coalesce(r.registries_tco2e_high, 0) as registries_tco2e_high,
+        coalesce(r.registries_kwh, 0) as registries_kwh,
+        fi.ftth_share,
+        i.median_income_eur,
+        i.poverty_rate_pct
+    from stg_communes as c
+    left join per_commune as r using (code_insee)
+    left join fibre as fi using (code_insee)
+    left join income as i using (code_insee)
+)
+
+select * from final

@@ -1,0 +1,103 @@
+-- Electricity and emissions of each registry point placed in a commune, central / low / high.
+-- antennas: energy per operator-site, plus the 5G share when the site has 5G;
+-- datacenters: IT power (declared, else the default) x hours x load factor x PUE;
+-- street lights: power x lighting hours; cameras and sensors: power all year plus the energy
+-- of storing what they record for the retention period.
+with
+
+points as (
+    select * from int_registry_points_located where code_insee is not null
+),
+
+f as (
+    select
+        max(value) filter (where id = 'electricity.kgco2e_per_kwh') as ef,
+        max(low) filter (where id = 'electricity.kgco2e_per_kwh') as ef_low,
+        max(high) filter (where id = 'electricity.kgco2e_per_kwh') as ef_high,
+        max(value) filter (where id = 'antennas.site_kwh_per_year') as antenna_kwh,
+        max(low) filter (where id = 'antennas.site_kwh_per_year') as antenna_kwh_low,
+        max(high) filter (where id = 'antennas.site_kwh_per_year') as antenna_kwh_high,
+        max(value) filter (where id = 'antennas.5g_extra_share') as g5,
+        max(low) filter (where id = 'antennas.5g_extra_share') as g5_low,
+        max(high) filter (where id = 'antennas.5g_extra_share') as g5_high,
+        max(value) filter (where id = 'datacenters.default_it_power_mw') as dc_mw,
+        max(low) filter (where id = 'datacenters.default_it_power_mw') as dc_mw_low,
+        max(high) filter (where id = 'datacenters.default_it_power_mw') as dc_mw_high,
+        max(value) filter (where id = 'datacenters.default_pue') as pue,
+        max(low) filter (where id = 'datacenters.default_pue') as pue_low,
+        max(high) filter (where id = 'datacenters.default_pue') as pue_high,
+        max(value) filter (where id = 'datacenters.it_load_factor') as load,
+        max(low) filter (where id = 'datacenters.it_load_factor') as load_low,
+        max(high) filter (where id = 'datacenters.it_load_factor') as load_high,
+        max(value) filter (where id = 'streetlights.power_w') as light_w,
+        max(low) filter (where id = 'streetlights.power_w') as light_w_low,
+        max(high) filter (where id = 'streetlights.power_w') as light_w_high,
+        max(value) filter (where id = 'streetlights.hours_per_year') as light_h,
+        max(low) filter (where id = 'streetlights.hours_per_year') as light_h_low,
+        max(high) filter (where id = 'streetlights.hours_per_year') as light_h_high,
+        max(value) filter (where id = 'cameras.power_w') as cam_w,
+        max(low) filter (where id = 'cameras.power_w') as cam_w_low,
+        max(high) filter (where id = 'cameras.power_w') as cam_w_high,
+        max(value) filter (where id = 'cameras.data_tb_per_year') as cam_tb,
+        max(low) filter (where id = 'cameras.data_tb_per_year') as cam_tb_low,
+        max(high) filter (where id = 'cameras.data_tb_per_year') as cam_tb_high,
+        max(value) filter (where id = 'cameras.retention_days') as cam_days,
+        max(value) filter (where id = 'sensors.power_w') as sensor_w,
+        max(low) filter (where id = 'sensors.power_w') as sensor_w_low,
+        max(high) filter (where id = 'sensors.power_w') as sensor_w_high,
+        max(value) filter (where id = 'sensors.data_mb_per_year') as sensor_mb,
+        max(value) filter (where id = 'storage.kwh_per_tb_year') as storage_kwh,
+        max(low) filter (where id = 'storage.kwh_per_tb_year') as storage_kwh_low,
+        max(high) filter (where id = 'storage.kwh_per_tb_year') as storage_kwh_high
+    from raw_factors
+),
+
+energy as (
+    select
+        p.kind,
+        p.source_file,
+        p.source_line,
+        p.code_insee,
+        case p.kind
+            when 'datacenters' then coalesce(p.capacity_mw, f.dc_mw)
+        end as it_power_mw,
+        case p.kind
+            when 'cameras' then f.cam_tb * f.cam_days / 365
+            when 'sensors' then f.sensor_mb / 1e6 * f.cam_days / 365
+        end as data_stored_tb,
+        case p.kind
+            when 'antennas' then f.antenna_kwh * (1 + f.g5 * p.has_5g::int)
+            when 'datacenters' then coalesce(p.capacity_mw, f.dc_mw) * 1000 * 8760 * f.load * coalesce(p.pue, f.pue)
+            when 'streetlights' then f.light_w * f.light_h / 1000
+            when 'cameras' then f.cam_w * 8760 / 1000 + f.cam_tb * f.cam_days / 365 * f.storage_kwh
+            when 'sensors' then f.sensor_w * 8760 / 1000
+        end as kwh,
+        case p.kind
+            when 'antennas' then f.antenna_kwh_low * (1 + f.g5_low * p.has_5g::int)
+            when 'datacenters' then coalesce(p.capacity_mw, f.dc_mw_low) * 1000 * 8760 * f.load_low * coalesce(p.pue, f.pue_low)
+            when 'streetlights' then f.light_w_low * f.light_h_low / 1000
+            when 'cameras' then f.cam_w_low * 8760 / 1000 + f.cam_tb_low * f.cam_days / 365 * f.storage_kwh_low
+            when 'sensors' then f.sensor_w_low * 8760 / 1000
+        end as kwh_low,
+        case p.kind
+            when 'antennas' then f.antenna_kwh_high * (1 + f.g5_high * p.has_5g::int)
+            when 'datacenters' then coalesce(p.capacity_mw, f.dc_mw_high) * 1000 * 8760 * f.load_high * coalesce(p.pue, f.pue_high)
+            when 'streetlights' then f.light_w_high * f.light_h_high / 1000
+            when 'cameras' then f.cam_w_high * 8760 / 1000 + f.cam_tb_high * f.cam_days / 365 * f.storage_kwh_high
+            when 'sensors' then f.sensor_w_high * 8760 / 1000
+        end as kwh_high,
+        f.ef, f.ef_low, f.ef_high
+    from points as p
+    cross join f
+),
+
+final as (
+    select
+        * exclude (ef, ef_low, ef_high),
+        kwh * ef / 1000 as tco2e,
+        kwh_low * ef_low / 1000 as tco2e_low,
+        kwh_high * ef_high / 1000 as tco2e_high
+    from energy
+)
+
+select * from final

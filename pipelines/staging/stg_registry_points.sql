@@ -1,0 +1,23 @@
+-- Registry points (datacenters, antennas, street lights, cameras, sensors) in Lambert-93.
+-- Rows placed in a commune by the file itself (no coordinates, a commune given for the whole
+-- file) keep a null geometry and their code_insee.
+select
+    kind,
+    source_file,
+    source_line,
+    name,
+    operator,
+    subtype,
+    technologies,
+    coalesce(has_5g, false) as has_5g,
+    capacity_mw,
+    pue,
+    capacity_origin,
+    installed_year,
+    code_insee as declared_code_insee,
+    case
+        when x is null or y is null or isnan(x) or isnan(y) then null
+        when crs = 'EPSG:2154' then ST_Point(x, y)
+        else ST_Transform(ST_Point(x, y), crs, 'EPSG:2154', always_xy := true)
+    end as geometry
+from raw_registry_points
