@@ -48,6 +48,37 @@ FIELD_ALIASES = {
     "population_source": "Origine de la population",
     "population_estimated": "Population estimée",
     "geometry_origin": "Origine du contour",
+    "antennas_count": "Sites d'antennes (opérateur-site)",
+    "antennas_kwh": "Électricité des antennes (kWh/an)",
+    "antennas_tco2e": "Émissions des antennes (tCO2e/an)",
+    "datacenters_count": "Centres de données",
+    "datacenters_it_power_mw": "Puissance informatique des centres de données (MW)",
+    "datacenters_located_kwh": "Électricité des centres de données (kWh/an)",
+    "datacenters_located_tco2e": "Émissions des centres de données situés ici (tCO2e/an)",
+    "streetlights_count": "Points lumineux",
+    "cameras_count": "Caméras",
+    "sensors_count": "Capteurs",
+    "infrastructure_kwh": "Électricité des infrastructures connectées (kWh/an)",
+    "infrastructure_tco2e": "Émissions des infrastructures connectées (tCO2e/an)",
+    "infrastructure_data_stored_tb": "Données stockées (To)",
+    "ftth_share": "Part des locaux raccordables à la fibre",
+    "median_income_eur": "Revenu médian (€/UC)",
+    "poverty_rate_pct": "Taux de pauvreté (%)",
+    "kind": "Type",
+    "name": "Nom",
+    "operator": "Opérateur",
+    "subtype": "Sous-type",
+    "technologies": "Technologies",
+    "has_5g": "5G",
+    "capacity_mw": "Puissance déclarée (MW)",
+    "pue": "PUE",
+    "capacity_origin": "Origine de la puissance",
+    "installed_year": "Année d'installation",
+    "it_power_mw": "Puissance informatique retenue (MW)",
+    "it_power_origin": "Origine de la puissance retenue",
+    "data_stored_tb": "Données stockées (To)",
+    "source_file": "Fichier source",
+    "source_line": "Ligne du fichier source",
 }
 
 STYLE_FIELD = "footprint_kgco2e_per_inhabitant"
@@ -119,17 +150,53 @@ def graduated_qml(
     )
 
 
+def marker_qml(colour: str, columns: list[str], size_mm: float = 2.0) -> str:
+    """QGIS 3 style (QML) for a point layer: one round marker, French field aliases."""
+    aliases = "".join(
+        f'<alias field={quoteattr(c)} index="{i}" name={quoteattr(FIELD_ALIASES[c])}/>'
+        for i, c in enumerate(columns)
+        if c in FIELD_ALIASES
+    )
+    return (
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
+        '<qgis version="3.22.0" styleCategories="AllStyleCategories">'
+        '<renderer-v2 type="singleSymbol" symbollevels="0" enableorderby="0" forceraster="0">'
+        '<symbols><symbol type="marker" name="0" alpha="1" clip_to_extent="1" force_rhr="0">'
+        '<layer class="SimpleMarker" enabled="1" locked="0" pass="0"><Option type="Map">'
+        f'<Option type="QString" name="color" value="{_rgb(colour)}"/>'
+        '<Option type="QString" name="name" value="circle"/>'
+        '<Option type="QString" name="outline_color" value="255,255,255,255"/>'
+        '<Option type="QString" name="outline_width" value="0.2"/>'
+        f'<Option type="QString" name="size" value="{size_mm}"/>'
+        '<Option type="QString" name="size_unit" value="MM"/>'
+        "</Option></layer></symbol></symbols></renderer-v2>"
+        f"<aliases>{aliases}</aliases>"
+        "<layerGeometryType>0</layerGeometryType>"
+        "</qgis>"
+    )
+
+
+#: colour of each registry point layer (ColorBrewer Set1)
+POINT_COLOURS = {"datacenters": "#e41a1c", "antennas": "#377eb8", "infrastructure": "#4daf4a"}
+POINT_STYLE_NAMES = {
+    "datacenters": "Centres de données",
+    "antennas": "Sites d'antennes mobiles",
+    "infrastructure": "Infrastructures connectées",
+}
+
+
 def save_layers_geopackage(
     layers: dict[str, pa.Table], path: Path, *, crs: str, palette: list[str],
     metadata: dict[str, str], min_width_share: float = 0.0,
+    points: dict[str, pa.Table] | None = None,
 ) -> None:
-    """Write each Arrow table (with a WKB ``geometry`` column of MultiPolygons) as a GeoPackage
-    layer, then its default QGIS style.
+    """Write each Arrow table (with a WKB ``geometry`` column) as a GeoPackage layer, then its
+    default QGIS style.
 
     Parameters
     ----------
     layers
-        Layer name -> attributes and ``geometry`` (WKB).
+        Polygon layer name -> attributes and ``geometry`` (WKB MultiPolygons).
     path
         GeoPackage to create (overwritten).
     crs
@@ -140,12 +207,20 @@ def save_layers_geopackage(
         Key -> value written to the ``territory_metadata`` table (provenance).
     min_width_share
         Narrowest class, as a share of the median (see ``mapping.class_breaks``).
+    points
+        Point layer name (``datacenters``, ``antennas``, ``infrastructure``) -> attributes and
+        ``geometry`` (WKB Points); empty tables are not written.
     """
     from pyogrio.raw import write_arrow
 
+    points = {name: table for name, table in (points or {}).items() if table.num_rows}
     for name, table in layers.items():
         write_arrow(table, path, layer=name, driver="GPKG", geometry_name="geometry",
                     geometry_type="MultiPolygon", crs=crs, append=path.exists(),
+                    layer_options={"SPATIAL_INDEX": "YES"})
+    for name, table in points.items():
+        write_arrow(table, path, layer=name, driver="GPKG", geometry_name="geometry",
+                    geometry_type="Point", crs=crs, append=path.exists(),
                     layer_options={"SPATIAL_INDEX": "YES"})
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     with sqlite3.connect(path) as db:
@@ -156,18 +231,25 @@ def save_layers_geopackage(
                 styleName TEXT(30), styleQML TEXT, styleSLD TEXT, useAsDefault BOOLEAN,
                 description TEXT, owner TEXT(30), ui TEXT(30), update_time DATETIME)"""
         )
+        styles = []
         for name, table in layers.items():
             # uninhabited territories (per inhabitant = 0 by convention) do not set classes
             values = table.column(STYLE_FIELD).to_numpy().astype(float)
             inhabited = values[table.column("population").to_numpy() > 0]
             columns = [c for c in table.column_names if c != "geometry"]
-            db.execute(
-                "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
-                "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
-                "owner, ui, update_time) VALUES ('', '', ?, 'geom', ?, ?, '', 1, ?, '', NULL, ?)",
-                (name, STYLE_NAME, graduated_qml(values, palette, columns, min_width_share, inhabited),
-                 "Classes par quantiles de l'empreinte numérique par habitant", now),
-            )
+            styles.append((name, STYLE_NAME, graduated_qml(values, palette, columns, min_width_share, inhabited),
+                           "Classes par quantiles de l'empreinte numérique par habitant"))
+        for name, table in points.items():
+            columns = [c for c in table.column_names if c != "geometry"]
+            styles.append((name, POINT_STYLE_NAMES.get(name, name),
+                           marker_qml(POINT_COLOURS.get(name, "#984ea3"), columns),
+                           POINT_STYLE_NAMES.get(name, name)))
+        db.executemany(
+            "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
+            "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
+            "owner, ui, update_time) VALUES ('', '', ?, 'geom', ?, ?, '', 1, ?, '', NULL, ?)",
+            [(*style, now) for style in styles],
+        )
         db.execute("CREATE TABLE IF NOT EXISTS territory_metadata (key TEXT PRIMARY KEY, value TEXT)")
         db.executemany("INSERT OR REPLACE INTO territory_metadata VALUES (?, ?)", sorted(metadata.items()))
         # declare the two tables so GeoPackage validators accept them

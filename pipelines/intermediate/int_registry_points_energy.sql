@@ -1,12 +1,17 @@
 -- Electricity and emissions of each registry point placed in a commune, central / low / high.
 -- antennas: energy per operator-site, plus the 5G share when the site has 5G;
--- datacenters: IT power (declared, else the default) x hours x load factor x PUE;
+-- datacenters: IT power (declared by the file, else the sourced default: a power the file
+-- itself marks as a modelled default is not used) x hours x load factor x PUE;
 -- street lights: power x lighting hours; cameras and sensors: power all year plus the energy
 -- of storing what they record for the retention period.
 with
 
 points as (
-    select * from int_registry_points_located where code_insee is not null
+    select
+        * exclude (capacity_mw),
+        case when capacity_origin = 'declared' then capacity_mw end as capacity_mw
+    from int_registry_points_located
+    where code_insee is not null
 ),
 
 f as (
@@ -61,6 +66,11 @@ energy as (
         case p.kind
             when 'datacenters' then coalesce(p.capacity_mw, f.dc_mw)
         end as it_power_mw,
+        case
+            when p.kind <> 'datacenters' then null
+            when p.capacity_mw is not null then 'déclarée'
+            else 'modélisée (valeur par défaut)'
+        end as it_power_origin,
         case p.kind
             when 'cameras' then f.cam_tb * f.cam_days / 365
             when 'sensors' then f.sensor_mb / 1e6 * f.cam_days / 365
