@@ -12,6 +12,23 @@ devices as (
     select * from stg_devices
 ),
 
+-- where a fibre registry gives the commune's FttH share, the fixed network's energy per line
+-- mixes the fibre and copper figures; elsewhere the national figure per line applies
+fibre as (
+    select code_insee, ftth_share from int_communes_registries where ftth_share is not null
+),
+
+lines as (
+    select
+        max(value) filter (where id = 'fixed_access.ftth_kwh_per_line_year') as ftth,
+        max(low) filter (where id = 'fixed_access.ftth_kwh_per_line_year') as ftth_low,
+        max(high) filter (where id = 'fixed_access.ftth_kwh_per_line_year') as ftth_high,
+        max(value) filter (where id = 'fixed_access.copper_kwh_per_line_year') as copper,
+        max(low) filter (where id = 'fixed_access.copper_kwh_per_line_year') as copper_low,
+        max(high) filter (where id = 'fixed_access.copper_kwh_per_line_year') as copper_high
+    from raw_factors
+),
+
 factors as (
     select * from stg_factors
 ),
@@ -39,11 +56,16 @@ equipment as (
         s.units * d.embodied_kgco2e / d.lifetime_years / 1000 as embodied_tco2e,
         s.units_low * d.embodied_kgco2e_low / d.lifetime_years_high / 1000 as embodied_tco2e_low,
         s.units_high * d.embodied_kgco2e_high / d.lifetime_years_low / 1000 as embodied_tco2e_high,
-        s.units * d.use_kwh_per_year as use_kwh,
-        s.units_low * d.use_kwh_per_year_low as use_kwh_low,
-        s.units_high * d.use_kwh_per_year_high as use_kwh_high
+        s.units * coalesce(fb.ftth_share * l.ftth + (1 - fb.ftth_share) * l.copper, d.use_kwh_per_year)
+            as use_kwh,
+        s.units_low * coalesce(fb.ftth_share * l.ftth_low + (1 - fb.ftth_share) * l.copper_low,
+            d.use_kwh_per_year_low) as use_kwh_low,
+        s.units_high * coalesce(fb.ftth_share * l.ftth_high + (1 - fb.ftth_share) * l.copper_high,
+            d.use_kwh_per_year_high) as use_kwh_high
     from stocks as s
     join devices as d using (device)
+    left join fibre as fb on fb.code_insee = s.code_insee and s.device = 'fixed_access'
+    cross join lines as l
     where s.component <> 'datacenters'
 ),
 
