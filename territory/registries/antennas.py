@@ -1,0 +1,568 @@
+"""Mobile antenna sites: one row per operator on a site, with its position and technologies.
+
+Three layouts are recognised from the header line:
+
+``arcep``
+    The Arcep / ANFR national file ``Operateur;X;Y;2G;3G;4G``: MCC-MNC operator codes (20801
+    Orange, 20810 SFR, 20815 Free Mobile, 20820 Bouygues Telecom), Lambert-93 metres and 0/1
+    flags. Its last row is ``20815;#N/A;#N/A;0;1;0`` (no coordinates).
+``paris``
+    The Ville de Paris ``antennes-relais`` list saved with pandas: ``geo_point_2d`` holds a Python
+    dict repr (``{'lon': 2.27, 'lat': 48.85}``, read with :func:`ast.literal_eval`, never
+    ``eval``), ``type`` a string like ``3G/4G/5G`` (empty on every Bouygues row), and 4G / 5G
+    commissioning dates.
+``generic``
+    Any CSV with lon/lat or x/y columns (names guessed, or given with
+    ``options["columns"] = {"x": ..., "y": ...}``), an optional operator, site id, a
+    technology text column (``technologies``) or 0/1 flag columns (``2g`` ... ``5g``). The CRS is
+    ``options["crs"]`` or inferred from the coordinate ranges (with a warning; swapped
+    latitude / longitude are put back in order).
+
+Options: ``format`` (``arcep``, ``paris`` or ``generic``, to skip detection), ``columns``,
+``crs``, ``encoding``, ``separator``.
+
+Rows are quarantined, with the reason, when they have no coordinates, non-numeric
+coordinates, coordinates outside France for the CRS, technology flags that are all 0 (or a
+technology text naming no mobile generation), or repeat an earlier row exactly (same operator,
+coordinates and technologies). A row whose file says nothing about technologies (the Paris
+Bouygues rows) is kept with ``technologies`` null and every ``has_*`` false: the site exists,
+its technologies are unknown; a warning counts them.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import re
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from territory.errors import ConfigError, InputError
+from territory.registries._common import (
+    LAMBERT93,
+    WGS84,
+    RegistryLoad,
+    decode_text,
+    infer_crs,
+    parse_number,
+    read_csv_rows,
+)
+from territory.sources._files import InputRecord, sha256_of
+
+#: MCC-MNC codes of the mainland operators
+OPERATOR_CODES = {
+    "20801": "Orange",
+    "20810": "SFR",
+    "20815": "Free Mobile",
+    "20820": "Bouygues Telecom",
+}
+#: operator names as registries spell them, normalised (lower case, no accents)
+OPERATOR_NAMES = {
+    "orange": "Orange",
+    "orange france": "Orange",
+    "sfr": "SFR",
+    "free": "Free Mobile",
+    "free mobile": "Free Mobile",
+    "bouygues": "Bouygues Telecom",
+    "bouygues telecom": "Bouygues Telecom",
+}
+GENERATIONS = ("2G", "3G", "4G", "5G")
+#: radio systems named in ANFR files, mapped to their generation
+_SYSTEM_WORDS = {"GSM": "2G", "UMTS": "3G", "LTE": "4G", "NR": "5G"}
+
+OUTPUT_COLUMNS = (
+    "source_line", "x", "y", "operator", "site_id", "name",
+    "has_2g", "has_3g", "has_4g", "has_5g", "technologies", "installed_year",
+)
+
+ARCEP_HEADER = ("operateur", "x", "y", "2g", "3g", "4g")
+PARIS_POINT = "geo_point_2d"
+#: column names tried, in order, for each role of a generic file (normalised names)
+CANDIDATES: dict[str, tuple[str, ...]] = {
+    "x": ("x", "lon", "long", "longitude", "lng", "coord_x", "coordonnee_x", "x_l93", "x_lambert93",
+          "xl93", "x_lamb93"),
+    "y": ("y", "lat", "latitude", "coord_y", "coordonnee_y", "y_l93", "y_lambert93", "yl93",
+          "y_lamb93"),
+    "operator": ("operateur", "operator", "exploitant", "nom_operateur", "op", "adm_lb_nom"),
+    "site_id": ("site_id", "code_site", "id_site", "num_site", "sup_id", "numero_support", "id"),
+    "name": ("adresse", "address", "nom", "name"),
+    "technologies": ("technologies", "technologie", "technology", "techno", "generation",
+                     "generations", "systeme"),
+    "2g": ("2g", "site_2g", "has_2g", "techno_2g"),
+    "3g": ("3g", "site_3g", "has_3g", "techno_3g"),
+    "4g": ("4g", "site_4g", "has_4g", "techno_4g"),
+    "5g": ("5g", "site_5g", "has_5g", "techno_5g"),
+}
+COLUMN_ROLES = tuple(CANDIDATES)
+
+#: plausible boxes (xmin, xmax, ymin, ymax) of France in each CRS
+_FRANCE_BOXES = {
+    LAMBERT93: ((50_000, 1_300_000, 6_000_000, 7_150_000),),  # mainland and Corsica only
+    WGS84: (
+        (-5.5, 10.0, 41.0, 51.5),      # mainland and Corsica
+        (-61.9, -60.9, 15.8, 16.6),    # Guadeloupe
+        (-61.3, -60.8, 14.3, 14.9),    # Martinique
+        (-54.7, -51.5, 2.0, 6.0),      # Guyane
+        (55.1, 56.0, -21.5, -20.8),    # La Réunion
+        (44.9, 45.4, -13.1, -12.5),    # Mayotte
+        (-56.6, -56.0, 46.7, 47.2),    # Saint-Pierre-et-Miquelon
+        (-63.2, -62.7, 17.8, 18.2),    # Saint-Martin, Saint-Barthélemy
+    ),
+}
+_CRS_ALIASES = {
+    "wgs84": WGS84, "wgs 84": WGS84, "4326": WGS84, "epsg:4326": WGS84, "lonlat": WGS84,
+    "lambert93": LAMBERT93, "lambert-93": LAMBERT93, "lambert 93": LAMBERT93, "l93": LAMBERT93,
+    "rgf93": LAMBERT93, "2154": LAMBERT93, "epsg:2154": LAMBERT93,
+}
+_DEGREE_NAMES = {"lon", "long", "longitude", "lng", "lat", "latitude"}
+_TRUE = {"1", "true", "vrai", "oui", "yes", "y", "o", "x"}
+_FALSE = {"0", "false", "faux", "non", "no", "n"}
+_LAYOUTS_HINT = (
+    "expected the Arcep/ANFR header Operateur;X;Y;2G;3G;4G, the Paris antennes-relais columns "
+    "(operateur, type, geo_point_2d), or lon/lat or x/y columns"
+)
+
+
+class _Skip(Exception):
+    """A row to quarantine, with its reason."""
+
+
+def _norm(name: str) -> str:
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[\s\-.]+", "_", text.strip().strip('"').lower())
+
+
+def _normalise_crs(value: Any) -> str:
+    text = str(value).strip()
+    if text.lower() in _CRS_ALIASES:
+        return _CRS_ALIASES[text.lower()]
+    if re.fullmatch(r"(?i)epsg:\d+", text):
+        return text.upper()
+    msg = (f"options crs {value!r} is not a CRS; use EPSG:4326 (WGS84 lon/lat) or EPSG:2154 "
+           "(Lambert-93)")
+    raise ConfigError(msg)
+
+
+def _inside_france(x: float, y: float, crs: str) -> bool:
+    boxes = _FRANCE_BOXES.get(crs)
+    if boxes is None:
+        return True
+    return any(x0 <= x <= x1 and y0 <= y <= y1 for x0, x1, y0, y1 in boxes)
+
+
+def _operator(text: str, unknown: set[str]) -> str | None:
+    raw = text.strip()
+    if not raw:
+        return None
+    if raw in OPERATOR_CODES:
+        return OPERATOR_CODES[raw]
+    name = OPERATOR_NAMES.get(re.sub(r"\s+", " ", _norm(raw).replace("_", " ")))
+    if name:
+        return name
+    unknown.add(raw)
+    return raw
+
+
+def _flag(text: str, column: str) -> bool | None:
+    if text == "1":
+        return True
+    if text == "0":
+        return False
+    value = text.strip().lower()
+    if value == "" or value in {"#n/a", "n/a", "na", "nan", "null", "none"}:
+        return None
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    number = None
+    try:
+        number = parse_number(value)
+    except ValueError:
+        pass
+    if number in (0.0, 1.0):
+        return bool(number)
+    raise _Skip(f"technology flag {column}={text.strip()!r} is not 0/1")
+
+
+def _generations(text: str) -> set[str]:
+    found = {f"{g}G" for g in re.findall(r"(?i)(?<![0-9])([2-5])\s*G(?![a-z])", text)}
+    for word, gen in _SYSTEM_WORDS.items():
+        if re.search(rf"(?i)\b{word}\b", text):
+            found.add(gen)
+    return found
+
+
+def _technologies(gens: set[str] | None) -> dict[str, Any]:
+    """``gens`` None: the file says nothing (unknown); empty: it says none (quarantined)."""
+    if gens is not None and not gens:
+        raise _Skip("no technology (no 2G, 3G, 4G or 5G)")
+    known = gens or set()
+    return {
+        "has_2g": "2G" in known, "has_3g": "3G" in known, "has_4g": "4G" in known,
+        "has_5g": "5G" in known,
+        "technologies": None if gens is None else "/".join(g for g in GENERATIONS if g in known),
+    }
+
+
+def _number_pair(x_text: str, y_text: str) -> tuple[float, float]:
+    try:  # fast path: plain numbers
+        x, y = float(x_text), float(y_text)
+        if math.isfinite(x) and math.isfinite(y):
+            return x, y
+    except ValueError:
+        pass
+    try:
+        x, y = parse_number(x_text), parse_number(y_text)
+    except ValueError:
+        raise _Skip(f"non-numeric coordinates ({x_text.strip()!r}, {y_text.strip()!r})") from None
+    if x is None or y is None:
+        raise _Skip("no coordinates")
+    return x, y
+
+
+def _parse_mapping(text: str) -> Any:
+    """A dict written as JSON or as a Python literal (never evaluated as code)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
+        return None
+
+
+def _point(point_text: str, shape_text: str) -> tuple[float, float, bool]:
+    """lon, lat from ``geo_point_2d`` (a dict, or ``lat, lon`` text as Opendatasoft exports it),
+    else from the ``geo_shape`` point (third item true)."""
+    point = point_text.strip()
+    shape = shape_text.strip()
+    if not point and not shape:
+        raise _Skip("no coordinates")
+    if point:
+        value = _parse_mapping(point) if point.startswith("{") else None
+        if isinstance(value, dict) and "lon" in value and "lat" in value:
+            try:
+                return (*_number_pair(str(value["lon"]), str(value["lat"])), False)
+            except _Skip:
+                pass
+        match = re.fullmatch(r"\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*", point)
+        if match:
+            return float(match.group(2)), float(match.group(1)), False
+    if shape:
+        value = _parse_mapping(shape) if shape.startswith("{") else None
+        geometry = value.get("geometry", value) if isinstance(value, dict) else None
+        coords = geometry.get("coordinates") if isinstance(geometry, dict) else None
+        if isinstance(coords, list | tuple) and len(coords) == 2:
+            try:
+                return (*_number_pair(str(coords[0]), str(coords[1])), True)
+            except _Skip:
+                pass
+    raise _Skip(f"unreadable coordinates: geo_point_2d {point[:60]!r} is not a "
+                "{'lon': …, 'lat': …} point and geo_shape has no point")
+
+
+def _year(text: str) -> int | None:
+    match = re.match(r"\s*(\d{4})-\d{2}-\d{2}", text)
+    return int(match.group(1)) if match else None
+
+
+def _detect(header: list[str], options: dict[str, Any]) -> str:
+    declared = options.get("format")
+    if declared:
+        if declared not in ("arcep", "paris", "generic"):
+            msg = f"options format {declared!r} is not one of arcep, paris, generic"
+            raise ConfigError(msg)
+        return str(declared)
+    names = [_norm(h) for h in header]
+    if options.get("columns"):
+        return "generic"
+    if tuple(names[:6]) == ARCEP_HEADER:
+        return "arcep"
+    if PARIS_POINT in names and "operateur" in names:
+        return "paris"
+    return "generic"
+
+
+def _find_columns(path: Path, header: list[str], options: dict[str, Any]) -> dict[str, int]:
+    """Index of each role's column in a generic file; declared names first, then guesses."""
+    declared = options.get("columns") or {}
+    if not isinstance(declared, dict):
+        msg = ("options columns must be a table of role = column name "
+               f"(roles: {', '.join(COLUMN_ROLES)})")
+        raise ConfigError(msg)
+    unknown_roles = sorted(set(declared) - set(COLUMN_ROLES))
+    if unknown_roles:
+        msg = (f"options columns: unknown role(s) {', '.join(unknown_roles)}; "
+               f"known: {', '.join(COLUMN_ROLES)}")
+        raise ConfigError(msg)
+    names = [_norm(h) for h in header]
+    found: dict[str, int] = {}
+    for role, column in declared.items():
+        if column in header:
+            found[role] = header.index(column)
+        elif _norm(str(column)) in names:
+            found[role] = names.index(_norm(str(column)))
+        else:
+            msg = (
+                f"{path}: column {column!r} (options columns {role}) is not in the header "
+                f"({', '.join(header)}); pass the column names with options columns x=…, y=…"
+            )
+            raise InputError(msg)
+    taken = set(found.values())
+    for role, candidates in CANDIDATES.items():
+        if role in found:
+            continue
+        for candidate in candidates:
+            if candidate in names and names.index(candidate) not in taken:
+                found[role] = names.index(candidate)
+                taken.add(found[role])
+                break
+    missing = [r for r in ("x", "y") if r not in found]
+    if missing:
+        if len(header) == 1:
+            what = (f"the header has a single column {header[0][:60]!r}, so the separator is not "
+                    "one of ; , tab |: pass options separator=…")
+        else:
+            what = (f"no {' or '.join(missing)} coordinate column in the header "
+                    f"({', '.join(header)[:200]}); {_LAYOUTS_HINT}: "
+                    "pass the column names with options columns x=…, y=…")
+        msg = f"{path}: unknown antenna file layout: {what}"
+        raise InputError(msg)
+    return found
+
+
+def _header_names(options: dict[str, Any]) -> tuple[str, ...]:
+    """Names of which one marks the header line (title lines above it are skipped)."""
+    names = {"operateur", PARIS_POINT, *CANDIDATES["x"], *CANDIDATES["y"]}
+    columns = options.get("columns")
+    if isinstance(columns, dict):
+        names.update(str(column).lower() for column in columns.values())
+    return tuple(sorted(names))
+
+
+def _read_rows(
+    path: Path, options: dict[str, Any],
+) -> tuple[list[str], list[tuple[int, list[str]]], str]:
+    encoding, separator = options.get("encoding"), options.get("separator")
+    # title lines are found by splitting on ; , tab |: with another declared separator the
+    # header must be the first line
+    title_skip = not separator or separator in (";", ",", "\t", "|")
+    try:
+        header, rows, decoded, _sep = read_csv_rows(
+            path, encoding=encoding, separator=separator,
+            header_contains=_header_names(options) if title_skip else (),
+        )
+    except InputError as error:
+        text = str(error)
+        if "no header line with any of" not in text:
+            raise InputError(f"{text}; {_LAYOUTS_HINT}") from error
+        lines = decode_text(path, encoding).text.splitlines()
+        first = next((line for line in lines if line.strip()), "")
+        if len(re.split(r"[;,\t|]", first)) == 1:
+            what = (f"the first line {first[:60]!r} has a single column, so the separator is not "
+                    "one of ; , tab |: pass options separator=…")
+        else:
+            what = (f"no coordinate column in the first lines (first line: {first[:120]!r}); "
+                    f"{_LAYOUTS_HINT}: pass the column names with options columns x=…, y=…")
+        raise InputError(f"{path}: unknown antenna file layout: {what}") from None
+    return header, rows, decoded.encoding
+
+
+def _raw(header: list[str], row: list[str]) -> dict[str, str]:
+    raw: dict[str, str] = {}
+    for i, value in enumerate(row):
+        key = header[i] if i < len(header) and header[i] else f"field_{i + 1}"
+        if key in ("line", "reason"):
+            key = f"raw_{key}"
+        raw[key] = value
+    return raw
+
+
+def _layout_columns(
+    path: Path, layout: str, header: list[str], options: dict[str, Any],
+) -> dict[str, int]:
+    if layout == "arcep":
+        return {"operator": 0, "x": 1, "y": 2, "2g": 3, "3g": 4, "4g": 5}
+    if layout == "paris":
+        names = [_norm(h) for h in header]
+        wanted = ("operateur", PARIS_POINT, "geo_shape", "code_site", "adresse", "type",
+                  "mise_en_serv", "mise_en_serv_4g", "mise_en_serv_5g_3500", "mise_en_serv_5g_700")
+        return {n: names.index(n) for n in wanted if n in names}
+    return _find_columns(path, header, options)
+
+
+#: a parsed row before the range, technology and duplicate checks
+_Parsed = dict[str, Any]
+
+
+def _parse_arcep(cell: dict[str, str], unknown_ops: set[str]) -> _Parsed:
+    x, y = _number_pair(cell["x"], cell["y"])
+    flags = {g: _flag(cell[g.lower()], g) for g in ("2G", "3G", "4G")}
+    stated = any(v is not None for v in flags.values())
+    return {"x": x, "y": y, "gens": {g for g, v in flags.items() if v} if stated else None,
+            "operator": _operator(cell["operator"], unknown_ops), "site_id": None, "name": None,
+            "installed_year": None, "from_shape": False}
+
+
+def _parse_paris(cell: dict[str, str], unknown_ops: set[str]) -> _Parsed:
+    x, y, from_shape = _point(cell.get(PARIS_POINT, ""), cell.get("geo_shape", ""))
+    kind_text = cell.get("type", "").strip()
+    gens = _generations(kind_text) if kind_text else set()
+    if cell.get("mise_en_serv_4g", "").strip():
+        gens.add("4G")
+    if any(cell.get(c, "").strip() for c in ("mise_en_serv_5g_3500", "mise_en_serv_5g_700")):
+        gens.add("5G")
+    return {"x": x, "y": y,
+            "gens": None if not gens and not kind_text else gens,  # None: unknown (Bouygues rows)
+            "operator": _operator(cell.get("operateur", ""), unknown_ops),
+            "site_id": cell.get("code_site", "").strip() or None,
+            "name": cell.get("adresse", "").strip() or None,
+            "installed_year": _year(cell.get("mise_en_serv", "")), "from_shape": from_shape}
+
+
+def _parse_generic(cell: dict[str, str], unknown_ops: set[str]) -> _Parsed:
+    x, y = _number_pair(cell["x"], cell["y"])
+    flags = {g.upper(): _flag(cell[g], g.upper()) for g in ("2g", "3g", "4g", "5g") if g in cell}
+    text = cell.get("technologies", "").strip()
+    gens = _generations(text) if text else None
+    if any(v is not None for v in flags.values()):
+        gens = (gens or set()) | {g for g, v in flags.items() if v}
+    operator = _operator(cell["operator"], unknown_ops) if "operator" in cell else None
+    return {"x": x, "y": y, "gens": gens, "operator": operator,
+            "site_id": cell.get("site_id", "").strip() or None,
+            "name": cell.get("name", "").strip() or None, "installed_year": None,
+            "from_shape": False}
+
+
+_PARSERS = {"arcep": _parse_arcep, "paris": _parse_paris, "generic": _parse_generic}
+
+
+def read(path: Path, *, kind: str, options: dict[str, Any]) -> RegistryLoad:
+    """Read an antenna sites file (Arcep national, Paris or generic CSV)."""
+    header, rows, encoding = _read_rows(path, options)
+    layout = _detect(header, options)
+    warnings: list[str] = []
+    if encoding != "utf-8" and not options.get("encoding"):
+        warnings.append(f"encoding not declared: read as {encoding}")
+    declared_crs = _normalise_crs(options["crs"]) if options.get("crs") else None
+    cols = _layout_columns(path, layout, header, options)
+    width = max(cols.values()) + 1
+    strict = layout != "generic"  # the two known layouts have a fixed number of fields
+    parse = _PARSERS[layout]
+    unknown_ops: set[str] = set()
+    quarantine: list[dict[str, Any]] = []
+    pending: list[tuple[int, list[str], _Parsed]] = []
+
+    def bad(line: int, row: list[str], reason: str) -> None:
+        quarantine.append({"line": line, "reason": reason, **_raw(header, row)})
+
+    for line, row in rows:
+        try:
+            if len(row) < width or (strict and len(row) != len(header)):
+                msg = f"{len(row)} fields instead of {len(header)} (separator or quoting problem)"
+                raise _Skip(msg)
+            pending.append((line, row, parse({r: row[i] for r, i in cols.items()}, unknown_ops)))
+        except _Skip as skip:
+            bad(line, row, str(skip))
+
+    crs = _settle_crs(path, layout, pending, declared_crs, header, cols, warnings)
+
+    kept: list[dict[str, Any]] = []
+    seen: dict[tuple[Any, ...], int] = {}
+    for line, row, rec in pending:
+        try:
+            if not _inside_france(rec["x"], rec["y"], crs):
+                raise _Skip(f"coordinates ({rec['x']:g}, {rec['y']:g}) outside France for {crs}")
+            tech = _technologies(rec["gens"])
+            key = (rec["operator"], rec["x"], rec["y"], tech["technologies"])
+            if key in seen:
+                msg = f"duplicate of line {seen[key]} (same operator, coordinates and technologies)"
+                raise _Skip(msg)
+            seen[key] = line
+        except _Skip as skip:
+            bad(line, row, str(skip))
+            continue
+        kept.append({"source_line": line, **{c: rec[c] for c in OUTPUT_COLUMNS if c in rec},
+                     **tech})
+
+    frame = _frame(kept)
+    _summarise(warnings, unknown_ops, [ln for ln, _, rec in pending if rec["from_shape"]], frame)
+    quarantine.sort(key=lambda q: q["line"])
+    record = InputRecord(name="antennas", path=str(path), sha256=sha256_of(path),
+                         rows_read=len(rows), notes=[f"layout: {layout}"])
+    return RegistryLoad(kind=kind, rows=frame, crs=crs, quarantine=quarantine, record=record,
+                        warnings=warnings)
+
+
+def _frame(kept: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(kept, columns=list(OUTPUT_COLUMNS))
+    frame = frame.astype({
+        "source_line": "int64", "x": "float64", "y": "float64", "has_2g": "bool",
+        "has_3g": "bool", "has_4g": "bool", "has_5g": "bool", "installed_year": "Int64",
+    })
+    for column in ("operator", "site_id", "name", "technologies"):
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    return frame
+
+
+def _summarise(
+    warnings: list[str], unknown_ops: set[str], from_shapes: list[int], frame: pd.DataFrame,
+) -> None:
+    if unknown_ops:
+        codes = ", ".join(sorted(unknown_ops))
+        warnings.append(f"unknown operator code(s) kept as written: {codes}")
+    if from_shapes:
+        lines = ", ".join(map(str, from_shapes[:10])) + (" …" if len(from_shapes) > 10 else "")
+        warnings.append(f"{len(from_shapes)} row(s) with an unreadable geo_point_2d placed from "
+                        f"geo_shape (line {lines})")
+    unknown_tech = int(frame["technologies"].isna().sum())
+    if unknown_tech:
+        warnings.append(f"{unknown_tech} row(s) give no technology information: kept with "
+                        "technologies unknown (null), has_5g false")
+
+
+def _settle_crs(
+    path: Path, layout: str, pending: list[tuple[int, list[str], _Parsed]], declared: str | None,
+    header: list[str], cols: dict[str, int], warnings: list[str],
+) -> str:
+    """The CRS of the rows: declared, else the layout's, else inferred from their ranges
+    (swapping latitude and longitude when they are the wrong way round)."""
+    xs = pd.Series([rec["x"] for _, _, rec in pending], dtype="float64")
+    ys = pd.Series([rec["y"] for _, _, rec in pending], dtype="float64")
+    guess = infer_crs(xs, ys)
+    swapped = " with latitude and longitude swapped" if guess.swapped else ""
+    if declared:
+        if guess.crs and (guess.crs != declared or guess.swapped) and declared in _FRANCE_BOXES:
+            warnings.append(f"options crs is {declared} but the coordinate ranges look like "
+                            f"{guess.crs}{swapped}")
+        return declared
+    default = {"arcep": LAMBERT93, "paris": WGS84}.get(layout)
+    if default:
+        if guess.crs and (guess.crs != default or guess.swapped):
+            warnings.append(f"the {layout} layout is in {default} but the coordinate ranges look "
+                            f"like {guess.crs}{swapped}; rows outside France are quarantined "
+                            "(declare options crs to override)")
+        return default
+    xname, yname = header[cols["x"]], header[cols["y"]]
+    if guess.crs is None:
+        if not pending:
+            warnings.append("CRS not declared and no coordinates to infer it from: WGS84 assumed")
+            return WGS84
+        msg = (
+            f"{path}: the coordinates in columns {xname}, {yname} fit neither WGS84 nor "
+            "Lambert-93 over France; declare the CRS with options crs=EPSG:…"
+        )
+        raise InputError(msg)
+    warnings.append(f"{guess.warning} (columns {xname}, {yname})")
+    if guess.crs == LAMBERT93 and {_norm(xname), _norm(yname)} & _DEGREE_NAMES:
+        warnings.append(f"columns {xname}, {yname} are named as degrees but hold Lambert-93 metres")
+    if guess.swapped:
+        for _, _, rec in pending:
+            rec["x"], rec["y"] = rec["y"], rec["x"]
+    return guess.crs

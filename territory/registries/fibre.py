@@ -1,0 +1,346 @@
+"""Arcep FttH deployment per commune ("Observatoire HD/THD", sheet "Déploiement par Commune").
+
+The file (``ftthCommunes.csv``) has title lines, then the header
+``Code commune,Champ,T3 2017,T4 2017,T1 2018`` and **two lines per commune**: ``Locaux
+Raccordables`` (premises connectable to FttH) and ``Catégorie`` (Arcep's coverage class code: 0,
+5, 10, 25, 50 or 80). The reader keeps the latest quarter and merges each commune's two lines
+into one row:
+
+``code_insee`` (text, 5 characters, ``2A``/``2B`` kept), ``quarter`` (e.g. ``"T1 2018"``),
+``ftth_connectable``, ``coverage_class``, ``premises`` (dwellings + establishments from the
+companion sheet, NaN without it) and ``ftth_share`` (connectable / premises, capped to 1, NaN when
+premises are unknown or zero).
+
+The companion sheet "Informations à l'échelle de la commune" (``communes.csv``: ``Code commune,
+Nom commune, ..., Logements, Établissements, ...``) is read from ``options["premises_file"]``, or
+found as ``communes.csv`` next to the file (with a warning). ``options["premises_file"] = False``
+(or ``""``) turns the look-up off.
+
+Row accounting: the unit is the commune. ``rows_read`` counts the communes seen (distinct valid
+codes, plus every line whose code is unusable), each commune is kept or quarantined once, and
+the number of data lines goes to the record's notes. A commune is quarantined when one of its two
+lines is missing, duplicated or has a non-numeric count; the entry names the line at fault.
+
+Options: ``premises_file``, ``encoding``, ``separator``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from territory.errors import InputError
+from territory.registries._common import RegistryLoad, parse_number, read_csv_rows
+from territory.sources._files import InputRecord, sha256_of
+
+CODE_COLUMN = "Code commune"
+FIELD_COLUMN = "Champ"
+CONNECTABLE = "locaux raccordables"
+CATEGORY = "categorie"
+COVERAGE_CLASSES = (0, 5, 10, 25, 50, 80)
+COMPANION_NAME = "communes.csv"
+COLUMNS = ("code_insee", "quarter", "ftth_connectable", "coverage_class", "premises", "ftth_share")
+
+INSEE_CODE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
+QUARTER = re.compile(r"^T([1-4])\s*(\d{4})$", re.IGNORECASE)
+#: Arcep writes "-" for zero / none
+_DASHES = {"-", "\u2013", "\u2014"}
+
+
+@functools.lru_cache(maxsize=256)
+def _fold(text: str) -> str:
+    """Lower case without accents or surrounding spaces, to compare labels."""
+    decomposed = unicodedata.normalize("NFKD", text.strip())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).lower().split())
+
+
+def normalize_code(raw: str) -> str | None:
+    """An INSEE commune code as text (``01001``, ``2A004``), or ``None`` when it is not one.
+
+    A 4-digit code is a code whose leading zero a spreadsheet dropped (``1001`` → ``01001``).
+    """
+    code = raw.strip().strip('"').upper()
+    if code.isdigit() and len(code) == 4:
+        code = "0" + code
+    return code if INSEE_CODE.match(code) else None
+
+
+def _count(text: str) -> float | None:
+    """An Arcep count: ``-`` is 0, empty is ``None``; raises ``ValueError`` when not a number."""
+    cleaned = text.strip()
+    if cleaned.isascii() and cleaned.isdigit():
+        return float(cleaned)
+    if cleaned in _DASHES:
+        return 0.0
+    if not cleaned:
+        return None
+    try:
+        value = parse_number(cleaned)
+    except ValueError:
+        value = None
+    if value is None or math.isnan(value):
+        msg = f"{cleaned!r} is not a number"
+        raise ValueError(msg)
+    return value
+
+
+def _find_column(header: list[str], name: str) -> int | None:
+    wanted = _fold(name)
+    return next((i for i, h in enumerate(header) if _fold(h) == wanted), None)
+
+
+def _raw(header: list[str], fields: list[str]) -> dict[str, str]:
+    raw = {h: (fields[i] if i < len(fields) else "") for i, h in enumerate(header)}
+    if len(fields) > len(header):
+        raw["_extra"] = ",".join(fields[len(header):])
+    return raw
+
+
+def _check_field_counts(
+    path: Path, header: list[str], rows: list[tuple[int, list[str]]], sep: str,
+) -> None:
+    """Raise when most rows do not split into the header's columns (a wrong separator)."""
+    if not rows:
+        return
+    wrong = [(line, len(fields)) for line, fields in rows if len(fields) != len(header)]
+    if len(wrong) * 2 > len(rows):
+        line, count = wrong[0]
+        msg = (
+            f"{path}: {len(wrong)} of {len(rows)} data lines do not split into the header's "
+            f"{len(header)} columns with the separator {sep!r} (line {line} has {count} fields): "
+            "the lines use another separator than the header"
+        )
+        raise InputError(msg)
+
+
+def read_premises(path: Path, *, encoding: str | None = None) -> tuple[dict[str, float], list[str]]:
+    """Dwellings + establishments per commune from Arcep's companion ``communes.csv``.
+
+    Returns the premises by INSEE code (NaN when a count is unreadable) and warnings.
+    """
+    if not path.is_file():
+        msg = f"{path}: Arcep companion file (premises per commune) not found"
+        raise InputError(msg)
+    header, rows, _, sep = read_csv_rows(path, encoding=encoding, header_contains=(CODE_COLUMN,))
+    names = (CODE_COLUMN, "Logements", "Établissements")
+    columns = {name: _find_column(header, name) for name in names}
+    missing = [name for name, index in columns.items() if index is None]
+    if missing:
+        msg = (
+            f"{path}: the Arcep companion file has no column {', '.join(missing)} "
+            f"(header: {', '.join(header)})"
+        )
+        raise InputError(msg)
+    _check_field_counts(path, header, rows, sep)
+    code_i, dwell_i, estab_i = (columns[n] for n in names)
+    premises: dict[str, float] = {}
+    problems: list[str] = []
+    for line, fields in rows:
+        if len(fields) <= max(code_i, dwell_i, estab_i):
+            problems.append(f"line {line}: {len(fields)} fields")
+            continue
+        code = normalize_code(fields[code_i])
+        if code is None:
+            problems.append(f"line {line}: {fields[code_i]!r} is not a commune code")
+            continue
+        if code in premises:
+            problems.append(f"line {line}: duplicate code {code}")
+            premises[code] = math.nan
+            continue
+        try:
+            dwellings, establishments = _count(fields[dwell_i]), _count(fields[estab_i])
+        except ValueError as error:
+            problems.append(f"line {line}: {error}")
+            premises[code] = math.nan
+            continue
+        if dwellings is None and establishments is None:
+            premises[code] = math.nan
+        else:
+            premises[code] = (dwellings or 0.0) + (establishments or 0.0)
+    warnings = []
+    if problems:
+        warnings.append(
+            f"{path.name}: {len(problems)} companion lines unusable, their premises unknown "
+            f"({'; '.join(problems[:3])}{'; …' if len(problems) > 3 else ''})"
+        )
+    return premises, warnings
+
+
+def _companion(path: Path, options: dict[str, Any]) -> tuple[Path | None, str | None]:
+    """The companion file to read and the warning saying where it came from."""
+    if "premises_file" in options:
+        given = options["premises_file"]
+        if not given:
+            return None, None
+        return Path(given), None
+    sibling = path.parent / COMPANION_NAME
+    if sibling.is_file() and sibling.resolve() != path.resolve():
+        warning = (
+            f"premises (dwellings + establishments) taken from {sibling}, the Arcep companion "
+            f"file found next to {path.name}"
+        )
+        return sibling, warning
+    return None, None
+
+
+def _line_problem(
+    fields: list[str], slot: str, quarters: list[tuple[int, str]], latest: int,
+) -> str | None:
+    """What is wrong with the counts of one line, or ``None``."""
+    for index, name in quarters:
+        try:
+            value = _count(fields[index])
+        except ValueError as error:
+            return f"column {name}: {error}"
+        if value is None:
+            if index == latest:
+                return f"column {name}: no value"
+            continue
+        if value < 0 or value != int(value):
+            return f"column {name}: {fields[index].strip()!r} is not a whole count"
+        if slot == "category" and index == latest and value not in COVERAGE_CLASSES:
+            classes = ", ".join(map(str, COVERAGE_CLASSES))
+            found = fields[index].strip()
+            return f"column {name}: coverage class {found!r} is not one of {classes}"
+    return None
+
+
+def _pair_problem(code: str, entry: dict[str, Any]) -> tuple[int, list[str], str] | None:
+    """The line at fault and the reason when a commune does not have exactly its two lines."""
+    names = {"connectable": "Locaux Raccordables", "category": "Catégorie"}
+    for slot, other in (("connectable", "category"), ("category", "connectable")):
+        found = entry[slot]
+        if len(found) > 1:
+            lines = ", ".join(str(f[0]) for f in found)
+            return (*found[1], f"commune {code}: duplicate {names[slot]!r} line (lines {lines})")
+        if not found:
+            reason = f"only its {names[other]!r} line, the {names[slot]!r} line is missing"
+            return (*entry[other][0], f"commune {code}: {reason}")
+    return None
+
+
+def read(
+    path: Path, *, kind: str = "fibre", options: dict[str, Any] | None = None,
+) -> RegistryLoad:
+    """Read an Arcep ``ftthCommunes.csv`` export: one row per commune at the latest quarter."""
+    options = options or {}
+    encoding = options.get("encoding")
+    header, rows, decoded, sep = read_csv_rows(
+        path, encoding=encoding, separator=options.get("separator"),
+        header_contains=(CODE_COLUMN, FIELD_COLUMN),
+    )
+    code_i, field_i = _find_column(header, CODE_COLUMN), _find_column(header, FIELD_COLUMN)
+    dated = sorted(
+        (int(m[2]), int(m[1]), i, h) for i, h in enumerate(header) if (m := QUARTER.match(h))
+    )
+    missing = [n for n, i in ((CODE_COLUMN, code_i), (FIELD_COLUMN, field_i)) if i is None]
+    if missing or not dated:
+        what = ", ".join([*missing, *([] if dated else ["a quarter column such as 'T1 2018'"])])
+        msg = (f"{path}: not an Arcep FttH-per-commune file: no column {what} "
+               f"(header: {', '.join(header)})")
+        raise InputError(msg)
+    if not rows:
+        msg = f"{path}: no data line below the header"
+        raise InputError(msg)
+    _check_field_counts(path, header, rows, sep)
+    quarters = [(i, h) for _, _, i, h in dated]
+    latest_i, quarter = quarters[-1]
+    warnings: list[str] = []
+    if decoded.encoding != "utf-8":
+        warnings.append(f"encoding: {decoded.encoding} (not UTF-8)")
+
+    quarantine: list[dict[str, Any]] = []
+
+    def set_aside(line: int, fields: list[str], reason: str) -> None:
+        quarantine.append({"line": line, "reason": reason, **_raw(header, fields)})
+
+    # code -> {"connectable": [(line, fields)], "category": [...], "bad": (line, fields, reason)}
+    communes: dict[str, dict[str, Any]] = {}
+    unattached = 0  # lines that cannot be given to a commune: each one is a unit read
+    unpadded = 0
+    slots = {CONNECTABLE: "connectable", CATEGORY: "category"}
+    for line, fields in rows:
+        if len(fields) != len(header):
+            set_aside(line, fields, f"{len(fields)} fields where the header has {len(header)}")
+            unattached += 1
+            continue
+        raw_code = fields[code_i].strip()
+        code = normalize_code(raw_code)
+        if code is None:
+            set_aside(line, fields,
+                      f"column {CODE_COLUMN}: {raw_code!r} is not an INSEE commune code")
+            unattached += 1
+            continue
+        unpadded += code != raw_code
+        entry = communes.setdefault(code, {"connectable": [], "category": [], "bad": None})
+        slot = slots.get(_fold(fields[field_i]))
+        if slot is None:
+            label = fields[field_i].strip()
+            problem: str | None = f"column {FIELD_COLUMN}: unknown field {label!r}"
+        else:
+            entry[slot].append((line, fields))
+            problem = _line_problem(fields, slot, quarters, latest_i)
+        if problem and not entry["bad"]:
+            entry["bad"] = (line, fields, problem)
+
+    kept: list[dict[str, Any]] = []
+    for code, entry in communes.items():
+        fault = entry["bad"] or _pair_problem(code, entry)
+        if fault:
+            set_aside(*fault)
+            continue
+        kept.append({
+            "code_insee": code,
+            "quarter": quarter,
+            "ftth_connectable": int(_count(entry["connectable"][0][1][latest_i]) or 0),
+            "coverage_class": int(_count(entry["category"][0][1][latest_i]) or 0),
+        })
+
+    quarantine.sort(key=lambda q: q["line"])
+    if unpadded:
+        warnings.append(
+            f"{unpadded} lines had a commune code without its leading zero (e.g. 1001 → 01001)")
+
+    frame = pd.DataFrame(kept, columns=list(COLUMNS[:4]))
+    frame["code_insee"] = frame["code_insee"].astype(str)
+    frame["quarter"] = frame["quarter"].astype(str)
+    frame["ftth_connectable"] = frame["ftth_connectable"].astype("int64")
+    frame["coverage_class"] = frame["coverage_class"].astype("int64")
+    frame["premises"] = math.nan
+    frame["ftth_share"] = math.nan
+
+    companion, where = _companion(path, options)
+    notes = [f"{len(rows):,} data lines, 2 per commune; latest quarter {quarter}"]
+    if companion is not None:
+        premises, companion_warnings = read_premises(companion, encoding=encoding)
+        warnings += companion_warnings
+        if where:
+            warnings.append(where)
+        frame["premises"] = frame["code_insee"].map(premises).astype("float64")
+        absent = sum(code not in premises for code in frame["code_insee"])
+        if absent:
+            warnings.append(
+                f"{absent} communes are not in {companion.name}: premises and share unknown")
+        usable = frame["premises"] > 0
+        share = frame["ftth_connectable"].where(usable) / frame["premises"].where(usable)
+        over = int((share > 1).sum())
+        if over:
+            warnings.append(
+                f"{over} communes have more FttH-connectable premises than dwellings + "
+                f"establishments: share capped to 1"
+            )
+        frame["ftth_share"] = share.clip(upper=1.0)
+        notes.append(f"premises from {companion}")
+
+    record = InputRecord(
+        name=kind, path=str(path), sha256=sha256_of(path), vintage=quarter,
+        rows_read=len(communes) + unattached, notes=notes,
+    )
+    return RegistryLoad(kind=kind, rows=frame, crs=None, quarantine=quarantine, record=record,
+                        warnings=warnings)

@@ -1,0 +1,204 @@
+"""INSEE Filosofi "chiffres clés" per commune (``cc_filosofi_YYYY_COM.csv``).
+
+Layout: ``;`` separator, decimal comma, header ``CODGEO;NBMENFISC21;NBPERSMENFISC21;MED21;PIMP21;
+TP6021;TP60AGE121;...;D121;D921;RD21``. The two-digit suffix is the vintage: the columns are found
+by their prefix (``NBMENFISC``, ``NBPERSMENFISC``, ``MED`` and exactly ``TP60`` + 2 digits, not the
+``TP60AGE*`` / ``TP60TOL*`` variants) and the year is recorded.
+
+Rows kept: ``code_insee`` (text, 5 characters, ``2A``/``2B`` kept), ``year``,
+``households_fiscal``, ``persons_fiscal``, ``median_income_eur`` (median disposable income per
+consumption unit), ``poverty_rate_pct`` and ``secret``.
+
+``s`` marks INSEE's statistical secrecy. Secret values are data, not errors: the row is kept
+with NaN values. ``secret`` is True when the commune's figures are secret (its median income is
+``s``; small communes have ``s`` in every column). Many more communes have only their poverty
+rate withheld: there ``poverty_rate_pct`` is NaN and ``secret`` stays False. ``nd`` (not
+available, e.g. the uninhabited "villages morts" of the Meuse) also gives NaN, with a warning.
+
+Quarantined: codes that are not INSEE commune codes, values that are neither numbers nor ``s``
+/ ``nd``, values out of range, and repeated codes (the first row is kept).
+
+Options: ``encoding``, ``separator``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from territory.errors import InputError
+from territory.registries._common import RegistryLoad, parse_number, read_csv_rows
+from territory.sources._files import InputRecord, sha256_of
+
+CODE_COLUMNS = ("CODGEO", "code_insee")
+COLUMNS = ("code_insee", "year", "households_fiscal", "persons_fiscal", "median_income_eur",
+           "poverty_rate_pct", "secret")
+#: output column <- Filosofi column prefix (followed by the two-digit vintage)
+PREFIXES = {
+    "households_fiscal": "NBMENFISC",
+    "persons_fiscal": "NBPERSMENFISC",
+    "median_income_eur": "MED",
+    "poverty_rate_pct": "TP60",
+}
+#: allowed range of each value
+RANGES = {
+    "households_fiscal": (0.0, math.inf),
+    "persons_fiscal": (0.0, math.inf),
+    "median_income_eur": (0.0, math.inf),
+    "poverty_rate_pct": (0.0, 100.0),
+}
+INSEE_CODE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
+
+
+def normalize_code(raw: str) -> str | None:
+    """An INSEE commune code as text (``01001``, ``2A004``), or ``None`` when it is not one.
+
+    A 4-digit code is a code whose leading zero a spreadsheet dropped (``1001`` → ``01001``).
+    """
+    code = raw.strip().strip('"').upper()
+    if code.isdigit() and len(code) == 4:
+        code = "0" + code
+    return code if INSEE_CODE.match(code) else None
+
+
+def find_columns(path: Path, header: list[str]) -> tuple[dict[str, int], int]:
+    """Index of each Filosofi column in ``header`` and the vintage year.
+
+    Raises :class:`InputError` when a column is missing or the suffixes disagree.
+    """
+    suffixes: dict[str, dict[str, int]] = {}
+    for out, prefix in PREFIXES.items():
+        pattern = re.compile(rf"^{prefix}(\d{{2}})$", re.IGNORECASE)
+        suffixes[out] = {m[1]: i for i, h in enumerate(header) if (m := pattern.match(h.strip()))}
+    common = set.intersection(*(set(s) for s in suffixes.values()))
+    if not common:
+        missing = [f"{PREFIXES[o]}YY" for o, s in suffixes.items() if not s]
+        found = {o: sorted(s) for o, s in suffixes.items() if s}
+        detail = (f"no column {', '.join(missing)}" if missing
+                  else f"the vintages of the columns differ ({found})")
+        msg = (f"{path}: not an INSEE Filosofi per-commune file: {detail} "
+               f"(header: {', '.join(header)})")
+        raise InputError(msg)
+    suffix = max(common)
+    return {out: s[suffix] for out, s in suffixes.items()}, 2000 + int(suffix)
+
+
+def _raw(header: list[str], fields: list[str]) -> dict[str, str]:
+    raw = {h: (fields[i] if i < len(fields) else "") for i, h in enumerate(header)}
+    if len(fields) > len(header):
+        raw["_extra"] = ";".join(fields[len(header):])
+    return raw
+
+
+def read(
+    path: Path, *, kind: str = "income", options: dict[str, Any] | None = None,
+) -> RegistryLoad:
+    """Read an INSEE Filosofi per-commune file: one row per commune, secret rows kept."""
+    options = options or {}
+    header, rows, decoded, sep = read_csv_rows(
+        path, encoding=options.get("encoding"), separator=options.get("separator"),
+        header_contains=CODE_COLUMNS,
+    )
+    code_names = {c.lower() for c in CODE_COLUMNS}
+    code_i = next(i for i, h in enumerate(header) if h.strip().lower() in code_names)
+    columns, year = find_columns(path, header)
+    if not rows:
+        msg = f"{path}: no data row below the header"
+        raise InputError(msg)
+    longer = next(((line, len(f)) for line, f in rows if len(f) > len(header)), None)
+    if longer and sep == ",":
+        msg = (
+            f"{path}: line {longer[0]} has {longer[1]} fields where the header has {len(header)}: "
+            "the separator ',' is also the decimal mark; export the file with ';'"
+        )
+        raise InputError(msg)
+    wrong = sum(len(f) != len(header) for _, f in rows)
+    if wrong * 2 > len(rows):
+        msg = (
+            f"{path}: {wrong} of {len(rows)} rows do not split into the header's {len(header)} "
+            f"columns with the separator {sep!r}: the rows use another separator than the header"
+        )
+        raise InputError(msg)
+
+    warnings: list[str] = []
+    if decoded.encoding != "utf-8":
+        warnings.append(f"encoding: {decoded.encoding} (not UTF-8)")
+    quarantine: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    kept: list[dict[str, Any]] = []
+    unpadded = not_available = 0
+    for line, fields in rows:
+        reason = None
+        code = None
+        if len(fields) != len(header):
+            reason = f"{len(fields)} fields where the header has {len(header)}"
+        else:
+            raw_code = fields[code_i].strip()
+            code = normalize_code(raw_code)
+            if code is None:
+                reason = f"column {header[code_i]}: {raw_code!r} is not an INSEE commune code"
+            elif code in seen:
+                reason = (f"column {header[code_i]}: duplicate code {code} "
+                          f"(first on line {seen[code]})")
+        row: dict[str, Any] = {"code_insee": code, "year": year}
+        secret_columns: set[str] = set()
+        missing = False
+        if reason is None:
+            for out, index in columns.items():
+                text = fields[index].strip()
+                if text.lower() == "s":
+                    secret_columns.add(out)
+                    row[out] = math.nan
+                    continue
+                try:
+                    value = parse_number(text)
+                except ValueError:
+                    reason = (f"column {header[index]}: {text!r} is neither a number "
+                              "nor 's' (secret)")
+                    break
+                if value is None:
+                    missing = True
+                    row[out] = math.nan
+                    continue
+                low, high = RANGES[out]
+                if not low <= value <= high:
+                    reason = f"column {header[index]}: {text!r} is outside [{low:g}, {high:g}]"
+                    break
+                row[out] = value
+        if reason or code is None:
+            quarantine.append({"line": line, "reason": reason, **_raw(header, fields)})
+            continue
+        seen[code] = line
+        if code != fields[code_i].strip():
+            unpadded += 1
+        not_available += missing
+        row["secret"] = "median_income_eur" in secret_columns
+        kept.append(row)
+
+    if unpadded:
+        warnings.append(
+            f"{unpadded} rows had a commune code without its leading zero (e.g. 1001 → 01001)")
+    if not_available:
+        warnings.append(f"{not_available} communes have values marked 'nd' (not available), "
+                        "'-' or empty: kept as NaN")
+    frame = pd.DataFrame(kept, columns=list(COLUMNS))
+    frame["code_insee"] = frame["code_insee"].astype(str)
+    frame["year"] = frame["year"].astype("int64")
+    for out in PREFIXES:
+        frame[out] = frame[out].astype("float64")
+    frame["secret"] = frame["secret"].astype(bool)
+    secret = int(frame["secret"].sum())
+    poverty_hidden = int((frame["poverty_rate_pct"].isna() & ~frame["secret"]).sum())
+    record = InputRecord(
+        name=kind, path=str(path), sha256=sha256_of(path), vintage=str(year), rows_read=len(rows),
+        notes=[
+            f"Filosofi {year}: {secret:,} communes under statistical secrecy (kept, values NaN); "
+            f"{poverty_hidden:,} more without a poverty rate"
+        ],
+    )
+    return RegistryLoad(kind=kind, rows=frame, crs=None, quarantine=quarantine, record=record,
+                        warnings=warnings)
