@@ -37,6 +37,7 @@ MAP_COLUMNS = (
     "networks_tco2e",
     "datacenters_tco2e",
     "territorial_tco2e",
+    "displaced_tco2e",
 )
 
 
@@ -151,20 +152,41 @@ def encode_geometries(geometries: np.ndarray, scale: int = COORDINATE_SCALE) -> 
     }
 
 
-def _level_payload(level: MapLevel, definition: dict[str, Any], scale: int) -> dict[str, Any]:
-    indicator = np.asarray(level.values[definition["indicator"]], dtype=float)
+def _indicators(definition: dict[str, Any]) -> list[dict[str, Any]]:
+    """The indicators of a map definition, the default one first."""
+    listed = definition.get("indicators") or [{
+        "column": definition["indicator"], "label": definition["indicator_label"],
+        "unit": definition["indicator_unit"], "intensive": True,
+    }]
+    return sorted(listed, key=lambda ind: ind["column"] != definition["indicator"])
+
+
+def _classes(values: np.ndarray, population: np.ndarray, indicator: dict[str, Any],
+             definition: dict[str, Any]) -> dict[str, Any]:
     # per-inhabitant values of uninhabited territories (0 by convention) do not set classes
-    inhabited = indicator[np.asarray(level.values["population"], dtype=float) > 0]
-    breaks = class_breaks(inhabited, len(definition["palette"]), definition.get("min_class_width_share", 0.0))
+    considered = values[population > 0] if indicator.get("intensive") else values
+    breaks = class_breaks(considered, len(definition["palette"]), definition.get("min_class_width_share", 0.0))
+    return {
+        "breaks": breaks,
+        "colours": class_colours(len(breaks) + 1, definition["palette"]),
+        "spread": round(relative_spread(considered), 4),
+    }
+
+
+def _level_payload(level: MapLevel, definition: dict[str, Any], scale: int) -> dict[str, Any]:
+    population = np.asarray(level.values["population"], dtype=float)
+    classes = {
+        ind["column"]: _classes(np.asarray(level.values[ind["column"]], dtype=float), population, ind, definition)
+        for ind in _indicators(definition)
+    }
     return {
         "layer": level.layer,
         "label": level.label,
         "codes": level.codes,
         "names": level.names,
         "values": {k: _rounded(k, vals) for k, vals in level.values.items()},
-        "breaks": breaks,
-        "colours": class_colours(len(breaks) + 1, definition["palette"]),
-        "spread": round(relative_spread(inhabited), 4),
+        "classes": classes,
+        **classes[definition["indicator"]],
         "geometry": encode_geometries(level.geometries, scale),
     }
 
@@ -244,6 +266,7 @@ def build_map(
         "indicator": definition["indicator"],
         "indicatorLabel": definition["indicator_label"],
         "unit": definition["indicator_unit"],
+        "indicators": [{k: ind[k] for k in ("column", "label", "unit")} for ind in _indicators(definition)],
         "palette": definition["palette"],
         "scale": scale,
         "levels": [_level_payload(level, definition, scale) for level in levels],
@@ -273,7 +296,7 @@ _ASSETS_MARK = "<!-- territory: leaflet assets -->"
 _DATA_MARK = "/* territory: map data */"
 
 _CSS = """
-.territory-legend, .territory-title { background: rgba(255,255,255,0.92); padding: 6px 10px;
+.territory-legend, .territory-title, .territory-indicator { background: rgba(255,255,255,0.92); padding: 6px 10px;
   border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.3); font: 13px/1.4 system-ui, sans-serif; }
 .territory-legend i { display: inline-block; width: 18px; height: 12px; margin-right: 6px;
   vertical-align: middle; border: 1px solid #999; }
@@ -329,6 +352,7 @@ function tooltipContent(level, i) {
   t.appendChild(row('Réseaux', fmt.format(v.networks_tco2e[i]) + ' tCO₂e' + share(v.networks_tco2e[i])));
   t.appendChild(row('Centres de données', fmt.format(v.datacenters_tco2e[i]) + ' tCO₂e' + share(v.datacenters_tco2e[i])));
   t.appendChild(row('Émissions sur le territoire', fmt.format(v.territorial_tco2e[i]) + ' tCO₂e'));
+  t.appendChild(row('Pollution déplacée', fmt.format(v.displaced_tco2e[i]) + ' tCO₂e'));
   div.appendChild(t);
   return div;
 }
@@ -363,6 +387,7 @@ legend.update = function(level) {
   var div = this._div; div.textContent = '';
   var title = document.createElement('strong');
   title.textContent = data.indicatorLabel + ' (' + data.unit + ') — ' + level.label;
+  title.className = 'territory-legend-title';
   div.appendChild(title);
   var b = level.breaks, lows = [null].concat(b), highs = b.concat([null]);
   // limits shown with the decimals they were rounded to (class_breaks), at least one
@@ -396,6 +421,35 @@ titleBox.onAdd = function() { var d = L.DomUtil.create('div', 'territory-title')
 titleBox.addTo(map);
 L.control.layers(base, null, {collapsed: false, position: 'topright'}).addTo(map);
 map.on('baselayerchange', function(e) { legend.update(e.layer.territoryLevel); });
+// indicator switch: recolour every level with that indicator's classes
+function showIndicator(column) {
+  var ind = data.indicators.filter(function(x) { return x.column === column; })[0];
+  if (!ind) return;
+  data.indicator = ind.column; data.indicatorLabel = ind.label; data.unit = ind.unit;
+  groups.forEach(function(group) {
+    var lvl = group.territoryLevel, c = lvl.classes[column], values = lvl.values[column];
+    lvl.breaks = c.breaks; lvl.colours = c.colours; lvl.spread = c.spread;
+    group.eachLayer(function(p) { p.setStyle({fillColor: colour(values[p.featureIndex], lvl)}); });
+    if (map.hasLayer(group)) legend.update(lvl);
+  });
+}
+if (data.indicators.length > 1) {
+  var picker = L.control({position: 'topright'});
+  picker.onAdd = function() {
+    var div = L.DomUtil.create('div', 'territory-indicator'), label = document.createElement('label');
+    var select = document.createElement('select');
+    label.textContent = 'Indicateur '; label.appendChild(select); div.appendChild(label);
+    data.indicators.forEach(function(ind) {
+      var o = document.createElement('option'); o.value = ind.column; o.textContent = ind.label + ' (' + ind.unit + ')';
+      select.appendChild(o);
+    });
+    select.value = data.indicator;
+    select.addEventListener('change', function() { showIndicator(select.value); });
+    L.DomEvent.disableClickPropagation(div);
+    return div;
+  };
+  picker.addTo(map);
+}
 if (first) {
   // frame the view before adding the polygons, without animation: they are projected and
   // drawn once (adding them first, then fitting, projected and drew them all twice)
@@ -405,5 +459,5 @@ if (first) {
   first.addTo(map);
   legend.update(first.territoryLevel);
 }
-window.territoryMap = {map: map, groups: groups, data: data};
+window.territoryMap = {map: map, groups: groups, data: data, showIndicator: showIndicator};
 """

@@ -550,3 +550,24 @@ def test_hostile_names_show_as_text(open_map: Any, tmp_path: Path) -> None:
     opened.page.wait_for_timeout(300)
     assert dialogs == []
     opened.assert_clean()
+
+
+def test_map_44_indicator_switch(run_44: Path, open_map: Any) -> None:
+    """Choosing "Pollution déplacée" recolours the communes with that indicator's classes."""
+    opened = open_map(run_44 / "map.html")
+    opened.drawn_s()
+    options = opened.page.locator(".territory-indicator select option").all_inner_texts()
+    assert any(o.startswith("Pollution déplacée") for o in options)
+    assert any(o.startswith("Émissions sur le territoire") for o in options)
+    opened.page.select_option(".territory-indicator select", "displaced_tco2e")
+    legend = opened.page.locator(".territory-legend-title").inner_text()
+    assert legend.startswith("Pollution déplacée (tCO₂e/an)")
+    state = opened.evaluate("""() => { const g = window.territoryMap.groups[0], l = g.territoryLevel;
+        const fills = new Set(g.getLayers().map(p => p.options.fillColor));
+        return {fills: fills.size, classes: l.colours.length,
+                expected: l.classes.displaced_tco2e.colours.length}; }""")
+    assert state["classes"] == state["expected"] >= 3
+    assert state["fills"] == state["classes"]
+    stats = opened.evaluate(_CANVAS_STATS)
+    _assert_painted(stats)
+    opened.assert_clean()
