@@ -146,3 +146,52 @@ def test_unknown_source_kind():
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 1
     assert "unknown kind 'radars'" in result.stderr and "antennas" in result.stderr
+
+
+def test_points_at_sea_and_html_names(tmp_path):
+    source = tmp_path / "sites.csv"
+    source.write_text(
+        "nom;lon;lat\n"
+        "<img src=x onerror=alert(1)>;-1.5536;47.2184\n"  # Nantes
+        "Au large;-3.0;46.5\n",                         # Bay of Biscay
+        encoding="utf-8",
+    )
+    from territory.validate import validate_file
+
+    report = validate_file(source, "datacenters")
+    assert (report["rows_read"], report["rows_kept"], report["rows_quarantined"]) == (2, 1, 1)
+    assert report["reasons"] == {"outside every French commune": 1}
+    assert report["communes"] == 1
+    out = tmp_path / "out"
+    run_pipeline(RunSettings(out_dir=out, departements=("44",), progress=False,
+                             sources=(("datacenters", source, {}),)))
+    layer = pyogrio.read_dataframe(out / "territory.gpkg", layer="datacenters")
+    assert layer["name"].tolist() == ["<img src=x onerror=alert(1)>"]
+    assert layer["code_insee"].tolist() == ["44109"]
+
+
+@pytest.mark.realdata
+def test_real_registries_land_where_they_are(tmp_path):
+    from tests.conftest import realdata_path
+
+    antennas = realdata_path("anfr", "2018_01_Sites_mobiles_2G_3G_4G_France_metropolitaine_L93.csv")
+    cameras = realdata_path("city-infra", "VilleMTP_MTP_CameraSurv.geojson")
+    outline = realdata_path("boundaries", "departement-44-loire-atlantique.geojson")
+    out = tmp_path / "out"
+    run_pipeline(RunSettings(out_dir=out, departements=("44", "34"), progress=False,
+                             sources=(("antennas", antennas, {}), ("cameras", cameras, {}))))
+    communes = pyogrio.read_dataframe(out / "territory.gpkg", layer="communes").set_index("code_insee")
+    # Montpellier's 141 cameras all land in Montpellier
+    assert communes.loc["34172", "cameras_count"] == 141
+    assert communes["cameras_count"].sum() == 141
+    # Loire-Atlantique's mobile sites land in its communes: as many as the reader keeps inside
+    # the IGN outline of the département (small differences at the coast and the borders)
+    load = read_registry("antennas", antennas)
+    points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(load.rows["x"], load.rows["y"]), crs=2154)
+    inside = gpd.sjoin(points, gpd.read_file(outline).to_crs(2154), predicate="within")
+    in_44 = communes[communes.index.str.startswith("44")]["antennas_count"].sum()
+    assert in_44 == pytest.approx(len(inside), abs=10)
+    assert (communes.loc["44109", "antennas_count"]) > 50  # Nantes
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    record = next(i for i in manifest["inputs"] if i["name"] == "antennas")
+    assert record["rows_read"] == 77_148 == record["rows_kept"] + record["rows_quarantined"]
