@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from territory.geopackage import FIELD_ALIASES, STYLE_FIELD
+from territory.geopackage import FIELD_ALIASES, POINT_STYLE_NAMES, STYLE_FIELD
 from territory.mapping import class_breaks, load_map_definition
 from territory.settings import maps_dir
 
@@ -233,3 +233,33 @@ def test_class_labels_keep_unit(probe_44: dict) -> None:
     labels = [r["label"] for seen in probe_44["layers"].values()
               for r in seen["load_default_style"]["renderer"]["ranges"]]
     assert labels and all(label.endswith(" kgCO2e/hab./an") for label in labels), labels
+
+
+def test_registry_point_layers_in_qgis(qgis_python: str, tmp_path: Path) -> None:
+    """The datacenters and antennas layers open in QGIS: valid points in Lambert-93, with their
+    default single-symbol style and French aliases."""
+    from territory.run import run_pipeline
+    from territory.settings import RunSettings
+
+    fixtures = Path(__file__).parent / "fixtures"
+    out = tmp_path / "out"
+    run_pipeline(RunSettings(out_dir=out, departements=("44", "75"), progress=False, sources=(
+        ("antennas", fixtures / "antennas" / "arcep_sites_44.csv", {}),
+        ("datacenters", fixtures / "datacenters" / "osm_sample.geojson", {}),
+    )))
+    gpkg = out / "territory.gpkg"
+    seen = run_probe(qgis_python, gpkg, ("antennas", "datacenters"))
+    for layer in ("antennas", "datacenters"):
+        facts = seen["layers"][layer]
+        with closing(sqlite3.connect(gpkg)) as db:
+            rows = db.execute(f'SELECT count(*) FROM "{layer}"').fetchone()[0]
+        assert facts["valid"], facts
+        assert facts["feature_count"] == rows > 0
+        assert facts["crs_authid"] == "EPSG:2154"
+        assert facts["geometry_type"] == "Point"
+        loaded = facts["load_default_style"]
+        styles = facts["database_styles"]["related"]
+        assert [s["name"] for s in styles] == [POINT_STYLE_NAMES[layer]]
+        assert loaded["ok"] is True
+        assert loaded["renderer"]["type"] == "singleSymbol"
+        assert loaded["aliases"]["operator"] == "Opérateur"
