@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--datacenter-scope", choices=DATACENTER_SCOPES, default=None,
                      help="france: ADEME/Arcep 2022 scope (default); with_abroad: Jan 2025 "
                           "update counting datacenters abroad")
+    run.add_argument("--retention-days", type=float, default=None, metavar="DAYS",
+                     help="days the data of cameras and sensors is kept (storage energy); "
+                          "default: the factor table's cameras.retention_days")
     run.add_argument("--map-assets", choices=MAP_ASSETS, default="inline",
                      help="inline Leaflet in map.html (default, opens offline) or link a CDN")
     run.add_argument("--map-tolerance", type=float, default=None, metavar="METRES",
@@ -133,6 +136,8 @@ def _settings(args: argparse.Namespace) -> RunSettings:
         departements=tuple(getattr(args, "departement", ())) or tuple(config.get("departements", ())),
         population_file=Path(population) if population else None,
         sources=tuple(sources),
+        retention_days=(args.retention_days if getattr(args, "retention_days", None) is not None
+                        else config.get("retention_days")),
         datacenter_scope=getattr(args, "datacenter_scope", None) or config.get("datacenter_scope", "france"),
         map_assets=getattr(args, "map_assets", "inline"),
         map_tolerance_m=getattr(args, "map_tolerance", None),

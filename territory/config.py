@@ -15,7 +15,7 @@ from typing import Any
 
 from territory.errors import ConfigError
 
-KNOWN_KEYS = {"departements", "datacenter_scope", "population_file", "description"}
+KNOWN_KEYS = {"departements", "datacenter_scope", "population_file", "description", "retention_days"}
 SOURCE_KEYS = {"kind", "path", "crs", "encoding", "separator", "commune", "year", "columns", "description"}
 
 

@@ -357,14 +357,20 @@ function tooltipContent(level, i) {
   return div;
 }
 var base = {}, groups = [], first = null;
-data.levels.forEach(function(level) {
-  var group = L.featureGroup(), features = decode(level.geometry), values = level.values[data.indicator];
+// a level's polygons are built when it is first shown: opening the map draws only the first
+function build(group) {
+  if (group.territoryBuilt) return;
+  group.territoryBuilt = true;
+  var level = group.territoryLevel, features = decode(level.geometry), values = level.values[data.indicator];
   features.forEach(function(polys, i) {
     var poly = L.polygon(polys, {renderer: renderer, weight: level.layer === 'communes' ? 0.3 : 0.8,
       color: '#ffffff', opacity: 0.8, fillOpacity: 0.85, fillColor: colour(values[i], level)});
     poly.featureIndex = i;
     group.addLayer(poly);
   });
+}
+data.levels.forEach(function(level) {
+  var group = L.featureGroup();
   group.on('mouseover', function(e) {
     e.layer.setStyle({weight: 2, color: '#333333'});
     e.layer.bringToFront();
@@ -377,6 +383,7 @@ data.levels.forEach(function(level) {
     map.eachLayer(function(l) { if (l instanceof L.Tooltip) map.removeLayer(l); });
   });
   group.territoryLevel = level;
+  group.on('add', function() { build(group); });
   base[level.label] = group;
   groups.push(group);
   if (!first) first = group;
@@ -429,6 +436,7 @@ function showIndicator(column) {
   groups.forEach(function(group) {
     var lvl = group.territoryLevel, c = lvl.classes[column], values = lvl.values[column];
     lvl.breaks = c.breaks; lvl.colours = c.colours; lvl.spread = c.spread;
+    // levels not built yet take the indicator's colours when they are
     group.eachLayer(function(p) { p.setStyle({fillColor: colour(values[p.featureIndex], lvl)}); });
     if (map.hasLayer(group)) legend.update(lvl);
   });
@@ -453,6 +461,7 @@ if (data.indicators.length > 1) {
 if (first) {
   // frame the view before adding the polygons, without animation: they are projected and
   // drawn once (adding them first, then fitting, projected and drew them all twice)
+  build(first);
   var bounds = first.getBounds();
   var metro = L.latLngBounds([41.2, -5.5], [51.2, 9.8]);
   map.fitBounds(metro.contains(bounds) || !metro.intersects(bounds) ? bounds : metro, {animate: false, paddingBottomRight: [260, 0]});

@@ -394,6 +394,7 @@ def run_pipeline(settings: RunSettings) -> RunResult:
         staging_models = [m for m in models if m.layer == "staging"]
         with steps.step("staging models"):
             con.execute("SET VARIABLE datacenter_factor = ?", [DATACENTER_FACTORS[settings.datacenter_scope]])
+            con.execute("SET VARIABLE retention_days = ?::DOUBLE", [settings.retention_days])
             run_models(con, staging_models)
         if settings.population_file is not None:
             _quarantine_unknown_codes(con, records[-1], quarantine["population"])
@@ -456,6 +457,7 @@ def run_pipeline(settings: RunSettings) -> RunResult:
                 "population_file": str(settings.population_file) if settings.population_file else None,
                 "map_assets": settings.map_assets,
                 "map_tolerance_m": settings.tolerance_m,
+                "retention_days": settings.retention_days,
             },
             "factor_table_version": factor_version,
             "population_vintage": _population_vintage(records),

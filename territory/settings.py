@@ -13,6 +13,8 @@ setting                    default      meaning
 ``sources``                ``()``       registries: ``(kind, path, options)`` triples, kinds
                                         ``datacenters``, ``antennas``, ``streetlights``,
                                         ``cameras``, ``sensors``, ``fibre``, ``income``
+``retention_days``         ``None``     days cameras' and sensors' data are kept (storage energy);
+                                        ``None`` takes ``cameras.retention_days`` from data/
 ``datacenter_scope``       ``france``   ``france`` (ADEME/Arcep 2022 scope, 2020 data) or
                                         ``with_abroad`` (Jan 2025 update: datacenters abroad
                                         serving French users are counted)
@@ -82,6 +84,7 @@ class RunSettings:
     departements: tuple[str, ...] = ()
     population_file: Path | None = None
     sources: tuple[tuple[str, Path, dict[str, Any]], ...] = ()
+    retention_days: float | None = None
     datacenter_scope: str = "france"
     map_assets: str = "inline"
     map_tolerance_m: float | None = None
@@ -97,6 +100,9 @@ class RunSettings:
             raise ConfigError(msg)
         if self.map_assets not in MAP_ASSETS:
             msg = f"map_assets must be one of {', '.join(MAP_ASSETS)}, got {self.map_assets!r}"
+            raise ConfigError(msg)
+        if self.retention_days is not None and not 0 <= self.retention_days <= 3650:
+            msg = f"retention_days must be between 0 and 3650 days, got {self.retention_days}"
             raise ConfigError(msg)
         if self.map_tolerance_m is not None and self.map_tolerance_m < 0:
             msg = f"map_tolerance_m must be >= 0 metres, got {self.map_tolerance_m}"

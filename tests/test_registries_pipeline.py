@@ -195,3 +195,21 @@ def test_real_registries_land_where_they_are(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     record = next(i for i in manifest["inputs"] if i["name"] == "antennas")
     assert record["rows_read"] == 77_148 == record["rows_kept"] + record["rows_quarantined"]
+
+
+def test_camera_retention_is_a_parameter(tmp_path):
+    cameras = FIXTURES / "infrastructure" / "cameras_l93_nocrs.geojson"
+    kwh = {}
+    for days in (30, 7):
+        out = tmp_path / f"out{days}"
+        run_pipeline(RunSettings(out_dir=out, departements=("34",), progress=False,
+                                 sources=(("cameras", cameras, {}),), retention_days=days))
+        communes = pd.read_csv(out / "communes.csv", dtype={"code_insee": str}).set_index("code_insee")
+        assert communes.loc["34172", "cameras_count"] == 4  # Montpellier
+        kwh[days] = communes.loc["34172", "infrastructure_kwh"]
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        assert manifest["parameters"]["retention_days"] == days
+    per_camera = 4 * _factor("cameras.data_tb_per_year") * _factor("storage.kwh_per_tb_year")
+    assert kwh[30] - kwh[7] == pytest.approx(per_camera * (30 - 7) / 365)
+    power_only = 4 * _factor("cameras.power_w") * 8760 / 1000
+    assert kwh[7] == pytest.approx(power_only + per_camera * 7 / 365)
