@@ -166,10 +166,12 @@ def _classes(values: np.ndarray, population: np.ndarray, indicator: dict[str, An
     # per-inhabitant values of uninhabited territories (0 by convention) do not set classes
     considered = values[population > 0] if indicator.get("intensive") else values
     breaks = class_breaks(considered, len(definition["palette"]), definition.get("min_class_width_share", 0.0))
+    finite = considered[np.isfinite(considered)]
     return {
         "breaks": breaks,
         "colours": class_colours(len(breaks) + 1, definition["palette"]),
         "spread": round(relative_spread(considered), 4),
+        "range": [float(finite.min()), float(finite.max())] if finite.size else [],
     }
 
 
@@ -310,7 +312,7 @@ _CSS = """
 _JS = r"""
 var fmt = new Intl.NumberFormat('fr-FR', {maximumFractionDigits: 0});
 var fmt1 = new Intl.NumberFormat('fr-FR', {maximumFractionDigits: 1});
-var renderer = L.canvas({padding: 0.3, tolerance: 2});
+var renderer = L.canvas({padding: 0.1, tolerance: 2});
 function colour(v, level) {
   for (var i = 0; i < level.breaks.length; i++) { if (v <= level.breaks[i]) return level.colours[i]; }
   return level.colours[level.breaks.length];
@@ -405,10 +407,8 @@ legend.update = function(level) {
     sw.style.background = level.colours[i];
     if (lows[i] === null && highs[i] === null) {
       // no class limit (one value, or none): show the values' range, not "jusqu’à 0"
-      var vs = level.values[data.indicator].filter(isFinite);
-      var lo = vs.reduce(function(a, v) { return Math.min(a, v); }, Infinity);
-      var hi = vs.reduce(function(a, v) { return Math.max(a, v); }, -Infinity);
-      txt.textContent = !vs.length ? 'aucune valeur' : lo === hi ? fmt1.format(lo) : fmt1.format(lo) + ' – ' + fmt1.format(hi);
+      var r = level.range || [];
+      txt.textContent = !r.length ? 'aucune valeur' : r[0] === r[1] ? fmt1.format(r[0]) : fmt1.format(r[0]) + ' – ' + fmt1.format(r[1]);
     }
     else if (lows[i] === null) txt.textContent = 'jusqu’à ' + fmtb.format(highs[i]);
     else if (highs[i] === null) txt.textContent = 'plus de ' + fmtb.format(lows[i]);
@@ -435,7 +435,7 @@ function showIndicator(column) {
   data.indicator = ind.column; data.indicatorLabel = ind.label; data.unit = ind.unit;
   groups.forEach(function(group) {
     var lvl = group.territoryLevel, c = lvl.classes[column], values = lvl.values[column];
-    lvl.breaks = c.breaks; lvl.colours = c.colours; lvl.spread = c.spread;
+    lvl.breaks = c.breaks; lvl.colours = c.colours; lvl.spread = c.spread; lvl.range = c.range;
     // levels not built yet take the indicator's colours when they are
     group.eachLayer(function(p) { p.setStyle({fillColor: colour(values[p.featureIndex], lvl)}); });
     if (map.hasLayer(group)) legend.update(lvl);
