@@ -46,7 +46,9 @@ f as (
         max(value) filter (where id = 'cameras.data_tb_per_year') as cam_tb,
         max(low) filter (where id = 'cameras.data_tb_per_year') as cam_tb_low,
         max(high) filter (where id = 'cameras.data_tb_per_year') as cam_tb_high,
-        max(value) filter (where id = 'cameras.retention_days') as cam_days,
+        -- retention is a run parameter (retention_days), the factor table's value by default
+        coalesce(getvariable('retention_days'), max(value) filter (where id = 'cameras.retention_days'))
+            as cam_days,
         max(value) filter (where id = 'sensors.power_w') as sensor_w,
         max(low) filter (where id = 'sensors.power_w') as sensor_w_low,
         max(high) filter (where id = 'sensors.power_w') as sensor_w_high,
