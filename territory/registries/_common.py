@@ -30,6 +30,9 @@ POINT_KINDS = ("datacenters", "antennas", "streetlights", "cameras", "sensors")
 WGS84 = "EPSG:4326"
 LAMBERT93 = "EPSG:2154"
 
+#: an INSEE commune code: five digits, or 2A/2B and three digits (Corsica)
+INSEE_CODE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
+
 _MISSING = {"", "#n/a", "n/a", "na", "nan", "null", "none", "-", "nd", "n.d."}
 
 
@@ -145,6 +148,17 @@ def read_csv_rows(
             continue
         rows.append((start + 2 + offset, row))
     return header, rows, decoded, sep
+
+
+def normalize_code(raw: str) -> str | None:
+    """An INSEE commune code as text (``01001``, ``2A004``), or ``None`` when it is not one.
+
+    A 4-digit code is a code whose leading zero a spreadsheet dropped (``1001`` → ``01001``).
+    """
+    code = raw.strip().strip('"').upper()
+    if code.isdigit() and len(code) == 4:
+        code = "0" + code
+    return code if INSEE_CODE.match(code) else None
 
 
 def parse_number(text: Any) -> float | None:

@@ -36,7 +36,7 @@ from typing import Any
 import pandas as pd
 
 from territory.errors import InputError
-from territory.registries._common import RegistryLoad, parse_number, read_csv_rows
+from territory.registries._common import RegistryLoad, normalize_code, parse_number, read_csv_rows
 from territory.sources._files import InputRecord, sha256_of
 
 CODE_COLUMN = "Code commune"
@@ -47,7 +47,6 @@ COVERAGE_CLASSES = (0, 5, 10, 25, 50, 80)
 COMPANION_NAME = "communes.csv"
 COLUMNS = ("code_insee", "quarter", "ftth_connectable", "coverage_class", "premises", "ftth_share")
 
-INSEE_CODE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
 QUARTER = re.compile(r"^T([1-4])\s*(\d{4})$", re.IGNORECASE)
 #: Arcep writes "-" for zero / none
 _DASHES = {"-", "\u2013", "\u2014"}
@@ -58,17 +57,6 @@ def _fold(text: str) -> str:
     """Lower case without accents or surrounding spaces, to compare labels."""
     decomposed = unicodedata.normalize("NFKD", text.strip())
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).lower().split())
-
-
-def normalize_code(raw: str) -> str | None:
-    """An INSEE commune code as text (``01001``, ``2A004``), or ``None`` when it is not one.
-
-    A 4-digit code is a code whose leading zero a spreadsheet dropped (``1001`` → ``01001``).
-    """
-    code = raw.strip().strip('"').upper()
-    if code.isdigit() and len(code) == 4:
-        code = "0" + code
-    return code if INSEE_CODE.match(code) else None
 
 
 def _count(text: str) -> float | None:

@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 
 from territory.errors import InputError
-from territory.registries._common import RegistryLoad, parse_number, read_csv_rows
+from territory.registries._common import RegistryLoad, normalize_code, parse_number, read_csv_rows
 from territory.sources._files import InputRecord, sha256_of
 
 CODE_COLUMNS = ("CODGEO", "code_insee")
@@ -51,18 +51,6 @@ RANGES = {
     "median_income_eur": (0.0, math.inf),
     "poverty_rate_pct": (0.0, 100.0),
 }
-INSEE_CODE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
-
-
-def normalize_code(raw: str) -> str | None:
-    """An INSEE commune code as text (``01001``, ``2A004``), or ``None`` when it is not one.
-
-    A 4-digit code is a code whose leading zero a spreadsheet dropped (``1001`` → ``01001``).
-    """
-    code = raw.strip().strip('"').upper()
-    if code.isdigit() and len(code) == 4:
-        code = "0" + code
-    return code if INSEE_CODE.match(code) else None
 
 
 def find_columns(path: Path, header: list[str]) -> tuple[dict[str, int], int]:

@@ -51,6 +51,7 @@ import pandas as pd
 
 from territory.errors import ConfigError, InputError
 from territory.registries._common import (
+    normalize_code,
     LAMBERT93,
     WGS84,
     RegistryLoad,
@@ -141,7 +142,6 @@ _INSEE = (
 
 #: DBF-style type suffix of a header written by some GIS exports: ``Nom,C,254``, ``Année,N,9,0``
 _DBF_SUFFIX = re.compile(r"^(?P<name>.+?),[CNFLDM],\d+(?:,\d+)?$")
-_INSEE_CODE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
 _UNKNOWN_DATES = {
     "inconnue", "inconnu", "unknown", "nc", "n/c", "nd", "n.d.", "?", "-", "na", "n/a", "#n/a",
     "none", "null", "nan",
@@ -197,10 +197,8 @@ def commune_option(options: dict[str, Any]) -> str | None:
     value = options.get("commune")
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    code = str(value).strip().upper()
-    if code.isdigit() and len(code) == 4:
-        code = "0" + code
-    if not _INSEE_CODE.match(code):
+    code = normalize_code(str(value))
+    if code is None:
         msg = (
             f"commune option: {value!r} is not an INSEE commune code "
             "(5 characters, e.g. 34172 or 2A004)"
@@ -212,12 +210,7 @@ def commune_option(options: dict[str, Any]) -> str | None:
 def _insee(value: Any) -> str | None:
     """A per-row INSEE code, or None when blank or malformed."""
     text = _text(value)
-    if text is None:
-        return None
-    code = text.upper()
-    if code.isdigit() and len(code) == 4:
-        code = "0" + code
-    return code if _INSEE_CODE.match(code) else None
+    return None if text is None else normalize_code(text)
 
 
 def installed_year(value: Any, today: dt.date | None = None) -> tuple[int | None, bool]:
