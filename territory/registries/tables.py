@@ -40,39 +40,40 @@ INCOME_COLUMNS = {
 }
 
 
-def _frame(rows: pd.DataFrame, columns: dict[str, str], **constants: object) -> pd.DataFrame:
-    out = pd.DataFrame(index=rows.index)
-    for column in columns:
+def _insert(
+    con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str], rows: pd.DataFrame,
+    **constants: object,
+) -> None:
+    """Insert the columns a reader produced; constants are parameters and absent columns NULL
+    (handing DuckDB columns of Python ``None`` objects is several times slower)."""
+    if not len(rows):
+        return
+    present = [c for c in columns if c in rows.columns and c not in constants]
+    con.register("_registry_frame", rows[present])
+    values, params = [], []
+    for column, kind in columns.items():
         if column in constants:
-            out[column] = constants[column]
-        elif column in rows.columns:
-            out[column] = rows[column]
+            values.append(f"CAST(? AS {kind})")
+            params.append(constants[column])
+        elif column in present:
+            values.append(f"CAST({column} AS {kind})")
         else:
-            out[column] = None
-    return out
-
-
-def _create(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str], frames: list[pd.DataFrame]) -> None:
-    con.execute(f"CREATE OR REPLACE TABLE {table} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
-    for frame in frames:
-        if len(frame):
-            con.register("_registry_frame", frame)
-            casts = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in columns.items())
-            con.execute(f"INSERT INTO {table} SELECT {casts} FROM _registry_frame")
-            con.unregister("_registry_frame")
+            values.append(f"CAST(NULL AS {kind})")
+    con.execute(f"INSERT INTO {table} SELECT {', '.join(values)} FROM _registry_frame", params)
+    con.unregister("_registry_frame")
 
 
 def create_registry_tables(con: duckdb.DuckDBPyConnection, loads: list[RegistryLoad]) -> None:
     """Create the three raw registry tables from the loaded registries."""
-    points, fibre, income = [], [], []
+    for table, columns in (("raw_registry_points", POINT_COLUMNS), ("raw_fibre", FIBRE_COLUMNS),
+                           ("raw_income", INCOME_COLUMNS)):
+        con.execute(f"CREATE OR REPLACE TABLE {table} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
     for load in loads:
-        source = load.record.path if load.record else ""
         if load.kind in POINT_KINDS:
-            points.append(_frame(load.rows, POINT_COLUMNS, kind=load.kind, source_file=source, crs=load.crs))
+            source = load.record.path if load.record else ""
+            _insert(con, "raw_registry_points", POINT_COLUMNS, load.rows,
+                    kind=load.kind, source_file=source, crs=load.crs)
         elif load.kind == "fibre":
-            fibre.append(_frame(load.rows, FIBRE_COLUMNS))
+            _insert(con, "raw_fibre", FIBRE_COLUMNS, load.rows)
         elif load.kind == "income":
-            income.append(_frame(load.rows, INCOME_COLUMNS))
-    _create(con, "raw_registry_points", POINT_COLUMNS, points)
-    _create(con, "raw_fibre", FIBRE_COLUMNS, fibre)
-    _create(con, "raw_income", INCOME_COLUMNS, income)
+            _insert(con, "raw_income", INCOME_COLUMNS, load.rows)
