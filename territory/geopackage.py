@@ -85,6 +85,15 @@ STYLE_FIELD = "footprint_kgco2e_per_inhabitant"
 STYLE_NAME = "Empreinte par habitant (kgCO2e/hab./an)"
 
 
+def _aliases_xml(columns: list[str]) -> str:
+    """QML ``<alias>`` elements: the French name QGIS shows for each known column."""
+    return "".join(
+        f'<alias field={quoteattr(c)} index="{i}" name={quoteattr(FIELD_ALIASES[c])}/>'
+        for i, c in enumerate(columns)
+        if c in FIELD_ALIASES
+    )
+
+
 def _french(value: float) -> str:
     """A class limit written the French way (decimal comma), as precise as needed."""
     text = f"{value:.3f}".rstrip("0").rstrip(".")
@@ -131,11 +140,7 @@ def graduated_qml(
             '<Option type="QString" name="style" value="solid"/>'
             "</Option></layer></symbol>"
         )
-    aliases = "".join(
-        f'<alias field={quoteattr(c)} index="{i}" name={quoteattr(FIELD_ALIASES[c])}/>'
-        for i, c in enumerate(columns)
-        if c in FIELD_ALIASES
-    )
+    aliases = _aliases_xml(columns)
     return (
         "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
         '<qgis version="3.22.0" styleCategories="AllStyleCategories">'
@@ -152,11 +157,7 @@ def graduated_qml(
 
 def marker_qml(colour: str, columns: list[str], size_mm: float = 2.0) -> str:
     """QGIS 3 style (QML) for a point layer: one round marker, French field aliases."""
-    aliases = "".join(
-        f'<alias field={quoteattr(c)} index="{i}" name={quoteattr(FIELD_ALIASES[c])}/>'
-        for i, c in enumerate(columns)
-        if c in FIELD_ALIASES
-    )
+    aliases = _aliases_xml(columns)
     return (
         "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
         '<qgis version="3.22.0" styleCategories="AllStyleCategories">'
