@@ -34,7 +34,7 @@ systems"). ``CRS_WEB`` (EPSG:4326) is the CRS of the map.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +89,6 @@ class RunSettings:
     map_assets: str = "inline"
     map_tolerance_m: float | None = None
     progress: bool = True
-    extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.datacenter_scope not in DATACENTER_SCOPES:
