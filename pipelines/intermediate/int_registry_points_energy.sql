@@ -1,6 +1,6 @@
 -- Electricity and emissions of each registry point placed in a commune, central / low / high.
 -- antennas: energy per operator-site, plus the 5G share when the site has 5G;
--- datacenters: IT power (declared by the file, else the sourced default: a power the file
+-- datacenters (running all year, 8,760 h): IT power (declared by the file, else the sourced default: a power the file
 -- itself marks as a modelled default is not used) x hours x load factor x PUE;
 -- street lights: power x lighting hours; cameras and sensors: power all year plus the energy
 -- of storing what they record for the retention period.
@@ -49,6 +49,8 @@ f as (
         -- retention is a run parameter (retention_days), the factor table's value by default
         coalesce(getvariable('retention_days'), max(value) filter (where id = 'cameras.retention_days'))
             as cam_days,
+        max(value) filter (where id = 'cameras.hours_per_year') as cam_h,
+        max(value) filter (where id = 'sensors.hours_per_year') as sensor_h,
         max(value) filter (where id = 'sensors.power_w') as sensor_w,
         max(low) filter (where id = 'sensors.power_w') as sensor_w_low,
         max(high) filter (where id = 'sensors.power_w') as sensor_w_high,
@@ -81,22 +83,22 @@ energy as (
             when 'antennas' then f.antenna_kwh * (1 + f.g5 * p.has_5g::int)
             when 'datacenters' then coalesce(p.capacity_mw, f.dc_mw) * 1000 * 8760 * f.load * coalesce(p.pue, f.pue)
             when 'streetlights' then f.light_w * f.light_h / 1000
-            when 'cameras' then f.cam_w * 8760 / 1000 + f.cam_tb * f.cam_days / 365 * f.storage_kwh
-            when 'sensors' then f.sensor_w * 8760 / 1000
+            when 'cameras' then f.cam_w * f.cam_h / 1000 + f.cam_tb * f.cam_days / 365 * f.storage_kwh
+            when 'sensors' then f.sensor_w * f.sensor_h / 1000
         end as kwh,
         case p.kind
             when 'antennas' then f.antenna_kwh_low * (1 + f.g5_low * p.has_5g::int)
             when 'datacenters' then coalesce(p.capacity_mw, f.dc_mw_low) * 1000 * 8760 * f.load_low * coalesce(p.pue, f.pue_low)
             when 'streetlights' then f.light_w_low * f.light_h_low / 1000
-            when 'cameras' then f.cam_w_low * 8760 / 1000 + f.cam_tb_low * f.cam_days / 365 * f.storage_kwh_low
-            when 'sensors' then f.sensor_w_low * 8760 / 1000
+            when 'cameras' then f.cam_w_low * f.cam_h / 1000 + f.cam_tb_low * f.cam_days / 365 * f.storage_kwh_low
+            when 'sensors' then f.sensor_w_low * f.sensor_h / 1000
         end as kwh_low,
         case p.kind
             when 'antennas' then f.antenna_kwh_high * (1 + f.g5_high * p.has_5g::int)
             when 'datacenters' then coalesce(p.capacity_mw, f.dc_mw_high) * 1000 * 8760 * f.load_high * coalesce(p.pue, f.pue_high)
             when 'streetlights' then f.light_w_high * f.light_h_high / 1000
-            when 'cameras' then f.cam_w_high * 8760 / 1000 + f.cam_tb_high * f.cam_days / 365 * f.storage_kwh_high
-            when 'sensors' then f.sensor_w_high * 8760 / 1000
+            when 'cameras' then f.cam_w_high * f.cam_h / 1000 + f.cam_tb_high * f.cam_days / 365 * f.storage_kwh_high
+            when 'sensors' then f.sensor_w_high * f.sensor_h / 1000
         end as kwh_high,
         f.ef, f.ef_low, f.ef_high
     from points as p
