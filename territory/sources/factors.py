@@ -24,6 +24,7 @@ SIZE_CLASS_COLUMNS = (
     "source", "year",
 )
 ESTIMATE_COLUMNS = ("code_insee", "nom", "population", "source", "year")
+STRATA_COLUMNS = ("stratum", "label_fr", "min_population", "max_population", "source", "year")
 
 #: the factors each device needs, with their unit
 DEVICE_FACTORS = {
@@ -132,7 +133,8 @@ def read_devices(path: Path, factors: list[dict[str, object]], factors_path: Pat
 
 def load_factor_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> tuple[list[InputRecord], str]:
     """Validate the tables of ``folder`` and create ``raw_factors``, ``raw_devices``,
-    ``raw_size_classes`` and ``raw_population_estimates``.
+    ``raw_size_classes``, ``raw_population_estimates`` and ``raw_population_strata`` (the
+    population strata communes are compared within).
 
     Returns
     -------
@@ -145,6 +147,7 @@ def load_factor_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> tuple[li
         "devices": folder / "devices.csv",
         "size_classes": folder / "size_classes.csv",
         "population_estimates": folder / "population_estimates.csv",
+        "population_strata": folder / "population_strata.csv",
     }
     # study figures of the registries live beside the main table, one file per kind
     for extra in sorted(folder.glob("factors_*.csv")):
@@ -171,6 +174,16 @@ def load_factor_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> tuple[li
         if _number(paths["population_estimates"], i, "population", row["population"]) < 0:
             msg = f"{paths['population_estimates']}: row {i}, column population: negative"
             raise FactorTableError(msg)
+    strata = _read(paths["population_strata"], STRATA_COLUMNS)
+    previous_max = -1.0
+    for i, row in enumerate(strata, start=2):
+        low = _number(paths["population_strata"], i, "min_population", row["min_population"])
+        high = _number(paths["population_strata"], i, "max_population", row["max_population"])
+        if low != previous_max + 1 or high < low:
+            msg = (f"{paths['population_strata']}: row {i}, column min_population: strata must "
+                   f"follow each other without gap or overlap (expected {previous_max + 1:.0f})")
+            raise FactorTableError(msg)
+        previous_max = high
 
     con.execute(
         "CREATE OR REPLACE TABLE raw_factors (id VARCHAR, value DOUBLE, low DOUBLE, high DOUBLE, "
@@ -184,6 +197,7 @@ def load_factor_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> tuple[li
         ("raw_devices", devices, DEVICE_COLUMNS),
         ("raw_size_classes", size_classes, SIZE_CLASS_COLUMNS),
         ("raw_population_estimates", estimates, ESTIMATE_COLUMNS),
+        ("raw_population_strata", strata, STRATA_COLUMNS),
     ):
         con.execute(f"CREATE OR REPLACE TABLE {table} ({', '.join(c + ' VARCHAR' for c in columns)})")
         if rows:
@@ -198,7 +212,7 @@ def load_factor_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> tuple[li
         sha = sha256_of(path)
         digest.update(sha.encode())
         count = {"devices": len(devices), "size_classes": len(size_classes),
-                 "population_estimates": len(estimates)}.get(
+                 "population_estimates": len(estimates), "population_strata": len(strata)}.get(
             name, sum(1 for f in factors if f["path"] == str(path)))
         records.append(InputRecord(name=f"data:{name}", path=str(path), sha256=sha,
                                    rows_read=count, rows_kept=count))
