@@ -127,6 +127,8 @@ def class_breaks(values: np.ndarray, palette_size: int, min_width_share: float =
     """Quantile class limits strictly between the minimum and the maximum, duplicates removed.
 
     Quantiles keep contrast where a linear scale would let a few large values wash out the rest.
+    When the minimum alone fills a class or more (many zeros), it is a class of its own (the
+    first limit is the minimum) and quantiles split the other values.
     Limits are rounded to three significant digits of the value range. Classes narrower than
     ``min_width_share`` of the median are merged, so that nearly equal values are not painted
     in opposite colours (quantiles alone would turn a 1 % difference into yellow vs dark red).
@@ -138,10 +140,18 @@ def class_breaks(values: np.ndarray, palette_size: int, min_width_share: float =
     if hi <= lo:
         return []
     decimals = max(0, 2 - int(np.floor(np.log10(hi - lo))))
-    qs = np.quantile(finite, np.linspace(0, 1, palette_size + 1)[1:-1])
+    kept: list[float] = []
+    spread = finite
+    if np.mean(finite == lo) >= 1 / palette_size:
+        # the minimum alone fills a class or more (communes without any antenna, say): it gets
+        # its own class, and the quantiles are taken over the other values, which would
+        # otherwise be painted like it
+        kept.append(lo)
+        spread = finite[finite > lo]
+        palette_size -= 1
+    qs = np.quantile(spread, np.linspace(0, 1, palette_size + 1)[1:-1])
     candidates = sorted({b for b in (round(float(q), decimals) for q in qs) if lo < b < hi})
     min_width = min_width_share * abs(float(np.median(finite)))
-    kept: list[float] = []
     for b in candidates:
         if b - (kept[-1] if kept else lo) >= min_width and hi - b >= min_width:
             kept.append(b)
@@ -538,11 +548,15 @@ function decodeColumn(c, n) {
   (c.n || []).forEach(function(k) { out[k] = null; });
   return out;
 }
-data.levels.forEach(function(level) {
+// a level's columns are decoded when it is first used (drawn, searched or recoloured)
+function decodeLevel(level) {
+  if (level.decoded) return level;
   var n = level.codes.length;
   for (var k in level.values) level.values[k] = decodeColumn(level.values[k], n);
   for (var t in level.texts) level.texts[t] = decodeColumn(level.texts[t], n);
-});
+  level.decoded = true;
+  return level;
+}
 function colour(v, level) {
   for (var i = 0; i < level.breaks.length; i++) { if (v <= level.breaks[i]) return level.colours[i]; }
   return level.colours[level.breaks.length];
@@ -690,7 +704,7 @@ function weightOf(level) { return level.layer === 'communes' ? 0.3 : 0.8; }
 function build(group) {
   if (group.territoryBuilt) return;
   group.territoryBuilt = true;
-  var level = group.territoryLevel, features = decode(level.geometry), values = level.values[data.indicator];
+  var level = decodeLevel(group.territoryLevel), features = decode(level.geometry), values = level.values[data.indicator];
   group.territoryLayers = [];
   features.forEach(function(polys, i) {
     var poly = L.polygon(polys, {renderer: renderer, weight: weightOf(level),
@@ -742,6 +756,7 @@ legend.update = function(level) {
       var r = level.range || [];
       txt.textContent = !r.length ? 'aucune valeur' : r[0] === r[1] ? fmt1.format(r[0]) : fmt1.format(r[0]) + ' – ' + fmt1.format(r[1]);
     }
+    else if (lows[i] === null && level.range && highs[i] === level.range[0]) txt.textContent = fmtb.format(highs[i]);
     else if (lows[i] === null) txt.textContent = 'jusqu’à ' + fmtb.format(highs[i]);
     else if (highs[i] === null) txt.textContent = 'plus de ' + fmtb.format(lows[i]);
     else txt.textContent = fmtb.format(lows[i]) + ' – ' + fmtb.format(highs[i]);
@@ -788,6 +803,7 @@ function pointsContent(layer, members) {
   return div;
 }
 function decodePoints(layer) {
+  if (layer.lat) return layer;
   var n = layer.count, lat = new Float64Array(n), lon = new Float64Array(n), mx = new Float64Array(n), my = new Float64Array(n), x = 0, y = 0;
   var xy = varints(layer.xy);
   for (var i = 0; i < n; i++) {
@@ -799,6 +815,7 @@ function decodePoints(layer) {
   }
   for (var f in layer.fields) layer.fields[f] = decodeColumn(layer.fields[f], n);
   layer.lat = lat; layer.lon = lon; layer.mx = mx; layer.my = my;
+  return layer;
 }
 function pointMarker(layer, i, members) {
   var size = layer.size ? layer.fields[layer.size][i] || 0 : 0;
@@ -845,23 +862,26 @@ function clusterOverlay(layer) {
       group.addLayer(m);
     });
   }
-  group.on('add', function() { map.on('zoomend moveend', redraw); redraw(); });
+  group.on('add', function() { decodePoints(layer); map.on('zoomend moveend', redraw); redraw(); });
   group.on('remove', function() { map.off('zoomend moveend', redraw); });
   group.territoryClusters = clusters;
   return group;
 }
 var overlays = {}, pointGroups = [];
-data.points.forEach(function(layer) {
-  decodePoints(layer);
-  var group;
-  if (layer.cluster) group = clusterOverlay(layer);
-  else {
-    group = L.featureGroup();
+function markerOverlay(layer) {
+  var group = L.featureGroup();
+  group.on('add', function() {
+    if (group.getLayers().length) return;
+    decodePoints(layer);
     // largest first, so small markers stay on top and clickable
     var idx = []; for (var i = 0; i < layer.count; i++) idx.push(i);
     if (layer.size) idx.sort(function(a, b) { return (layer.fields[layer.size][b] || 0) - (layer.fields[layer.size][a] || 0); });
     idx.forEach(function(i) { group.addLayer(pointMarker(layer, i)); });
-  }
+  });
+  return group;
+}
+data.points.forEach(function(layer) {
+  var group = layer.cluster ? clusterOverlay(layer) : markerOverlay(layer);
   group.territoryPoints = layer;
   var key = document.createElement('span'), sw = el('span', undefined, 'territory-swatch');
   sw.style.background = layer.colour; key.appendChild(sw);
@@ -881,7 +901,7 @@ function showIndicator(column) {
   var select = document.querySelector('.territory-indicator select');
   if (select && select.value !== column) select.value = column;
   groups.forEach(function(group) {
-    var lvl = group.territoryLevel, c = lvl.classes[column], values = lvl.values[column];
+    var lvl = decodeLevel(group.territoryLevel), c = lvl.classes[column], values = lvl.values[column];
     lvl.breaks = c.breaks; lvl.colours = c.colours; lvl.spread = c.spread; lvl.range = c.range;
     // levels not built yet take the indicator's colours when they are
     group.eachLayer(function(p) { p.setStyle({fillColor: colour(values[p.featureIndex], lvl)}); });
@@ -909,7 +929,7 @@ if (data.indicators.length > 1) {
 function fold(s) { return s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[-'’\s]+/g, ' ').trim(); }
 var searchGroup = groups.filter(function(g) { return g.territoryLevel.layer === 'communes'; })[0] || first, searchIndex = null;
 function searchCommunes(query) {
-  var level = searchGroup.territoryLevel, q = fold(query);
+  var level = decodeLevel(searchGroup.territoryLevel), q = fold(query);
   if (!q) return [];
   if (!searchIndex) searchIndex = level.names.map(fold);
   var starts = [], contains = [];

