@@ -94,6 +94,8 @@ class Case:
     argv: list[str]  # "{out}" is replaced by the output folder
     repeat: int
     territory: bool
+    #: the map the case writes, relative to the output folder
+    html: str = "map.html"
 
 
 @dataclass
@@ -111,6 +113,18 @@ class Sample:
     load_before: float | None = None
 
 
+#: the real registries of ../shared/realdata (when present) for the "every layer" cases
+REALDATA = ROOT.parent / "shared" / "realdata"
+REGISTRIES = (
+    ("antennas", "anfr/2018_01_Sites_mobiles_2G_3G_4G_France_metropolitaine_L93.csv"),
+    ("antennas", "anfr/paris_antennes_relais.csv"),
+    ("datacenters", "datacenters/datacenters_osm.geojson"),
+    ("streetlights", "city-infra/VilleMTP_MTP_EclairagePublic.zip"),
+    ("cameras", "city-infra/VilleMTP_MTP_CameraSurv.geojson"),
+    ("cameras", "city-infra/paris_videoprotection_data.csv"),
+)
+
+
 def territory_command() -> list[str]:
     exe = shutil.which("territory")
     return [exe] if exe else [sys.executable, "-m", "territory.cli"]
@@ -119,10 +133,23 @@ def territory_command() -> list[str]:
 def cases(repeat: int, repeat_naive_national: int) -> list[Case]:
     territory = territory_command()
     naive = [sys.executable, str(NAIVE), "--out", "{out}"]
+    registries = []
+    if REALDATA.is_dir():
+        registries = [f"--source={kind}={REALDATA / path}" for kind, path in REGISTRIES]
+    every_layer = []
+    if registries:
+        every_layer = [
+            Case("territory, France, every registry layer", [*territory, "run", "--out", "{out}",
+                 "--quiet", *registries], repeat, True),
+            Case("territory map --departement 44, every registry layer",
+                 [*territory, "map", "--out", "{out}", "--quiet", "--departement", "44", *registries],
+                 repeat, True, "maps/map-44.html"),
+        ]
     return [
         Case("territory, France", [*territory, "run", "--out", "{out}", "--quiet"], repeat, True),
         Case("territory, 44",
              [*territory, "run", "--out", "{out}", "--quiet", "--departement", "44"], repeat, True),
+        *every_layer,
         Case("naive geopandas+folium, France", naive, repeat_naive_national, False),
         Case("naive geopandas+folium, 44", [*naive, "--departement", "44"], repeat, False),
     ]
@@ -236,7 +263,7 @@ def run_case(case: Case, browser: Browser, log: Any) -> list[Sample]:
             if rc != 0:
                 msg = f"{case.name}: exit status {rc}\n{stderr}"
                 raise SystemExit(msg)
-            html = out / "map.html"
+            html = out / case.html
             steps = {}
             if case.territory and (out / "manifest.json").is_file():
                 steps = json.loads((out / "manifest.json").read_text())["step_timings_s"]

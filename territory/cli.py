@@ -100,6 +100,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                              "default: the factor table's cameras.retention_days")
     parser.add_argument("--map-assets", choices=MAP_ASSETS, default="inline",
                         help="inline Leaflet in map.html (default, opens offline) or link a CDN")
+    parser.add_argument("--map-tiles", default=None, metavar="osm|URL",
+                        help="draw a base map under the polygons: osm (OpenStreetMap) or a tile URL "
+                             "template https://…/{z}/{x}/{y}.png; the tiles are fetched when the "
+                             "map is opened (default: no base map, the map needs no network)")
     parser.add_argument("--map-tolerance", type=float, default=None, metavar="METRES",
                         help="map simplification tolerance (default 600 m for France, 60 m for "
                              "départements)")
@@ -162,6 +166,7 @@ def _settings(args: argparse.Namespace) -> RunSettings:
         datacenter_scope=getattr(args, "datacenter_scope", None) or config.get("datacenter_scope", "france"),
         map_assets=getattr(args, "map_assets", "inline"),
         map_tolerance_m=getattr(args, "map_tolerance", None),
+        map_tiles=getattr(args, "map_tiles", None),
         progress=not getattr(args, "quiet", False),
     )
 

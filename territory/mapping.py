@@ -376,6 +376,19 @@ def _points_payload(points: MapPoints, spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+
+
+def _tiles(tiles: str | None) -> dict[str, str] | None:
+    """URL and attribution of the optional base map."""
+    if tiles is None:
+        return None
+    if tiles == "osm":
+        return {"url": OSM_TILES, "label": "Fond de carte OpenStreetMap",
+                "attribution": "© les contributeurs d’OpenStreetMap"}
+    return {"url": tiles, "label": "Fond de carte", "attribution": ""}
+
+
 def _leaflet_assets(mode: str) -> tuple[str, str]:
     """(CSS, JS) tags for Leaflet: inlined from the pinned django-leaflet wheel, or CDN links."""
     if mode == "cdn":
@@ -400,6 +413,7 @@ def _leaflet_assets(mode: str) -> tuple[str, str]:
 def build_map(
     levels: list[MapLevel], definition: dict[str, Any], *, assets: str = "inline",
     tolerance_m: float = 60.0, points: list[MapPoints] | None = None, subtitle: str = "",
+    tiles: str | None = None,
 ) -> str:
     """Build the map's HTML.
 
@@ -419,6 +433,9 @@ def build_map(
         points; drawn as markers (sized by the layer's ``size`` column) or clusters.
     subtitle
         Shown under the title (e.g. the département), as text.
+    tiles
+        Optional base map: ``osm`` or a tile URL template. Its tiles are fetched when the map is
+        opened; without it the map needs no network at all.
 
     Returns
     -------
@@ -462,6 +479,7 @@ def build_map(
         "fieldLabels": definition.get("field_labels", {}),
         "levels": [_level_payload(level, definition, indicators, scale) for level in levels],
         "points": [_points_payload(p, specs[p.layer]) for p in points or [] if len(p.lon)],
+        "tiles": _tiles(tiles),
     }
     # sent as a string for JSON.parse: V8 parses JSON much faster than the same data written as
     # a JavaScript object literal (about 0.3 s of CPU less for all of France)
@@ -708,7 +726,7 @@ function build(group) {
   group.territoryLayers = [];
   features.forEach(function(polys, i) {
     var poly = L.polygon(polys, {renderer: renderer, weight: weightOf(level),
-      color: '#ffffff', opacity: 0.8, fillOpacity: 0.85, fillColor: colour(values[i], level)});
+      color: '#ffffff', opacity: 0.8, fillOpacity: data.tiles ? 0.6 : 0.85, fillColor: colour(values[i], level)});
     poly.featureIndex = i;
     group.territoryLayers.push(poly);
     group.addLayer(poly);
@@ -868,6 +886,12 @@ function clusterOverlay(layer) {
   return group;
 }
 var overlays = {}, pointGroups = [];
+if (data.tiles) {
+  // optional base map (asked for with --map-tiles): the only thing the map ever fetches
+  var tiles = L.tileLayer(data.tiles.url, {attribution: data.tiles.attribution, maxZoom: 19}).addTo(map);
+  var tilesKey = el('span', data.tiles.label);
+  overlays[tilesKey.innerHTML] = tiles;
+}
 function markerOverlay(layer) {
   var group = L.featureGroup();
   group.on('add', function() {

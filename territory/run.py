@@ -382,7 +382,8 @@ def _write_map(
         name = con.execute("SELECT nom FROM departements WHERE code_insee = ?", [departement]).fetchone()
         subtitle = f"{name[0] if name else ''} ({departement})"
     html = build_map(levels, definition, assets=settings.map_assets, tolerance_m=settings.tolerance_m,
-                     points=_map_points(con, definition, departement), subtitle=subtitle)
+                     points=_map_points(con, definition, departement), subtitle=subtitle,
+                     tiles=settings.map_tiles)
     path.write_text(html, encoding="utf-8")
 
 
@@ -585,6 +586,7 @@ def run_pipeline(settings: RunSettings) -> RunResult:
                 "population_file": str(settings.population_file) if settings.population_file else None,
                 "map_assets": settings.map_assets,
                 "map_tolerance_m": settings.tolerance_m,
+                "map_tiles": settings.map_tiles,
                 "retention_days": settings.retention_days,
             },
             "factor_table_version": factor_version,

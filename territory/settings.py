@@ -20,6 +20,10 @@ setting                    default      meaning
                                         serving French users are counted)
 ``map_assets``             ``inline``   ``inline`` puts Leaflet's JS/CSS inside ``map.html``
                                         (opens with no network); ``cdn`` links them instead
+``map_tiles``              ``None``     optional base map under the polygons: ``osm`` (OpenStreetMap
+                                        tiles, needs the internet when the map is opened) or a
+                                        tile URL template ``https://…/{z}/{x}/{y}.png``; ``None``
+                                        draws no base map (the map needs no network)
 ``map_tolerance_m``        ``None``     simplification tolerance of map geometries in metres;
                                         ``None`` picks 600 m for France, 60 m for départements
 ``progress``               ``True``     print step timings on stderr
@@ -88,6 +92,7 @@ class RunSettings:
     datacenter_scope: str = "france"
     map_assets: str = "inline"
     map_tolerance_m: float | None = None
+    map_tiles: str | None = None
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -102,6 +107,13 @@ class RunSettings:
             raise ConfigError(msg)
         if self.retention_days is not None and not 0 <= self.retention_days <= 3650:
             msg = f"retention_days must be between 0 and 3650 days, got {self.retention_days}"
+            raise ConfigError(msg)
+        if self.map_tiles is not None and self.map_tiles != "osm" and not (
+            self.map_tiles.startswith(("https://", "http://"))
+            and all(k in self.map_tiles for k in ("{z}", "{x}", "{y}"))
+        ):
+            msg = (f"map_tiles must be 'osm' or a tile URL template with {{z}}, {{x}} and {{y}}, "
+                   f"got {self.map_tiles!r}")
             raise ConfigError(msg)
         if self.map_tolerance_m is not None and self.map_tolerance_m < 0:
             msg = f"map_tolerance_m must be >= 0 metres, got {self.map_tolerance_m}"

@@ -854,3 +854,34 @@ def test_map_france_every_layer_within_budget(run_france_all_layers: Path, brows
         opened.assert_clean()
     finally:
         opened.page.context.close()
+
+
+def test_optional_base_map_is_the_only_network_use(open_map: Any, tmp_path: Path) -> None:
+    """With tiles="osm" the map asks OpenStreetMap for tiles (refused here) and nothing else;
+    the base map can be switched off; without the option nothing is requested (other tests)."""
+    import numpy as np
+    import shapely
+
+    from territory.mapping import MAP_COLUMNS, OSM_TILES, MapLevel, build_map, load_map_definition
+    from territory.settings import maps_dir
+
+    level = MapLevel(
+        layer="communes", label="Communes", codes=["99001", "99002"], names=["Une", "Deux"],
+        values={c: [100.0, 200.0] for c in MAP_COLUMNS},
+        geometries=np.array([shapely.box(-1.6, 47.2, -1.5, 47.3), shapely.box(-1.5, 47.2, -1.4, 47.3)]),
+    )
+    html = tmp_path / "map.html"
+    html.write_text(build_map([level], load_map_definition(maps_dir() / "footprint.toml"), tiles="osm"),
+                    encoding="utf-8")
+    opened = open_map(html)
+    opened.drawn_s()
+    opened.page.wait_for_timeout(300)
+    tiles_prefix = OSM_TILES.split("{")[0]
+    assert opened.refused, "the base map's tiles were not requested"
+    assert all(u.startswith(tiles_prefix) for u in opened.refused), opened.refused
+    assert opened.page_errors == []
+    toggle = opened.page.get_by_role("checkbox", name="Fond de carte OpenStreetMap")
+    assert toggle.is_checked()
+    toggle.uncheck()
+    assert opened.page.locator(".leaflet-tile-pane img").count() == 0
+    _assert_painted(opened.evaluate(_CANVAS_STATS))
