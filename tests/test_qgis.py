@@ -11,8 +11,10 @@ Without /usr/bin/python3 or its ``qgis`` module these tests skip, or fail when `
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -22,7 +24,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from territory.geopackage import FIELD_ALIASES, POINT_STYLE_NAMES, STYLE_FIELD
+from territory.geopackage import (
+    FIELD_ALIASES,
+    POINT_DEFAULT_STYLE_NAMES,
+    POINT_STYLE_NAMES,
+    POLYGON_STYLES,
+    STYLE_FIELD,
+    STYLE_NAME,
+)
 from territory.mapping import class_breaks, load_map_definition
 from territory.settings import maps_dir
 
@@ -33,6 +42,13 @@ PROBE = Path(__file__).resolve().with_name("qgis_probe.py")
 LAYERS = ("communes", "epci", "departements", "regions")
 CRS = "EPSG:2154"
 GEOMETRY_TYPE = "MultiPolygon"
+#: the French title QGIS must show for each polygon layer
+TITLES = {
+    "communes": "Empreinte numérique par commune",
+    "epci": "Empreinte numérique par EPCI",
+    "departements": "Empreinte numérique par département",
+    "regions": "Empreinte numérique par région",
+}
 
 
 def _qgis_env() -> dict[str, str]:
@@ -82,7 +98,9 @@ def run_probe(python: str, gpkg: Path, layers: tuple[str, ...] = LAYERS) -> dict
 
 
 def sqlite_facts(gpkg: Path, layer: str) -> dict:
-    """Row count, geometry column and styled-field statistics read with sqlite3, not QGIS."""
+    """Row count, geometry column, styled-field statistics, stored styles and provenance, read
+    with sqlite3, not QGIS."""
+    definition = load_map_definition(maps_dir() / "footprint.toml")
     with closing(sqlite3.connect(f"file:{gpkg}?mode=ro", uri=True)) as db:
         rows = db.execute(f'SELECT count(*) FROM "{layer}"').fetchone()[0]
         distinct, nulls = db.execute(
@@ -92,14 +110,36 @@ def sqlite_facts(gpkg: Path, layer: str) -> dict:
         geom = db.execute(
             "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (layer,)
         ).fetchone()
-        inhabited = [v for (v,) in db.execute(
-            f'SELECT "{STYLE_FIELD}" FROM "{layer}" WHERE population > 0')]
-    # the classes the web map draws for the same values (territory.mapping.class_breaks)
-    definition = load_map_definition(maps_dir() / "footprint.toml")
-    breaks = class_breaks(np.asarray(inhabited, dtype=float), len(definition["palette"]),
-                          definition["min_class_width_share"])
+        columns = {c for (_, c, *_) in db.execute(f'PRAGMA table_info("{layer}")')}
+        # the classes the web map draws for the same values (territory.mapping.class_breaks)
+        styles = {}
+        for spec in POLYGON_STYLES:
+            if spec.field not in columns:
+                continue
+            where = "WHERE population > 0" if spec.intensive else ""
+            considered = np.asarray([v for (v,) in db.execute(
+                f'SELECT "{spec.field}" FROM "{layer}" {where}')], dtype=float)
+            breaks = class_breaks(considered, len(definition["palette"]),
+                                  definition["min_class_width_share"])
+            styles[spec.field] = {
+                "classes": len(breaks) + 1,
+                "nulls": db.execute(f'SELECT count(*) FROM "{layer}" '
+                                    f'WHERE "{spec.field}" IS NULL').fetchone()[0],
+            }
+        has_styles = db.execute("SELECT count(*) FROM sqlite_master "
+                                "WHERE name = 'layer_styles'").fetchone()[0]
+        defaults = [name for (name,) in db.execute(
+            "SELECT styleName FROM layer_styles WHERE f_table_name = ? AND useAsDefault",
+            (layer,))] if has_styles else []
+        identifier, description = db.execute(
+            "SELECT identifier, description FROM gpkg_contents WHERE table_name = ?", (layer,)
+        ).fetchone()
+        provenance = dict(db.execute("SELECT key, value FROM territory_metadata"))
     return {"rows": rows, "distinct": distinct, "nulls": nulls or 0,
-            "geometry_column": geom[0] if geom else None, "classes": len(breaks) + 1}
+            "geometry_column": geom[0] if geom else None,
+            "classes": styles[STYLE_FIELD]["classes"], "styles": styles,
+            "default_styles": defaults, "identifier": identifier, "description": description,
+            "provenance": provenance}
 
 
 def layer_problems(name: str, seen: dict, facts: dict) -> list[str]:
@@ -169,6 +209,117 @@ def layer_problems(name: str, seen: dict, facts: dict) -> list[str]:
     return problems
 
 
+def _label_pattern(unit: str) -> re.Pattern[str]:
+    """A class label written the French way: "1\u00a0234,5 – 2\u00a0000 unit"."""
+    number = r"-?\d{1,3}(?:\u00a0\d{3})*(?:,\d+)?"
+    return re.compile(rf"{number} – {number} {re.escape(unit)}")
+
+
+def style_problems(name: str, seen: dict, facts: dict) -> list[str]:
+    """Everything wrong with the named styles QGIS lists for a polygon layer and loads one by
+    one; empty when all is well."""
+    problems = []
+
+    def check(ok: bool, message: str) -> None:
+        if not ok:
+            problems.append(f"{name}: {message}")
+
+    related = seen["database_styles"]["related"]
+    names = [s["name"] for s in related]
+    check(sorted(names) == sorted(spec.name for spec in POLYGON_STYLES),
+          f"QGIS lists the styles {names}, expected {[spec.name for spec in POLYGON_STYLES]}")
+    check(facts["default_styles"] == [STYLE_NAME],
+          f"styles marked useAsDefault: {facts['default_styles']}, expected [{STYLE_NAME!r}]")
+    loaded_default = [s["name"] for s in related if s["is_default"]]
+    check(loaded_default == [STYLE_NAME],
+          f"QGIS loads {loaded_default} as the default style, expected [{STYLE_NAME!r}]")
+    by_name = {s["name"]: s for s in related}
+    for spec in POLYGON_STYLES:
+        style = by_name.get(spec.name)
+        if style is None:
+            continue
+        loaded, what = style["loaded"], f"style {spec.name!r}"
+        renderer = loaded["renderer"]
+        check(loaded["ok"] is True and not style["error"],
+              f"{what} does not load: {loaded['message']!r} {style['error']!r}")
+        check(renderer["type"] == "graduatedSymbol"
+              and renderer.get("graduated_method") == "color",
+              f"{what} loads as {renderer['type']!r} {renderer.get('graduated_method')!r}")
+        if renderer["type"] != "graduatedSymbol":
+            continue
+        check(renderer["class_attribute"] == spec.field,
+              f"{what} classifies {renderer['class_attribute']!r}, expected {spec.field!r}")
+        expected = facts["styles"][spec.field]
+        check(len(renderer["ranges"]) == expected["classes"],
+              f"{what}: {len(renderer['ranges'])} classes, {expected['classes']} on the web map")
+        labels = [r["label"] for r in renderer["ranges"]]
+        check(bool(labels) and all(_label_pattern(spec.unit).fullmatch(x) for x in labels),
+              f"{what}: labels not French with the unit {spec.unit!r}: {labels}")
+        check(all(r["lower"] <= r["upper"] and r["render"] for r in renderer["ranges"]),
+              f"{what}: a class is inverted or hidden")
+        check(loaded["not_drawn"] == expected["nulls"],
+              f"{what}: QGIS would not draw {loaded['not_drawn']} features, "
+              f"{expected['nulls']} have no {spec.field}")
+        check(loaded["aliases"].get(spec.field) == FIELD_ALIASES[spec.field],
+              f"{what}: alias of {spec.field} is {loaded['aliases'].get(spec.field)!r}")
+        check(style["description"].startswith("Classes par quantiles"),
+              f"{what}: description {style['description']!r}")
+    return problems
+
+
+def _text(html_text: str) -> str:
+    """The text a user reads in an HTML page."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", html_text)).split())
+
+
+def metadata_problems(name: str, seen: dict, facts: dict) -> list[str]:
+    """Everything wrong with the metadata QGIS shows for a layer (Layer Properties > Metadata
+    and Information) and the GDAL of QGIS reads; empty when all is well."""
+    problems = []
+
+    def check(ok: bool, message: str) -> None:
+        if not ok:
+            problems.append(f"{name}: {message}")
+
+    md, provenance = seen["metadata"], facts["provenance"]
+    check(md["title"] == facts["identifier"] and bool(md["title"]),
+          f"title {md['title']!r}, gpkg_contents.identifier {facts['identifier']!r}")
+    if name in TITLES:
+        check(md["title"] == TITLES[name], f"title {md['title']!r}, expected {TITLES[name]!r}")
+    check(md["abstract"] == facts["description"] and bool(md["abstract"]),
+          f"abstract differs from gpkg_contents.description: {md['abstract']!r}")
+    for key in ("factor_table_version", "generated"):
+        check(provenance[key] in md["abstract"], f"the abstract does not cite {key}")
+    check("Sources : " in md["abstract"], "the abstract does not cite the sources")
+    sources = [x.strip() for x in provenance["sources"].split(";") if x.strip()]
+    missing = [x for x in sources if f"Source : {x}" not in md["history"]]
+    check(not missing, f"history lacks the sources {missing}: {md['history']}")
+    check(any(provenance["factor_table_version"] in h for h in md["history"]),
+          f"history lacks the factor table version: {md['history']}")
+    check(md["language"] == "fre" and md["type"] == "dataset",
+          f"language {md['language']!r}, type {md['type']!r}")
+    check(md["crs_authid"] == CRS, f"metadata CRS is {md['crs_authid']!r}")
+    check(len(md["extent"]) == 1 and md["extent"][0][4] == CRS
+          and md["extent"][0][0] < md["extent"][0][2],
+          f"metadata extent is {md['extent']}")
+    check("numérique" in md["keywords"].get("Mots-clés", []),
+          f"keywords are {md['keywords']}")
+    page = _text(md["html"])
+    check(all(x in page for x in (md["title"], provenance["factor_table_version"],
+                                  provenance["generated"])),
+          "the Information page does not show the title, factor version and date")
+    check(seen["metadata_without_style"]["title"] == md["title"],
+          "the title depends on the style applied")
+    gdal = seen["gdal_metadata"]
+    check("error" not in gdal, f"GDAL of QGIS: {gdal.get('error')}")
+    if "error" not in gdal:
+        for key in ("factor_table_version", "generated"):
+            check((gdal["layer"] or {}).get(key) == gdal["dataset"].get(key) == provenance[key],
+                  f"GDAL {gdal['gdal_version']} reads {key} "
+                  f"{(gdal['layer'] or {}).get(key)!r} / {gdal['dataset'].get(key)!r}")
+    return problems
+
+
 # qgis_python comes first in every signature so a missing QGIS skips before any pipeline run
 
 @pytest.fixture(scope="module")
@@ -184,6 +335,24 @@ def test_layer_opens_styled_in_qgis(qgis_python: str, run_44: Path, probe_44: di
     facts = sqlite_facts(run_44 / "territory.gpkg", layer)
     assert facts["rows"] > 0
     assert layer_problems(layer, seen, facts) == []
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_layer_named_styles_in_qgis(qgis_python: str, run_44: Path, probe_44: dict,
+                                    layer: str) -> None:
+    """The four named styles are listed, "Empreinte par habitant" alone is the default, and each
+    loads as a graduated renderer on its column with French labels in its unit."""
+    facts = sqlite_facts(run_44 / "territory.gpkg", layer)
+    assert style_problems(layer, probe_44["layers"][layer], facts) == []
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_layer_metadata_in_qgis(qgis_python: str, run_44: Path, probe_44: dict,
+                                layer: str) -> None:
+    """QGIS shows the French title, an abstract and a history citing the sources, the factor
+    table version and the generation date of ``territory_metadata``."""
+    facts = sqlite_facts(run_44 / "territory.gpkg", layer)
+    assert metadata_problems(layer, probe_44["layers"][layer], facts) == []
 
 
 def test_probe_fails_without_layer_styles(qgis_python: str, run_44: Path,
@@ -204,6 +373,39 @@ def test_probe_fails_without_layer_styles(qgis_python: str, run_44: Path,
         assert "alias of footprint_tco2e" in text, text
 
 
+def test_checks_fail_on_a_wrong_default_and_without_metadata(qgis_python: str, run_44: Path,
+                                                             tmp_path: Path) -> None:
+    """Negative control: with "Empreinte totale" marked default instead of the per-inhabitant
+    style, and without the metadata extension's documents nor the gpkg_contents title and
+    abstract, the style and metadata checks report it. Without QGIS's own document but with
+    GDAL's IDENTIFIER/DESCRIPTION, QGIS still shows the title and abstract."""
+    gpkg = tmp_path / "territory.gpkg"
+    shutil.copyfile(run_44 / "territory.gpkg", gpkg)
+    with closing(sqlite3.connect(gpkg)) as db, db:
+        db.execute("UPDATE layer_styles SET useAsDefault = (styleName = 'Empreinte totale')")
+        db.execute("DELETE FROM gpkg_metadata_reference WHERE md_file_id IN (SELECT id FROM "
+                   "gpkg_metadata WHERE md_standard_uri = 'http://mrcc.com/qgis.dtd')")
+        db.execute("DELETE FROM gpkg_metadata WHERE md_standard_uri = 'http://mrcc.com/qgis.dtd'")
+        db.execute("UPDATE gpkg_contents SET identifier = NULL, description = '' "
+                   "WHERE table_name = 'regions'")
+    seen = run_probe(qgis_python, gpkg)
+    for layer in LAYERS:
+        facts = sqlite_facts(gpkg, layer)
+        styles = "\n".join(style_problems(layer, seen["layers"][layer], facts))
+        assert "styles marked useAsDefault: ['Empreinte totale']" in styles, styles
+        assert "QGIS loads ['Empreinte totale'] as the default style" in styles, styles
+        metadata = metadata_problems(layer, seen["layers"][layer], facts)
+        text = "\n".join(metadata)
+        assert "history lacks the sources" in text, text
+        if layer == "regions":
+            assert f"expected {TITLES[layer]!r}" in text, text
+            assert "abstract differs" in text, text
+        else:
+            # GDAL's route alone: gpkg_contents.identifier / description
+            assert seen["layers"][layer]["metadata"]["title"] == TITLES[layer]
+            assert not any("title" in p or "abstract" in p for p in metadata), metadata
+
+
 def test_france_layers_in_qgis(qgis_python: str, run_france: Path) -> None:
     """National output: QGIS feature counts match the tables, styles and aliases load."""
     gpkg = run_france / "territory.gpkg"
@@ -213,6 +415,8 @@ def test_france_layers_in_qgis(qgis_python: str, run_france: Path) -> None:
         facts = sqlite_facts(gpkg, layer)
         assert facts["rows"] > 0, layer
         problems += layer_problems(layer, seen["layers"][layer], facts)
+        problems += style_problems(layer, seen["layers"][layer], facts)
+        problems += metadata_problems(layer, seen["layers"][layer], facts)
     assert problems == []
     counts = {layer: seen["layers"][layer]["feature_count"] for layer in LAYERS}
     assert counts["communes"] > 30_000 and counts["departements"] >= 96, counts
@@ -237,7 +441,8 @@ def test_class_labels_keep_unit(probe_44: dict) -> None:
 
 def test_registry_point_layers_in_qgis(qgis_python: str, tmp_path: Path) -> None:
     """The datacenters and antennas layers open in QGIS: valid points in Lambert-93, with their
-    default single-symbol style and French aliases."""
+    thematic default style (size by IT power, colour by operator), a plain single-marker
+    alternative, French aliases and their metadata."""
     from territory.run import run_pipeline
     from territory.settings import RunSettings
 
@@ -253,13 +458,40 @@ def test_registry_point_layers_in_qgis(qgis_python: str, tmp_path: Path) -> None
         facts = seen["layers"][layer]
         with closing(sqlite3.connect(gpkg)) as db:
             rows = db.execute(f'SELECT count(*) FROM "{layer}"').fetchone()[0]
+            operators = {v for (v,) in db.execute(f'SELECT DISTINCT operator FROM "{layer}"')}
+            title = db.execute("SELECT identifier FROM gpkg_contents WHERE table_name = ?",
+                               (layer,)).fetchone()[0]
         assert facts["valid"], facts
         assert facts["feature_count"] == rows > 0
         assert facts["crs_authid"] == "EPSG:2154"
         assert facts["geometry_type"] == "Point"
         loaded = facts["load_default_style"]
         styles = facts["database_styles"]["related"]
-        assert [s["name"] for s in styles] == [POINT_STYLE_NAMES[layer]]
+        assert [s["name"] for s in styles] == [POINT_DEFAULT_STYLE_NAMES[layer],
+                                               POINT_STYLE_NAMES[layer]]
+        assert [s["name"] for s in styles if s["is_default"]] == [POINT_DEFAULT_STYLE_NAMES[layer]]
         assert loaded["ok"] is True
-        assert loaded["renderer"]["type"] == "singleSymbol"
         assert loaded["aliases"]["operator"] == "Opérateur"
+        # every style draws every point
+        assert facts["on_open"]["not_drawn"] == 0
+        assert all(s["loaded"]["ok"] and s["loaded"]["not_drawn"] == 0
+                   and s["loaded"]["drawn"] == rows for s in styles), styles
+        plain = styles[-1]["loaded"]["renderer"]
+        assert plain["type"] == "singleSymbol"
+        renderer = loaded["renderer"]
+        if layer == "datacenters":
+            assert (renderer["type"], renderer["class_attribute"], renderer["graduated_method"]) \
+                == ("graduatedSymbol", "it_power_mw", "size")
+            assert all(_label_pattern("MW").fullmatch(r["label"]) for r in renderer["ranges"])
+            sizes = [r["symbol_size"] for r in renderer["ranges"]]
+            assert sizes == sorted(sizes)
+        else:
+            assert (renderer["type"], renderer["class_attribute"]) == ("categorizedSymbol",
+                                                                       "operator")
+            values = [c["value"] for c in renderer["categories"]]
+            assert set(values) == {v for v in operators if v} | {""}, values
+            assert renderer["categories"][-1]["label"] == "Opérateur non renseigné"
+        md = facts["metadata"]
+        assert md["title"] == title and md["title"]
+        assert md["crs_authid"] == "EPSG:2154"
+        assert any(h.startswith("Source : ") for h in md["history"]), md["history"]

@@ -106,8 +106,11 @@ def test_registry_layers_open_styled(runs):
     assert antennas["code_insee"].str.startswith("44").all()
     assert (antennas["electricity_kwh"] > 0).all()
     with sqlite3.connect(out / "territory.gpkg") as db:
-        styles = dict(db.execute("SELECT f_table_name, styleQML FROM layer_styles").fetchall())
-    assert 'type="singleSymbol"' in styles["antennas"]
+        styles = dict(db.execute(
+            "SELECT f_table_name, styleQML FROM layer_styles WHERE useAsDefault").fetchall())
+    # the default style of the antennas colours them by operator, with French aliases
+    assert 'type="categorizedSymbol"' in styles["antennas"]
+    assert 'attr="operator"' in styles["antennas"]
     assert "Opérateur" in styles["antennas"]
 
 
