@@ -29,15 +29,23 @@ def _parser() -> argparse.ArgumentParser:
         help="compute the footprint and write territory.gpkg, map.html, communes.csv, manifest.json",
         description=(
             "Compute the footprint of every commune (all of France by default) and write "
-            "territory.gpkg (QGIS-styled layers communes, epci, departements, regions), map.html "
-            "(offline interactive map), communes.csv, manifest.json and quarantine/ into the "
-            "output folder. Outputs are replaced only when the run succeeds."
+            "territory.gpkg (QGIS-styled layers communes, epci, departements, regions and the "
+            "registry points), territory_density_1km.tif (footprint per km² on the INSPIRE grid), "
+            "map.html (offline interactive map), communes.csv, manifest.json and quarantine/ into "
+            "the output folder. Outputs are replaced only when the run succeeds."
         ),
     )
     run.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
                      help="output folder (default: out/); replaced atomically at the end")
     run.add_argument("--departement", action="append", default=[], metavar="CODE",
                      help="keep only this département's communes (repeatable), e.g. 44 or 2A")
+    run.add_argument("--no-density-raster", action="store_true",
+                     help="do not write territory_density_1km.tif (footprint per km² on the "
+                          "INSPIRE 1 km grid, EPSG:3035)")
+    run.add_argument("--population-raster", type=Path, default=None, metavar="FILE",
+                     help="population raster (GeoTIFF, any CRS: INSEE Filosofi 200 m, JRC "
+                          "GHS-POP…) spreading the footprint on the 1 km grid by population "
+                          "instead of by area")
     _add_run_options(run)
 
     maps = sub.add_parser(
@@ -167,6 +175,8 @@ def _settings(args: argparse.Namespace) -> RunSettings:
         map_assets=getattr(args, "map_assets", "inline"),
         map_tolerance_m=getattr(args, "map_tolerance", None),
         map_tiles=getattr(args, "map_tiles", None),
+        density_raster=not getattr(args, "no_density_raster", False),
+        population_raster=getattr(args, "population_raster", None),
         progress=not getattr(args, "quiet", False),
     )
 

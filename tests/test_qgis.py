@@ -495,3 +495,41 @@ def test_registry_point_layers_in_qgis(qgis_python: str, tmp_path: Path) -> None
         assert md["title"] == title and md["title"]
         assert md["crs_authid"] == "EPSG:2154"
         assert any(h.startswith("Source : ") for h in md["history"]), md["history"]
+
+
+RASTER_PROBE = Path(__file__).resolve().with_name("qgis_raster_probe.py")
+
+
+@pytest.mark.parametrize("extent", ["44", "France"])
+def test_density_raster_of_a_run_opens_styled(qgis_python: str, run_44: Path, run_france: Path,
+                                              extent: str) -> None:
+    """territory_density_1km.tif: valid in QGIS, EPSG:3035, pyramids, its sidecar style applied
+    when added (graduated pseudocolour, French labels), and it holds the communes' footprint."""
+    import csv
+
+    import rasterio
+
+    out = run_44 if extent == "44" else run_france
+    tif = out / "territory_density_1km.tif"
+    proc = subprocess.run([qgis_python, str(RASTER_PROBE), str(tif)], env=_qgis_env(),
+                          capture_output=True, text=True, timeout=600)
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    if proc.returncode != 0 or not lines:
+        pytest.fail(f"QGIS raster probe exited with {proc.returncode} on {tif}\n"
+                    f"stdout: {proc.stdout[-2000:]}\nstderr: {proc.stderr[-2000:]}")
+    seen = json.loads(lines[-1])["raster"]
+    assert seen["valid"], seen.get("error")
+    assert seen["crs_authid"] == "EPSG:3035"
+    assert seen["has_pyramids"]
+    assert seen["on_open"]["type"] == "singlebandpseudocolor"
+    labels = seen["load_default_style"]["renderer"]["legend"]
+    assert labels and all(label.endswith("tCO2e/km²/an") for label in labels)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["density_raster"]
+    assert manifest["written"] and manifest["file"] == tif.name
+    with (out / "communes.csv").open(encoding="utf-8", newline="") as handle:
+        metropolitan = sum(float(r["footprint_tco2e"]) for r in csv.DictReader(handle)
+                           if not r["departement_code"].startswith("97"))
+    with rasterio.open(tif) as src:
+        data = src.read(1, masked=True)
+        assert src.res == (1000.0, 1000.0) and src.transform.c % 1000 == 0 and src.transform.f % 1000 == 0
+    assert float(data.sum()) == pytest.approx(metropolitan, rel=1e-6)
