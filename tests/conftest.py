@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,41 @@ def realdata_path(*parts: str) -> Path:
             pytest.fail(reason + " and TERRITORY_REQUIRE_REALDATA=1")
         pytest.skip(reason)
     return path
+
+
+#: the system Python that has Debian's python3-qgis (QGIS runs there, not in the test's Python)
+QGIS_PYTHON = "/usr/bin/python3"
+
+
+def qgis_env() -> dict[str, str]:
+    """Environment for QGIS_PYTHON: headless Qt, none of this interpreter's paths."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV")}
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    return env
+
+
+@pytest.fixture(scope="session")
+def qgis_python() -> str:
+    """/usr/bin/python3 once it is known to import ``qgis.core``; skips without it, or fails
+    when CI=true or TERRITORY_REQUIRE_QGIS=1."""
+    reason = None
+    if not Path(QGIS_PYTHON).exists():
+        reason = f"{QGIS_PYTHON} is absent (QGIS tests need Debian's python3-qgis)"
+    else:
+        check = subprocess.run(
+            [QGIS_PYTHON, "-c", "import qgis.core"], env=qgis_env(),
+            capture_output=True, text=True, timeout=120,
+        )
+        if check.returncode != 0:
+            reason = (f"{QGIS_PYTHON} cannot import qgis.core (install python3-qgis "
+                      f"qgis-providers): {(check.stderr.strip().splitlines() or ['?'])[-1]}")
+    if reason:
+        if (os.environ.get("CI", "").lower() in ("true", "1")
+                or os.environ.get("TERRITORY_REQUIRE_QGIS") == "1"):
+            pytest.fail(reason + " and CI=true or TERRITORY_REQUIRE_QGIS=1")
+        pytest.skip(reason)
+    return QGIS_PYTHON
 
 
 @pytest.fixture(scope="session")

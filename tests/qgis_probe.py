@@ -43,8 +43,11 @@ def _symbol(symbol) -> dict:
 
 
 def _renderer(layer) -> dict:
-    from qgis.core import (QgsCategorizedSymbolRenderer, QgsGraduatedSymbolRenderer,
-                           QgsSingleSymbolRenderer)
+    from qgis.core import (
+        QgsCategorizedSymbolRenderer,
+        QgsGraduatedSymbolRenderer,
+        QgsSingleSymbolRenderer,
+    )
 
     renderer = layer.renderer()
     out: dict = {"type": renderer.type() if renderer else None}

@@ -803,9 +803,9 @@ def test_map_france_search_finds_nantes(france: NationalMap) -> None:
 def run_france_all_layers(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """All of France with the real registries: national antennas (Arcep), Paris antennas, OSM
     datacenters, Montpellier street lights and cameras, Paris cameras."""
-    from tests.conftest import realdata_path
     from territory.run import run_pipeline
     from territory.settings import RunSettings
+    from tests.conftest import realdata_path
 
     sources = (
         ("antennas", realdata_path("anfr", "2018_01_Sites_mobiles_2G_3G_4G_France_metropolitaine_L93.csv")),

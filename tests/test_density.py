@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import warnings
 import xml.etree.ElementTree as ET
@@ -30,6 +29,7 @@ from shapely.geometry import MultiPolygon, Point, Polygon, box
 
 from territory.density import NODATA, PALETTE, class_limits, write_density_raster
 from territory.errors import InputError, OutputError, PipelineError
+from tests.conftest import qgis_env
 
 # lower-left corner of the test area in EPSG:3035 (Nantes), on the 1 km grid
 X, Y = 3_448_000.0, 2_746_000.0
@@ -389,41 +389,7 @@ def test_class_limits() -> None:
 # --------------------------------------------------------------------------------------------
 # in QGIS
 
-QGIS_PYTHON = "/usr/bin/python3"
 PROBE = Path(__file__).resolve().with_name("qgis_raster_probe.py")
-
-
-def _qgis_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV")}
-    env["QT_QPA_PLATFORM"] = "offscreen"
-    return env
-
-
-def _qgis_required() -> bool:
-    return (os.environ.get("CI", "").lower() in ("true", "1")
-            or os.environ.get("TERRITORY_REQUIRE_QGIS") == "1")
-
-
-@pytest.fixture(scope="module")
-def qgis_python() -> str:
-    """/usr/bin/python3 once it is known to import ``qgis.core``."""
-    reason = None
-    if not Path(QGIS_PYTHON).exists():
-        reason = f"{QGIS_PYTHON} is absent (QGIS tests need Debian's python3-qgis)"
-    else:
-        check = subprocess.run(
-            [QGIS_PYTHON, "-c", "import qgis.core"], env=_qgis_env(),
-            capture_output=True, text=True, timeout=120,
-        )
-        if check.returncode != 0:
-            reason = (f"{QGIS_PYTHON} cannot import qgis.core (install python3-qgis "
-                      f"qgis-providers): {(check.stderr.strip().splitlines() or ['?'])[-1]}")
-    if reason:
-        if _qgis_required():
-            pytest.fail(reason + " and CI=true or TERRITORY_REQUIRE_QGIS=1")
-        pytest.skip(reason)
-    return QGIS_PYTHON
 
 
 def expected_colour(value: float, items: list[dict[str, str]]) -> str:
@@ -449,7 +415,7 @@ def qgis_raster(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 def test_raster_opens_styled_in_qgis(qgis_python: str, qgis_raster: tuple[Path, dict]) -> None:
     path, summary = qgis_raster
     assert (summary["width"], summary["height"]) == (72, 72)
-    proc = subprocess.run([qgis_python, str(PROBE), str(path)], env=_qgis_env(),
+    proc = subprocess.run([qgis_python, str(PROBE), str(path)], env=qgis_env(), check=False,
                           capture_output=True, text=True, timeout=300)
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     if proc.returncode != 0 or not lines:

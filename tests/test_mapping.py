@@ -9,12 +9,12 @@ import shapely
 from territory.mapping import (
     MAP_COLUMNS,
     MapLevel,
+    _indicators,
     class_breaks,
     encode_numbers,
     encode_texts,
     encode_varints,
     load_map_definition,
-    _indicators,
 )
 from territory.settings import maps_dir
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import shutil
 import sqlite3
@@ -34,10 +33,10 @@ from territory.geopackage import (
 )
 from territory.mapping import class_breaks, load_map_definition
 from territory.settings import maps_dir
+from tests.conftest import qgis_env
 
 pytestmark = pytest.mark.qgis
 
-QGIS_PYTHON = "/usr/bin/python3"
 PROBE = Path(__file__).resolve().with_name("qgis_probe.py")
 LAYERS = ("communes", "epci", "departements", "regions")
 CRS = "EPSG:2154"
@@ -51,43 +50,10 @@ TITLES = {
 }
 
 
-def _qgis_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV")}
-    env["QT_QPA_PLATFORM"] = "offscreen"
-    return env
-
-
-def _qgis_required() -> bool:
-    return (os.environ.get("CI", "").lower() in ("true", "1")
-            or os.environ.get("TERRITORY_REQUIRE_QGIS") == "1")
-
-
-@pytest.fixture(scope="session")
-def qgis_python() -> str:
-    """/usr/bin/python3 once it is known to import ``qgis.core``."""
-    reason = None
-    if not Path(QGIS_PYTHON).exists():
-        reason = f"{QGIS_PYTHON} is absent (QGIS tests need Debian's python3-qgis)"
-    else:
-        check = subprocess.run(
-            [QGIS_PYTHON, "-c", "import qgis.core"], env=_qgis_env(),
-            capture_output=True, text=True, timeout=120,
-        )
-        if check.returncode != 0:
-            reason = (f"{QGIS_PYTHON} cannot import qgis.core (install python3-qgis "
-                      f"qgis-providers): {(check.stderr.strip().splitlines() or ['?'])[-1]}")
-    if reason:
-        if _qgis_required():
-            pytest.fail(reason + " and CI=true or TERRITORY_REQUIRE_QGIS=1")
-        pytest.skip(reason)
-    return QGIS_PYTHON
-
-
 def run_probe(python: str, gpkg: Path, layers: tuple[str, ...] = LAYERS) -> dict:
     """What QGIS sees in ``gpkg`` (see tests/qgis_probe.py)."""
     proc = subprocess.run(
-        [python, str(PROBE), str(gpkg), *layers], env=_qgis_env(),
+        [python, str(PROBE), str(gpkg), *layers], env=qgis_env(),
         capture_output=True, text=True, timeout=600,
     )
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
@@ -511,7 +477,7 @@ def test_density_raster_of_a_run_opens_styled(qgis_python: str, run_44: Path, ru
 
     out = run_44 if extent == "44" else run_france
     tif = out / "territory_density_1km.tif"
-    proc = subprocess.run([qgis_python, str(RASTER_PROBE), str(tif)], env=_qgis_env(),
+    proc = subprocess.run([qgis_python, str(RASTER_PROBE), str(tif)], env=qgis_env(), check=False,
                           capture_output=True, text=True, timeout=600)
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     if proc.returncode != 0 or not lines:
