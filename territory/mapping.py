@@ -732,7 +732,9 @@ function build(group) {
   var level = decodeLevel(group.territoryLevel), features = decode(level.geometry), values = level.values[data.indicator];
   group.territoryLayers = [];
   features.forEach(function(polys, i) {
-    var poly = L.polygon(polys, {renderer: renderer, weight: weightOf(level),
+    // noClip: clipping every ring to the view at each redraw costs more than drawing the
+    // few vertices outside it (the canvas only draws polygons whose bounds are in view)
+    var poly = L.polygon(polys, {renderer: renderer, noClip: true, weight: weightOf(level),
       color: '#ffffff', opacity: 0.8, fillOpacity: data.tiles ? 0.6 : 0.85, fillColor: colour(values[i], level)});
     poly.featureIndex = i;
     group.territoryLayers.push(poly);
