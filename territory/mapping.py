@@ -277,7 +277,8 @@ def encode_numbers(values: Any, column: str) -> dict[str, Any]:
     """A numeric column for the browser: one constant (``c``); or few distinct values (``u``)
     and one index per row (``i``); or integers (``v``) at a scale (``s``). Missing values
     (None, NaN) are listed in ``n``."""
-    array = np.asarray([np.nan if v is None else v for v in values], dtype=float)
+    array = np.asarray(values, dtype=float) if not isinstance(values, list) or None not in values \
+        else np.asarray([np.nan if v is None else v for v in values], dtype=float)
     scale = _column_scale(column)
     finite = np.isfinite(array)
     if array.size and finite.all() and np.all(array == array[0]):
@@ -294,12 +295,14 @@ def encode_numbers(values: Any, column: str) -> dict[str, Any]:
     return out
 
 
-def encode_texts(values: list[Any]) -> dict[str, Any]:
-    """A text column as its distinct values (``u``) and one index per row (``i``)."""
-    texts = ["" if v is None else str(v) for v in values]
-    uniques = sorted(set(texts))
-    index = {t: i for i, t in enumerate(uniques)}
-    return {"u": uniques, "i": encode_varints([index[t] for t in texts])}
+def encode_texts(values: Any) -> dict[str, Any]:
+    """A text column as its distinct values (``u``, sorted; None is "") and one index per row
+    (``i``)."""
+    import pandas as pd
+
+    texts = pd.Series(values, dtype=object).fillna("").astype(str)
+    codes, uniques = pd.factorize(texts, sort=True)
+    return {"u": list(uniques), "i": encode_varints(codes)}
 
 
 def _level_payload(level: MapLevel, definition: dict[str, Any], indicators: list[dict[str, Any]],
@@ -346,20 +349,20 @@ def _points_payload(points: MapPoints, spec: dict[str, Any]) -> dict[str, Any]:
     flat = quantised.astype(np.int64).reshape(-1)
     deltas = flat.copy()
     deltas[2:] = flat[2:] - flat[:-2]
+    size = spec.get("size")
     fields = {}
-    for name in spec.get("fields", []):
+    for name in dict.fromkeys([*spec.get("fields", []), size, spec.get("size_origin")]):
         if name not in points.fields:
             continue
-        column = [points.fields[name][i] for i in order]
-        numeric = all(v is None or isinstance(v, (int, float, np.integer, np.floating))
-                      and not isinstance(v, bool) for v in column)
-        fields[name] = encode_numbers(column, name) if numeric else encode_texts(
-            ["oui" if v is True else "non" if v is False else v for v in column])
-    size = spec.get("size")
-    for extra in (size, spec.get("size_origin")):
-        if extra and extra in points.fields and extra not in fields:
-            column = [points.fields[extra][i] for i in order]
-            fields[extra] = (encode_numbers(column, extra) if extra == size else encode_texts(column))
+        column = np.asarray(points.fields[name], dtype=object)[order]
+        kinds = set(map(type, column)) - {type(None)}
+        if kinds and kinds <= {bool, np.bool_}:
+            fields[name] = encode_texts(np.where(column == True, "oui",  # noqa: E712
+                                                 np.where(column == False, "non", None)))  # noqa: E712
+        elif all(issubclass(k, (int, float, np.integer, np.floating)) for k in kinds):
+            fields[name] = encode_numbers(column, name)
+        else:
+            fields[name] = encode_texts(column)
     return {
         "layer": spec["layer"],
         "label": spec["label"],
