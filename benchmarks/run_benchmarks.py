@@ -1,8 +1,10 @@
 """Benchmark ``territory run`` against the naive geopandas + folium script.
 
-Cases: ``territory run`` for all of France and for département 44, and
-``benchmarks/naive_geopandas_folium.py`` (one indicator, no simplification) for the same two
-extents. Each case runs as a fresh subprocess under ``/usr/bin/time`` (or a small Python
+Cases: ``territory run`` for all of France and for département 44; when ../shared/realdata is
+there, ``territory run`` for France with every registry layer (national antennas, OSM
+datacenters, Montpellier street lights and cameras, Paris antennas and cameras) and ``territory
+map --departement 44`` with the same registries (the map budgets); and
+``benchmarks/naive_geopandas_folium.py`` (one indicator, no simplification) for France and 44. Each case runs as a fresh subprocess under ``/usr/bin/time`` (or a small Python
 wrapper when it is missing), which gives its wall time, its CPU time (user + system, less
 sensitive than wall time to other work on the machine) and its peak resident set size
 (``ru_maxrss`` of that child alone: the largest RSS of the process or of any process it waited
