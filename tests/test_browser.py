@@ -38,6 +38,9 @@ LEGEND_TITLE = "Empreinte par habitant (kgCO₂e/hab./an) — Communes"
 MAX_NATIONAL_BYTES = 8_000_000
 #: seconds from navigation start until the national map's polygons are painted
 NATIONAL_BUDGET_S = float(os.environ.get("TERRITORY_MAP_BUDGET_S", "3"))
+#: loads of a map whose drawing time is checked: the best counts, so that a hiccup of a 2-core
+#: machine (still busy with the pipeline run that wrote the map) does not decide
+LOADS = 5
 NANTES = ("44109", "Nantes")
 #: a screen point on the sea, west of the coast, at the opening view of both test maps
 OFF_LAND = (5, VIEWPORT["height"] // 2)
@@ -305,12 +308,12 @@ class NationalMap:
 
 @pytest.fixture(scope="module")
 def france(browser: Any, run_france: Path) -> Iterator[NationalMap]:
-    """The national map, opened once for the module. It is loaded again (three loads at most)
+    """The national map, opened once for the module. It is loaded again (LOADS loads at most)
     when a load misses the budget, so that one hiccup of a 2-core machine, still busy with the
     pipeline run that just wrote the map, does not decide."""
     timings: list[tuple[float, float, float | None]] = []
     opened = None
-    for _ in range(3):
+    for _ in range(LOADS):
         if opened is not None:
             opened.page.context.close()
         opened = _open(browser, run_france / "map.html", metrics=True)
@@ -478,7 +481,7 @@ def test_map_france_size(run_france: Path) -> None:
 
 
 def test_map_france_draws_within_budget(france: NationalMap) -> None:
-    """Navigation start -> polygons painted (best of at most two loads)."""
+    """Navigation start -> polygons painted (best of at most LOADS loads)."""
     report = ", ".join(
         f"painted at {d:.2f} s (page.goto until load {g:.2f} s, main thread CPU {c:.2f} s)"
         for d, g, c in france.timings)
@@ -671,7 +674,7 @@ def test_departement_map_budget(map_44: Path, browser: Any) -> None:
     size = map_44.stat().st_size
     assert size <= MAX_DEPARTEMENT_BYTES, f"{map_44.name} is {size / 1e6:.2f} MB"
     best = None
-    for _ in range(3):
+    for _ in range(LOADS):
         opened = _open(browser, map_44)
         drawn = opened.drawn_s()
         opened.assert_clean()
@@ -831,7 +834,7 @@ def test_map_france_every_layer_within_budget(run_france_all_layers: Path, brows
     assert size <= MAX_NATIONAL_BYTES, f"map.html with every layer is {size / 1e6:.2f} MB"
     layers = json.loads((run_france_all_layers / "manifest.json").read_text(encoding="utf-8"))["layers"]
     best, opened = None, None
-    for _ in range(3):
+    for _ in range(LOADS):
         if opened is not None:
             opened.page.context.close()
         opened = _open(browser, html)
