@@ -42,7 +42,7 @@ from territory.mapping import (
     build_map,
     load_map_definition,
 )
-from territory.pipeline import discover_models, run_models
+from territory.pipeline import Model, discover_models, run_models
 from territory.registries import read_registry
 from territory.registries.tables import create_registry_tables
 from territory.settings import CRS_METROPOLE, RunSettings, data_dir, maps_dir, pipelines_dir
@@ -460,8 +460,29 @@ class _Computed:
     model_timings: dict[str, float]
 
 
-def _compute(settings: RunSettings, steps: _Steps, work: Path) -> _Computed:
-    """Load the inputs and run every SQL model; check the invariants."""
+def _closure(models: list[Model], name: str) -> set[str]:
+    """``name`` and every model it reads, directly or not."""
+    by_name = {m.name: m for m in models}
+    found: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        if current in found or current not in by_name:
+            continue
+        found.add(current)
+        todo.extend(by_name[current].depends_on)
+    return found
+
+
+def _compute(
+    settings: RunSettings, steps: _Steps, work: Path,
+    communes_ready: Callable[[duckdb.DuckDBPyConnection, str], None] | None = None,
+) -> _Computed:
+    """Load the inputs and run every SQL model; check the invariants.
+
+    ``communes_ready(con, factor_version)`` is called as soon as the ``communes`` layer exists, before the
+    upper levels' boundaries are unioned, so that work on the communes can start beside them.
+    """
     con = connect(scratch_dir=work)
     records: list[InputRecord] = []
     quarantine: dict[str, list[dict[str, str]]] = {}
@@ -497,7 +518,12 @@ def _compute(settings: RunSettings, steps: _Steps, work: Path) -> _Computed:
     departements = _check_departements(con, settings.departements)
     con.execute("SET VARIABLE departements = ?::VARCHAR[]", [departements])
     with steps.step("footprint models and boundaries of the upper levels"):
-        model_timings = run_models(con, [m for m in models if m.layer != "staging"])
+        rest = [m for m in models if m.layer != "staging"]
+        first = _closure(rest, "communes")
+        model_timings = run_models(con, [m for m in rest if m.name in first])
+        if communes_ready is not None:
+            communes_ready(con, factor_version)
+        model_timings |= run_models(con, [m for m in rest if m.name not in first])
     _quarantine_unplaced(con, records, quarantine)
     _quarantine_unknown_registry_codes(con, loads, quarantine)
     missing = con.execute(
@@ -588,8 +614,19 @@ def run_pipeline(settings: RunSettings) -> RunResult:
     threading.Thread(target=importlib.import_module, args=("folium",), daemon=True).start()
     staging = _staging_folder(settings.out_dir)
     work = Path(tempfile.mkdtemp(prefix="territory-work-"))
+    raster_pool = ThreadPoolExecutor(max_workers=1)
     try:
-        computed = _compute(settings, steps, work)
+        # the density raster needs only the communes: it is written on a worker thread while
+        # the upper levels' boundaries are unioned and the other outputs written
+        density = None
+
+        def start_density(con: duckdb.DuckDBPyConnection, factor_version: str) -> None:
+            nonlocal density
+            if settings.density_raster:
+                density = raster_pool.submit(_timed, _write_density, con.cursor(),
+                                             staging / DENSITY_RASTER, settings, factor_version)
+
+        computed = _compute(settings, steps, work, start_density)
         con, records, quarantine = computed.con, computed.records, computed.quarantine
         departements, national = computed.departements, computed.national
         factor_version, model_timings = computed.factor_version, computed.model_timings
@@ -613,9 +650,6 @@ def run_pipeline(settings: RunSettings) -> RunResult:
                                definition, gpkg_metadata)
             html = pool.submit(_timed, _write_map, con.cursor(), staging / "map.html", definition,
                                settings, None, _map_sources(records, factor_version, started))
-            # the raster starts when the GeoPackage is written (the map takes longer)
-            density = pool.submit(_timed, _write_density, con.cursor(), staging / DENSITY_RASTER,
-                                  settings, factor_version) if settings.density_raster else None
             layer_counts, steps.timings["territory.gpkg"] = gpkg.result()
             _, steps.timings["map.html"] = html.result()
             density_summary: dict[str, Any] = {"written": False, "reason": "--no-density-raster"}
@@ -665,6 +699,8 @@ def run_pipeline(settings: RunSettings) -> RunResult:
                   file=sys.stderr, flush=True)
         return RunResult(settings.out_dir, manifest)
     finally:
+        # a raster still being written (the run failed) is waited for before its folder goes
+        raster_pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(work, ignore_errors=True)
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
