@@ -483,6 +483,7 @@ def build_map(
         "indicatorLabel": indicators[0]["label"],
         "unit": indicators[0]["unit"],
         "indicators": [{k: ind[k] for k in ("column", "label", "unit")} for ind in indicators],
+        "intensive": {ind["column"]: bool(ind.get("intensive")) for ind in indicators},
         "palette": definition["palette"],
         "scale": scale,
         "pointScale": POINT_SCALE,
@@ -803,6 +804,14 @@ legend.update = function(level) {
     + ' · écart du 5e au 95e centile : ' + fmt1.format(100 * level.spread) + ' %');
   note.style.color = '#555';
   div.appendChild(note);
+  if (level.spread < 0.02 && n > 2 && data.intensive[data.indicator]) {
+    // say why a per-inhabitant map is nearly uniform, rather than let it look broken
+    var why = el('div', 'Les territoires diffèrent très peu : les taux d’équipement sont nationaux '
+      + '(seul le smartphone varie avec la taille de la commune) ; la couverture en fibre '
+      + '(source « fibre ») fait varier les réseaux. Voir la méthodologie.', 'territory-note territory-uniform');
+    why.style.color = '#555'; why.style.maxWidth = '360px';
+    div.appendChild(why);
+  }
 };
 legend.addTo(map);
 var titleBox = L.control({position: 'topleft'});

@@ -902,3 +902,19 @@ def test_map_44_cites_its_sources(run_44: Path, open_map: Any) -> None:
     day = manifest["started"][:10].split("-")
     assert f"{day[2]}/{day[1]}/{day[0]}" in text
     opened.assert_clean()
+
+
+def test_map_44_explains_a_nearly_uniform_indicator(run_44: Path, open_map: Any) -> None:
+    """Per inhabitant, communes differ by well under 2 %: the legend says why; the total, which
+    differs a lot, carries no such note."""
+    opened = open_map(run_44 / "map.html")
+    spread = opened.evaluate("window.territoryMap.groups[0].territoryLevel.spread")
+    note = opened.page.locator(".territory-legend .territory-uniform")
+    if spread < 0.02:
+        assert "taux d’équipement sont nationaux" in note.inner_text()
+    else:
+        assert note.count() == 0
+    opened.page.select_option(".territory-indicator select", "footprint_tco2e")
+    assert opened.evaluate("window.territoryMap.groups[0].territoryLevel.spread") > 0.02
+    assert note.count() == 0
+    opened.assert_clean()
