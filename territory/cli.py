@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
                      help="output folder (default: out/); replaced atomically at the end")
     run.add_argument("--departement", action="append", default=[], metavar="CODE",
-                     help="keep only this département's communes (repeatable), e.g. 44 or 2A")
+                     help="keep only this département's communes (repeatable), e.g. 44 or 2A; "
+                          "with several, each also gets its own map in maps/")
     run.add_argument("--no-density-raster", action="store_true",
                      help="do not write territory_density_1km.tif (footprint per km² on the "
                           "INSPIRE 1 km grid, EPSG:3035)")

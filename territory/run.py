@@ -655,6 +655,14 @@ def run_pipeline(settings: RunSettings) -> RunResult:
             density_summary: dict[str, Any] = {"written": False, "reason": "--no-density-raster"}
             if density is not None:
                 density_summary, steps.timings[DENSITY_RASTER] = density.result()
+        if len(departements) > 1:
+            # several départements: map.html shows them together, and each has its own map
+            (staging / "maps").mkdir()
+            sources = _map_sources(records, factor_version, started)
+            for code in departements:
+                with steps.step(f"writing maps/map-{code}.html"):
+                    _write_map(con, staging / "maps" / f"map-{code}.html", definition, settings,
+                               code, sources)
         for name, rows in quarantine.items():
             _write_quarantine(staging / "quarantine", name, rows)
         (staging / "quarantine").mkdir(exist_ok=True)
@@ -687,7 +695,8 @@ def run_pipeline(settings: RunSettings) -> RunResult:
             "software": {**_software_versions(), "spatial_extension": spatial_extension_path().name},
             "step_timings_s": {**steps.timings, **{f"model:{k}": round(v, 3) for k, v in model_timings.items()}},
             "outputs": {
-                p.name: p.stat().st_size for p in sorted(staging.iterdir()) if p.is_file()
+                p.relative_to(staging).as_posix(): p.stat().st_size
+                for p in sorted(staging.rglob("*")) if p.is_file() and p.parent.name != "quarantine"
             },
         }
         (staging / "manifest.json").write_text(

@@ -184,3 +184,17 @@ def test_map_command_errors_are_one_line(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
     assert "99" in result.stderr
     assert not (tmp_path / "out" / "maps" / "map-99.html").exists()
+
+
+def test_run_with_several_departements_writes_one_map_each(tmp_path):
+    """`territory run --departement 44 --departement 2A`: map.html shows both, and each has its
+    own map in maps/, listed in the manifest's outputs."""
+    out = tmp_path / "out"
+    result = _run("run", "--departement", "44", "--departement", "2A", "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (out / "maps").iterdir()) == ["map-2A.html", "map-44.html"]
+    both = (out / "map.html").read_text(encoding="utf-8")
+    assert '"44109"' in both and '"2A004"' in both
+    assert '"2A004"' not in (out / "maps" / "map-44.html").read_text(encoding="utf-8")
+    outputs = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["outputs"]
+    assert {"map.html", "maps/map-44.html", "maps/map-2A.html", "territory.gpkg"} <= set(outputs)
