@@ -484,6 +484,7 @@ def build_map(
         "unit": indicators[0]["unit"],
         "indicators": [{k: ind[k] for k in ("column", "label", "unit")} for ind in indicators],
         "intensive": {ind["column"]: bool(ind.get("intensive")) for ind in indicators},
+        "integer": {ind["column"]: bool(ind.get("integer")) for ind in indicators},
         "palette": definition["palette"],
         "scale": scale,
         "pointScale": POINT_SCALE,
@@ -781,7 +782,7 @@ legend.update = function(level) {
   var div = this._div; div.textContent = '';
   var title = el('strong', data.indicatorLabel + ' (' + data.unit + ') — ' + level.label, 'territory-legend-title');
   div.appendChild(title);
-  var b = level.breaks, lows = [null].concat(b), highs = b.concat([null]);
+  var b = level.breaks, lows = [null].concat(b), highs = b.concat([null]), integer = data.integer[data.indicator];
   // limits shown with the decimals they were rounded to (class_breaks), at least one
   var decimals = b.reduce(function(d, x) { var s = String(x), dot = s.indexOf('.'); return Math.max(d, dot < 0 ? 0 : s.length - dot - 1); }, 1);
   var fmtb = new Intl.NumberFormat('fr-FR', {maximumFractionDigits: Math.min(decimals, 20)});
@@ -796,12 +797,20 @@ legend.update = function(level) {
     else if (lows[i] === null && level.range && highs[i] === level.range[0]) txt.textContent = fmtb.format(highs[i]);
     else if (lows[i] === null) txt.textContent = 'jusqu’à ' + fmtb.format(highs[i]);
     else if (highs[i] === null) txt.textContent = 'plus de ' + fmtb.format(lows[i]);
+    else if (integer) {
+      // counts: a class (a, b] holds the whole numbers a + 1 to b
+      var a = Math.floor(lows[i]) + 1, z = Math.floor(highs[i]);
+      txt.textContent = a >= z ? fmtb.format(z) : fmtb.format(a) + ' – ' + fmtb.format(z);
+    }
     else txt.textContent = fmtb.format(lows[i]) + ' – ' + fmtb.format(highs[i]);
     line.appendChild(sw); line.appendChild(txt); div.appendChild(line);
   }
   var n = level.codes.length;
-  var note = el('div', 'Classes par quantiles · ' + fmt.format(n) + (n > 1 ? ' territoires' : ' territoire')
-    + ' · écart du 5e au 95e centile : ' + fmt1.format(100 * level.spread) + ' %');
+  // the spread is relative to the median: meaningless when the median is 0 (most communes
+  // without any antenna, say)
+  var spreadText = level.spread > 0 || !level.range || level.range[0] === level.range[1]
+    ? ' · écart du 5e au 95e centile : ' + fmt1.format(100 * level.spread) + ' %' : '';
+  var note = el('div', 'Classes par quantiles · ' + fmt.format(n) + (n > 1 ? ' territoires' : ' territoire') + spreadText);
   note.style.color = '#555';
   div.appendChild(note);
   if (level.spread < 0.02 && n > 2 && data.intensive[data.indicator]) {

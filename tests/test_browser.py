@@ -762,6 +762,16 @@ def test_departement_map_registry_indicators(map_44: Path, open_map: Any) -> Non
     opened.page.select_option(".territory-indicator select", "antennas_count")
     assert opened.page.locator(".territory-legend-title").inner_text().startswith(
         "Sites d'antennes mobiles (sites)")
+    # a count's classes are whole numbers that follow each other: "0", "1 – 2", "3"…
+    lines = opened.evaluate("""() => [...document.querySelectorAll('.territory-legend div')]
+        .filter(d => d.querySelector('i')).map(d => d.textContent)""")
+    assert lines[0] == "0", lines
+    expected = 1
+    for line in lines[1:-1]:
+        numbers = [int(n) for n in re.findall(r"\d+", _text(line).replace(" ", ""))]
+        assert numbers[0] == expected, lines
+        expected = numbers[-1] + 1
+    assert lines[-1] == f"plus de {expected - 1}", lines
     fills = opened.evaluate("""() => { const g = window.territoryMap.groups[0], l = g.territoryLevel;
         return g.getLayers().filter(p => l.values.antennas_count[p.featureIndex] > 0)
             .map(p => p.options.fillColor); }""")
