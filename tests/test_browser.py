@@ -551,6 +551,15 @@ def test_hostile_names_show_as_text(open_map: Any, tmp_path: Path) -> None:
     assert HOSTILE + " (99001)" in tooltip.inner_text()
     assert "49" not in tooltip.inner_text()
     assert opened.evaluate("document.querySelectorAll('img').length") == 0
+    # the popup and the search list show it as text too
+    x, y = opened.screen_point(0, "99001")
+    opened.page.mouse.click(x, y)
+    popup = opened.page.locator(".leaflet-popup .territory-popup")
+    popup.wait_for(state="visible", timeout=5_000)
+    assert HOSTILE + " (99001)" in popup.inner_text()
+    opened.page.locator(".territory-search input").fill("<img")
+    assert opened.page.locator(".territory-search li").first.inner_text() == HOSTILE + " (99001)"
+    assert opened.evaluate("document.querySelectorAll('img').length") == 0
     opened.page.wait_for_timeout(300)
     assert dialogs == []
     opened.assert_clean()
