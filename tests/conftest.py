@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -39,6 +40,18 @@ def qgis_env() -> dict[str, str]:
     return env
 
 
+def run_qgis_script(python: str, script: Path, *args: str, timeout: float = 600) -> dict:
+    """Run a probe script (tests/qgis_probe.py, tests/qgis_raster_probe.py) in QGIS's Python and
+    return the JSON it prints last; fail the test, with its output, when it does not."""
+    proc = subprocess.run([python, str(script), *args], env=qgis_env(), check=False,
+                          capture_output=True, text=True, timeout=timeout)
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    if proc.returncode != 0 or not lines:
+        pytest.fail(f"{script.name} exited with {proc.returncode} on {' '.join(args)}\n"
+                    f"stdout: {proc.stdout[-2000:]}\nstderr: {proc.stderr[-2000:]}")
+    return json.loads(lines[-1])
+
+
 @pytest.fixture(scope="session")
 def qgis_python() -> str:
     """/usr/bin/python3 once it is known to import ``qgis.core``; skips without it, or fails
@@ -48,7 +61,7 @@ def qgis_python() -> str:
         reason = f"{QGIS_PYTHON} is absent (QGIS tests need Debian's python3-qgis)"
     else:
         check = subprocess.run(
-            [QGIS_PYTHON, "-c", "import qgis.core"], env=qgis_env(),
+            [QGIS_PYTHON, "-c", "import qgis.core"], env=qgis_env(), check=False,
             capture_output=True, text=True, timeout=120,
         )
         if check.returncode != 0:

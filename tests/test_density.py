@@ -10,9 +10,7 @@ TERRITORY_REQUIRE_QGIS=1.
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
 import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -29,7 +27,7 @@ from shapely.geometry import MultiPolygon, Point, Polygon, box
 
 from territory.density import NODATA, PALETTE, class_limits, write_density_raster
 from territory.errors import InputError, OutputError, PipelineError
-from tests.conftest import qgis_env
+from tests.conftest import run_qgis_script
 
 # lower-left corner of the test area in EPSG:3035 (Nantes), on the 1 km grid
 X, Y = 3_448_000.0, 2_746_000.0
@@ -415,13 +413,7 @@ def qgis_raster(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 def test_raster_opens_styled_in_qgis(qgis_python: str, qgis_raster: tuple[Path, dict]) -> None:
     path, summary = qgis_raster
     assert (summary["width"], summary["height"]) == (72, 72)
-    proc = subprocess.run([qgis_python, str(PROBE), str(path)], env=qgis_env(), check=False,
-                          capture_output=True, text=True, timeout=300)
-    lines = [line for line in proc.stdout.splitlines() if line.strip()]
-    if proc.returncode != 0 or not lines:
-        pytest.fail(f"QGIS probe exited with {proc.returncode} on {path}\n"
-                    f"stdout: {proc.stdout[-2000:]}\nstderr: {proc.stderr[-2000:]}")
-    seen = json.loads(lines[-1])["raster"]
+    seen = run_qgis_script(qgis_python, PROBE, str(path), timeout=300)["raster"]
     assert seen["valid"], seen.get("error")
     assert seen["crs_authid"] == "EPSG:3035"
     assert (seen["width"], seen["height"]) == (summary["width"], summary["height"])

@@ -16,7 +16,6 @@ import json
 import re
 import shutil
 import sqlite3
-import subprocess
 from contextlib import closing
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from territory.geopackage import (
 )
 from territory.mapping import class_breaks, load_map_definition
 from territory.settings import maps_dir
-from tests.conftest import qgis_env
+from tests.conftest import run_qgis_script
 
 pytestmark = pytest.mark.qgis
 
@@ -52,15 +51,7 @@ TITLES = {
 
 def run_probe(python: str, gpkg: Path, layers: tuple[str, ...] = LAYERS) -> dict:
     """What QGIS sees in ``gpkg`` (see tests/qgis_probe.py)."""
-    proc = subprocess.run(
-        [python, str(PROBE), str(gpkg), *layers], env=qgis_env(),
-        capture_output=True, text=True, timeout=600,
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.strip()]
-    if proc.returncode != 0 or not lines:
-        pytest.fail(f"QGIS probe exited with {proc.returncode} on {gpkg}\n"
-                    f"stdout: {proc.stdout[-2000:]}\nstderr: {proc.stderr[-2000:]}")
-    return json.loads(lines[-1])
+    return run_qgis_script(python, PROBE, str(gpkg), *layers)
 
 
 def sqlite_facts(gpkg: Path, layer: str) -> dict:
@@ -477,13 +468,7 @@ def test_density_raster_of_a_run_opens_styled(qgis_python: str, run_44: Path, ru
 
     out = run_44 if extent == "44" else run_france
     tif = out / "territory_density_1km.tif"
-    proc = subprocess.run([qgis_python, str(RASTER_PROBE), str(tif)], env=qgis_env(), check=False,
-                          capture_output=True, text=True, timeout=600)
-    lines = [line for line in proc.stdout.splitlines() if line.strip()]
-    if proc.returncode != 0 or not lines:
-        pytest.fail(f"QGIS raster probe exited with {proc.returncode} on {tif}\n"
-                    f"stdout: {proc.stdout[-2000:]}\nstderr: {proc.stderr[-2000:]}")
-    seen = json.loads(lines[-1])["raster"]
+    seen = run_qgis_script(qgis_python, RASTER_PROBE, str(tif))["raster"]
     assert seen["valid"], seen.get("error")
     assert seen["crs_authid"] == "EPSG:3035"
     assert seen["has_pyramids"]
