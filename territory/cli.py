@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("territory: interrupted; previous outputs left untouched", file=sys.stderr)
         return 130
-    except Exception as error:  # noqa: BLE001 - the contract: one line, non-zero, on any error
+    except Exception as error:  # the contract: one line, non-zero, on any error
         if os.environ.get("TERRITORY_DEBUG"):
             raise
         first = (str(error).strip().splitlines() or [""])[0]

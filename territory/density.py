@@ -26,6 +26,7 @@ Nothing is read or written at import time.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import threading
@@ -262,7 +263,7 @@ def _chunk_bounds(geoms: np.ndarray, parts: int) -> list[tuple[int, int]]:
         if cut > cuts[-1]:
             cuts.append(cut)
     cuts.append(len(geoms))
-    return [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+    return [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
 
 
 def _extract(geoms: np.ndarray, first: int, transformer: Transformer) -> _Chunk:
@@ -844,15 +845,14 @@ def _write_geotiff(path: Path, data: np.ndarray, grid: _Grid, tags: dict[str, st
         "interleave": "band",
     }
     with rasterio.Env(COMPRESS_OVERVIEW="DEFLATE", PREDICTOR_OVERVIEW="3",
-                      GDAL_TIFF_OVR_BLOCKSIZE="256"):
-        with rasterio.open(path, "w", **profile) as dst:
-            dst.write(data, 1)
-            dst.update_tags(**tags)
-            dst.update_tags(1, VALUE=VALUE_LABELS[weighting], UNIT=unit_label)
-            dst.set_band_description(1, f"{VALUE_LABELS[weighting]} ({unit_label})")
-            dst.set_band_unit(1, unit_label)
-            dst.build_overviews(_overview_factors(grid.width, grid.height), Resampling.average)
-            dst.update_tags(ns="rio_overview", resampling="average")
+                      GDAL_TIFF_OVR_BLOCKSIZE="256"), rasterio.open(path, "w", **profile) as dst:
+        dst.write(data, 1)
+        dst.update_tags(**tags)
+        dst.update_tags(1, VALUE=VALUE_LABELS[weighting], UNIT=unit_label)
+        dst.set_band_description(1, f"{VALUE_LABELS[weighting]} ({unit_label})")
+        dst.set_band_unit(1, unit_label)
+        dst.build_overviews(_overview_factors(grid.width, grid.height), Resampling.average)
+        dst.update_tags(ns="rio_overview", resampling="average")
 
 
 # --------------------------------------------------------------------------------------------

@@ -444,8 +444,8 @@ def point_styles(name: str, table: pa.Table) -> list[NamedStyle]:
             # a point without a power would fall in no class and not be drawn
             thematic = (graduated_size_qml(values, columns, field="it_power_mw", unit="MW",
                                            colour=colour),
-                        "Taille selon la puissance informatique retenue "
-                        "(classes par quantiles, MW)",
+                        ("Taille selon la puissance informatique retenue "
+                        "(classes par quantiles, MW)"),
                         bool(np.isfinite(values).all()))
     elif name == "antennas" and "operator" in columns:
         found = _distinct(table, "operator")
@@ -599,8 +599,8 @@ def _gdal_layer_metadata(name: str, metadata: Mapping[str, str]) -> dict[str, st
 def _gdal_dataset_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
     """GDAL metadata of the GeoPackage (``gpkg_metadata``, reference_scope ``geopackage``)."""
     abstract = " ".join([
-        "Empreinte environnementale annuelle du numérique par commune, EPCI, département et "
-        "région, et équipements localisés des registres fournis.",
+        ("Empreinte environnementale annuelle du numérique par commune, EPCI, département et "
+        "région, et équipements localisés des registres fournis."),
         *_provenance_sentences(metadata),
     ])
     out = {"TITLE": DATASET_TITLE, "ABSTRACT": abstract,

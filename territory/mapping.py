@@ -357,8 +357,8 @@ def _points_payload(points: MapPoints, spec: dict[str, Any]) -> dict[str, Any]:
         column = np.asarray(points.fields[name], dtype=object)[order]
         kinds = set(map(type, column)) - {type(None)}
         if kinds and kinds <= {bool, np.bool_}:
-            fields[name] = encode_texts(np.where(column == True, "oui",  # noqa: E712
-                                                 np.where(column == False, "non", None)))  # noqa: E712
+            fields[name] = encode_texts(np.where(column == True, "oui",
+                                                 np.where(column == False, "non", None)))
         elif all(issubclass(k, (int, float, np.integer, np.floating)) for k in kinds):
             fields[name] = encode_numbers(column, name)
         else:

@@ -184,8 +184,8 @@ def read(
     record = InputRecord(
         name=kind, path=str(path), sha256=sha256_of(path), vintage=str(year), rows_read=len(rows),
         notes=[
-            f"Filosofi {year}: {secret:,} communes under statistical secrecy (kept, values NaN); "
-            f"{poverty_hidden:,} more without a poverty rate"
+            (f"Filosofi {year}: {secret:,} communes under statistical secrecy (kept, values NaN); "
+            f"{poverty_hidden:,} more without a poverty rate")
         ],
     )
     return RegistryLoad(kind=kind, rows=frame, crs=None, quarantine=quarantine, record=record,

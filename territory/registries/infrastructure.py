@@ -51,11 +51,11 @@ import pandas as pd
 
 from territory.errors import ConfigError, InputError
 from territory.registries._common import (
-    normalize_code,
     LAMBERT93,
     WGS84,
     RegistryLoad,
     infer_crs,
+    normalize_code,
     parse_number,
     read_csv_rows,
 )
@@ -269,7 +269,7 @@ def _normalise_crs(path: Path, declared: Any, where: str) -> tuple[str, Any]:
     """``(label, pyproj CRS or None)``: ``EPSG:4326`` / ``EPSG:2154`` need no pyproj object;
     any other CRS is returned with its pyproj CRS so the points can be reprojected."""
     if not isinstance(declared, str):
-        from pyproj import CRS  # noqa: PLC0415 - only needed for CRS objects from files
+        from pyproj import CRS  # only needed for CRS objects from files
 
         crs = declared if isinstance(declared, CRS) else CRS.from_user_input(declared)
         return _classify(crs)
@@ -279,8 +279,8 @@ def _normalise_crs(path: Path, declared: Any, where: str) -> tuple[str, Any]:
         return WGS84, None
     if folded in {"lambert93", "l93", "rgf93lambert93", "2154", "epsg2154"}:
         return LAMBERT93, None
-    from pyproj import CRS  # noqa: PLC0415
-    from pyproj.exceptions import CRSError  # noqa: PLC0415
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
 
     try:
         crs = CRS.from_user_input(int(text) if text.isdigit() else text)
@@ -294,7 +294,7 @@ def _normalise_crs(path: Path, declared: Any, where: str) -> tuple[str, Any]:
 
 
 def _classify(crs: Any) -> tuple[str, Any]:
-    from pyproj import CRS  # noqa: PLC0415
+    from pyproj import CRS
 
     if crs.to_epsg() == 4326 or crs.equals(CRS("EPSG:4326"), ignore_axis_order=True):
         return WGS84, None
@@ -379,7 +379,7 @@ def _settle(
             crs = WGS84  # nothing to place: the label does not matter
     if reproject is not None:
         if usable.any():
-            from pyproj import Transformer  # noqa: PLC0415
+            from pyproj import Transformer
 
             transformer = Transformer.from_crs(reproject, "EPSG:4326", always_xy=True)
             xs[usable], ys[usable] = transformer.transform(xs[usable], ys[usable])
@@ -595,7 +595,7 @@ def _read_csv(path: Path, kind: str, options: dict[str, Any], warnings: list[str
     cells_of: list[list[str]] = []
     for i, (_, cells) in enumerate(rows):
         if len(cells) > len(names) and not any(c.strip() for c in cells[len(names):]):
-            cells = cells[: len(names)]  # noqa: PLW2901 - trailing separators
+            cells = cells[: len(names)]
         cells_of.append(cells)
         if len(cells) != len(names):
             problems[i] = (
@@ -653,8 +653,8 @@ def _gdal_error(error: Exception) -> str:
 def _read_vector(
     path: Path, kind: str, options: dict[str, Any], warnings: list[str], geojson_without_crs: bool,
 ) -> _Table:
-    import pyogrio  # noqa: PLC0415 - GDAL only for vector files
-    import shapely  # noqa: PLC0415
+    import pyogrio
+    import shapely
 
     what = "a zipped shapefile" if path.suffix.lower() == ".zip" else "a vector file"
     try:
