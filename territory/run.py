@@ -480,8 +480,9 @@ def _compute(
 ) -> _Computed:
     """Load the inputs and run every SQL model; check the invariants.
 
-    ``communes_ready(con, factor_version)`` is called as soon as the ``communes`` layer exists, before the
-    upper levels' boundaries are unioned, so that work on the communes can start beside them.
+    ``communes_ready(con, factor_version)`` is called as soon as the ``communes`` layer
+    exists, before the upper levels' boundaries are unioned, so that work on the communes can
+    start beside them.
     """
     con = connect(scratch_dir=work)
     records: list[InputRecord] = []
