@@ -679,6 +679,9 @@ function levelRank(level, i) {
   var r = ranks[level.layer];
   return {rank: r.rank[i], n: r.n, median: r.median};
 }
+// popups are panned clear of the title and search box (top left) and of the legend
+var POPUP = {maxWidth: 340, minWidth: 280, autoPanPaddingTopLeft: L.point(20, 190), autoPanPaddingBottomRight: L.point(20, 40)};
+function keepNumbers(text) { return text.replace(/(\d) (\d)/g, '$1\u202f$2'); }
 function popupContent(level, i) {
   var div = el('div', undefined, 'territory-popup'), per = val(level, 'footprint_kgco2e_per_inhabitant', i);
   div.appendChild(el('h2', level.names[i] + ' (' + level.codes[i] + ')'));
@@ -715,7 +718,7 @@ function popupContent(level, i) {
   // other levels with the other territories of the level
   var cmp;
   if (level.values.stratum_rank && level.values.stratum_rank[i]) {
-    cmp = {title: 'Comparaison avec les communes ' + (level.texts.population_stratum ? level.texts.population_stratum[i] : ''),
+    cmp = {title: 'Comparaison avec les communes ' + keepNumbers(level.texts.population_stratum ? level.texts.population_stratum[i] : ''),
            median: val(level, 'stratum_median_kgco2e_per_inhabitant', i), rank: val(level, 'stratum_rank', i),
            n: val(level, 'stratum_communes_count', i), peers: 'communes de la strate en France'};
   } else if (val(level, 'population', i) > 0 && level.codes.length > 2) {
@@ -768,7 +771,7 @@ data.levels.forEach(function(level) {
   });
   group.on('click', function(e) {
     closeTooltips();
-    L.popup({maxWidth: 340, minWidth: 280}).setLatLng(e.latlng).setContent(popupContent(level, e.layer.featureIndex)).openOn(map);
+    L.popup(POPUP).setLatLng(e.latlng).setContent(popupContent(level, e.layer.featureIndex)).openOn(map);
   });
   group.territoryLevel = level;
   group.on('add', function() { build(group); });
@@ -881,7 +884,7 @@ function pointMarker(layer, i, members) {
   var m = L.circleMarker([layer.lat[i], layer.lon[i]], {renderer: pointRenderer, radius: radius, color: modelled ? layer.colour : '#ffffff',
     weight: 1.5, dashArray: modelled ? '3 2' : null, fillColor: layer.colour, fillOpacity: modelled ? 0.35 : 0.85, pane: 'territoryPoints'});
   m.territoryIndex = i;
-  m.bindPopup(function() { return members && members.length > 1 ? pointsContent(layer, members) : pointContent(layer, i); }, {maxWidth: 340});
+  m.bindPopup(function() { return members && members.length > 1 ? pointsContent(layer, members) : pointContent(layer, i); }, POPUP);
   return m;
 }
 var CELL = 56;
@@ -1015,7 +1018,7 @@ function focusFeature(group, i) {
   build(group);
   var poly = group.territoryLayers[i], level = group.territoryLevel;
   map.fitBounds(poly.getBounds(), {maxZoom: 12, animate: false, paddingBottomRight: [260, 0]});
-  L.popup({maxWidth: 340, minWidth: 280}).setLatLng(poly.getCenter()).setContent(popupContent(level, i)).openOn(map);
+  L.popup(POPUP).setLatLng(poly.getCenter()).setContent(popupContent(level, i)).openOn(map);
   return poly;
 }
 var search = L.control({position: 'topleft'});

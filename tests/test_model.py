@@ -225,3 +225,29 @@ def test_populations_of_the_embedded_data(run_france):
     assert len(zero) == 6
     assert zero["population_source"].str.contains("sans habitant").all()
     assert (communes["population_source"] != "inconnue (0 retenu)").all()
+
+
+def test_stratum_comparison_matches_an_independent_count(run_france):
+    """Each inhabited commune's stratum (DGCL bounds of data/population_strata.csv), the
+    stratum's median footprint per inhabitant and the commune's rank (1 = lowest, equal values
+    at 0.1 kg sharing a rank), recomputed here from communes.csv."""
+    import numpy as np
+    import pandas as pd
+
+    from territory.settings import data_dir
+
+    communes = pd.read_csv(run_france / "communes.csv", dtype={"code_insee": str, "departement_code": str})
+    strata = pd.read_csv(data_dir() / "population_strata.csv")
+    inhabited = communes[communes["population"] > 0].copy()
+    assert communes.loc[communes["population"] == 0, "stratum_rank"].isna().all()
+    position = np.searchsorted(strata["max_population"].to_numpy(), inhabited["population"].to_numpy())
+    expected_label = strata["label_fr"].to_numpy()[position]
+    assert (inhabited["population_stratum"].to_numpy() == expected_label).all()
+    per = inhabited["footprint_kgco2e_per_inhabitant"]
+    for label, group in inhabited.groupby("population_stratum"):
+        assert (group["stratum_communes_count"] == len(group)).all(), label
+        assert group["stratum_median_kgco2e_per_inhabitant"].iloc[0] == pytest.approx(
+            per[group.index].median(), abs=1e-6), label
+        rounded = per[group.index].round(1).to_numpy()
+        expected_rank = 1 + (rounded[None, :] < rounded[:, None]).sum(axis=1)
+        assert (group["stratum_rank"].to_numpy() == expected_rank).all(), label
