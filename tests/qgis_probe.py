@@ -267,19 +267,24 @@ def main(argv: list[str]) -> int:
         del args[at : at + 2]
     gpkg, names = args[0], args[1:]
 
+    print_with_qgis(lambda: {"layers": {name: probe_layer(gpkg, name, field) for name in names}})
+    return 0
+
+
+def print_with_qgis(observe) -> None:
+    """Start a headless QGIS, print ``observe()`` (with the QGIS version) as one JSON line, and
+    stop QGIS. Shared with tests/qgis_raster_probe.py."""
     from qgis.core import Qgis, QgsApplication
 
     app = QgsApplication([], False)
     app.setPrefixPath("/usr", True)
     app.initQgis()
     try:
-        result = {"qgis_version": Qgis.QGIS_VERSION,
-                  "layers": {name: probe_layer(gpkg, name, field) for name in names}}
+        result = {"qgis_version": Qgis.QGIS_VERSION, **observe()}
     finally:
         # every layer is already deleted: exitQgis() with live layers segfaults
         app.exitQgis()
     print(json.dumps(result, ensure_ascii=False))
-    return 0
 
 
 if __name__ == "__main__":

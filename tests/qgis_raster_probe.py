@@ -15,7 +15,6 @@ tests/test_density.py; this script only observes. It imports nothing from ``terr
 
 from __future__ import annotations
 
-import json
 import sys
 
 #: rasters larger than this are not drawn (the probe is for small test rasters)
@@ -117,17 +116,10 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: qgis_raster_probe.py RASTER.tif", file=sys.stderr)
         return 2
-    from qgis.core import Qgis, QgsApplication
+    # the probe of the GeoPackage, beside this file, starts and stops QGIS the same way
+    from qgis_probe import print_with_qgis
 
-    app = QgsApplication([], False)
-    app.setPrefixPath("/usr", True)
-    app.initQgis()
-    try:
-        result = {"qgis_version": Qgis.QGIS_VERSION, "raster": probe(argv[1])}
-    finally:
-        # every layer is already deleted: exitQgis() with live layers segfaults
-        app.exitQgis()
-    print(json.dumps(result, ensure_ascii=False))
+    print_with_qgis(lambda: {"raster": probe(argv[1])})
     return 0
 
 
