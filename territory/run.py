@@ -325,7 +325,8 @@ def _map_points(
     where, params = _departement_filter("registry_points", departement)
     out = []
     for spec in definition.get("points", []):
-        columns = [c for c in dict.fromkeys([*spec.get("fields", []), spec.get("size")]) if c in available]
+        wanted = [*spec.get("fields", []), spec.get("size"), spec.get("size_origin")]
+        columns = [c for c in dict.fromkeys(wanted) if c in available]
         table = con.execute(
             f"""SELECT {', '.join(columns)}, ST_X(g) AS lon, ST_Y(g) AS lat
             FROM (SELECT *, ST_Transform(geometry, 'EPSG:2154', 'EPSG:4326', always_xy := true) AS g
