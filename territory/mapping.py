@@ -642,7 +642,7 @@ function tooltipContent(level, i) {
 // ---- popups: breakdown chart (inline SVG) and comparison with peers
 var PARTS = [['devices_tco2e', 'Terminaux', '#3182bd'], ['networks_tco2e', 'Réseaux', '#31a354'],
              ['datacenters_tco2e', 'Centres de données', '#756bb1']];
-function barChart(items, unit, width) {
+function barChart(items, width) {
   // one horizontal bar per item: [label, value, colour]; values scaled to the largest
   var max = Math.max.apply(null, items.map(function(x) { return x[1]; }).concat([1e-9]));
   var h = 18, s = svg('svg', {width: width, height: items.length * h + 2, role: 'img'});
@@ -704,7 +704,7 @@ function popupContent(level, i) {
   div.appendChild(barChart([
     ['Sur le territoire', val(level, 'territorial_tco2e', i), '#e6550d', fmt.format(val(level, 'territorial_tco2e', i)) + ' t'],
     ['Ailleurs (déplacée)', val(level, 'displaced_tco2e', i), '#969696', fmt.format(val(level, 'displaced_tco2e', i)) + ' t']
-  ], 'tCO₂e', 280));
+  ], 280));
   var registry = [['antennas_count', 'Sites d’antennes'], ['datacenters_count', 'Centres de données'],
                   ['streetlights_count', 'Points lumineux'], ['cameras_count', 'Caméras'], ['sensors_count', 'Capteurs']]
     .filter(function(r) { return val(level, r[0], i) > 0; });
@@ -731,7 +731,7 @@ function popupContent(level, i) {
     div.appendChild(barChart([
       ['Ce territoire', per, '#e6550d', fmt1.format(per)],
       ['Médiane', cmp.median, '#969696', fmt1.format(cmp.median)]
-    ], 'kgCO₂e/hab.', 280));
+    ], 280));
     div.appendChild(el('div', 'Par habitant, en kgCO₂e/an. Rang ' + fmt.format(cmp.rank) + ' sur ' + fmt.format(cmp.n)
       + ' ' + cmp.peers + ' (1 = la plus faible empreinte par habitant).', 'territory-note territory-rank'));
   }
@@ -923,7 +923,6 @@ function clusterOverlay(layer) {
   }
   group.on('add', function() { decodePoints(layer); map.on('zoomend moveend', redraw); redraw(); });
   group.on('remove', function() { map.off('zoomend moveend', redraw); });
-  group.territoryClusters = clusters;
   return group;
 }
 var overlays = {}, pointGroups = [];
