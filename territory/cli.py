@@ -1,6 +1,7 @@
 """Command line: ``territory run``, ``territory map``, ``territory validate``, ``territory sources``.
 
-Errors print one line on stderr and exit with status 1 (2 for a bad option).
+Errors print one line on stderr and exit with the status of their kind (see
+:mod:`territory.errors` and :data:`EXIT_CODES_HELP`).
 """
 
 from __future__ import annotations
@@ -10,9 +11,20 @@ import os
 import sys
 from pathlib import Path
 
-from territory.errors import TerritoryError
+from territory.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, ConfigError, TerritoryError
 from territory.registries._common import KINDS
 from territory.settings import DATACENTER_SCOPES, MAP_ASSETS, RunSettings
+
+#: the exit codes, as ``territory run --help`` shows them (docs/scheduling.md has the same table)
+EXIT_CODES_HELP = """exit codes:
+  0    success: outputs written, or already up to date
+  1    internal error (a bug; TERRITORY_DEBUG=1 shows the traceback)
+  2    usage error: unknown option, bad value, bad pipeline file
+  3    data error: an input file is missing, unreadable or malformed
+  4    output error: the output folder cannot be written, or holds other files
+       (choose another folder or add --force)
+  5    busy: another run is writing the same output folder (see --wait)
+  130  interrupted; the previous outputs are left as they were"""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,11 +44,18 @@ def _parser() -> argparse.ArgumentParser:
             "territory.gpkg (QGIS-styled layers communes, epci, departements, regions and the "
             "registry points), territory_density_1km.tif (footprint per km² on the INSPIRE grid), "
             "map.html (offline interactive map), communes.csv, manifest.json and quarantine/ into "
-            "the output folder. Outputs are replaced only when the run succeeds."
+            "the output folder. Outputs are replaced only when the run succeeds, and only "
+            "the files territory wrote are replaced: other files in the folder are left alone. "
+            "When nothing changed since the last run into the same folder (inputs, factor "
+            "tables, parameters, version) and its outputs are intact, the run says 'up to date' "
+            "and exits at once."
         ),
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
-                     help="output folder (default: out/); replaced atomically at the end")
+                     help="output folder (default: out/); territory's files in it are replaced "
+                          "atomically at the end, other files are left alone")
     run.add_argument("--departement", action="append", default=[], metavar="CODE",
                      help="keep only this département's communes (repeatable), e.g. 44 or 2A; "
                           "with several, each also gets its own map in maps/")
@@ -116,6 +135,13 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--map-tolerance", type=float, default=None, metavar="METRES",
                         help="map simplification tolerance (default 600 m for France, 60 m for "
                              "départements)")
+    parser.add_argument("--force", action="store_true",
+                        help="rebuild even when the outputs are up to date; also write into a "
+                             "non-empty folder that holds no territory manifest (its other files "
+                             "are kept)")
+    parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                        help="when another run is writing the same output folder, wait up to "
+                             "SECONDS for it (default 0: exit at once with code 5)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
 
@@ -140,7 +166,7 @@ def _reader_options(args: argparse.Namespace) -> dict[str, object]:
         role, sep, name = item.partition("=")
         if not sep or not name:
             msg = f"--column expects ROLE=NAME, got {item!r}"
-            raise TerritoryError(msg)
+            raise ConfigError(msg)
         columns[role] = name
     if columns:
         options["columns"] = columns
@@ -157,14 +183,14 @@ def _settings(args: argparse.Namespace) -> RunSettings:
         kind, sep, value = item.partition("=")
         if not sep or not value:
             msg = f"--source expects KIND=FILE, got {item!r}"
-            raise TerritoryError(msg)
+            raise ConfigError(msg)
         if kind == "population":
             population = Path(value)
         elif kind in KINDS:
             sources.append((kind, Path(value), {}))
         else:
             msg = f"--source: unknown kind {kind!r}; known kinds: population, {', '.join(KINDS)}"
-            raise TerritoryError(msg)
+            raise ConfigError(msg)
     return RunSettings(
         out_dir=getattr(args, "out", Path("out")),
         departements=tuple(getattr(args, "departement", ())) or tuple(config.get("departements", ())),
@@ -179,6 +205,8 @@ def _settings(args: argparse.Namespace) -> RunSettings:
         density_raster=not getattr(args, "no_density_raster", False),
         population_raster=getattr(args, "population_raster", None),
         progress=not getattr(args, "quiet", False),
+        force=getattr(args, "force", False),
+        wait_s=getattr(args, "wait", 0.0),
     )
 
 
@@ -237,20 +265,25 @@ def main(argv: list[str] | None = None) -> int:
             for path in run_maps(_settings(args)):
                 print(path)
         else:
-            run_pipeline(_settings(args))
+            settings = _settings(args)
+            result = run_pipeline(settings)
+            if result.up_to_date and not args.quiet:
+                print(f"territory: {settings.out_dir} is up to date (nothing changed since the "
+                      f"run of {result.manifest.get('finished', '?')}; --force rebuilds)",
+                      file=sys.stderr)
     except TerritoryError as error:
         print(f"territory: error: {error}", file=sys.stderr)
-        return 1
+        return error.exit_code
     except KeyboardInterrupt:
         print("territory: interrupted; previous outputs left untouched", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as error:  # the contract: one line, non-zero, on any error
         if os.environ.get("TERRITORY_DEBUG"):
             raise
         first = (str(error).strip().splitlines() or [""])[0]
         print(f"territory: internal error ({type(error).__name__}): {first} "
               "(set TERRITORY_DEBUG=1 for the traceback)", file=sys.stderr)
-        return 1
+        return EXIT_INTERNAL
     return 0
 
 

@@ -66,4 +66,9 @@ def connect(
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     con.execute(f"LOAD '{spatial_extension_path().as_posix()}'")
+    # DuckDB adds doubles in the order its threads finish, so a plain sum() differs in its last
+    # bits from run to run; summed as 38-digit decimals (12 after the point) the total is exact
+    # and the same whatever the order: same inputs, byte-identical outputs. Models use
+    # exact_sum(x) (a FILTER becomes exact_sum(case when … then x end)).
+    con.execute("CREATE MACRO exact_sum(x) AS sum(x::DECIMAL(38, 12))::DOUBLE")
     return con

@@ -457,6 +457,8 @@ def build_map(
     css, js = _leaflet_assets(assets)
     fmap = folium.Map(location=[46.6, 2.4], zoom_start=6, tiles=None, prefer_canvas=True,
                       control_scale=True)
+    # branca names elements after random ids: fixed ones make the same inputs give the same file
+    fmap._id = "territory"
     # only Leaflet: folium's default jQuery/Bootstrap/Font Awesome come from CDNs and are unused
     fmap.default_js = []
     fmap.default_css = []
@@ -511,10 +513,23 @@ def build_map(
             "{% endmacro %}"
         )
 
-    fmap.add_child(_FootprintLayers())
+    layers = _FootprintLayers()
+    layers._id = "territory_layers"
+    fmap.add_child(layers)
+    for number, element in enumerate(_elements(root)):
+        if not element._id.startswith("territory"):
+            element._id = f"territory_{number}"
     page = root.render()
     page = page.replace(_DATA_MARK, data, 1)
     return page.replace(_ASSETS_MARK, css + js, 1)
+
+
+def _elements(root: Any) -> list[Any]:
+    """``root`` and every element below it, depth first in insertion order."""
+    found = [root]
+    for child in root._children.values():
+        found += _elements(child)
+    return found
 
 
 _ASSETS_MARK = "<!-- territory: leaflet assets -->"

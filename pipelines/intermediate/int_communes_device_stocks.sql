@@ -45,7 +45,7 @@ per_commune as (
 ),
 
 national_mean as (
-    select device, sum(basis_count * multiplier) / nullif(sum(basis_count), 0) as mean_multiplier
+    select device, exact_sum(basis_count * multiplier) / nullif(exact_sum(basis_count), 0) as mean_multiplier
     from per_commune
     group by device
 ),

@@ -9,24 +9,24 @@ lines as (
 totals as (
     select
         code_insee,
-        sum(embodied_tco2e + use_tco2e) as footprint_tco2e,
-        sum(embodied_tco2e_low + use_tco2e_low) as footprint_tco2e_low,
-        sum(embodied_tco2e_high + use_tco2e_high) as footprint_tco2e_high,
-        sum(embodied_tco2e + use_tco2e) filter (where component = 'devices') as devices_tco2e,
-        sum(embodied_tco2e + use_tco2e) filter (where component = 'networks') as networks_tco2e,
-        sum(embodied_tco2e + use_tco2e) filter (where component = 'datacenters')
+        exact_sum(embodied_tco2e + use_tco2e) as footprint_tco2e,
+        exact_sum(embodied_tco2e_low + use_tco2e_low) as footprint_tco2e_low,
+        exact_sum(embodied_tco2e_high + use_tco2e_high) as footprint_tco2e_high,
+        exact_sum(case when component = 'devices' then embodied_tco2e + use_tco2e end) as devices_tco2e,
+        exact_sum(case when component = 'networks' then embodied_tco2e + use_tco2e end) as networks_tco2e,
+        exact_sum(case when component = 'datacenters' then embodied_tco2e + use_tco2e end)
             as datacenters_tco2e,
-        sum(embodied_tco2e) as embodied_tco2e,
-        sum(use_tco2e) as use_tco2e,
-        sum(use_kwh) as electricity_kwh,
-        sum(use_tco2e) filter (where territorial) as territorial_tco2e,
-        sum(use_kwh) filter (where territorial) as territorial_kwh,
-        sum(units) filter (where device in ('smartphone', 'smartphone_pro')) as smartphones_units,
-        sum(units) filter (where device in ('laptop', 'desktop', 'laptop_pro', 'desktop_pro'))
+        exact_sum(embodied_tco2e) as embodied_tco2e,
+        exact_sum(use_tco2e) as use_tco2e,
+        exact_sum(use_kwh) as electricity_kwh,
+        exact_sum(case when territorial then use_tco2e end) as territorial_tco2e,
+        exact_sum(case when territorial then use_kwh end) as territorial_kwh,
+        exact_sum(case when device in ('smartphone', 'smartphone_pro') then units end) as smartphones_units,
+        exact_sum(case when device in ('laptop', 'desktop', 'laptop_pro', 'desktop_pro') then units end)
             as computers_units,
-        sum(units) filter (where device = 'television') as televisions_units,
-        sum(units) filter (where device = 'internet_box') as fixed_lines_units,
-        sum(units) filter (where device = 'mobile_access') as mobile_subscriptions_units
+        exact_sum(case when device = 'television' then units end) as televisions_units,
+        exact_sum(case when device = 'internet_box' then units end) as fixed_lines_units,
+        exact_sum(case when device = 'mobile_access' then units end) as mobile_subscriptions_units
     from lines
     group by code_insee
 ),

