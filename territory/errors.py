@@ -29,3 +29,7 @@ class OutputError(TerritoryError, OSError):
 
 class PipelineError(TerritoryError, RuntimeError):
     """A SQL model failed or an invariant check did not hold."""
+
+
+class FetchError(TerritoryError, OSError):
+    """A download failed; the cache keeps its previous copy (the message says which)."""
