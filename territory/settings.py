@@ -31,6 +31,9 @@ setting                    default      meaning
 ``population_raster``      ``None``     population raster (any CRS) spreading the footprint on
                                         the grid by population instead of by area
 ``progress``               ``True``     print step timings on stderr
+``offline``                ``False``    the run promises not to use the network; a run never
+                                        downloads anyway (``territory fetch`` does): sources
+                                        given by ``url`` are read from the cache
 =========================  ===========  =========================================================
 
 Constants
@@ -100,6 +103,7 @@ class RunSettings:
     density_raster: bool = True
     population_raster: Path | None = None
     progress: bool = True
+    offline: bool = False
 
     def __post_init__(self) -> None:
         if self.datacenter_scope not in DATACENTER_SCOPES:
