@@ -1,4 +1,5 @@
-"""Command line: ``territory run``, ``territory map``, ``territory validate``, ``territory sources``.
+"""Command line: ``territory run``, ``territory map``, ``territory validate``,
+``territory sources``, ``territory fetch``.
 
 Errors print one line on stderr and exit with the status of their kind (see
 :mod:`territory.errors` and :data:`EXIT_CODES_HELP`).
@@ -98,6 +99,28 @@ def _parser() -> argparse.ArgumentParser:
     sources.add_argument("--source", action="append", default=[], metavar="KIND=FILE",
                          help="a registry given on the command line, as for `territory run`")
 
+    fetch = sub.add_parser(
+        "fetch",
+        help="download official sources (or a pipeline file's url = sources) into the cache",
+        description=(
+            "Download official source files into the cache (--cache, else $TERRITORY_CACHE, else "
+            "the user cache folder): catalogue entries by NAME (see --list), or the sources of a "
+            "pipeline file that give url = \"…\". A copy is replaced only once complete and "
+            "checked; a failed download keeps the previous copy. `territory run` never downloads: "
+            "it reads these cached copies."
+        ),
+    )
+    fetch.add_argument("names", nargs="*", metavar="NAME", help="catalogue entries to download")
+    fetch.add_argument("--list", action="store_true",
+                       help="list the official sources with their URL and cache status")
+    fetch.add_argument("--config", type=Path, metavar="FILE",
+                       help="download the url = \"…\" of this pipeline file's [sources.<name>]")
+    fetch.add_argument("--cache", type=Path, metavar="DIR",
+                       help="cache folder (default: $TERRITORY_CACHE, else the user cache folder; "
+                            "runs read $TERRITORY_CACHE, so set that to share one)")
+    fetch.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                       help="give up a try after this long without data (default 60; 3 tries)")
+
     validate = sub.add_parser(
         "validate",
         help="check a registry file without running the pipeline",
@@ -143,6 +166,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="when another run is writing the same output folder, wait up to "
                              "SECONDS for it (default 0: exit at once with code 5)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--offline", action="store_true",
+                        help="promise not to use the network (recorded); a run never downloads "
+                             "anyway: sources with url = \"…\" are read from the cache that "
+                             "`territory fetch --config FILE` fills")
 
 
 def _add_reader_options(parser: argparse.ArgumentParser) -> None:
@@ -207,6 +234,7 @@ def _settings(args: argparse.Namespace) -> RunSettings:
         progress=not getattr(args, "quiet", False),
         force=getattr(args, "force", False),
         wait_s=getattr(args, "wait", 0.0),
+        offline=getattr(args, "offline", False),
     )
 
 
@@ -237,6 +265,59 @@ def _sources(args: argparse.Namespace) -> int:
     return 1 if missing else 0
 
 
+def _fetch(args: argparse.Namespace) -> int:
+    from territory.config import source_urls
+    from territory.fetch import (
+        FORMATS,
+        RetryPolicy,
+        cache_dir,
+        cached_copy,
+        fetch,
+        format_of_url,
+        official_sources,
+    )
+
+    catalogue = official_sources()
+    if args.list:
+        for source in catalogue.values():
+            copy = cached_copy(source.url, args.cache)
+            status = f"fetched {copy.fetched_label}" if copy else "not fetched"
+            print(f"{source.name:<32} {source.kind:<12} {source.format:<8} {status}")
+            print(f"    {source.title} ({source.publisher}; {source.licence})")
+            print(f"    {source.url}")
+            if source.note:
+                print(f"    note: {source.note}")
+        print(f"cache: {cache_dir(args.cache)}")
+        return 0
+    targets: list[tuple[str, str, str | None]] = []
+    for name in args.names:
+        if name not in catalogue:
+            msg = f"fetch: unknown source {name!r}; `territory fetch --list` names them"
+            raise ConfigError(msg)
+        targets.append((name, catalogue[name].url, catalogue[name].format))
+    if args.config:
+        declared = source_urls(args.config)
+        if not declared:
+            msg = f"{args.config}: no [sources.<name>] gives a url = \"…\" to fetch"
+            raise ConfigError(msg)
+        targets += [(name, url, format_of_url(url)) for name, _kind, url in declared]
+    if not targets:
+        msg = "fetch: name sources to download, or give --config FILE or --list"
+        raise ConfigError(msg)
+    failed: list[TerritoryError] = []
+    policy = RetryPolicy(timeout_s=args.timeout)
+    for name, url, expected in targets:
+        try:
+            result = fetch(url, expected=expected if expected in FORMATS else None, name=name,
+                           cache=args.cache, policy=policy)
+        except TerritoryError as error:
+            print(f"territory: error: {name}: {error}", file=sys.stderr)
+            failed.append(error)
+            continue
+        print(f"{name:<32} {result.status:<13} {result.copy.size:>14,} bytes  {result.copy.path}")
+    return failed[0].exit_code if failed else 0
+
+
 def _validate(args: argparse.Namespace) -> int:
     import json
 
@@ -259,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
             return _validate(args)
         if args.command == "sources":
             return _sources(args)
+        if args.command == "fetch":
+            return _fetch(args)
         from territory.run import run_maps, run_pipeline
 
         if args.command == "map":

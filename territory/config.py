@@ -2,9 +2,14 @@
 
 Known keys of ``[run]``: ``departements`` (list of codes), ``datacenter_scope``,
 ``population_file`` (path, relative to the TOML file). Registries are declared in
-``[sources.<name>]`` tables with ``kind``, ``path`` (relative to the TOML file), and optional
-``crs``, ``encoding``, ``separator``, ``commune``, ``year`` and ``columns`` (a table of
-role = column name). Unknown keys are rejected so a typo does not silently do nothing.
+``[sources.<name>]`` tables with ``kind``, ``path`` (relative to the TOML file) and/or ``url``,
+and optional ``crs``, ``encoding``, ``separator``, ``commune``, ``year`` and ``columns`` (a table
+of role = column name). Unknown keys are rejected so a typo does not silently do nothing.
+
+A source with a ``url`` is downloaded by ``territory fetch --config FILE``, never by a run: the
+run reads the cached copy (see :mod:`territory.fetch`), unless ``path`` is given too and the file
+is there, which then wins. A url-only source missing from the cache is an error naming the
+fetch command.
 """
 
 from __future__ import annotations
@@ -16,11 +21,34 @@ from typing import Any
 from territory.errors import ConfigError
 
 KNOWN_KEYS = {"departements", "datacenter_scope", "population_file", "description", "retention_days"}
-SOURCE_KEYS = {"kind", "path", "crs", "encoding", "separator", "commune", "year", "columns", "description"}
+SOURCE_KEYS = {
+    "kind", "path", "url", "crs", "encoding", "separator", "commune", "year", "columns",
+    "description",
+}
 
 
 def read_pipeline_file(path: Path) -> dict[str, Any]:
     """Read and validate a TOML pipeline file."""
+    data = _load(path)
+    run = data.get("run", {})
+    if "population_file" in run:
+        run["population_file"] = str((path.parent / run["population_file"]).resolve())
+    run["sources"] = [_source(path, name, spec) for name, spec in data.get("sources", {}).items()]
+    return run
+
+
+def source_urls(path: Path) -> list[tuple[str, str, str]]:
+    """``(name, kind, url)`` of the sources of a pipeline file that give a ``url``."""
+    data = _load(path)
+    found = []
+    for name, spec in data.get("sources", {}).items():
+        _check_source(path, name, spec)
+        if "url" in spec:
+            found.append((name, spec["kind"], spec["url"]))
+    return found
+
+
+def _load(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -39,13 +67,10 @@ def read_pipeline_file(path: Path) -> dict[str, Any]:
     ):
         msg = f"{path}: [run] departements must be a list of strings such as [\"44\", \"2A\"]"
         raise ConfigError(msg)
-    if "population_file" in run:
-        run["population_file"] = str((path.parent / run["population_file"]).resolve())
-    run["sources"] = [_source(path, name, spec) for name, spec in data.get("sources", {}).items()]
-    return run
+    return data
 
 
-def _source(path: Path, name: str, spec: dict[str, Any]) -> tuple[str, Path, dict[str, Any]]:
+def _check_source(path: Path, name: str, spec: dict[str, Any]) -> None:
     from territory.registries._common import KINDS
 
     unknown = sorted(set(spec) - SOURCE_KEYS)
@@ -55,8 +80,27 @@ def _source(path: Path, name: str, spec: dict[str, Any]) -> tuple[str, Path, dic
     if spec.get("kind") not in KINDS:
         msg = f"{path}: [sources.{name}]: kind must be one of {', '.join(KINDS)}, got {spec.get('kind')!r}"
         raise ConfigError(msg)
-    if "path" not in spec:
-        msg = f"{path}: [sources.{name}]: path is missing"
+    if "path" not in spec and "url" not in spec:
+        msg = f"{path}: [sources.{name}]: path (or url) is missing"
         raise ConfigError(msg)
-    options = {k: v for k, v in spec.items() if k not in ("kind", "path")}
-    return spec["kind"], (path.parent / spec["path"]).resolve(), options
+    if "url" in spec:
+        from territory.fetch import check_url
+
+        check_url(spec["url"], f"{path}: [sources.{name}]")
+
+
+def _source(path: Path, name: str, spec: dict[str, Any]) -> tuple[str, Path, dict[str, Any]]:
+    _check_source(path, name, spec)
+    options = {k: v for k, v in spec.items() if k not in ("kind", "path", "url")}
+    if "path" in spec:
+        local = (path.parent / spec["path"]).resolve()
+        if "url" not in spec or local.exists():
+            return spec["kind"], local, options
+    from territory.fetch import cache_dir, cached_copy
+
+    copy = cached_copy(spec["url"])
+    if copy is None:
+        msg = (f"{path}: [sources.{name}]: {spec['url']} is not in the cache ({cache_dir()}): "
+               f"run `territory fetch --config {path}` first")
+        raise ConfigError(msg)
+    return spec["kind"], copy.path, options

@@ -18,6 +18,8 @@ code  meaning
 4     output error: the output folder cannot be written, or holds other files
       (:class:`OutputError`)
 5     busy: another run is writing the same output folder (:class:`LockBusyError`)
+6     download failed (``territory fetch``); the cache keeps its previous copy
+      (:class:`FetchError`)
 130   interrupted (Ctrl-C or SIGINT); the previous outputs are left as they were
 ====  ======================================================================================
 """
@@ -68,3 +70,9 @@ class PipelineError(TerritoryError, RuntimeError):
     """A SQL model failed or an invariant check did not hold."""
 
     exit_code = 3
+
+
+class FetchError(TerritoryError, OSError):
+    """A download failed; the cache keeps its previous copy (the message says which)."""
+
+    exit_code = 6

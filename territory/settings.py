@@ -36,6 +36,9 @@ setting                    default      meaning
                                         (its other files are kept, never removed)
 ``wait_s``                 ``0``        seconds to wait for another run writing the same output
                                         folder before giving up (exit code 5)
+``offline``                ``False``    the run promises not to use the network; a run never
+                                        downloads anyway (``territory fetch`` does): sources
+                                        given by ``url`` are read from the cache
 =========================  ===========  =========================================================
 
 Constants
@@ -111,6 +114,7 @@ class RunSettings:
     progress: bool = True
     force: bool = False
     wait_s: float = 0.0
+    offline: bool = False
 
     def __post_init__(self) -> None:
         if self.datacenter_scope not in DATACENTER_SCOPES:

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from territory.errors import ConfigError, InputError
-from territory.sources._files import InputRecord, sha256_of
+from territory.sources._files import InputRecord, sha256_of, with_fetch_provenance
 
 #: source kinds, named the same in the CLI, the TOML pipeline files and the layers
 KINDS = ("datacenters", "antennas", "streetlights", "cameras", "sensors", "fibre", "income")
@@ -227,7 +227,7 @@ def read_registry(kind: str, path: Path, *, options: dict[str, Any] | None = Non
     record.rows_kept = len(load.rows)
     record.rows_quarantined = len(load.quarantine)
     record.notes = [*record.notes, *load.warnings]
-    load.record = record
+    load.record = with_fetch_provenance(record)
     if record.rows_read != record.rows_kept + record.rows_quarantined:
         msg = (
             f"{path}: {kind} reader lost rows: read {record.rows_read}, kept {record.rows_kept}, "

@@ -23,6 +23,8 @@ class InputRecord:
 
     ``rows_read`` = ``rows_kept`` + ``rows_set_aside`` (rows outside the scope of the table
     by design, with the reason) + ``rows_quarantined`` (bad rows, written to ``quarantine/``).
+    ``url`` and ``fetched`` (UTC date and time) are set when the file is a copy downloaded by
+    ``territory fetch`` (see :func:`with_fetch_provenance`).
     """
 
     name: str
@@ -36,6 +38,8 @@ class InputRecord:
     rows_quarantined: int = 0
     rows_set_aside: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    url: str | None = None
+    fetched: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready copy."""
@@ -46,3 +50,19 @@ class InputRecord:
         return self.rows_read == (
             self.rows_kept + self.rows_quarantined + sum(self.rows_set_aside.values())
         )
+
+
+def with_fetch_provenance(record: InputRecord) -> InputRecord:
+    """``record`` with the URL and fetch date of its file when ``territory fetch`` downloaded it
+    (read from the cache's sidecar); a note when the file changed since it was fetched."""
+    from territory.fetch import provenance_of
+
+    copy = provenance_of(Path(record.path))
+    if copy is None:
+        return record
+    record.url = copy.url
+    record.fetched = copy.fetched
+    if record.sha256 and record.sha256 != copy.sha256:
+        note = f"the cached copy changed since it was fetched from {copy.url}"
+        record.notes = [*record.notes, note]
+    return record

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from territory.errors import InputError
-from territory.sources._files import InputRecord, sha256_of
+from territory.sources._files import InputRecord, sha256_of, with_fetch_provenance
 
 CODE_COLUMNS = ("CODGEO", "DEPCOM", "code_insee", "COM", "codgeo", "code")
 POPULATION_COLUMNS = ("PMUN", "population_municipale", "population", "PTOT", "pmun")
@@ -115,4 +115,4 @@ def load_population_file(
         name="population", path=str(path), sha256=sha256_of(path), rows_read=rows_read,
         rows_kept=len(kept), rows_quarantined=len(quarantine),
     )
-    return record, quarantine
+    return with_fetch_provenance(record), quarantine
