@@ -97,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
         help="compare two runs' outputs (the yearly review): compare.csv and compare-why.json",
         description=(
             "Compare the outputs of two runs at one level: population, footprint and each "
-            "component before and after, absolute and %%. Writes compare.csv (one row per "
+            "component before and after, absolute and %. Writes compare.csv (one row per "
             "territory, sorted by absolute footprint change; status matched, merged, only_old or "
             "only_new) and compare-why.json (factor table version, population vintage, "
             "parameters, inputs whose sha256 or kept rows changed) into --out, and prints a "

@@ -15,7 +15,7 @@ import os
 import sqlite3
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ import duckdb
 import pandas as pd
 
 from territory.database import connect
-from territory.errors import InputError, OutputError
+from territory.errors import ConfigError, InputError, OutputError
 from territory.settings import data_dir
 
 #: levels and the GeoPackage layer holding each (communes are read from communes.csv)
@@ -149,7 +149,7 @@ def compare_runs(
     """
     if level not in LEVELS:
         msg = f"unknown level {level!r}; levels: {', '.join(LEVELS)}"
-        raise InputError(msg)
+        raise ConfigError(msg)
     old_manifest, new_manifest = read_manifest(old_dir), read_manifest(new_dir)
     out_dir = Path.cwd() if out_dir is None else out_dir
     with tempfile.TemporaryDirectory(prefix="territory-compare-") as scratch:
@@ -166,13 +166,6 @@ def compare_runs(
             if mapping:
                 con.executemany("INSERT INTO old_code_table VALUES (?, ?)", list(mapping.items()))
             con.execute(_comparison_sql(columns))
-            _prepare_out_dir(out_dir)
-            csv_path = out_dir / CSV_NAME
-            with _atomic_path(csv_path) as partial:
-                con.execute(
-                    f"COPY (SELECT * FROM comparison ORDER BY {_order_by(columns)}) TO "
-                    f"'{_sql_text(partial.as_posix())}' (FORMAT csv, HEADER, DELIMITER ',')"
-                )
             statuses = dict.fromkeys(STATUSES, 0)
             statuses.update(con.execute(
                 "SELECT status, count(*) FROM comparison GROUP BY status").fetchall())
@@ -184,21 +177,28 @@ def compare_runs(
             unmatched = _records(con, "SELECT code_insee, nom, status, merged_from FROM comparison "
                                       "WHERE status IN ('only_old', 'only_new') "
                                       "ORDER BY status, code_insee")
+            why = {
+                "level": level,
+                "old": _run_identity(old_dir, old_manifest),
+                "new": _run_identity(new_dir, new_manifest),
+                **explain_changes(old_manifest, new_manifest),
+                "columns_compared": columns,
+                "columns_skipped": skipped,
+                "statuses": statuses,
+                "totals": totals,
+            }
+            _prepare_out_dir(out_dir)
+            csv_path, why_path = out_dir / CSV_NAME, out_dir / WHY_NAME
+            # both files are replaced only once both are written
+            with _atomic_path(csv_path) as csv_partial, _atomic_path(why_path) as why_partial:
+                con.execute(
+                    f"COPY (SELECT * FROM comparison ORDER BY {_order_by(columns)}) TO "
+                    f"'{_sql_text(csv_partial.as_posix())}' (FORMAT csv, HEADER, DELIMITER ',')"
+                )
+                why_partial.write_text(json.dumps(why, ensure_ascii=False, indent=2) + "\n",
+                                       encoding="utf-8")
         finally:
             con.close()
-    why = {
-        "level": level,
-        "old": _run_identity(old_dir, old_manifest),
-        "new": _run_identity(new_dir, new_manifest),
-        **explain_changes(old_manifest, new_manifest),
-        "columns_compared": columns,
-        "columns_skipped": skipped,
-        "statuses": statuses,
-        "totals": totals,
-    }
-    why_path = out_dir / WHY_NAME
-    with _atomic_path(why_path) as partial:
-        partial.write_text(json.dumps(why, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return Comparison(
         level=level, old_dir=old_dir, new_dir=new_dir, csv_path=csv_path, why_path=why_path,
         columns=columns, skipped=skipped, statuses=statuses, totals=totals, top=top_rows,
@@ -350,7 +350,7 @@ def _load_level(con: duckdb.DuckDBPyConnection, table: str, folder: Path, level:
 
 def _read_gpkg_layer(path: Path, layer: str, level: str) -> pd.DataFrame:
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as gpkg:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as gpkg:
             known = gpkg.execute("SELECT 1 FROM gpkg_contents WHERE table_name = ?",
                                  [layer]).fetchone()
             if not known:
@@ -484,7 +484,7 @@ def _pair(old: dict[str, Any], new: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def _run_identity(folder: Path, manifest: dict[str, Any]) -> dict[str, Any]:
-    return {"folder": str(folder), "started": manifest.get("started"),
+    return {"folder": str(folder.resolve()), "started": manifest.get("started"),
             "finished": manifest.get("finished")}
 
 
@@ -498,7 +498,7 @@ def _paired_inputs(
         after = [i for i in new if str(i.get("name")) == name]
         for item in list(before):
             same = next((j for j in after if j.get("path") == item.get("path")), None)
-            if same is not None and len(before) > 1:
+            if same is not None:
                 before.remove(item)
                 after.remove(same)
                 yield name, item, same
@@ -533,6 +533,8 @@ def _atomic_path(target: Path) -> Iterator[Path]:
     try:
         yield partial
         os.replace(partial, target)
+    except OutputError:
+        raise
     except (OSError, duckdb.IOException) as error:
         msg = f"{target}: cannot write it ({error})"
         raise OutputError(msg) from error
