@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -52,10 +53,11 @@ def _write_csv(path: Path, header: list[str], rows: list[dict[str, str]]) -> Non
 def _update_gpkg(path: Path, sql: str, parameters: list[object]) -> None:
     """Run an UPDATE on a GeoPackage; GDAL's R-tree triggers name spatial functions that plain
     sqlite3 lacks, so stand-ins are declared (they never run: no geometry changes)."""
-    with sqlite3.connect(path) as gpkg:
+    with closing(sqlite3.connect(path)) as gpkg:
         for function in ("ST_IsEmpty", "ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY"):
             gpkg.create_function(function, 1, lambda _geometry: 0)
         gpkg.execute(sql, parameters)
+        gpkg.commit()
 
 
 def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
