@@ -1,5 +1,4 @@
-"""Command line: ``territory run``, ``territory map``, ``territory validate``,
-``territory sources``, ``territory fetch``.
+"""Command line: ``territory run``, ``map``, ``validate``, ``sources``, ``fetch`` and ``compare``.
 
 Errors print one line on stderr and exit with the status of their kind (see
 :mod:`territory.errors` and :data:`EXIT_CODES_HELP`).
@@ -133,6 +132,29 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--kind", required=True, choices=KINDS, help="what the file holds")
     validate.add_argument("--json", action="store_true", help="print one JSON object")
     _add_reader_options(validate)
+
+    compare = sub.add_parser(
+        "compare",
+        help="compare two runs' outputs (the yearly review): compare.csv and compare-why.json",
+        description=(
+            "Compare the outputs of two runs at one level: population, footprint and each "
+            "component before and after, absolute and %. Writes compare.csv (one row per "
+            "territory, sorted by absolute footprint change; status matched, merged, only_old or "
+            "only_new) and compare-why.json (factor table version, population vintage, "
+            "parameters, inputs whose sha256 or kept rows changed) into --out, and prints a "
+            "summary. Communes that disappeared are folded into the commune that absorbed them "
+            "when the old-code table knows it (status merged), listed as only_old otherwise."
+        ),
+    )
+    compare.add_argument("old_dir", type=Path, metavar="OLD_DIR", help="output folder of the older run")
+    compare.add_argument("new_dir", type=Path, metavar="NEW_DIR", help="output folder of the newer run")
+    compare.add_argument("--level", choices=("commune", "epci", "departement", "region"),
+                         default="commune", help="territories compared (default: commune)")
+    compare.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
+                         help="folder receiving compare.csv and compare-why.json "
+                              "(default: the current folder)")
+    compare.add_argument("--top", type=int, default=10, metavar="N",
+                         help="largest footprint changes listed in the summary (default: 10)")
     return parser
 
 
@@ -328,6 +350,18 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from territory.compare import compare_runs, format_summary
+
+    if args.top < 0:
+        msg = f"--top expects a number of rows >= 0, got {args.top}"
+        raise ConfigError(msg)
+    result = compare_runs(args.old_dir, args.new_dir, level=args.level, out_dir=args.out,
+                          top=args.top)
+    print(format_summary(result))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``territory`` command."""
     parser = _parser()
@@ -342,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
             return _sources(args)
         if args.command == "fetch":
             return _fetch(args)
+        if args.command == "compare":
+            return _compare(args)
         from territory.run import run_maps, run_pipeline
 
         if args.command == "map":

