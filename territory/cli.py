@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from territory.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, ConfigError, TerritoryError
-from territory.registries._common import KINDS
+from territory.registries.kinds import KINDS
 from territory.settings import DATACENTER_SCOPES, MAP_ASSETS, RunSettings
 
 #: the exit codes, as ``territory run --help`` shows them (docs/scheduling.md has the same table)

@@ -71,7 +71,7 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def _check_source(path: Path, name: str, spec: dict[str, Any]) -> None:
-    from territory.registries._common import KINDS
+    from territory.registries.kinds import KINDS
 
     unknown = sorted(set(spec) - SOURCE_KEYS)
     if unknown:

