@@ -736,11 +736,12 @@ def save_layers_geopackage(
               for s in polygon_styles(name, table, palette, min_width_share)]
     styles += [s for name, table in points.items() for s in point_styles(name, table)]
     with closing(sqlite3.connect(path)) as db, db:
+        # QGIS's own table, but with styleName unbounded: some names are longer than its 30
         db.execute(
             """CREATE TABLE IF NOT EXISTS layer_styles (
                 id INTEGER PRIMARY KEY AUTOINCREMENT, f_table_catalog TEXT(256),
                 f_table_schema TEXT(256), f_table_name TEXT(256), f_geometry_column TEXT(256),
-                styleName TEXT(30), styleQML TEXT, styleSLD TEXT, useAsDefault BOOLEAN,
+                styleName TEXT, styleQML TEXT, styleSLD TEXT, useAsDefault BOOLEAN,
                 description TEXT, owner TEXT(30), ui TEXT(30), update_time DATETIME)"""
         )
         db.executemany(
