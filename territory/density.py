@@ -1,9 +1,9 @@
 """Footprint density raster on the INSPIRE 1 km grid (ETRS89-LAEA, EPSG:3035).
 
 Spreads one total per commune (e.g. ``footprint_tco2e``) over the communes' surface, or over
-their population when a population raster is given, and writes a single-band float32 GeoTIFF
-whose cells are the 1 km × 1 km squares of the INSPIRE grid: each cell holds tCO2e per km² per
-year. A QGIS style (``<stem>.qml``, YlOrRd classes with French labels) is written beside it,
+their population when a population raster is given, and writes a single-band float32 Cloud
+Optimized GeoTIFF whose cells are the 1 km × 1 km squares of the INSPIRE grid: each cell holds
+tCO2e per km² per year. A QGIS style (``<stem>.qml``, YlOrRd classes with French labels) is written beside it,
 so QGIS applies it when the raster is added.
 
 Method (see docs/methodology.md, section 11):
@@ -66,6 +66,8 @@ SUBCELL_M = 100
 NODATA = -9999.0
 #: overview (pyramid) factors, those leaving at least 2 pixels are built
 OVERVIEW_FACTORS = (2, 4, 8, 16, 32)
+#: side of the GeoTIFF's tiles, in pixels
+BLOCK_SIZE = 256
 #: reason given for communes outside the grid's area of use (overseas communes)
 OUTSIDE = "outside EPSG:3035 area of use"
 #: ColorBrewer YlOrRd, 7 classes
@@ -767,9 +769,11 @@ def _write(
         _write_geotiff(path, data, grid, tags, weighting, unit_label)
         style_path.write_text(density_qml(limits, unit_label, low, high), encoding="utf-8")
     except Exception as error:
+        # GDAL's errors: rasterio raises its own, or the CPLE_* ones (the COG copy)
+        from rasterio._err import CPLE_BaseError
         from rasterio.errors import RasterioError
 
-        if not isinstance(error, OSError | RasterioError):
+        if not isinstance(error, OSError | RasterioError | CPLE_BaseError):
             raise
         detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
         msg = f"{path}: cannot write the density raster ({detail})"
@@ -823,9 +827,15 @@ def _overview_factors(width: int, height: int) -> list[int]:
 
 def _write_geotiff(path: Path, data: np.ndarray, grid: _Grid, tags: dict[str, str],
                    weighting: str, unit_label: str) -> None:
+    """Write ``data`` as a Cloud Optimized GeoTIFF: an uncompressed GeoTIFF in memory with its
+    overviews (average of the cells with a value, down to 2 pixels), copied by GDAL's COG driver
+    (tiles of 256 pixels, DEFLATE with the floating-point predictor). No date is written: same
+    data, same bytes."""
     import rasterio
     from affine import Affine
     from rasterio.enums import Resampling
+    from rasterio.io import MemoryFile
+    from rasterio.shutil import copy as copy_dataset
 
     profile = {
         "driver": "GTiff",
@@ -836,23 +846,19 @@ def _write_geotiff(path: Path, data: np.ndarray, grid: _Grid, tags: dict[str, st
         "crs": GRID_CRS,
         "transform": Affine(CELL_SIZE_M, 0.0, grid.x0, 0.0, -CELL_SIZE_M, grid.y0),
         "nodata": NODATA,
-        "tiled": True,
-        "blockxsize": 256,
-        "blockysize": 256,
-        "compress": "deflate",
-        "predictor": 3,
-        "zlevel": 6,
-        "interleave": "band",
     }
-    with rasterio.Env(COMPRESS_OVERVIEW="DEFLATE", PREDICTOR_OVERVIEW="3",
-                      GDAL_TIFF_OVR_BLOCKSIZE="256"), rasterio.open(path, "w", **profile) as dst:
-        dst.write(data, 1)
-        dst.update_tags(**tags)
-        dst.update_tags(1, VALUE=VALUE_LABELS[weighting], UNIT=unit_label)
-        dst.set_band_description(1, f"{VALUE_LABELS[weighting]} ({unit_label})")
-        dst.set_band_unit(1, unit_label)
-        dst.build_overviews(_overview_factors(grid.width, grid.height), Resampling.average)
-        dst.update_tags(ns="rio_overview", resampling="average")
+    with rasterio.Env(), MemoryFile() as memory:
+        with memory.open(**profile) as mem:
+            mem.write(data, 1)
+            mem.update_tags(**tags)
+            mem.update_tags(1, VALUE=VALUE_LABELS[weighting], UNIT=unit_label)
+            mem.set_band_description(1, f"{VALUE_LABELS[weighting]} ({unit_label})")
+            mem.set_band_unit(1, unit_label)
+            mem.build_overviews(_overview_factors(grid.width, grid.height), Resampling.average)
+        with memory.open() as src:
+            copy_dataset(src, path, driver="COG", BLOCKSIZE=BLOCK_SIZE, COMPRESS="DEFLATE",
+                         PREDICTOR="FLOATING_POINT", LEVEL=6, OVERVIEWS="FORCE_USE_EXISTING",
+                         STATISTICS="NO")
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,24 +12,30 @@ registered in ``gpkg_extensions``) holds:
 
 - written by GDAL (md_standard_uri ``http://gdal.org``, ``GDALMultiDomainMetadata`` XML): one
   dataset record (reference_scope ``geopackage``) and one record per layer (``table``) with the
-  provenance keys (factor table version, generation date, population vintage, sources...);
+  provenance keys (factor table version, population vintage, sources...);
 - written here (md_standard_uri ``http://mrcc.com/qgis.dtd``): one QGIS metadata document per
   layer, which QGIS shows in Layer Properties > Metadata and Information: French title,
   abstract citing the sources and factor version, keywords, history, CRS and extent.
 
 The French title and abstract are also the layer's ``gpkg_contents.identifier`` and
 ``description`` (GDAL's IDENTIFIER and DESCRIPTION items). The ``territory_metadata`` table keeps
-the provenance as plain key/value rows.
+the provenance as plain key/value rows (with an integer primary key, as the GeoPackage requires
+of an attributes table).
+
+Same inputs, same file content: the GeoPackage holds no time of generation (that lives in the
+run's ``manifest.json``). A ``generated`` provenance key is not written, and every date column
+(``gpkg_contents.last_change``, ``gpkg_metadata_reference.timestamp``,
+``layer_styles.update_time``) holds ``CONTENT_DATE``, for GDAL's rows (through its
+``OGR_CURRENT_DATE`` option) as for ours.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
-from contextlib import closing
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from importlib import metadata as package_metadata
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
@@ -208,6 +214,11 @@ QGIS_METADATA_URI = "http://mrcc.com/qgis.dtd"
 METADATA_EXTENSION_DEFINITION = "http://www.geopackage.org/spec120/#extension_metadata"
 #: GeoPackage version written (GDAL's VERSION creation option)
 GEOPACKAGE_VERSION = "1.2"
+#: the date of every GeoPackage datetime column: fixed, so that two runs on the same inputs give
+#: the same tables (the run's time is in manifest.json)
+CONTENT_DATE = "2000-01-01T00:00:00.000Z"
+#: provenance keys that vary from run to run on the same inputs: not written to the GeoPackage
+RUN_TIME_KEYS = frozenset({"generated"})
 _QGIS_DOCTYPE = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
 
 
@@ -499,8 +510,6 @@ def _provenance_sentences(metadata: Mapping[str, str]) -> list[str]:
         sentences.append(f"Étendue : {metadata['extent']}.")
     if metadata.get("sources"):
         sentences.append(f"Sources : {metadata['sources']}.")
-    if metadata.get("generated"):
-        sentences.append(f"Généré le {metadata['generated']} (UTC).")
     return sentences
 
 
@@ -511,7 +520,7 @@ def layer_title(name: str) -> str:
 
 def layer_abstract(name: str, metadata: Mapping[str, str]) -> str:
     """French abstract of a layer: what it holds, then its provenance (sources, factor table
-    version, generation date)."""
+    version, population vintage...)."""
     if name in _LEVEL_WORDS:
         what = (
             f"Empreinte environnementale annuelle du numérique par {_LEVEL_WORDS[name]} : "
@@ -530,10 +539,7 @@ def layer_abstract(name: str, metadata: Mapping[str, str]) -> str:
 
 def _history(metadata: Mapping[str, str]) -> list[str]:
     version = _territory_version()
-    history = []
-    if metadata.get("generated"):
-        history.append(f"Généré le {metadata['generated']} (UTC)"
-                       + (f" par territory {version}" if version else ""))
+    history = [f"Produit par territory {version}"] if version else []
     labels = {"factor_table_version": "Table de facteurs d'émission, version",
               "population_vintage": "Population :",
               "datacenter_scope": "Périmètre des centres de données :",
@@ -541,7 +547,7 @@ def _history(metadata: Mapping[str, str]) -> list[str]:
     history += [f"{label} {metadata[key]}" for key, label in labels.items() if metadata.get(key)]
     sources = str(metadata.get("sources", "")).split(";")
     history += [f"Source : {s.strip()}" for s in sources if s.strip()]
-    known = {"generated", "sources", *labels}
+    known = {"sources", *labels}
     history += [f"{key} : {value}" for key, value in sorted(metadata.items()) if key not in known]
     return history
 
@@ -645,6 +651,20 @@ def _ensure_metadata_extension(db: sqlite3.Connection) -> None:
         )
 
 
+@contextmanager
+def _gdal_content_date() -> Iterator[None]:
+    """GDAL (pyogrio's) dates what it writes in a GeoPackage ``CONTENT_DATE`` instead of now
+    (its ``OGR_CURRENT_DATE`` option, set for the process and restored afterwards)."""
+    import pyogrio
+
+    before = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": CONTENT_DATE})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
+
+
 def _write_qgis_metadata(db: sqlite3.Connection, names: Sequence[str], metadata: Mapping[str, str],
                          crs: str, timestamp: str) -> None:
     """One QGIS metadata document per layer, referenced with reference_scope ``table``."""
@@ -687,8 +707,9 @@ def save_layers_geopackage(
     metadata
         Provenance, key -> value: written to the ``territory_metadata`` table, to the GDAL
         metadata of the GeoPackage and of each layer, and cited in each layer's QGIS metadata
-        (keys ``factor_table_version``, ``generated``, ``population_vintage``,
-        ``datacenter_scope``, ``extent`` and ``sources`` are worded in French).
+        (keys ``factor_table_version``, ``population_vintage``, ``datacenter_scope``,
+        ``extent`` and ``sources`` are worded in French). The keys of ``RUN_TIME_KEYS``
+        (``generated``) are left out: the GeoPackage holds no time of generation.
     min_width_share
         Narrowest class, as a share of the median (see ``mapping.class_breaks``).
     points
@@ -697,45 +718,50 @@ def save_layers_geopackage(
     """
     from pyogrio.raw import write_arrow
 
+    metadata = {k: v for k, v in metadata.items() if k not in RUN_TIME_KEYS}
     points = {name: table for name, table in (points or {}).items() if table.num_rows}
     written = [(name, table, "MultiPolygon") for name, table in layers.items()] + [
         (name, table, "Point") for name, table in points.items()]
-    for i, (name, table, geometry_type) in enumerate(written):
-        append = path.exists()
-        write_arrow(table, path, layer=name, driver="GPKG", geometry_name="geometry",
-                    geometry_type=geometry_type, crs=crs, append=append,
-                    # GeoPackage 1.2: what the GDAL of QGIS 3.22 reads without a warning
-                    dataset_options=None if append else {"VERSION": GEOPACKAGE_VERSION},
-                    layer_options={"SPATIAL_INDEX": "YES"},
-                    dataset_metadata=_gdal_dataset_metadata(metadata) if i == 0 else None,
-                    layer_metadata=_gdal_layer_metadata(name, metadata))
-    now_utc = datetime.now(UTC)
-    # the GeoPackage datetime format, with milliseconds
-    now = now_utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now_utc.microsecond // 1000:03d}Z"
+    with _gdal_content_date():
+        for i, (name, table, geometry_type) in enumerate(written):
+            append = path.exists()
+            write_arrow(table, path, layer=name, driver="GPKG", geometry_name="geometry",
+                        geometry_type=geometry_type, crs=crs, append=append,
+                        # GeoPackage 1.2: what the GDAL of QGIS 3.22 reads without a warning
+                        dataset_options=None if append else {"VERSION": GEOPACKAGE_VERSION},
+                        layer_options={"SPATIAL_INDEX": "YES"},
+                        dataset_metadata=_gdal_dataset_metadata(metadata) if i == 0 else None,
+                        layer_metadata=_gdal_layer_metadata(name, metadata))
     styles = [s for name, table in layers.items()
               for s in polygon_styles(name, table, palette, min_width_share)]
     styles += [s for name, table in points.items() for s in point_styles(name, table)]
     with closing(sqlite3.connect(path)) as db, db:
+        # QGIS's own table, but with styleName unbounded: some names are longer than its 30
         db.execute(
             """CREATE TABLE IF NOT EXISTS layer_styles (
                 id INTEGER PRIMARY KEY AUTOINCREMENT, f_table_catalog TEXT(256),
                 f_table_schema TEXT(256), f_table_name TEXT(256), f_geometry_column TEXT(256),
-                styleName TEXT(30), styleQML TEXT, styleSLD TEXT, useAsDefault BOOLEAN,
+                styleName TEXT, styleQML TEXT, styleSLD TEXT, useAsDefault BOOLEAN,
                 description TEXT, owner TEXT(30), ui TEXT(30), update_time DATETIME)"""
         )
         db.executemany(
             "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
             "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
             "owner, ui, update_time) VALUES ('', '', ?, 'geom', ?, ?, '', ?, ?, '', NULL, ?)",
-            [(s.layer, s.name, s.qml, int(s.default), s.description, now) for s in styles],
+            [(s.layer, s.name, s.qml, int(s.default), s.description, CONTENT_DATE)
+             for s in styles],
         )
-        db.execute("CREATE TABLE IF NOT EXISTS territory_metadata (key TEXT PRIMARY KEY, value TEXT)")
-        db.executemany("INSERT OR REPLACE INTO territory_metadata VALUES (?, ?)", sorted(metadata.items()))
+        # an attributes table needs an INTEGER primary key (GeoPackage requirement 119)
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS territory_metadata (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "key TEXT NOT NULL UNIQUE, value TEXT)")
+        db.executemany("INSERT OR REPLACE INTO territory_metadata (key, value) VALUES (?, ?)",
+                       sorted(metadata.items()))
         # declare the two tables so GeoPackage validators accept them
         for table in ("layer_styles", "territory_metadata"):
             db.execute(
-                "INSERT OR REPLACE INTO gpkg_contents (table_name, data_type, identifier, last_change) "
-                "VALUES (?, 'attributes', ?, ?)",
-                (table, table, now),
+                "INSERT OR REPLACE INTO gpkg_contents (table_name, data_type, identifier, "
+                "last_change) VALUES (?, 'attributes', ?, ?)",
+                (table, table, CONTENT_DATE),
             )
-        _write_qgis_metadata(db, [name for name, _, _ in written], metadata, crs, now)
+        _write_qgis_metadata(db, [name for name, _, _ in written], metadata, crs, CONTENT_DATE)

