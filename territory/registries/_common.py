@@ -397,8 +397,9 @@ def read_csv_table(
         msg = f"{path}: no header line"
         raise InputError(msg) from None
     except csv.Error as error:
-        msg = (f"{path}: line {start + 1}: the header cannot be read ({error}); "
-               "check the quotes of the header line")
+        problem = (f"a field is longer than {FIELD_LIMIT:,} characters (an unclosed quote?)"
+                   if "field limit" in str(error) else f"it cannot be split into fields ({error})")
+        msg = f"{path}: line {start + 1}: the header line cannot be read: {problem}; fix it"
         raise InputError(msg) from None
     rows: list[tuple[int, list[str]]] = []
     rejected: list[dict[str, Any]] = []
