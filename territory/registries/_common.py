@@ -193,19 +193,23 @@ def _workbook(path: Path, raw: bytes, notes: list[str]) -> DecodedText:
             try:
                 sheet = book.worksheets[0]
                 title, count = sheet.title, len(book.sheetnames)
+                rows = []
                 for row in sheet.iter_rows(values_only=True):
                     cells = [_cell_text(v) for v in row]
                     while cells and not cells[-1].strip():
                         cells.pop()
-                    if cells:
-                        writer.writerow(cells)
-                    else:
-                        out.write("\n")  # an empty sheet row: a blank line, not a data row
+                    rows.append(cells)
             finally:
                 book.close()
     except Exception as error:  # noqa: BLE001 - openpyxl raises many kinds on damaged files
         what = f"an Excel workbook that cannot be read ({type(error).__name__})"
         raise _refuse(path, what, "open it and save it as CSV UTF-8") from None
+    width = max(map(len, rows), default=0)  # a sheet has no "missing separator": pad rows
+    for cells in rows:
+        if cells:
+            writer.writerow(cells + [""] * (width - len(cells)))
+        else:
+            out.write("\n")  # an empty sheet row: a blank line, not a data row
     text = out.getvalue()
     if not text.strip():
         msg = f"{path}: the first sheet ({title!r}) of this Excel workbook is empty"

@@ -360,7 +360,9 @@ def _read_rows(path: Path, options: dict[str, Any]) -> CsvTable:
     except InputError as error:
         text = str(error)
         if "no header line with any of" not in text:
-            raise InputError(f"{text}; {_LAYOUTS_HINT}") from error
+            if "no header line" in text:
+                raise InputError(f"{text}; {_LAYOUTS_HINT}") from error
+            raise
         lines = decode_text(path, encoding).text.splitlines()
         first = next((line for line in lines if line.strip()), "")
         if len(re.split(r"[;,\t|]", first)) == 1:

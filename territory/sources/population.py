@@ -54,6 +54,9 @@ def load_population_file(
         msg = f"{path}: population file not found"
         raise InputError(msg)
     table = read_csv_table(path)
+    if not table.rows and not table.rejected:
+        msg = f"{path}: no data row below the header"
+        raise InputError(msg)
     header = table.header
     rows = [(line, {h: (fields[i] if i < len(fields) else "") for i, h in enumerate(header) if h})
             for line, fields in table.rows]
@@ -97,9 +100,6 @@ def load_population_file(
                                **{k: v or "" for k, v in row.items() if k}})
             continue
         kept[code] = int(value)
-    if not rows_read:
-        msg = f"{path}: no data row below the header"
-        raise InputError(msg)
     if not kept:
         reasons = sorted({entry["reason"].split(":", 1)[0] for entry in quarantine})
         msg = (f"{path}: no valid row (all {rows_read} rows were quarantined"
