@@ -342,9 +342,10 @@ class CsvTable:
 def _header_names(cells: list[str], rows: list[tuple[int, list[str]]]) -> tuple[list[str], list[str]]:
     """Stripped names, trailing unnamed columns no row fills dropped, repeated names suffixed."""
     names = [c.strip() for c in cells]
-    used = max((i + 1 for _, row in rows for i, c in enumerate(row) if c.strip()), default=0)
-    while names and not names[-1] and len(names) > used:
-        names.pop()
+    if names and not names[-1]:
+        used = max((i + 1 for _, row in rows for i, c in enumerate(row) if c.strip()), default=0)
+        while names and not names[-1] and len(names) > used:
+            names.pop()
     warnings: list[str] = []
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
