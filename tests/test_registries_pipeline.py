@@ -122,7 +122,11 @@ def test_validate_json(tmp_path):
     assert {"kind", "rows_read", "rows_kept", "rows_quarantined", "reasons", "communes"} <= set(report)
     assert report["kind"] == "antennas"
     assert report["rows_read"] == report["rows_kept"] + report["rows_quarantined"] == 12
-    assert sum(report["reasons"].values()) == report["rows_quarantined"]
+    assert sum(r["count"] for r in report["reasons"]) == report["rows_quarantined"]
+    for entry in report["reasons"]:
+        assert set(entry) == {"reason", "count", "first_rows"}
+        assert 0 < len(entry["first_rows"]) <= min(entry["count"], 10)
+        assert all(isinstance(line, int) for line in entry["first_rows"])
     assert report["communes"] >= 4
 
 
@@ -163,7 +167,8 @@ def test_points_at_sea_and_html_names(tmp_path):
 
     report = validate_file(source, "datacenters")
     assert (report["rows_read"], report["rows_kept"], report["rows_quarantined"]) == (2, 1, 1)
-    assert report["reasons"] == {"outside every French commune": 1}
+    assert report["reasons"] == [
+        {"reason": "outside every French commune", "count": 1, "first_rows": [3]}]
     assert report["communes"] == 1
     out = tmp_path / "out"
     run_pipeline(RunSettings(out_dir=out, departements=("44",), progress=False,

@@ -244,12 +244,24 @@ def test_income_bad_inputs_raise_one_line(name, expected):
 
 def test_income_wrong_layout_raises_one_line(tmp_path):
     path = tmp_path / "filosofi.csv"
-    path.write_text("CODGEO;NBMENFISC21;MED21\n44109;141228;24170\n", encoding="utf-8")
+    path.write_text("CODGEO;NBMENFISC21;TP6021\n44109;141228;12,5\n", encoding="utf-8")
     with pytest.raises(InputError) as raised:
         read_registry("income", path)
     message = str(raised.value)
     assert message.startswith(str(path)) and "\n" not in message
-    assert "no column NBPERSMENFISCYY, TP60YY" in message
+    assert "no column MEDYY" in message
+
+
+def test_income_needs_only_the_median(tmp_path):
+    path = tmp_path / "filosofi.csv"
+    path.write_text("CODGEO;NBMENFISC21;MED21\n44109;141228;24170\n", encoding="utf-8")
+    load = read_registry("income", path)
+    row = load.rows.iloc[0]
+    assert (row["code_insee"], row["year"], row["median_income_eur"]) == ("44109", 2021, 24170)
+    assert row["households_fiscal"] == 141228
+    assert math.isnan(row["persons_fiscal"]) and math.isnan(row["poverty_rate_pct"])
+    assert "no column NBPERSMENFISC21, TP6021: persons_fiscal, poverty_rate_pct left empty" in (
+        load.warnings)
     with pytest.raises(InputError, match="no header line"):
         read_registry("income", FIBRE / "ftthCommunes.csv")
 

@@ -9,10 +9,15 @@ and what is wrong.
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import gzip
 import importlib
 import io
 import math
 import re
+import warnings as pywarnings
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,34 +69,223 @@ class RegistryLoad:
 
 @dataclass(frozen=True)
 class DecodedText:
-    """A text file decoded with the encoding that fits."""
+    """A text file decoded with the encoding that fits.
+
+    ``notes`` say how the text was reached (a gzip or zip wrapper, an Excel workbook's first
+    sheet); ``separator`` is the field separator when the text was written here (a workbook
+    turned into CSV text), so no sniffing is needed.
+    """
 
     text: str
     encoding: str
+    notes: tuple[str, ...] = ()
+    separator: str | None = None
 
 
-def decode_text(path: Path, encoding: str | None = None) -> DecodedText:
-    """Read a text file as UTF-8 (BOM allowed), else Windows-1252, unless ``encoding`` is given."""
+#: what a file is, told by its first bytes, when it is not text: (magic, what, what to do)
+_NOT_TEXT = (
+    (b"%PDF", "a PDF document",
+     "export the table from the software that made the PDF as CSV UTF-8"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+     "an old-format Excel workbook (.xls) or another Microsoft Office file",
+     "open it in a spreadsheet and save it as CSV UTF-8 (or as .xlsx)"),
+    (b"SQLite format 3\x00", "an SQLite database (a GeoPackage?)",
+     "export the table as CSV UTF-8 (or give it where a vector file is accepted)"),
+    (b"PAR1", "a Parquet file", "export it as CSV UTF-8"),
+    (b"\x89PNG", "a PNG image", "give the CSV file itself"),
+    (b"\xff\xd8\xff", "a JPEG image", "give the CSV file itself"),
+    (b"GIF8", "a GIF image", "give the CSV file itself"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "extract it and give the CSV inside"),
+    (b"Rar!", "a RAR archive", "extract it and give the CSV inside"),
+)
+_GZIP = b"\x1f\x8b"
+_ZIP = b"PK\x03\x04"
+#: members of a zip archive that can be the text input
+_TEXT_MEMBERS = (".csv", ".txt", ".tsv", ".json", ".geojson")
+#: the field separator of a workbook's sheet written as CSV text
+_SHEET_SEPARATOR = ";"
+
+
+def _refuse(path: Path, what: str, todo: str) -> InputError:
+    return InputError(f"{path}: this is {what}, not CSV text: {todo}")
+
+
+def _read_bytes(path: Path) -> bytes:
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
+    except IsADirectoryError:
+        msg = f"{path}: is a folder, not a file (give the CSV file)"
+        raise InputError(msg) from None
     except OSError as error:
         msg = f"{path}: cannot read the file ({error.strerror or error})"
         raise InputError(msg) from error
+
+
+def _gunzip(path: Path, raw: bytes) -> bytes:
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as error:
+        msg = f"{path}: a damaged gzip file ({type(error).__name__}): compress it again or unzip it"
+        raise InputError(msg) from None
+
+
+def _unzip(path: Path, raw: bytes) -> tuple[str, bytes] | None:
+    """The text member of a zip archive and its bytes, or ``None`` for an Excel workbook."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+    except zipfile.BadZipFile:
+        raise _refuse(path, "a damaged zip archive", "zip the CSV file again") from None
+    with archive:
+        names = [n for n in archive.namelist()
+                 if not n.endswith("/") and not n.startswith("__MACOSX/")]
+        if "xl/workbook.xml" in names:
+            return None
+        if "mimetype" in names and b"opendocument.spreadsheet" in archive.read("mimetype"):
+            raise _refuse(path, "an OpenDocument spreadsheet (.ods)",
+                          "open it and save it as CSV UTF-8 (or as .xlsx)")
+        if "word/document.xml" in names:
+            raise _refuse(path, "a Word document", "give the table as CSV UTF-8")
+        texts = [n for n in names if n.lower().endswith(_TEXT_MEMBERS)]
+        shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
+        if not texts:
+            raise _refuse(path, f"a zip archive without a CSV file (it holds {shown or 'nothing'})",
+                          "extract the table and give it as CSV UTF-8")
+        if len(texts) > 1:
+            raise _refuse(path, f"a zip archive holding several files ({shown})",
+                          "extract it and give one CSV file")
+        try:
+            return texts[0], archive.read(texts[0])
+        except (zipfile.BadZipFile, OSError, zlib.error, RuntimeError) as error:
+            what = f"a zip archive whose {texts[0]} cannot be extracted ({type(error).__name__})"
+            raise _refuse(path, what, "extract it and give the CSV file itself") from None
+
+
+def _cell_text(value: Any) -> str:
+    """A workbook cell as the text a CSV export would hold."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def _workbook(path: Path, raw: bytes, notes: list[str]) -> DecodedText:
+    """The first sheet of an Excel workbook as CSV text (one line per sheet row, so line
+    numbers are the sheet's row numbers)."""
+    import openpyxl  # only needed for workbooks
+
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=_SHEET_SEPARATOR, lineterminator="\n")
+    try:
+        with pywarnings.catch_warnings():
+            pywarnings.simplefilter("ignore")  # style warnings of workbooks made by other tools
+            book = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+            try:
+                sheet = book.worksheets[0]
+                title, count = sheet.title, len(book.sheetnames)
+                rows = []
+                for row in sheet.iter_rows(values_only=True):
+                    cells = [_cell_text(v) for v in row]
+                    while cells and not cells[-1].strip():
+                        cells.pop()
+                    rows.append(cells)
+            finally:
+                book.close()
+    except Exception as error:  # noqa: BLE001 - openpyxl raises many kinds on damaged files
+        what = f"an Excel workbook that cannot be read ({type(error).__name__})"
+        raise _refuse(path, what, "open it and save it as CSV UTF-8") from None
+    width = max(map(len, rows), default=0)  # a sheet has no "missing separator": pad rows
+    for cells in rows:
+        if cells:
+            writer.writerow(cells + [""] * (width - len(cells)))
+        else:
+            out.write("\n")  # an empty sheet row: a blank line, not a data row
+    text = out.getvalue()
+    if not text.strip():
+        msg = f"{path}: the first sheet ({title!r}) of this Excel workbook is empty"
+        raise InputError(msg)
+    others = f" ({count - 1} other sheet(s) ignored)" if count > 1 else ""
+    notes.append(f"read the first sheet {title!r} of an Excel workbook{others}")
+    return DecodedText(text, "utf-8", tuple(notes), _SHEET_SEPARATOR)
+
+
+def _utf16(raw: bytes) -> str | None:
+    """The UTF-16 codec of text with a BOM, or of BOM-less text whose every other byte is NUL."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    sample = raw[:4096]
+    if len(sample) < 4 or b"\x00" not in sample:
+        return None
+    evens, odds = sample[0::2].count(0), sample[1::2].count(0)
+    if odds > 0.4 * (len(sample) // 2) and evens <= odds // 10:
+        return "utf-16-le"
+    if evens > 0.4 * (len(sample) // 2) and odds <= evens // 10:
+        return "utf-16-be"
+    return None
+
+
+def decode_text(path: Path, encoding: str | None = None) -> DecodedText:
+    """Open any text input: plain, gzip or zip (one CSV inside), or an Excel workbook's first
+    sheet; decode it as UTF-8 (BOM allowed), UTF-16 (BOM or NUL pattern), else Windows-1252,
+    unless ``encoding`` is given.
+
+    Raises :class:`InputError` naming the file, what it is and what to do when it is not text
+    (PDF, old ``.xls``, a database, an image, an archive without a CSV) or is empty.
+    """
+    raw = _read_bytes(path)
+    notes: list[str] = []
+    for _ in range(3):  # a zip in a gzip is the most nesting worth undoing
+        if raw.startswith(_GZIP):
+            raw = _gunzip(path, raw)
+            notes.append("gzip-compressed")
+        elif raw.startswith(_ZIP):
+            member = _unzip(path, raw)
+            if member is None:
+                return _workbook(path, raw, notes)
+            notes.append(f"read {member[0]} inside the zip archive")
+            raw = member[1]
+        else:
+            break
+    for magic, what, todo in _NOT_TEXT:
+        if raw.startswith(magic):
+            raise _refuse(path, what, todo)
     if not raw.strip():
         msg = f"{path}: the file is empty"
         raise InputError(msg)
     if encoding:
         try:
-            return DecodedText(raw.decode(encoding), encoding)
+            text = raw.decode(encoding)
         except (UnicodeDecodeError, LookupError) as error:
-            msg = f"{path}: cannot decode the file as {encoding} ({error})"
-            raise InputError(msg) from error
-    for candidate in ("utf-8-sig", "cp1252", "latin-1"):
+            reason = error.reason if isinstance(error, UnicodeDecodeError) else "unknown encoding"
+            msg = f"{path}: cannot decode the file as {encoding} ({reason}): check the encoding option"
+            raise InputError(msg) from None
+        return DecodedText(text.removeprefix("\ufeff"), encoding, tuple(notes))
+    candidates: tuple[str, ...] = ("utf-8-sig", "cp1252", "latin-1")
+    wide = _utf16(raw)
+    if wide:
+        candidates = (wide,)
+    elif b"\x00" in raw[:4096]:
+        raise _refuse(path, "a binary file (it holds NUL bytes)", "give a CSV file saved as UTF-8")
+    for candidate in candidates:
         try:
-            return DecodedText(raw.decode(candidate), "utf-8" if candidate == "utf-8-sig" else candidate)
+            text = raw.decode(candidate).removeprefix("\ufeff")
         except UnicodeDecodeError:
             continue
-    msg = f"{path}: cannot decode the file (tried UTF-8, Windows-1252, Latin-1)"
+        if not text.strip():
+            msg = f"{path}: the file is empty"
+            raise InputError(msg)
+        name = {"utf-8-sig": "utf-8", "utf-16-le": "utf-16", "utf-16-be": "utf-16"}.get(
+            candidate, candidate)
+        if name == "utf-16":
+            notes.append("UTF-16 text")
+        return DecodedText(text, name, tuple(notes))
+    msg = f"{path}: cannot decode the file (tried {', '.join(candidates)}): give it as UTF-8"
     raise InputError(msg)
 
 
@@ -106,14 +300,79 @@ def sniff_separator(header_line: str, declared: str | None = None) -> str:
     return best if counts[best] else ","
 
 
-def read_csv_rows(
+#: the longest field read (the csv module's default limit); a longer one is quarantined
+FIELD_LIMIT = 131_072
+REASON_EMPTY_ROW = "empty row"
+REASON_FIELD_TOO_LONG = "field too long"
+
+
+@dataclass
+class CsvTable:
+    """A CSV file split into its header and rows.
+
+    Attributes
+    ----------
+    header
+        Column names, stripped; trailing unnamed columns no row uses are dropped, and a name
+        seen before gets ``_2``, ``_3``… (with a warning).
+    rows
+        ``(line, fields)`` of every data row, ``line`` being the file line it starts on.
+        Blank cells a trailing separator adds beyond the header are dropped.
+    rejected
+        Quarantine entries (``line``, ``reason`` and the raw fields) of rows no reader can use:
+        rows made only of separators (``empty row``) and rows with a field longer than
+        :data:`FIELD_LIMIT` (``field too long``, usually an unclosed quote). They count as rows
+        read: readers add them to their quarantine.
+    warnings
+        What the reader should pass on (renamed columns, how the file was opened).
+    """
+
+    header: list[str]
+    rows: list[tuple[int, list[str]]]
+    decoded: DecodedText
+    separator: str
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _header_names(cells: list[str], rows: list[tuple[int, list[str]]]) -> tuple[list[str], list[str]]:
+    """Stripped names, trailing unnamed columns no row fills dropped, repeated names suffixed."""
+    names = [c.strip() for c in cells]
+    if names and not names[-1]:
+        used = max((i + 1 for _, row in rows for i, c in enumerate(row) if c.strip()), default=0)
+        while names and not names[-1] and len(names) > used:
+            names.pop()
+    warnings: list[str] = []
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if not name:
+            continue
+        if name not in seen:
+            seen[name] = i
+            continue
+        suffix = 2
+        while f"{name}_{suffix}" in names:
+            suffix += 1
+        names[i] = f"{name}_{suffix}"
+        warnings.append(f"column name {name!r} appears more than once (columns {seen[name] + 1} "
+                        f"and {i + 1}): column {i + 1} is read as {names[i]!r}")
+    return names, warnings
+
+
+def _excerpt(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)"
+
+
+def read_csv_table(
     path: Path, *, encoding: str | None = None, separator: str | None = None,
     header_contains: tuple[str, ...] = (), max_title_lines: int = 10,
-) -> tuple[list[str], list[tuple[int, list[str]]], DecodedText, str]:
-    """Decode a CSV file and split it into its header and rows (with their line numbers).
+) -> CsvTable:
+    """Open a CSV file (see :func:`decode_text`) and split it into its header and rows.
 
     ``header_contains``: names of which at least one must be in the header line; title lines
-    above it (as in Arcep's exports) are skipped, up to ``max_title_lines``.
+    above it (as in Arcep's exports) are skipped, up to ``max_title_lines``. Rows made only of
+    separators and rows with a field longer than :data:`FIELD_LIMIT` go to ``rejected``;
+    blank lines are skipped.
     """
     decoded = decode_text(path, encoding)
     lines = decoded.text.splitlines()
@@ -121,7 +380,7 @@ def read_csv_rows(
     if header_contains:
         wanted = {h.lower() for h in header_contains}
         for i, line in enumerate(lines[: max_title_lines + 1]):
-            cells = {c.strip().strip('"').lower() for c in re.split(r"[;,\t|]", line)}
+            cells = {c.strip().strip('"').lower() for c in re.split(r"[;,\t|]", line[:10_000])}
             if cells & wanted:
                 start = i
                 break
@@ -131,19 +390,60 @@ def read_csv_rows(
                 f"{max_title_lines + 1} lines"
             )
             raise InputError(msg)
-    sep = sniff_separator(lines[start], separator)
+    sep = decoded.separator or sniff_separator(lines[start][:10_000], separator)
     reader = csv.reader(io.StringIO("\n".join(lines[start:])), delimiter=sep)
     try:
-        header = [h.strip() for h in next(reader)]
+        header_cells = next(reader)
     except StopIteration:
         msg = f"{path}: no header line"
         raise InputError(msg) from None
-    rows = []
-    for offset, row in enumerate(reader):
-        if not any(cell.strip() for cell in row):
+    except csv.Error as error:
+        problem = (f"a field is longer than {FIELD_LIMIT:,} characters (an unclosed quote?)"
+                   if "field limit" in str(error) else f"it cannot be split into fields ({error})")
+        msg = f"{path}: line {start + 1}: the header line cannot be read: {problem}; fix it"
+        raise InputError(msg) from None
+    rows: list[tuple[int, list[str]]] = []
+    rejected: list[dict[str, Any]] = []
+    empty: list[tuple[int, list[str]]] = []
+    done = reader.line_num
+    while True:
+        line = start + done + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:
+            last = start + reader.line_num
+            where = f"lines {line}-{last}" if last > line else f"line {line}"
+            reason = (f"{REASON_FIELD_TOO_LONG}: a field on {where} is longer than "
+                      f"{FIELD_LIMIT:,} characters (an unclosed quote?)"
+                      if "field limit" in str(error) else f"unreadable row: {error}")
+            rejected.append({"line": line, "reason": reason, "raw_text": _excerpt(lines[line - 1])})
+            done = reader.line_num
             continue
-        rows.append((start + 2 + offset, row))
-    return header, rows, decoded, sep
+        done = reader.line_num
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue  # a blank line
+        if not any(cell.strip() for cell in row):
+            empty.append((line, row))
+            continue
+        rows.append((line, row))
+    header, warnings = _header_names(header_cells, rows)
+    for line, row in empty:
+        raw = {(header[i] if i < len(header) and header[i] else f"column_{i + 1}"): c
+               for i, c in enumerate(row)}
+        rejected.append({"line": line, "reason": REASON_EMPTY_ROW, **_raw_names(raw)})
+    width = len(header)
+    rows = [(line, row[:width] if len(row) > width and not any(c.strip() for c in row[width:])
+             else row) for line, row in rows]
+    rejected.sort(key=lambda entry: entry["line"])
+    warnings += [f"file: {note}" for note in decoded.notes]
+    return CsvTable(header, rows, decoded, sep, rejected, warnings)
+
+
+def _raw_names(raw: dict[str, str]) -> dict[str, str]:
+    """Raw fields renamed when they would hide a quarantine entry's ``line`` or ``reason``."""
+    return {(f"raw_{k}" if k in ("line", "reason") else k): v for k, v in raw.items()}
 
 
 def normalize_code(raw: str) -> str | None:

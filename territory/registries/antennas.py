@@ -45,11 +45,12 @@ from territory.errors import ConfigError, InputError
 from territory.registries._common import (
     LAMBERT93,
     WGS84,
+    CsvTable,
     RegistryLoad,
     decode_text,
     infer_crs,
     parse_number,
-    read_csv_rows,
+    read_csv_table,
 )
 from territory.sources._files import InputRecord, sha256_of
 
@@ -346,22 +347,22 @@ def _header_names(options: dict[str, Any]) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def _read_rows(
-    path: Path, options: dict[str, Any],
-) -> tuple[list[str], list[tuple[int, list[str]]], str]:
+def _read_rows(path: Path, options: dict[str, Any]) -> CsvTable:
     encoding, separator = options.get("encoding"), options.get("separator")
     # title lines are found by splitting on ; , tab |: with another declared separator the
     # header must be the first line
     title_skip = not separator or separator in (";", ",", "\t", "|")
     try:
-        header, rows, decoded, _sep = read_csv_rows(
+        return read_csv_table(
             path, encoding=encoding, separator=separator,
             header_contains=_header_names(options) if title_skip else (),
         )
     except InputError as error:
         text = str(error)
         if "no header line with any of" not in text:
-            raise InputError(f"{text}; {_LAYOUTS_HINT}") from error
+            if "no header line" in text:
+                raise InputError(f"{text}; {_LAYOUTS_HINT}") from error
+            raise
         lines = decode_text(path, encoding).text.splitlines()
         first = next((line for line in lines if line.strip()), "")
         if len(re.split(r"[;,\t|]", first)) == 1:
@@ -371,7 +372,6 @@ def _read_rows(
             what = (f"no coordinate column in the first lines (first line: {first[:120]!r}); "
                     f"{_LAYOUTS_HINT}: pass the column names with options columns x=…, y=…")
         raise InputError(f"{path}: unknown antenna file layout: {what}") from None
-    return header, rows, decoded.encoding
 
 
 def _raw(header: list[str], row: list[str]) -> dict[str, str]:
@@ -445,9 +445,10 @@ _PARSERS = {"arcep": _parse_arcep, "paris": _parse_paris, "generic": _parse_gene
 
 def read(path: Path, *, kind: str, options: dict[str, Any]) -> RegistryLoad:
     """Read an antenna sites file (Arcep national, Paris or generic CSV)."""
-    header, rows, encoding = _read_rows(path, options)
+    table = _read_rows(path, options)
+    header, rows, encoding = table.header, table.rows, table.decoded.encoding
     layout = _detect(header, options)
-    warnings: list[str] = []
+    warnings: list[str] = list(table.warnings)
     if encoding != "utf-8" and not options.get("encoding"):
         warnings.append(f"encoding not declared: read as {encoding}")
     declared_crs = _normalise_crs(options["crs"]) if options.get("crs") else None
@@ -456,7 +457,7 @@ def read(path: Path, *, kind: str, options: dict[str, Any]) -> RegistryLoad:
     strict = layout != "generic"  # the two known layouts have a fixed number of fields
     parse = _PARSERS[layout]
     unknown_ops: set[str] = set()
-    quarantine: list[dict[str, Any]] = []
+    quarantine: list[dict[str, Any]] = list(table.rejected)
     pending: list[tuple[int, list[str], _Parsed]] = []
 
     def bad(line: int, row: list[str], reason: str) -> None:
@@ -495,7 +496,8 @@ def read(path: Path, *, kind: str, options: dict[str, Any]) -> RegistryLoad:
     _summarise(warnings, unknown_ops, [ln for ln, _, rec in pending if rec["from_shape"]], frame)
     quarantine.sort(key=lambda q: q["line"])
     record = InputRecord(name="antennas", path=str(path), sha256=sha256_of(path),
-                         rows_read=len(rows), notes=[f"layout: {layout}"])
+                         rows_read=len(rows) + len(table.rejected),
+                         notes=[f"layout: {layout}"])
     return RegistryLoad(kind=kind, rows=frame, crs=crs, quarantine=quarantine, record=record,
                         warnings=warnings)
 

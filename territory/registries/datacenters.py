@@ -47,7 +47,7 @@ from territory.registries._common import (
     decode_text,
     infer_crs,
     parse_number,
-    read_csv_rows,
+    read_csv_table,
 )
 from territory.sources._files import InputRecord, sha256_of
 
@@ -489,17 +489,20 @@ def _resolve_csv_columns(path: Path, header: list[str], columns: dict[str, str])
 
 
 def _read_csv(path: Path, options: dict[str, Any], warnings: list[str]) -> _Read:
-    header, rows, decoded, separator = read_csv_rows(
+    table = read_csv_table(
         path, encoding=options.get("encoding"), separator=options.get("separator"),
     )
-    if decoded.encoding != "utf-8" and not options.get("encoding"):
-        warnings.append(f"encoding not declared: decoded as {decoded.encoding}")
-    if not rows:
+    header, rows, separator = table.header, table.rows, table.separator
+    warnings += table.warnings
+    if table.decoded.encoding != "utf-8" and not options.get("encoding"):
+        warnings.append(f"encoding not declared: decoded as {table.decoded.encoding}")
+    if not rows and not table.rejected:
         msg = f"{path}: the CSV has a header line but no data rows"
         raise InputError(msg)
     index = _resolve_csv_columns(path, header, _columns_option(path, options))
     declared = _normalise_crs(path, options.get("crs"), "the crs option")
     collector = _Collector(path)
+    collector.quarantine += table.rejected
     for line, cells in rows:
         raw = {
             header[i] if i < len(header) and header[i] else f"column_{i + 1}": cell
@@ -524,7 +527,7 @@ def _read_csv(path: Path, options: dict[str, Any], warnings: list[str]) -> _Read
             continue
         collector.offer(line, x, y, fields, raw)
     result_rows, crs = collector.settle(declared, warnings)
-    return len(rows), collector, crs, result_rows
+    return len(rows) + len(table.rejected), collector, crs, result_rows
 
 
 # -- entry point --------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from typing import Any
 import pandas as pd
 
 from territory.errors import InputError
-from territory.registries._common import RegistryLoad, normalize_code, parse_number, read_csv_rows
+from territory.registries._common import RegistryLoad, normalize_code, parse_number, read_csv_table
 from territory.sources._files import InputRecord, sha256_of
 
 CODE_COLUMN = "Code commune"
@@ -115,7 +115,8 @@ def read_premises(path: Path, *, encoding: str | None = None) -> tuple[dict[str,
     if not path.is_file():
         msg = f"{path}: Arcep companion file (premises per commune) not found"
         raise InputError(msg)
-    header, rows, _, sep = read_csv_rows(path, encoding=encoding, header_contains=(CODE_COLUMN,))
+    table = read_csv_table(path, encoding=encoding, header_contains=(CODE_COLUMN,))
+    header, rows, sep = table.header, table.rows, table.separator
     names = (CODE_COLUMN, "Logements", "Établissements")
     columns = {name: _find_column(header, name) for name in names}
     missing = [name for name, index in columns.items() if index is None]
@@ -128,7 +129,7 @@ def read_premises(path: Path, *, encoding: str | None = None) -> tuple[dict[str,
     _check_field_counts(path, header, rows, sep)
     code_i, dwell_i, estab_i = (columns[n] for n in names)
     premises: dict[str, float] = {}
-    problems: list[str] = []
+    problems = [f"line {entry['line']}: {entry['reason']}" for entry in table.rejected]
     for line, fields in rows:
         if len(fields) <= max(code_i, dwell_i, estab_i):
             problems.append(f"line {line}: {len(fields)} fields")
@@ -219,10 +220,11 @@ def read(
     """Read an Arcep ``ftthCommunes.csv`` export: one row per commune at the latest quarter."""
     options = options or {}
     encoding = options.get("encoding")
-    header, rows, decoded, sep = read_csv_rows(
+    table = read_csv_table(
         path, encoding=encoding, separator=options.get("separator"),
         header_contains=(CODE_COLUMN, FIELD_COLUMN),
     )
+    header, rows, decoded, sep = table.header, table.rows, table.decoded, table.separator
     code_i, field_i = _find_column(header, CODE_COLUMN), _find_column(header, FIELD_COLUMN)
     dated = sorted(
         (int(m[2]), int(m[1]), i, h) for i, h in enumerate(header) if (m := QUARTER.match(h))
@@ -233,24 +235,24 @@ def read(
         msg = (f"{path}: not an Arcep FttH-per-commune file: no column {what} "
                f"(header: {', '.join(header)})")
         raise InputError(msg)
-    if not rows:
+    if not rows and not table.rejected:
         msg = f"{path}: no data line below the header"
         raise InputError(msg)
     _check_field_counts(path, header, rows, sep)
     quarters = [(i, h) for _, _, i, h in dated]
     latest_i, quarter = quarters[-1]
-    warnings: list[str] = []
+    warnings: list[str] = list(table.warnings)
     if decoded.encoding != "utf-8":
         warnings.append(f"encoding: {decoded.encoding} (not UTF-8)")
 
-    quarantine: list[dict[str, Any]] = []
+    quarantine: list[dict[str, Any]] = list(table.rejected)
 
     def set_aside(line: int, fields: list[str], reason: str) -> None:
         quarantine.append({"line": line, "reason": reason, **_raw(header, fields)})
 
     # code -> {"connectable": [(line, fields)], "category": [...], "bad": (line, fields, reason)}
     communes: dict[str, dict[str, Any]] = {}
-    unattached = 0  # lines that cannot be given to a commune: each one is a unit read
+    unattached = len(table.rejected)  # lines given to no commune: each one is a unit read
     unpadded = 0
     slots = {CONNECTABLE: "connectable", CATEGORY: "category"}
     for line, fields in rows:

@@ -3,7 +3,8 @@
 Layout: ``;`` separator, decimal comma, header ``CODGEO;NBMENFISC21;NBPERSMENFISC21;MED21;PIMP21;
 TP6021;TP60AGE121;...;D121;D921;RD21``. The two-digit suffix is the vintage: the columns are found
 by their prefix (``NBMENFISC``, ``NBPERSMENFISC``, ``MED`` and exactly ``TP60`` + 2 digits, not the
-``TP60AGE*`` / ``TP60TOL*`` variants) and the year is recorded.
+``TP60AGE*`` / ``TP60TOL*`` variants) and the year is recorded. Only ``MED`` is required: a
+missing column leaves its values empty (NaN), with a warning.
 
 Rows kept: ``code_insee`` (text, 5 characters, ``2A``/``2B`` kept), ``year``,
 ``households_fiscal``, ``persons_fiscal``, ``median_income_eur`` (median disposable income per
@@ -31,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from territory.errors import InputError
-from territory.registries._common import RegistryLoad, normalize_code, parse_number, read_csv_rows
+from territory.registries._common import RegistryLoad, normalize_code, parse_number, read_csv_table
 from territory.sources._files import InputRecord, sha256_of
 
 CODE_COLUMNS = ("CODGEO", "code_insee")
@@ -44,6 +45,8 @@ PREFIXES = {
     "median_income_eur": "MED",
     "poverty_rate_pct": "TP60",
 }
+#: the one value column a file must have; the others are left empty when absent
+REQUIRED = "median_income_eur"
 #: allowed range of each value
 RANGES = {
     "households_fiscal": (0.0, math.inf),
@@ -53,26 +56,25 @@ RANGES = {
 }
 
 
-def find_columns(path: Path, header: list[str]) -> tuple[dict[str, int], int]:
-    """Index of each Filosofi column in ``header`` and the vintage year.
+def find_columns(path: Path, header: list[str]) -> tuple[dict[str, int], int, list[str]]:
+    """Index of each Filosofi column in ``header``, the vintage year, and the output columns
+    the file lacks (left empty).
 
-    Raises :class:`InputError` when a column is missing or the suffixes disagree.
+    Only the median income is required (with the commune code): it sets the vintage, and the
+    other columns are read when they have the same one. Raises :class:`InputError` when the
+    median income column is missing.
     """
     suffixes: dict[str, dict[str, int]] = {}
     for out, prefix in PREFIXES.items():
         pattern = re.compile(rf"^{prefix}(\d{{2}})$", re.IGNORECASE)
         suffixes[out] = {m[1]: i for i, h in enumerate(header) if (m := pattern.match(h.strip()))}
-    common = set.intersection(*(set(s) for s in suffixes.values()))
-    if not common:
-        missing = [f"{PREFIXES[o]}YY" for o, s in suffixes.items() if not s]
-        found = {o: sorted(s) for o, s in suffixes.items() if s}
-        detail = (f"no column {', '.join(missing)}" if missing
-                  else f"the vintages of the columns differ ({found})")
-        msg = (f"{path}: not an INSEE Filosofi per-commune file: {detail} "
-               f"(header: {', '.join(header)})")
+    if not suffixes[REQUIRED]:
+        msg = (f"{path}: not an INSEE Filosofi per-commune file: no column "
+               f"{PREFIXES[REQUIRED]}YY (median income, e.g. MED21) (header: {', '.join(header)})")
         raise InputError(msg)
-    suffix = max(common)
-    return {out: s[suffix] for out, s in suffixes.items()}, 2000 + int(suffix)
+    suffix = max(suffixes[REQUIRED])
+    columns = {out: s[suffix] for out, s in suffixes.items() if suffix in s}
+    return columns, 2000 + int(suffix), [out for out in PREFIXES if out not in columns]
 
 
 def _raw(header: list[str], fields: list[str]) -> dict[str, str]:
@@ -87,14 +89,15 @@ def read(
 ) -> RegistryLoad:
     """Read an INSEE Filosofi per-commune file: one row per commune, secret rows kept."""
     options = options or {}
-    header, rows, decoded, sep = read_csv_rows(
+    table = read_csv_table(
         path, encoding=options.get("encoding"), separator=options.get("separator"),
         header_contains=CODE_COLUMNS,
     )
+    header, rows, decoded, sep = table.header, table.rows, table.decoded, table.separator
     code_names = {c.lower() for c in CODE_COLUMNS}
     code_i = next(i for i, h in enumerate(header) if h.strip().lower() in code_names)
-    columns, year = find_columns(path, header)
-    if not rows:
+    columns, year, absent = find_columns(path, header)
+    if not rows and not table.rejected:
         msg = f"{path}: no data row below the header"
         raise InputError(msg)
     longer = next(((line, len(f)) for line, f in rows if len(f) > len(header)), None)
@@ -112,10 +115,13 @@ def read(
         )
         raise InputError(msg)
 
-    warnings: list[str] = []
+    warnings: list[str] = list(table.warnings)
     if decoded.encoding != "utf-8":
         warnings.append(f"encoding: {decoded.encoding} (not UTF-8)")
-    quarantine: list[dict[str, Any]] = []
+    if absent:
+        names = ", ".join(f"{PREFIXES[out]}{year % 100:02d}" for out in absent)
+        warnings.append(f"no column {names}: {', '.join(absent)} left empty")
+    quarantine: list[dict[str, Any]] = list(table.rejected)
     seen: dict[str, int] = {}
     kept: list[dict[str, Any]] = []
     unpadded = not_available = 0
@@ -132,7 +138,7 @@ def read(
             elif code in seen:
                 reason = (f"column {header[code_i]}: duplicate code {code} "
                           f"(first on line {seen[code]})")
-        row: dict[str, Any] = {"code_insee": code, "year": year}
+        row: dict[str, Any] = {"code_insee": code, "year": year, **dict.fromkeys(absent, math.nan)}
         secret_columns: set[str] = set()
         missing = False
         if reason is None:
@@ -182,7 +188,8 @@ def read(
     secret = int(frame["secret"].sum())
     poverty_hidden = int((frame["poverty_rate_pct"].isna() & ~frame["secret"]).sum())
     record = InputRecord(
-        name=kind, path=str(path), sha256=sha256_of(path), vintage=str(year), rows_read=len(rows),
+        name=kind, path=str(path), sha256=sha256_of(path), vintage=str(year),
+        rows_read=len(rows) + len(table.rejected),
         notes=[
             (f"Filosofi {year}: {secret:,} communes under statistical secrecy (kept, values NaN); "
             f"{poverty_hidden:,} more without a poverty rate")

@@ -41,8 +41,9 @@ import math
 import re
 import unicodedata
 import warnings as pywarnings
+import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ from territory.registries._common import (
     infer_crs,
     normalize_code,
     parse_number,
-    read_csv_rows,
+    read_csv_table,
 )
 from territory.sources._files import InputRecord, sha256_of
 
@@ -330,6 +331,8 @@ class _Table:
     raw: Callable[[int], dict[str, Any]]
     file_crs: Any = None  # a pyproj CRS or a label, when the file states one we trust
     crs_note: str | None = None  # why the file's CRS is not trusted
+    #: quarantine entries of rows no format can read (empty rows, overlong fields)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _settle(
@@ -549,9 +552,11 @@ def _coordinate_problem(role_texts: dict[str, str]) -> tuple[float, float, str |
 
 
 def _read_csv(path: Path, kind: str, options: dict[str, Any], warnings: list[str]) -> _Table:
-    header, rows, decoded, separator = read_csv_rows(
+    table = read_csv_table(
         path, encoding=options.get("encoding"), separator=options.get("separator"),
     )
+    header, rows, decoded, separator = table.header, table.rows, table.decoded, table.separator
+    warnings += table.warnings
     if decoded.encoding != "utf-8" and not options.get("encoding"):
         warnings.append(f"encoding not declared: decoded as {decoded.encoding}")
     names = []
@@ -629,7 +634,7 @@ def _read_csv(path: Path, kind: str, options: dict[str, Any], warnings: list[str
             names[j] if j < len(names) else f"column_{j + 1}": cell for j, cell in enumerate(cells)
         }
 
-    return _Table(lines, xs, ys, problems, fields, raw)
+    return _Table(lines, xs, ys, problems, fields, raw, rejected=table.rejected)
 
 
 # -- vector files (pyogrio) ---------------------------------------------------------------------
@@ -743,6 +748,24 @@ def _read_vector(
 # -- entry point --------------------------------------------------------------------------------
 
 
+#: members that make a zip archive a vector dataset (read by GDAL) rather than a zipped table
+_VECTOR_MEMBERS = (".shp", ".gpkg", ".geojson", ".json", ".kml", ".gml", ".fgb", ".tab", ".mif")
+
+
+def _zip_holds_table(path: Path) -> bool:
+    """True when a zip archive is a workbook or a zipped CSV (opened as text), not a vector
+    dataset (nor a damaged archive: GDAL says what is wrong with it)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n.lower() for n in archive.namelist()]
+    except (zipfile.BadZipFile, OSError):
+        return False
+    if "xl/workbook.xml" in names or "mimetype" in names:
+        return True
+    tables = any(n.endswith((".csv", ".txt", ".tsv")) for n in names)
+    return tables and not any(n.endswith(_VECTOR_MEMBERS) for n in names)
+
+
 def _sniff(path: Path) -> tuple[str, bool]:
     """``(format, geojson_without_crs)``: ``vector`` or ``csv``, told by the content."""
     try:
@@ -758,7 +781,9 @@ def _sniff(path: Path) -> tuple[str, bool]:
     if size == 0 or (size <= 4096 and not head.strip()):
         msg = f"{path}: the file is empty"
         raise InputError(msg)
-    if head.startswith((b"PK\x03\x04", b"SQLite format 3\x00", b"\x00\x00\x27\x0a", b"fgb")):
+    if head.startswith(b"PK\x03\x04"):
+        return ("csv" if _zip_holds_table(path) else "vector"), False
+    if head.startswith((b"SQLite format 3\x00", b"\x00\x00\x27\x0a", b"fgb")):
         return "vector", False
     text_head = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text_head.startswith((b"{", b"[")):
@@ -785,8 +810,11 @@ def read(path: Path, *, kind: str, options: dict[str, Any]) -> RegistryLoad:
     else:
         table = _read_csv(path, kind, options, warnings)
     rows, crs, quarantine = _settle(path, kind, table, options, warnings)
+    if table.rejected:
+        quarantine = sorted([*quarantine, *table.rejected], key=lambda entry: entry["line"])
     record = InputRecord(
-        name=kind, path=str(path), sha256=sha256_of(path), rows_read=len(table.lines),
+        name=kind, path=str(path), sha256=sha256_of(path),
+        rows_read=len(table.lines) + len(table.rejected),
     )
     return RegistryLoad(
         kind=kind, rows=rows, crs=crs, quarantine=quarantine, record=record, warnings=warnings,

