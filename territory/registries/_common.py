@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from territory.errors import ConfigError, InputError
-from territory.registries.kinds import KINDS, POINT_KINDS
+from territory.registries.kinds import KINDS
 from territory.sources._files import InputRecord, sha256_of, with_fetch_provenance
 
 WGS84 = "EPSG:4326"

@@ -9,7 +9,8 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from territory.registries._common import POINT_KINDS, RegistryLoad
+from territory.registries._common import RegistryLoad
+from territory.registries.kinds import POINT_KINDS
 
 POINT_COLUMNS = {
     "kind": "VARCHAR",
