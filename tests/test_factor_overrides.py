@@ -14,7 +14,7 @@ from territory.errors import ConfigError
 from territory.freshness import run_key
 from territory.mapping import load_map_definition
 from territory.run import run_pipeline
-from territory.settings import RunSettings, data_dir, maps_dir
+from territory.settings import RunSettings, data_dir, maps_dir, pipelines_dir
 from territory.sources.factors import read_factor_table, resolve_overrides
 
 LIFETIME = "smartphone.lifetime_years"  # 2.5 years in data/, low 2, high 4
@@ -190,3 +190,40 @@ def test_with_abroad_scope_goes_through_the_override(tmp_path, run_44):
     national, base = manifest["national_check"], _manifest(run_44)["national_check"]
     assert national["shares"]["datacenters"] > base["shares"]["datacenters"] + 0.1
     assert national["reference"].startswith("ADEME update Jan 2025")
+
+
+
+def test_factor_macros_read_staging_and_fail_loudly_on_an_unknown_id(tmp_path):
+    from territory.database import connect
+    from territory.errors import PipelineError
+    from territory.pipeline import discover_models, run_models
+    from territory.sources import load_factor_tables
+
+    for layer in ("staging", "intermediate", "marts"):
+        (tmp_path / layer).mkdir()
+    (tmp_path / "staging" / "stg_factors.sql").write_text(
+        (pipelines_dir() / "staging" / "stg_factors.sql").read_text(encoding="utf-8"),
+        encoding="utf-8")
+    (tmp_path / "intermediate" / "int_good.sql").write_text(
+        f"select factor('{LIFETIME}') as v, factor_low('{LIFETIME}') as lo, "
+        f"factor_high('{LIFETIME}') as hi", encoding="utf-8")
+    (tmp_path / "intermediate" / "int_bad.sql").write_text(
+        "select factor('smartphone.no_such_factor') as v", encoding="utf-8")
+    models = {m.name: m for m in discover_models(tmp_path)}
+    # the runner knows that a model calling factor() reads stg_factors
+    assert models["int_good"].depends_on == {"stg_factors"}
+    con = connect()
+    load_factor_tables(con, data_dir())
+    run_models(con, [models["stg_factors"], models["int_good"]])
+    assert con.execute("SELECT v, lo, hi FROM int_good").fetchone() == (2.5, 2.0, 4.0)
+    with pytest.raises(PipelineError, match=r"int_bad\.sql: model int_bad failed: .*factor "
+                       r"smartphone\.no_such_factor is not in the factor tables"):
+        run_models(con, [models["int_bad"]])
+
+
+def test_no_model_pivots_factors_or_reads_raw_tables_beyond_staging():
+    for path in pipelines_dir().glob("*/*.sql"):
+        sql = path.read_text(encoding="utf-8").lower()
+        assert "filter (where id" not in sql, path
+        if path.parent.name != "staging":
+            assert "raw_" not in sql, path
