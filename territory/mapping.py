@@ -117,8 +117,20 @@ class MapPoints:
     fields: dict[str, list[Any]]
 
 
+#: keys a map definition may hold: top level, then each table of ``[[levels]]``,
+#: ``[[indicators]]`` and ``[[points]]`` (``[field_labels]`` maps any field to its label)
+MAP_DEFINITION_KEYS: dict[str, frozenset[str]] = {
+    "": frozenset({"title", "indicator", "indicator_label", "indicator_unit", "palette",
+                   "min_class_width_share", "levels", "indicators", "points", "field_labels"}),
+    "levels": frozenset({"layer", "label"}),
+    "indicators": frozenset({"column", "label", "unit", "intensive", "optional", "integer"}),
+    "points": frozenset({"layer", "kinds", "label", "colour", "size", "size_origin",
+                         "size_declared", "note", "cluster", "shown", "fields"}),
+}
+
+
 def load_map_definition(path: Path) -> dict[str, Any]:
-    """Read a map definition TOML file of ``maps/``."""
+    """Read a map definition TOML file of ``maps/``; an unknown key is an error naming it."""
     try:
         definition = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as error:
@@ -127,6 +139,19 @@ def load_map_definition(path: Path) -> dict[str, Any]:
     for key in ("title", "indicator", "indicator_label", "indicator_unit", "palette", "levels"):
         if key not in definition:
             msg = f"{path}: key {key!r} is missing"
+            raise ConfigError(msg)
+    tables = [("", definition)] + [
+        (name, entry) for name in ("levels", "indicators", "points")
+        for entry in definition.get(name, [])]
+    for name, table in tables:
+        if not isinstance(table, dict):
+            msg = f"{path}: [[{name}]] entries must be tables"
+            raise ConfigError(msg)
+        unknown = sorted(set(table) - MAP_DEFINITION_KEYS[name])
+        if unknown:
+            where = f"[[{name}]] " if name else ""
+            msg = (f"{path}: {where}unknown keys {', '.join(unknown)}; known: "
+                   f"{', '.join(sorted(MAP_DEFINITION_KEYS[name]))}")
             raise ConfigError(msg)
     return definition
 
