@@ -486,7 +486,8 @@ def write_departement_maps(
     (staging / "maps").mkdir()
     sources = _map_sources(computed.records, computed.factor_version)
     written = []
-    for code in computed.departements or [None]:
+    codes: list[str | None] = [*computed.departements] or [None]
+    for code in codes:
         path = staging / "maps" / f"map-{code or 'france'}.html"
         with steps.step(f"writing maps/{path.name}"):
             _write_map(computed.con, path, definition, settings, code, sources)

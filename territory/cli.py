@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from territory.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, ConfigError, TerritoryError
 from territory.registries.kinds import KINDS
@@ -307,7 +308,8 @@ def _sources(args: argparse.Namespace) -> int:
     for table in sorted(data_dir().glob("*.csv")):
         print(f"  factor table                {table.name}")
     print("registries" if settings.sources or settings.population_file else "registries: none declared")
-    declared = [("population", settings.population_file, {})] if settings.population_file else []
+    declared: list[tuple[str, Path, dict[str, Any]]] = (
+        [("population", settings.population_file, {})] if settings.population_file else [])
     for kind, path, options in [*declared, *settings.sources]:
         if path.is_file():
             status = f"ok, {path.stat().st_size:,} bytes"

@@ -224,6 +224,9 @@ def _keep_mask(geoms: np.ndarray, vals: np.ndarray, crs: CRS) -> tuple[np.ndarra
 def _inside_grid_area(geoms: np.ndarray, crs: CRS) -> np.ndarray:
     """Whether each geometry's bounding box lies inside EPSG:3035's area of use."""
     area = CRS.from_user_input(GRID_CRS).area_of_use
+    if area is None:  # pyproj's database always has EPSG:3035's; a broken install has not
+        msg = f"pyproj knows no area of use for {GRID_CRS}"
+        raise OutputError(msg)
     bounds = shapely.bounds(geoms)
     xs = bounds[:, [0, 2, 2, 0]].ravel()
     ys = bounds[:, [1, 1, 3, 3]].ravel()
@@ -407,7 +410,8 @@ class _CellSplit:
         k, width = grid.k, grid.width
         self.grid = grid
         # int32 throughout (sub-grid columns and cell numbers of France fit); int64 beyond
-        kind = np.int32 if grid.height * (width + 1) < 2**31 - 1 else np.int64
+        kind: type[np.signedinteger[Any]] = (
+            np.int32 if grid.height * (width + 1) < 2**31 - 1 else np.int64)
         row = (spans.row // k).astype(kind)
         c0, c1 = spans.c0.astype(kind), spans.c1.astype(kind)
         j0 = c0 // k

@@ -426,7 +426,7 @@ def polygon_styles(name: str, table: pa.Table, palette: list[str],
     columns = [c for c in table.column_names if c != "geometry"]
     inhabited = (table.column("population").to_numpy(zero_copy_only=False) > 0
                  if "population" in columns else None)
-    styles = []
+    styles: list[NamedStyle] = []
     for style in POLYGON_STYLES:
         if style.field not in columns:
             continue
@@ -672,7 +672,8 @@ def _write_qgis_metadata(db: sqlite3.Connection, names: Sequence[str], metadata:
     for name in names:
         row = db.execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents "
                          "WHERE table_name = ?", (name,)).fetchone()
-        bounds = tuple(float(v) for v in row) if row and None not in row else None
+        bounds = ((float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+                  if row and None not in row else None)
         md_id = db.execute(
             "INSERT INTO gpkg_metadata (md_scope, md_standard_uri, mime_type, metadata) "
             "VALUES ('dataset', ?, 'text/xml', ?)",

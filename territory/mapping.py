@@ -389,8 +389,8 @@ def _points_payload(points: MapPoints, spec: dict[str, Any]) -> dict[str, Any]:
         column = np.asarray(points.fields[name], dtype=object)[order]
         kinds = set(map(type, column)) - {type(None)}
         if kinds and kinds <= {bool, np.bool_}:
-            fields[name] = encode_texts(np.where(column == True, "oui",
-                                                 np.where(column == False, "non", None)))
+            fields[name] = encode_texts(np.array(
+                [None if v is None else ("oui" if v else "non") for v in column], dtype=object))
         elif all(issubclass(k, (int, float, np.integer, np.floating)) for k in kinds):
             fields[name] = encode_numbers(column, name)
         else:

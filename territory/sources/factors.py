@@ -20,7 +20,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 
@@ -132,7 +132,7 @@ def read_devices(path: Path, factors: list[dict[str, object]], factors_path: Pat
             if unit and factor["unit"] != unit:
                 msg = f"{factors_path}: row {factor['row']}, column unit: {fid} must be in {unit}, got {factor['unit']!r}"
                 raise FactorTableError(msg)
-            if name == "lifetime_years" and factor["low"] <= 0:
+            if name == "lifetime_years" and cast(float, factor["low"]) <= 0:
                 msg = f"{factors_path}: row {factor['row']}, column low: {fid} must be > 0"
                 raise FactorTableError(msg)
     for fid in GLOBAL_FACTORS:
