@@ -36,13 +36,11 @@ from territory.errors import ConfigError, PipelineError
 from territory.freshness import describe_outputs
 from territory.geopackage import save_layers_geopackage
 from territory.mapping import (
-    MAP_COLUMNS,
-    MAP_TEXT_COLUMNS,
-    STRATUM_COLUMNS,
     MapLevel,
     MapPoints,
     build_map,
     load_map_definition,
+    map_columns,
 )
 from territory.pipeline import Model, discover_models, run_models
 from territory.quarantine import write_quarantine_csv
@@ -180,8 +178,12 @@ def _map_levels(
         keep_outline = layer == "communes"
         available = {row[0] for row in con.cursor().execute(
             "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [layer]).fetchall()}
-        numbers = [c for c in (*MAP_COLUMNS, *STRATUM_COLUMNS) if c in available]
-        texts = [c for c in MAP_TEXT_COLUMNS if c in available]
+        numbers, texts = map_columns(definition, layer)
+        missing = [c for c in numbers + texts if c not in available]
+        if missing:
+            # the column catalogue says the level has them: a mart without them is a bug
+            msg = f"the {layer} mart lacks the map's columns {', '.join(missing)}"
+            raise PipelineError(msg)
         where, params = _departement_filter(layer, departement)
         frame = con.cursor().execute(
             f"""
@@ -290,7 +292,7 @@ def _write_geopackage(
         for layer, kinds in POINT_LAYERS.items()
     }
     save_layers_geopackage(
-        layers, path, crs=CRS_METROPOLE, palette=definition["palette"],
+        layers, path, crs=CRS_METROPOLE,
         min_width_share=definition.get("min_class_width_share", 0.0), metadata=metadata,
         points=points,
     )

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import shapely
 
+from territory.columns import LEVELS, TERRITORY_LEVELS, Column, catalogue
 from territory.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -36,36 +37,15 @@ LEAFLET_VERSION = "1.9.3"
 LEAFLET_CDN = f"https://cdn.jsdelivr.net/npm/leaflet@{LEAFLET_VERSION}/dist"
 #: default quantisation of map coordinates: 1e-4 degree is about 10 m
 COORDINATE_SCALE = 10_000
-#: attributes sent to the browser for each feature (tooltip, popup and colours); a level may lack
-#: some (upper levels have no population stratum)
-MAP_COLUMNS = (
-    "population",
-    "footprint_tco2e",
-    "footprint_kgco2e_per_inhabitant",
-    "devices_tco2e",
-    "networks_tco2e",
-    "datacenters_tco2e",
-    "territorial_tco2e",
-    "displaced_tco2e",
-    "antennas_count",
-    "antennas_tco2e",
-    "datacenters_count",
-    "datacenters_located_tco2e",
-    "streetlights_count",
-    "cameras_count",
-    "sensors_count",
-    "infrastructure_tco2e",
-)
-#: columns only the communes have: the comparison with the communes of the same stratum
-STRATUM_COLUMNS = (
-    "stratum_communes_count",
-    "stratum_median_kgco2e_per_inhabitant",
-    "stratum_rank",
-)
-#: text attributes sent for each feature, when the level has them
-MAP_TEXT_COLUMNS = ("population_stratum",)
+#: the column every level needs: per-inhabitant classes are taken over inhabited territories
+POPULATION = "population"
+#: keys of ``[popup]`` naming one column, then those naming a list (or table) of columns
+POPUP_COLUMN_KEYS = ("compared", "stratum_median", "stratum_rank", "stratum_count")
+POPUP_LIST_KEYS = ("tooltip", "summary", "parts", "places", "equipment")
 #: coordinates of registry points: 1e-5 degree, about 1 m
 POINT_SCALE = 100_000
+#: the catalogue level of the registry points' columns
+POINT_LEVEL = "registry_points"
 
 
 @dataclass(frozen=True)
@@ -81,11 +61,11 @@ class MapLevel:
     codes, names
         INSEE code and name of each feature.
     values
-        Column name -> one number per feature (``MAP_COLUMNS``, ``STRATUM_COLUMNS``).
+        Column name -> one number per feature (the numbers of :func:`map_columns`).
     geometries
         Shapely (Multi)Polygons in EPSG:4326, one per feature.
     texts
-        Column name -> one text per feature (``MAP_TEXT_COLUMNS``).
+        Column name -> one text per feature (the texts of :func:`map_columns`).
     """
 
     layer: str
@@ -117,43 +97,124 @@ class MapPoints:
     fields: dict[str, list[Any]]
 
 
-#: keys a map definition may hold: top level, then each table of ``[[levels]]``,
-#: ``[[indicators]]`` and ``[[points]]`` (``[field_labels]`` maps any field to its label)
+#: keys a map definition may hold: top level, then each table of ``[[levels]]``, ``[popup]``
+#: and ``[[points]]``
 MAP_DEFINITION_KEYS: dict[str, frozenset[str]] = {
-    "": frozenset({"title", "indicator", "indicator_label", "indicator_unit", "palette",
-                   "min_class_width_share", "levels", "indicators", "points", "field_labels"}),
+    "": frozenset({"title", "indicator", "indicators", "palette", "min_class_width_share",
+                   "levels", "popup", "points"}),
     "levels": frozenset({"layer", "label"}),
-    "indicators": frozenset({"column", "label", "unit", "intensive", "optional", "integer"}),
+    "popup": frozenset({*POPUP_COLUMN_KEYS, *POPUP_LIST_KEYS, "stratum"}),
     "points": frozenset({"layer", "kinds", "label", "colour", "size", "size_origin",
                          "size_declared", "note", "cluster", "shown", "fields"}),
 }
 
 
 def load_map_definition(path: Path) -> dict[str, Any]:
-    """Read a map definition TOML file of ``maps/``; an unknown key is an error naming it."""
+    """Read a map definition TOML file of ``maps/``.
+
+    An unknown key is an error naming it. Columns are checked against the column catalogue
+    (:mod:`territory.columns`): the opening ``indicator`` (and ``indicators``, when given) must
+    be map indicators of the catalogue, every map indicator must exist at every level of the
+    map, popup columns at one level at least, point fields among the registry points' columns.
+    ``palette`` (a palette name of the catalogue) is replaced by its colours.
+    """
     try:
         definition = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as error:
         msg = f"{path}: cannot read the map definition ({error})"
         raise ConfigError(msg) from error
-    for key in ("title", "indicator", "indicator_label", "indicator_unit", "palette", "levels"):
+    for key in ("title", "indicator", "palette", "levels"):
         if key not in definition:
             msg = f"{path}: key {key!r} is missing"
             raise ConfigError(msg)
-    tables = [("", definition)] + [
-        (name, entry) for name in ("levels", "indicators", "points")
-        for entry in definition.get(name, [])]
+    tables = [("", definition), ("popup", definition.get("popup", {}))] + [
+        (name, entry) for name in ("levels", "points") for entry in definition.get(name, [])]
     for name, table in tables:
         if not isinstance(table, dict):
             msg = f"{path}: [[{name}]] entries must be tables"
             raise ConfigError(msg)
         unknown = sorted(set(table) - MAP_DEFINITION_KEYS[name])
         if unknown:
-            where = f"[[{name}]] " if name else ""
+            where = (f"[{name}] " if name == "popup" else f"[[{name}]] ") if name else ""
             msg = (f"{path}: {where}unknown keys {', '.join(unknown)}; known: "
                    f"{', '.join(sorted(MAP_DEFINITION_KEYS[name]))}")
             raise ConfigError(msg)
+    _check_columns(path, definition)
     return definition
+
+
+def _check_columns(path: Path, definition: dict[str, Any]) -> None:
+    """The definition's columns against the catalogue; resolves ``palette``."""
+    columns = catalogue()
+    palette = definition["palette"]
+    if palette not in columns.palettes:
+        msg = (f"{path}: palette {palette!r} is not a palette of {columns.path} "
+               f"({', '.join(columns.palettes)})")
+        raise ConfigError(msg)
+    definition["palette"] = list(columns.palettes[palette])
+    layers = [str(level.get("layer")) for level in definition["levels"]]
+    for layer in layers:
+        if layer not in TERRITORY_LEVELS:
+            msg = f"{path}: [[levels]] layer {layer!r} is not one of {', '.join(TERRITORY_LEVELS)}"
+            raise ConfigError(msg)
+    offered = {c.name for c in columns.map_indicators()}
+    for name in [definition["indicator"], *definition.get("indicators", [])]:
+        if name not in offered:
+            msg = (f"{path}: indicator {name!r} is not a map indicator of {columns.path} "
+                   f"(map_indicator = true); map indicators: {', '.join(sorted(offered))}")
+            raise ConfigError(msg)
+    for column in _indicator_columns(definition):
+        lacking = [layer for layer in layers if layer not in column.levels]
+        if lacking:
+            msg = (f"{columns.path}: {column.name} is a map indicator but the map's level "
+                   f"{', '.join(lacking)} has no such column (levels: {', '.join(column.levels)})")
+            raise ConfigError(msg)
+    for name, kind in _popup_columns(definition):
+        found = [columns.get(name, layer) for layer in layers]
+        if not any(found):
+            msg = f"{path}: [popup] names {name!r}, a column no level of the map has in {columns.path}"
+            raise ConfigError(msg)
+        if any(c is not None and (c.type == "text") != (kind == "text") for c in found):
+            msg = f"{path}: [popup] {name!r} must be a {kind} column in {columns.path}"
+            raise ConfigError(msg)
+    for spec in definition.get("points", []):
+        names = [*spec.get("fields", []), *(spec[k] for k in ("size", "size_origin") if k in spec)]
+        for name in names:
+            if columns.get(name, "registry_points") is None:
+                msg = (f"{path}: [[points]] {spec.get('layer')!r} names {name!r}, not a "
+                       f"registry_points column of {columns.path}")
+                raise ConfigError(msg)
+
+
+def _popup_columns(definition: dict[str, Any]) -> list[tuple[str, str]]:
+    """(column, ``number`` or ``text``) of every column ``[popup]`` names."""
+    popup = definition.get("popup", {})
+    named = [(popup[k], "number") for k in POPUP_COLUMN_KEYS if k in popup]
+    named += [(name, "number") for k in POPUP_LIST_KEYS for name in popup.get(k, [])]
+    if "stratum" in popup:
+        named.append((popup["stratum"], "text"))
+    return named
+
+
+def _indicator_columns(definition: dict[str, Any]) -> list[Column]:
+    """The map's indicators (catalogue columns), the opening one first: ``indicators`` when
+    the definition lists them, otherwise every map indicator of the catalogue in its order."""
+    offered = {c.name: c for c in catalogue().map_indicators()}
+    names = definition.get("indicators") or list(offered)
+    return sorted((offered[name] for name in names),
+                  key=lambda c: c.name != definition["indicator"])
+
+
+def map_columns(definition: dict[str, Any], layer: str) -> tuple[list[str], list[str]]:
+    """The columns the map needs of ``layer``: numbers (the population, the indicators, the
+    popup's numbers that the catalogue has at that level) and texts (the population stratum)."""
+    columns = catalogue()
+    wanted = [POPULATION, *(c.name for c in _indicator_columns(definition))]
+    numbers, texts = [], []
+    for name, kind in [(name, "number") for name in wanted] + _popup_columns(definition):
+        if columns.get(name, layer) is not None:
+            (texts if kind == "text" else numbers).append(name)
+    return list(dict.fromkeys(numbers)), list(dict.fromkeys(texts))
 
 
 def class_breaks(values: np.ndarray, palette_size: int, min_width_share: float = 0.0) -> list[float]:
@@ -238,24 +299,28 @@ def encode_geometries(geometries: np.ndarray, scale: int = COORDINATE_SCALE) -> 
 
 
 def _indicators(definition: dict[str, Any], levels: list[MapLevel] | None = None) -> list[dict[str, Any]]:
-    """The indicators of a map definition, the default one first.
+    """The indicators of a map definition (catalogue columns), the opening one first.
 
     An ``optional`` indicator (from a registry) is offered only when some feature of some level
     has a non-zero value: without antennas data, an "antennas" choice would paint everything 0.
+    A level without an indicator's values is an error, not a silently missing choice.
     """
-    listed = definition.get("indicators") or [{
-        "column": definition["indicator"], "label": definition["indicator_label"],
-        "unit": definition["indicator_unit"], "intensive": True,
-    }]
-    if levels is not None:
-        listed = [
-            ind for ind in listed
-            if all(ind["column"] in level.values for level in levels)
-            and (not ind.get("optional")
-                 or any(np.any(np.asarray(level.values[ind["column"]], dtype=float) != 0)
-                        for level in levels))
-        ]
-    return sorted(listed, key=lambda ind: ind["column"] != definition["indicator"])
+    listed = []
+    for column in _indicator_columns(definition):
+        assert column.style is not None
+        if levels is not None:
+            lacking = [level.layer for level in levels if column.name not in level.values]
+            if lacking:
+                msg = f"map level {', '.join(lacking)} has no values of the indicator {column.name}"
+                raise ConfigError(msg)
+            if column.style.optional and not any(
+                    np.any(np.asarray(level.values[column.name], dtype=float) != 0)
+                    for level in levels):
+                continue
+        listed.append({"column": column.name, "label": column.label, "unit": column.unit,
+                       "intensive": column.intensive, "optional": column.style.optional,
+                       "integer": column.integer})
+    return listed
 
 
 def _classes(values: np.ndarray, population: np.ndarray, indicator: dict[str, Any],
@@ -272,13 +337,15 @@ def _classes(values: np.ndarray, population: np.ndarray, indicator: dict[str, An
     }
 
 
-def _column_scale(column: str) -> int:
-    """Integer steps per unit a column is sent with: what a popup shows, nothing more."""
-    if column.endswith(("_count", "_rank", "_kwh", "_line")) or column == "population":
-        return 1
-    if column.endswith(("_per_inhabitant", "_tco2e", "_tb")):
-        return 10
-    return 100  # MW, PUE...
+def _column_scale(column: str, level: str | None = None) -> int:
+    """Integer steps per unit a column is sent with: its catalogue decimals (what a popup shows,
+    nothing more). ``level`` (default: the first level that has the column) picks the column."""
+    found = [c for c in (catalogue().get(column, lv) for lv in ([level] if level else LEVELS))
+             if c is not None]
+    if not found or found[0].decimals is None:
+        msg = f"{catalogue().path}: no number column {column!r} to send to the map"
+        raise ConfigError(msg)
+    return int(10 ** found[0].decimals)
 
 
 #: URL-safe base64 digits: 5 bits of a value and a continuation bit per character, JSON-safe
@@ -305,13 +372,13 @@ def encode_varints(values: Any) -> str:
     return _DIGITS[codes[position < need[:, None]]].tobytes().decode("ascii")
 
 
-def encode_numbers(values: Any, column: str) -> dict[str, Any]:
+def encode_numbers(values: Any, column: str, level: str | None = None) -> dict[str, Any]:
     """A numeric column for the browser: one constant (``c``); or few distinct values (``u``)
-    and one index per row (``i``); or integers (``v``) at a scale (``s``). Missing values
-    (None, NaN) are listed in ``n``."""
+    and one index per row (``i``); or integers (``v``) at a scale (``s``, the catalogue's
+    decimals of ``column`` at ``level``). Missing values (None, NaN) are listed in ``n``."""
     array = np.asarray(values, dtype=float) if not isinstance(values, list) or None not in values \
         else np.asarray([np.nan if v is None else v for v in values], dtype=float)
-    scale = _column_scale(column)
+    scale = _column_scale(column, level)
     finite = np.isfinite(array)
     if array.size and finite.all() and np.all(array == array[0]):
         return {"c": float(array[0]) if array[0] % 1 else int(array[0])}
@@ -339,7 +406,7 @@ def encode_texts(values: Any) -> dict[str, Any]:
 
 def _level_payload(level: MapLevel, definition: dict[str, Any], indicators: list[dict[str, Any]],
                    scale: int) -> dict[str, Any]:
-    population = np.asarray(level.values["population"], dtype=float)
+    population = np.asarray(level.values[POPULATION], dtype=float)
     classes = {
         ind["column"]: _classes(np.asarray(level.values[ind["column"]], dtype=float), population, ind, definition)
         for ind in indicators
@@ -349,12 +416,33 @@ def _level_payload(level: MapLevel, definition: dict[str, Any], indicators: list
         "label": level.label,
         "codes": level.codes,
         "names": level.names,
-        "values": {k: encode_numbers(vals, k) for k, vals in level.values.items()},
+        "values": {k: encode_numbers(vals, k, level.layer) for k, vals in level.values.items()},
         "texts": {k: encode_texts(vals) for k, vals in level.texts.items()},
         "classes": classes,
         **classes[indicators[0]["column"]],
         "geometry": encode_geometries(level.geometries, scale),
     }
+
+
+def _columns_payload(names: Any, level: str) -> dict[str, dict[str, Any]]:
+    """What the browser needs of each column: French label (with its unit for registry
+    fields), short label, unit and decimals, from the column catalogue."""
+    out = {}
+    for name in names:
+        column = catalogue().column(name, level)
+        out[name] = {"label": column.titled if level == POINT_LEVEL else column.label,
+                     "short": column.short_label or column.label, "unit": column.unit,
+                     "decimals": column.decimals}
+    return out
+
+
+def _level_columns_payload(levels: list[MapLevel]) -> dict[str, dict[str, Any]]:
+    """:func:`_columns_payload` of every column of every level (one label per name: a name
+    has one label at every territory level)."""
+    out: dict[str, dict[str, Any]] = {}
+    for level in levels:
+        out |= _columns_payload([*level.values, *level.texts], level.layer)
+    return out
 
 
 def _morton_order(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -392,7 +480,7 @@ def _points_payload(points: MapPoints, spec: dict[str, Any]) -> dict[str, Any]:
             fields[name] = encode_texts(np.array(
                 [None if v is None else ("oui" if v else "non") for v in column], dtype=object))
         elif all(issubclass(k, (int, float, np.integer, np.floating)) for k in kinds):
-            fields[name] = encode_numbers(column, name)
+            fields[name] = encode_numbers(column, name, POINT_LEVEL)
         else:
             fields[name] = encode_texts(column)
     return {
@@ -407,6 +495,8 @@ def _points_payload(points: MapPoints, spec: dict[str, Any]) -> dict[str, Any]:
         "note": spec.get("note", ""),
         "count": int(lon.size),
         "order": [name for name in spec.get("fields", []) if name in fields],
+        # French label (with unit) and decimals of each field, from the column catalogue
+        "columns": _columns_payload(fields, POINT_LEVEL),
         "xy": encode_varints(deltas),
         # parsed when the layer is first shown: until then one flat string costs the browser's
         # garbage collector nothing, where tens of thousands of small strings cost it a lot
@@ -507,12 +597,15 @@ def build_map(
         "indicatorLabel": indicators[0]["label"],
         "unit": indicators[0]["unit"],
         "indicators": [{k: ind[k] for k in ("column", "label", "unit")} for ind in indicators],
+        # label, short label, unit and decimals of every column the levels carry (catalogue)
+        "columns": _level_columns_payload(levels),
+        "popup": definition.get("popup", {}),
+        "population": POPULATION,
         "intensive": {ind["column"]: bool(ind.get("intensive")) for ind in indicators},
         "integer": {ind["column"]: bool(ind.get("integer")) for ind in indicators},
         "palette": definition["palette"],
         "scale": scale,
         "pointScale": POINT_SCALE,
-        "fieldLabels": definition.get("field_labels", {}),
         "levels": [_level_payload(level, definition, indicators, scale) for level in levels],
         "points": [_points_payload(p, specs[p.layer]) for p in points or [] if len(p.lon)],
         "tiles": _tiles(tiles),

@@ -533,8 +533,10 @@ def test_hostile_names_show_as_text(open_map: Any, tmp_path: Path) -> None:
     import numpy as np
     import shapely
 
-    from territory.mapping import MAP_COLUMNS, MapLevel, build_map, load_map_definition
+    from territory.mapping import MapLevel, build_map, load_map_definition, map_columns
     from territory.settings import maps_dir
+
+    MAP_COLUMNS = map_columns(load_map_definition(maps_dir() / "footprint.toml"), "communes")[0]
 
     level = MapLevel(
         layer="communes", label="Communes", codes=["99001", "99002"], names=[HOSTILE, "Voisine"],
@@ -884,9 +886,16 @@ def test_optional_base_map_is_the_only_network_use(open_map: Any, tmp_path: Path
     import numpy as np
     import shapely
 
-    from territory.mapping import MAP_COLUMNS, OSM_TILES, MapLevel, build_map, load_map_definition
+    from territory.mapping import (
+        OSM_TILES,
+        MapLevel,
+        build_map,
+        load_map_definition,
+        map_columns,
+    )
     from territory.settings import maps_dir
 
+    MAP_COLUMNS = map_columns(load_map_definition(maps_dir() / "footprint.toml"), "communes")[0]
     level = MapLevel(
         layer="communes", label="Communes", codes=["99001", "99002"], names=["Une", "Deux"],
         values={c: [100.0, 200.0] for c in MAP_COLUMNS},

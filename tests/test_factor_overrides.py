@@ -123,11 +123,12 @@ def test_factor_option():
 
 
 @pytest.mark.parametrize(("anchor", "added", "message"), [
-    ('indicator_unit = "kgCO₂e/hab./an"\n', "classes = 7\n",
+    ("min_class_width_share = 0.005\n", "classes = 7\n",
      r"footprint\.toml: unknown keys classes"),
     ("[[points]]\n", 'color = "#000"\n', r"footprint\.toml: \[\[points\]\] unknown keys color"),
-    ("[[indicators]]\n", "intensif = true\n",
-     r"footprint\.toml: \[\[indicators\]\] unknown keys intensif"),
+    ("[[levels]]\n", "intensif = true\n",
+     r"footprint\.toml: \[\[levels\]\] unknown keys intensif"),
+    ("[popup]\n", "tooltips = []\n", r"footprint\.toml: \[popup\] unknown keys tooltips"),
 ])
 def test_map_definition_unknown_keys(tmp_path, anchor, added, message):
     text = (maps_dir() / "footprint.toml").read_text(encoding="utf-8")

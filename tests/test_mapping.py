@@ -7,7 +7,6 @@ import pytest
 import shapely
 
 from territory.mapping import (
-    MAP_COLUMNS,
     MapLevel,
     _indicators,
     class_breaks,
@@ -15,8 +14,12 @@ from territory.mapping import (
     encode_texts,
     encode_varints,
     load_map_definition,
+    map_columns,
 )
 from territory.settings import maps_dir
+
+#: the numbers the map needs of the communes (from the map definition and the column catalogue)
+MAP_COLUMNS = map_columns(load_map_definition(maps_dir() / "footprint.toml"), "communes")[0]
 
 DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 

@@ -8,7 +8,6 @@ var map = L.map('territory-map', {center: [46.6, 2.4], zoom: 6, zoomControl: tru
 L.control.scale().addTo(map);
 var fmt = new Intl.NumberFormat('fr-FR', {maximumFractionDigits: 0});
 var fmt1 = new Intl.NumberFormat('fr-FR', {maximumFractionDigits: 1});
-var fmt2 = new Intl.NumberFormat('fr-FR', {maximumFractionDigits: 2});
 var renderer = L.canvas({padding: 0.1, tolerance: 2});
 // registry points are drawn above the polygons, in their own pane, as SVG (few elements at a
 // time: clusters): a second canvas on top would take the polygons' mouse events
@@ -77,26 +76,40 @@ function row(label, value) {
   tr.appendChild(a); tr.appendChild(b); return tr;
 }
 function val(level, column, i) { var c = level.values[column]; return c ? (c[i] || 0) : 0; }
+// labels, units and decimals of the columns come from the column catalogue (data/columns.toml),
+// which columns the tooltip and popup show from the map definition's [popup] (data.popup)
+var POPUP = data.popup || {}, COLUMNS = data.columns || {}, POPULATION = data.population, formats = {};
+function meta(column) { return COLUMNS[column] || {label: column, short: column, unit: '', decimals: 2}; }
+function formatter(decimals) {
+  var d = decimals === null || decimals === undefined ? 2 : decimals;
+  if (!formats[d]) formats[d] = new Intl.NumberFormat('fr-FR', {maximumFractionDigits: d});
+  return formats[d];
+}
+// a value with at most its decimals, none from 100 on (a tooltip reads "12 345 tCO₂e/an")
+function amount(column, v) { return (Math.abs(v) >= 100 ? fmt : formatter(meta(column).decimals)).format(v); }
+function withUnit(column, v) { var u = meta(column).unit; return amount(column, v) + (u ? ' ' + u : ''); }
+function has(level, column) { return column in level.values; }
+// the parts of the footprint (breakdown) and where it is emitted: [column, short label, colour]
+function coloured(table) { return Object.keys(table || {}).map(function(c) { return [c, meta(c).short, table[c]]; }); }
+var PARTS = coloured(POPUP.parts), PLACES = coloured(POPUP.places);
+function partsTotal(level, i) { return PARTS.reduce(function(t, p) { return t + val(level, p[0], i); }, 0); }
+function share(level, column, i) {
+  var total = partsTotal(level, i);
+  if (!(column in (POPUP.parts || {})) || !(total > 0)) return '';
+  return ' (' + fmt.format(100 * val(level, column, i) / total) + ' %)';
+}
 function tooltipContent(level, i) {
   var div = el('div', undefined, 'territory-tooltip');
   div.appendChild(el('strong', level.names[i] + ' (' + level.codes[i] + ')'));
-  var t = document.createElement('table'), total = val(level, 'footprint_tco2e', i);
-  function share(x) { return total > 0 ? ' (' + fmt.format(100 * x / total) + ' %)' : ''; }
-  t.appendChild(row('Population', fmt.format(val(level, 'population', i))));
-  t.appendChild(row('Empreinte totale', fmt.format(total) + ' tCO₂e/an'));
-  t.appendChild(row('Par habitant', fmt1.format(val(level, 'footprint_kgco2e_per_inhabitant', i)) + ' kgCO₂e/an'));
-  t.appendChild(row('Terminaux', fmt.format(val(level, 'devices_tco2e', i)) + ' tCO₂e' + share(val(level, 'devices_tco2e', i))));
-  t.appendChild(row('Réseaux', fmt.format(val(level, 'networks_tco2e', i)) + ' tCO₂e' + share(val(level, 'networks_tco2e', i))));
-  t.appendChild(row('Centres de données', fmt.format(val(level, 'datacenters_tco2e', i)) + ' tCO₂e' + share(val(level, 'datacenters_tco2e', i))));
-  t.appendChild(row('Émissions sur le territoire', fmt.format(val(level, 'territorial_tco2e', i)) + ' tCO₂e'));
-  t.appendChild(row('Pollution déplacée', fmt.format(val(level, 'displaced_tco2e', i)) + ' tCO₂e'));
+  var t = document.createElement('table');
+  (POPUP.tooltip || []).filter(function(c) { return has(level, c); }).forEach(function(c) {
+    t.appendChild(row(meta(c).short, withUnit(c, val(level, c, i)) + share(level, c, i)));
+  });
   div.appendChild(t);
   div.appendChild(el('div', 'Cliquer pour le détail', 'territory-note'));
   return div;
 }
 // ---- popups: breakdown chart (inline SVG) and comparison with peers
-var PARTS = [['devices_tco2e', 'Terminaux', '#3182bd'], ['networks_tco2e', 'Réseaux', '#31a354'],
-             ['datacenters_tco2e', 'Centres de données', '#756bb1']];
 function barChart(items, width) {
   // one horizontal bar per item: [label, value, colour]; values scaled to the largest
   var max = Math.max.apply(null, items.map(function(x) { return x[1]; }).concat([1e-9]));
@@ -110,12 +123,12 @@ function barChart(items, width) {
   return s;
 }
 function stackedBar(level, i, width) {
-  var total = PARTS.reduce(function(t, p) { return t + val(level, p[0], i); }, 0);
+  var total = partsTotal(level, i);
   var s = svg('svg', {width: width, height: 22, role: 'img', 'class': 'territory-stack'}), x = 0;
   PARTS.forEach(function(p) {
     var w = total > 0 ? width * val(level, p[0], i) / total : 0;
     var r = svg('rect', {x: x, y: 2, width: w, height: 18, fill: p[2]});
-    var title = svg('title', {}); title.textContent = p[1] + ' : ' + fmt.format(val(level, p[0], i)) + ' tCO₂e/an';
+    var title = svg('title', {}); title.textContent = p[1] + ' : ' + withUnit(p[0], val(level, p[0], i));
     r.appendChild(title); s.appendChild(r); x += w;
   });
   return s;
@@ -124,7 +137,7 @@ var ranks = {};
 function levelRank(level, i) {
   // rank by footprint per inhabitant among the inhabited territories of the level (1 = lowest)
   if (!ranks[level.layer]) {
-    var v = level.values.footprint_kgco2e_per_inhabitant, pop = level.values.population, idx = [];
+    var v = level.values[POPUP.compared], pop = level.values[POPULATION], idx = [];
     for (var k = 0; k < v.length; k++) if (pop[k] > 0) idx.push(k);
     idx.sort(function(a, b) { return v[a] - v[b]; });
     var rank = {}; idx.forEach(function(k, r) { rank[k] = r + 1; });
@@ -135,48 +148,51 @@ function levelRank(level, i) {
   return {rank: r.rank[i], n: r.n, median: r.median};
 }
 // popups are panned clear of the title and search box (top left) and of the legend
-var POPUP = {maxWidth: 340, minWidth: 280, autoPanPaddingTopLeft: L.point(20, 190), autoPanPaddingBottomRight: L.point(20, 40)};
+var POPUP_OPTIONS = {maxWidth: 340, minWidth: 280, autoPanPaddingTopLeft: L.point(20, 190), autoPanPaddingBottomRight: L.point(20, 40)};
 function keepNumbers(text) { return text.replace(/(\d) (\d)/g, '$1\u202f$2'); }
 function popupContent(level, i) {
-  var div = el('div', undefined, 'territory-popup'), per = val(level, 'footprint_kgco2e_per_inhabitant', i);
+  var div = el('div', undefined, 'territory-popup'), per = val(level, POPUP.compared, i);
   div.appendChild(el('h2', level.names[i] + ' (' + level.codes[i] + ')'));
-  var t = document.createElement('table'), total = val(level, 'footprint_tco2e', i);
-  t.appendChild(row('Population', fmt.format(val(level, 'population', i)) + ' hab.'));
-  t.appendChild(row('Empreinte numérique', fmt.format(total) + ' tCO₂e/an'));
-  t.appendChild(row('Par habitant', fmt1.format(per) + ' kgCO₂e/an'));
-  div.appendChild(t);
-  div.appendChild(el('h3', 'Répartition de l’empreinte'));
-  div.appendChild(stackedBar(level, i, 280));
-  var legendTable = document.createElement('table');
-  PARTS.forEach(function(p) {
-    var tr = row('', fmt.format(val(level, p[0], i)) + ' tCO₂e (' + (total > 0 ? fmt.format(100 * val(level, p[0], i) / total) : '0') + ' %)');
-    var sw = el('span', undefined, 'territory-swatch'); sw.style.background = p[2];
-    tr.firstChild.appendChild(sw); tr.firstChild.appendChild(document.createTextNode(p[1]));
-    legendTable.appendChild(tr);
+  var t = document.createElement('table');
+  (POPUP.summary || []).filter(function(c) { return has(level, c); }).forEach(function(c) {
+    t.appendChild(row(meta(c).label, withUnit(c, val(level, c, i))));
   });
-  div.appendChild(legendTable);
-  div.appendChild(el('h3', 'Où sont émis les gaz à effet de serre'));
-  div.appendChild(barChart([
-    ['Sur le territoire', val(level, 'territorial_tco2e', i), '#e6550d', fmt.format(val(level, 'territorial_tco2e', i)) + ' t'],
-    ['Ailleurs (déplacée)', val(level, 'displaced_tco2e', i), '#969696', fmt.format(val(level, 'displaced_tco2e', i)) + ' t']
-  ], 280));
-  var registry = [['antennas_count', 'Sites d’antennes'], ['datacenters_count', 'Centres de données'],
-                  ['streetlights_count', 'Points lumineux'], ['cameras_count', 'Caméras'], ['sensors_count', 'Capteurs']]
-    .filter(function(r) { return val(level, r[0], i) > 0; });
+  div.appendChild(t);
+  if (PARTS.length) {
+    var total = partsTotal(level, i);
+    div.appendChild(el('h3', 'Répartition de l’empreinte'));
+    div.appendChild(stackedBar(level, i, 280));
+    var legendTable = document.createElement('table');
+    PARTS.forEach(function(p) {
+      var tr = row('', withUnit(p[0], val(level, p[0], i)) + ' (' + (total > 0 ? fmt.format(100 * val(level, p[0], i) / total) : '0') + ' %)');
+      var sw = el('span', undefined, 'territory-swatch'); sw.style.background = p[2];
+      tr.firstChild.appendChild(sw); tr.firstChild.appendChild(document.createTextNode(p[1]));
+      legendTable.appendChild(tr);
+    });
+    div.appendChild(legendTable);
+  }
+  if (PLACES.length) {
+    div.appendChild(el('h3', 'Où sont émis les gaz à effet de serre'));
+    div.appendChild(barChart(PLACES.map(function(p) {
+      return [p[1], val(level, p[0], i), p[2], withUnit(p[0], val(level, p[0], i))];
+    }), 280));
+  }
+  var registry = (POPUP.equipment || []).filter(function(c) { return val(level, c, i) > 0; });
   if (registry.length) {
     div.appendChild(el('h3', 'Équipements recensés'));
     var rt = document.createElement('table');
-    registry.forEach(function(r) { rt.appendChild(row(r[1], fmt.format(val(level, r[0], i)))); });
+    registry.forEach(function(c) { rt.appendChild(row(meta(c).label, withUnit(c, val(level, c, i)))); });
     div.appendChild(rt);
   }
   // comparison: communes with the communes of their population stratum (all of France);
   // other levels with the other territories of the level
-  var cmp;
-  if (level.values.stratum_rank && level.values.stratum_rank[i]) {
-    cmp = {title: 'Comparaison avec les communes ' + keepNumbers(level.texts.population_stratum ? level.texts.population_stratum[i] : ''),
-           median: val(level, 'stratum_median_kgco2e_per_inhabitant', i), rank: val(level, 'stratum_rank', i),
-           n: val(level, 'stratum_communes_count', i), peers: 'communes de la strate en France'};
-  } else if (val(level, 'population', i) > 0 && level.codes.length > 2) {
+  var cmp = null, stratum = level.texts[POPUP.stratum], rank = level.values[POPUP.stratum_rank];
+  if (!POPUP.compared) cmp = null;
+  else if (rank && rank[i]) {
+    cmp = {title: 'Comparaison avec les communes ' + keepNumbers(stratum ? stratum[i] : ''),
+           median: val(level, POPUP.stratum_median, i), rank: val(level, POPUP.stratum_rank, i),
+           n: val(level, POPUP.stratum_count, i), peers: 'communes de la strate en France'};
+  } else if (val(level, POPULATION, i) > 0 && level.codes.length > 2) {
     var r = levelRank(level, i);
     cmp = {title: 'Comparaison avec les autres territoires (' + level.label + ')', median: r.median, rank: r.rank, n: r.n,
            peers: level.label.toLowerCase() + ' de la carte'};
@@ -187,8 +203,9 @@ function popupContent(level, i) {
       ['Ce territoire', per, '#e6550d', fmt1.format(per)],
       ['Médiane', cmp.median, '#969696', fmt1.format(cmp.median)]
     ], 280));
-    div.appendChild(el('div', 'Par habitant, en kgCO₂e/an. Rang ' + fmt.format(cmp.rank) + ' sur ' + fmt.format(cmp.n)
-      + ' ' + cmp.peers + ' (1 = la plus faible empreinte par habitant).', 'territory-note territory-rank'));
+    var compared = meta(POPUP.compared);
+    div.appendChild(el('div', compared.label + ', en ' + compared.unit + '. Rang ' + fmt.format(cmp.rank) + ' sur ' + fmt.format(cmp.n)
+      + ' ' + cmp.peers + ' (1 = la valeur la plus faible).', 'territory-note territory-rank'));
   }
   return div;
 }
@@ -226,7 +243,7 @@ data.levels.forEach(function(level) {
   });
   group.on('click', function(e) {
     closeTooltips();
-    L.popup(POPUP).setLatLng(e.latlng).setContent(popupContent(level, e.layer.featureIndex)).openOn(map);
+    L.popup(POPUP_OPTIONS).setLatLng(e.latlng).setContent(popupContent(level, e.layer.featureIndex)).openOn(map);
   });
   group.territoryLevel = level;
   group.on('add', function() { build(group); });
@@ -293,18 +310,20 @@ if (data.attribution && map.attributionControl) map.attributionControl.addAttrib
 // ---- registry points: markers (datacenters, sized by power) and clusters (antennas...)
 var communeNames = {};
 data.levels.forEach(function(level) { if (level.layer === 'communes') level.codes.forEach(function(c, i) { communeNames[c] = level.names[i]; }); });
-function formatField(name, v) {
+// a registry field: its commune's name with the code, texts as they are, numbers with the
+// decimals of the column catalogue (layer.columns)
+function formatField(layer, name, v) {
   if (v === null || v === undefined || v === '') return null;
   if (typeof v !== 'number') return name === 'code_insee' ? (communeNames[v] ? communeNames[v] + ' (' + v + ')' : v) : String(v);
-  if (name === 'source_line') return String(v);
-  return (Math.abs(v) >= 100 ? fmt : fmt2).format(v);
+  var d = (layer.columns[name] || {}).decimals;
+  return (Math.abs(v) >= 100 ? fmt : formatter(d)).format(v);
 }
 function pointContent(layer, i) {
   var div = el('div', undefined, 'territory-popup'), t = document.createElement('table');
   div.appendChild(el('h2', layer.label));
   layer.order.forEach(function(name) {
-    var text = formatField(name, layer.fields[name][i]);
-    if (text !== null) t.appendChild(row(data.fieldLabels[name] || name, text));
+    var text = formatField(layer, name, layer.fields[name][i]);
+    if (text !== null) t.appendChild(row((layer.columns[name] || {}).label || name, text));
   });
   div.appendChild(t);
   return div;
@@ -339,7 +358,7 @@ function pointMarker(layer, i, members) {
   var m = L.circleMarker([layer.lat[i], layer.lon[i]], {renderer: pointRenderer, radius: radius, color: modelled ? layer.colour : '#ffffff',
     weight: 1.5, dashArray: modelled ? '3 2' : null, fillColor: layer.colour, fillOpacity: modelled ? 0.35 : 0.85, pane: 'territoryPoints'});
   m.territoryIndex = i;
-  m.bindPopup(function() { return members && members.length > 1 ? pointsContent(layer, members) : pointContent(layer, i); }, POPUP);
+  m.bindPopup(function() { return members && members.length > 1 ? pointsContent(layer, members) : pointContent(layer, i); }, POPUP_OPTIONS);
   return m;
 }
 var CELL = 56;
@@ -457,7 +476,7 @@ function searchCommunes(query) {
     else if (name.indexOf(q) === 0 || level.codes[i].indexOf(query.trim().toUpperCase()) === 0) starts.push(i);
     else if (name.indexOf(q) > 0) contains.push(i);
   }
-  var pop = level.values.population, byPop = function(a, b) { return pop[b] - pop[a]; };
+  var pop = level.values[POPULATION], byPop = function(a, b) { return pop[b] - pop[a]; };
   var exact = starts.filter(function(i) { return searchIndex[i] === q || level.codes[i] === query.trim().toUpperCase(); });
   var rest = starts.filter(function(i) { return exact.indexOf(i) < 0; }).sort(byPop);
   return exact.sort(byPop).concat(rest, contains.sort(byPop)).slice(0, 10);
@@ -471,7 +490,7 @@ function focusFeature(group, i) {
   build(group);
   var poly = group.territoryLayers[i], level = group.territoryLevel;
   map.fitBounds(poly.getBounds(), {maxZoom: 12, animate: false, paddingBottomRight: [260, 0]});
-  L.popup(POPUP).setLatLng(poly.getCenter()).setContent(popupContent(level, i)).openOn(map);
+  L.popup(POPUP_OPTIONS).setLatLng(poly.getCenter()).setContent(popupContent(level, i)).openOn(map);
   return poly;
 }
 var search = L.control({position: 'topleft'});
