@@ -87,7 +87,7 @@ class PolygonStyle:
 def polygon_style_specs() -> tuple[PolygonStyle, ...]:
     """The named styles of each polygon layer, default first: the catalogue's columns with a
     QGIS style."""
-    styles = []
+    styles: list[PolygonStyle] = []
     for column in catalogue().qgis_styles():
         assert column.style is not None
         description = f"Classes par quantiles : {column.alias}" + (

@@ -210,7 +210,8 @@ def map_columns(definition: dict[str, Any], layer: str) -> tuple[list[str], list
     popup's numbers that the catalogue has at that level) and texts (the population stratum)."""
     columns = catalogue()
     wanted = [POPULATION, *(c.name for c in _indicator_columns(definition))]
-    numbers, texts = [], []
+    numbers: list[str] = []
+    texts: list[str] = []
     for name, kind in [(name, "number") for name in wanted] + _popup_columns(definition):
         if columns.get(name, layer) is not None:
             (texts if kind == "text" else numbers).append(name)
@@ -475,11 +476,12 @@ def _points_payload(points: MapPoints, spec: dict[str, Any]) -> dict[str, Any]:
         if name not in points.fields:
             continue
         column = np.asarray(points.fields[name], dtype=object)[order]
-        kinds = set(map(type, column)) - {type(None)}
-        if kinds and kinds <= {bool, np.bool_}:
+        # sent as the catalogue types the column: booleans as "oui" / "non"
+        kind = catalogue().column(name, POINT_LEVEL).type
+        if kind == "boolean":
             fields[name] = encode_texts(np.array(
                 [None if v is None else ("oui" if v else "non") for v in column], dtype=object))
-        elif all(issubclass(k, (int, float, np.integer, np.floating)) for k in kinds):
+        elif kind in ("integer", "number"):
             fields[name] = encode_numbers(column, name, POINT_LEVEL)
         else:
             fields[name] = encode_texts(column)
