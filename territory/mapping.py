@@ -8,9 +8,12 @@ decoded in the browser into Leaflet polygons on a shared canvas renderer. Labels
 every name is inserted as text (never as HTML), so a name cannot run code.
 
 This module never runs SQL: it receives the layers ready to draw, encodes them and puts them in
-the page. The page is made of package files: ``templates/map.html.j2`` (a Jinja template),
-``static/map.css`` and ``static/map.js`` (the browser side: decoding, drawing, legend, popups,
-search, registry points), with Leaflet inlined from the pinned django-leaflet wheel.
+the page. Column labels, units, decimals and the list of indicators come from the column
+catalogue (``data/columns.toml``, :mod:`territory.columns`); the map definition
+(``maps/footprint.toml``) names catalogue columns. The page is made of package files:
+``templates/map.html.j2`` (a Jinja template), ``static/map.css`` and ``static/map.js`` (the
+browser side: decoding, drawing, legend, popups, search, registry points), with Leaflet inlined
+from the pinned django-leaflet wheel.
 """
 
 from __future__ import annotations
