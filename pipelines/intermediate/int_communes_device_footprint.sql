@@ -1,10 +1,12 @@
+-- materialized: view
 -- Annual footprint per commune and device type, central / low / high.
 -- Devices and networks: embodied = units x embodied kgCO2e / lifetime; use = units x kWh x
 -- electricity factor. Datacenters: the national datacenter footprint shared per internet user,
 -- its use phase being the national datacenter electricity x electricity factor.
 with
 
-stocks as (
+-- read three times: computed each time rather than held in memory (a million rows)
+stocks as not materialized (
     select * from int_communes_device_stocks
 ),
 

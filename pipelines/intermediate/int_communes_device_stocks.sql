@@ -1,3 +1,4 @@
+-- materialized: view
 -- Devices, lines and users per commune and device type: basis x equipment rate x size-class
 -- multiplier x units per owner. The multiplier is divided by its national mean (weighted by
 -- the basis) so that the national stock keeps the national rate: the size class only moves
@@ -16,7 +17,8 @@ size_classes as (
     select * from stg_size_classes
 ),
 
-per_commune as (
+-- read twice (national mean, final): computed twice rather than held in memory
+per_commune as not materialized (
     select
         b.code_insee,
         d.device,

@@ -1,5 +1,7 @@
 -- One row per commune (all of France): footprint totals, splits and territorial accounting
 -- (consumption-based footprint of the residents; emissions located in the commune; the gap).
+-- The boundaries stay in stg_communes (the marts join them in): has_geometry says which
+-- communes have one.
 with
 
 lines as (
@@ -49,7 +51,7 @@ final as (
         t.footprint_tco2e - t.territorial_tco2e - r.registries_tco2e as displaced_tco2e,
         r.* exclude (code_insee, registries_tco2e, registries_tco2e_low, registries_tco2e_high,
             registries_kwh),
-        c.geometry
+        c.geometry is not null as has_geometry
     from stg_communes as c
     join int_communes_population as p using (code_insee)
     join totals as t using (code_insee)

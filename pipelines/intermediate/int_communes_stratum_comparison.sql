@@ -11,7 +11,7 @@ communes as (
         footprint_tco2e * 1000 / population as footprint_kgco2e_per_inhabitant
     from int_communes_footprint
     -- the communes of the published layers: a commune without a boundary is quarantined
-    where population > 0 and geometry is not null
+    where population > 0 and has_geometry
 ),
 
 placed as (

@@ -51,7 +51,7 @@ grouped as (
         exact_sum(infrastructure_tco2e) as infrastructure_tco2e,
         exact_sum(infrastructure_data_stored_tb) as infrastructure_data_stored_tb
     from communes
-    where geometry is not null
+    where has_geometry
     group by grouping sets ((epci_siren), (departement_code), (region_code))
 ),
 

@@ -6,9 +6,10 @@
 with
 
 communes as (
-    select code_insee, epci_siren, departement_code, region_code, geometry
-    from int_communes_footprint
-    where geometry is not null
+    select c.code_insee, c.epci_siren, c.departement_code, d.region_code, c.geometry
+    from stg_communes as c
+    left join stg_departements as d on d.code_insee = c.departement_code
+    where c.geometry is not null
 ),
 
 selected as (

@@ -1,10 +1,12 @@
 -- The `communes` layer: one row per commune that has a geometry, within the run's extent.
 with
 
+-- the boundaries are joined in here only (from staging), not carried through the models
 footprint as (
-    select f.*, s.* exclude (code_insee)
+    select f.*, s.* exclude (code_insee), g.geometry
     from int_communes_footprint as f
     left join int_communes_stratum_comparison as s using (code_insee)
+    left join stg_communes as g using (code_insee)
 ),
 
 final as (
