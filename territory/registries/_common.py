@@ -391,6 +391,7 @@ def read_csv_table(
             )
             raise InputError(msg)
     sep = decoded.separator or sniff_separator(lines[start][:10_000], separator)
+    csv.field_size_limit(FIELD_LIMIT)  # process-wide: another caller may have raised it
     reader = csv.reader(io.StringIO("\n".join(lines[start:])), delimiter=sep)
     try:
         header_cells = next(reader)
