@@ -6,6 +6,8 @@ models read them whether or not a planner supplied a file.
 
 from __future__ import annotations
 
+from typing import Any
+
 import duckdb
 import pandas as pd
 
@@ -41,15 +43,18 @@ INCOME_COLUMNS = {
 
 
 def _insert(
-    con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str], rows: pd.DataFrame,
+    con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str], rows: Any,
     **constants: object,
 ) -> None:
-    """Insert the columns a reader produced; constants are parameters and absent columns NULL
-    (handing DuckDB columns of Python ``None`` objects is several times slower)."""
-    if not len(rows):
+    """Insert the columns a reader produced (a DataFrame or an Arrow table); constants are
+    parameters and absent columns NULL (handing DuckDB columns of Python ``None`` objects is
+    several times slower)."""
+    names = list(rows.column_names) if hasattr(rows, "column_names") else list(rows.columns)
+    if not (rows.num_rows if hasattr(rows, "num_rows") else len(rows)):
         return
-    present = [c for c in columns if c in rows.columns and c not in constants]
-    con.register("_registry_frame", rows[present])
+    present = [c for c in columns if c in names and c not in constants]
+    con.register("_registry_frame", rows.select(present) if hasattr(rows, "select")
+                 and not isinstance(rows, pd.DataFrame) else rows[present])
     values, params = [], []
     for column, kind in columns.items():
         if column in constants:
@@ -71,9 +76,9 @@ def create_registry_tables(con: duckdb.DuckDBPyConnection, loads: list[RegistryL
     for load in loads:
         if load.kind in POINT_KINDS:
             source = load.record.path if load.record else ""
-            _insert(con, "raw_registry_points", POINT_COLUMNS, load.rows,
+            _insert(con, "raw_registry_points", POINT_COLUMNS, load.table,
                     kind=load.kind, source_file=source, crs=load.crs)
         elif load.kind == "fibre":
-            _insert(con, "raw_fibre", FIBRE_COLUMNS, load.rows)
+            _insert(con, "raw_fibre", FIBRE_COLUMNS, load.table)
         elif load.kind == "income":
-            _insert(con, "raw_income", INCOME_COLUMNS, load.rows)
+            _insert(con, "raw_income", INCOME_COLUMNS, load.table)
