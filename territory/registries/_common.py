@@ -24,8 +24,8 @@ from typing import Any
 
 import pandas as pd
 
-from territory.errors import ConfigError, InputError
-from territory.registries.kinds import KINDS, POINT_KINDS
+from territory.errors import InputError
+from territory.registries.kinds import POINT_KINDS  # noqa: F401 - re-exported
 from territory.sources._files import InputRecord, sha256_of, with_fetch_provenance
 
 WGS84 = "EPSG:4326"
@@ -538,14 +538,17 @@ def infer_crs(xs: pd.Series, ys: pd.Series, declared: str | None = None) -> CrsG
 
 def read_registry(kind: str, path: Path, *, options: dict[str, Any] | None = None) -> RegistryLoad:
     """Read one registry file of ``kind`` and check that every row is accounted for."""
-    if kind not in KINDS:
-        msg = f"unknown source kind {kind!r}; known kinds: {', '.join(KINDS)}"
-        raise ConfigError(msg)
+    from territory.registries.specs import registry_spec
+
+    spec = registry_spec(kind)  # ConfigError for an unknown kind
     if not path.exists():
         msg = f"{path}: {kind} file not found"
         raise InputError(msg)
-    module = importlib.import_module(f"territory.registries.{kind if kind not in ('streetlights', 'cameras', 'sensors') else 'infrastructure'}")
-    load: RegistryLoad = module.read(path, kind=kind, options=options or {})
+    module = importlib.import_module(f"territory.registries.{spec.reader}")
+    if spec.reader == "points":
+        load: RegistryLoad = module.read(path, spec=spec, options=options or {})
+    else:
+        load = module.read(path, kind=kind, options=options or {})
     record = load.record or InputRecord(name=kind, path=str(path), sha256=sha256_of(path) if path.is_file() else "")
     record.rows_kept = load.row_count
     record.rows_quarantined = len(load.quarantine)

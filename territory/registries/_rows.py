@@ -288,3 +288,60 @@ def _read_with_python(
     overflow = {line: row for line, row in table.rows if len(row) > width}
     return Rows(con, table.header, table.separator, table.decoded.encoding, len(table.rows),
                 list(table.rejected), list(table.warnings), "python", overflow)
+
+
+# -- names, extents and CRS, shared by the readers ------------------------------------------
+
+#: plausible extents of France (x min, x max, y min, y max) per CRS; points outside are
+#: quarantined
+FRANCE_EXTENTS: dict[str, tuple[tuple[float, float, float, float], ...]] = {
+    "EPSG:4326": (
+        (-5.8, 10.0, 41.0, 51.6),  # metropolitan France and Corsica
+        (-63.2, -60.7, 14.3, 18.2),  # Guadeloupe, Martinique, Saint-Martin, Saint-Barthélemy
+        (-54.7, -51.5, 2.0, 6.0),  # Guyane
+        (55.1, 56.0, -21.5, -20.8),  # La Réunion
+        (44.9, 45.4, -13.1, -12.5),  # Mayotte
+        (-56.6, -56.0, 46.7, 47.2),  # Saint-Pierre-et-Miquelon
+    ),
+    # Lambert-93 is the metropolitan projection (Corsica included)
+    "EPSG:2154": ((0.0, 1_300_000.0, 6_000_000.0, 7_200_000.0),),
+}
+
+
+def fold_name(text: str) -> str:
+    """A column name folded to compare it: lower case, accents stripped, spaces, dashes, dots
+    and apostrophes as ``_``."""
+    import re
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[\s\-.'’]+", "_", plain.strip().strip('"').lower()).strip("_")
+
+
+def normalise_crs(path: Path, declared: Any, where: str) -> tuple[str, Any]:
+    """``(label, pyproj CRS or None)`` of a declared CRS (an EPSG code, ``EPSG:n``, a URN, a
+    name pyproj knows, ``Lambert-93``, ``WGS84``): ``EPSG:4326`` and ``EPSG:2154`` need no
+    pyproj object, any other CRS comes with one so the points can be reprojected."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    text = str(declared).strip()
+    folded = fold_name(text).replace("_", "")
+    if "crs84" in folded or folded in {"wgs84", "4326", "epsg4326", "lonlat"}:
+        return "EPSG:4326", None
+    if folded in {"lambert93", "l93", "rgf93", "rgf93lambert93", "2154", "epsg2154"}:
+        return "EPSG:2154", None
+    try:
+        crs = CRS.from_user_input(int(text) if text.isdigit() else text)
+    except CRSError:
+        msg = (f"{path}: unknown CRS {text!r} in {where}; use EPSG:2154 (Lambert-93) or "
+               "EPSG:4326 (WGS84)")
+        from territory.errors import InputError
+
+        raise InputError(msg) from None
+    if crs.to_epsg() == 4326 or crs.equals(CRS("EPSG:4326"), ignore_axis_order=True):
+        return "EPSG:4326", None
+    if crs.to_epsg() == 2154:
+        return "EPSG:2154", None
+    label = ":".join(crs.to_authority()) if crs.to_authority() else crs.name
+    return label, crs

@@ -11,7 +11,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from territory.registries._common import POINT_KINDS, RegistryLoad
+from territory.registries._common import RegistryLoad
+from territory.registries.specs import energy_models, registry_spec
 
 POINT_COLUMNS = {
     "kind": "VARCHAR",
@@ -69,12 +70,19 @@ def _insert(
 
 
 def create_registry_tables(con: duckdb.DuckDBPyConnection, loads: list[RegistryLoad]) -> None:
-    """Create the three raw registry tables from the loaded registries."""
+    """Create the three raw registry tables from the loaded registries, and
+    ``registry_energy_models``: the factor ids of the kinds whose spec has the ``power``
+    energy model (kWh = power_w x hours_per_year / 1000)."""
+    con.execute("CREATE OR REPLACE TABLE registry_energy_models "
+                "(kind VARCHAR, power_w VARCHAR, hours_per_year VARCHAR)")
+    models = energy_models()
+    if models:
+        con.executemany("INSERT INTO registry_energy_models VALUES (?, ?, ?)", models)
     for table, columns in (("raw_registry_points", POINT_COLUMNS), ("raw_fibre", FIBRE_COLUMNS),
                            ("raw_income", INCOME_COLUMNS)):
         con.execute(f"CREATE OR REPLACE TABLE {table} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
     for load in loads:
-        if load.kind in POINT_KINDS:
+        if registry_spec(load.kind).is_points:
             source = load.record.path if load.record else ""
             _insert(con, "raw_registry_points", POINT_COLUMNS, load.table,
                     kind=load.kind, source_file=source, crs=load.crs)

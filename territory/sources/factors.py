@@ -131,7 +131,9 @@ def read_devices(path: Path, factors: list[dict[str, object]], factors_path: Pat
     return devices
 
 
-def load_factor_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> tuple[list[InputRecord], str]:
+def load_factor_tables(
+    con: duckdb.DuckDBPyConnection, folder: Path, extra: tuple[Path, ...] = (),
+) -> tuple[list[InputRecord], str]:
     """Validate the tables of ``folder`` and create ``raw_factors``, ``raw_devices``,
     ``raw_size_classes``, ``raw_population_estimates`` and ``raw_population_strata`` (the
     population strata communes are compared within).
@@ -150,8 +152,9 @@ def load_factor_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> tuple[li
         "population_strata": folder / "population_strata.csv",
     }
     # study figures of the registries live beside the main table, one file per kind
-    for extra in sorted(folder.glob("factors_*.csv")):
-        paths[extra.stem] = extra
+    # (and beside the specs of registry kinds declared outside data/: ``extra``)
+    for table in [*sorted(folder.glob("factors_*.csv")), *extra]:
+        paths[table.stem] = table
     factors = []
     for name, path in paths.items():
         if name == "factors" or name.startswith("factors_"):
