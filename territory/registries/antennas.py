@@ -484,22 +484,22 @@ def _parse_in_sql(rows: Rows, layout: str, cols: dict[str, int], header: list[st
                if "technologies" in cols else "true")
     _operators(rows, cols)
     op = f"coalesce(trim({rows.column(cols['operator'])}), '')" if "operator" in cols else "''"
-    x_num, y_num = (f"TRY_CAST(replace({v}, ',', '.') AS DOUBLE)" for v in (x, y))
-    clean = (f"{count_ok} AND isfinite({x_num}) AND isfinite({y_num}) "
+    clean = (f"{count_ok} AND isfinite(x) AND isfinite(y) "
              f"AND {flags_ok} AND {tech_ok} AND o.ascii")
     site = (f"nullif(trim({_sql_text(rows, cols, 'site_id')}), '')" if "site_id" in cols
             else "NULL::VARCHAR")
     name = f"nullif(trim({_sql_text(rows, cols, 'name')}), '')" if "name" in cols else "NULL::VARCHAR"
-    source = f"rows JOIN _ops AS o ON o.raw = {op}"
+    # the numbers are cast once, in the inner query; the checks and the names use them
     rows.con.execute(f"""
         CREATE TABLE parsed AS
-        SELECT line,
-               {x_num} AS x,
-               {y_num} AS y,
+        SELECT line, x, y,
                CASE WHEN {stated} THEN ltrim({gens}, '/') END AS gens,
                o.name AS operator, o.unknown AS unknown_op, {site} AS site_id, {name} AS name,
                NULL::BIGINT AS installed_year, false AS from_shape
-        FROM {source} WHERE coalesce({clean}, false)""")
+        FROM (SELECT *, TRY_CAST(replace({x}, ',', '.') AS DOUBLE) AS x,
+                        TRY_CAST(replace({y}, ',', '.') AS DOUBLE) AS y FROM rows) AS r
+        JOIN _ops AS o ON o.raw = {op.replace(rows.column(cols['operator']), 'r.' + rows.column(cols['operator'])) if "operator" in cols else op}
+        WHERE coalesce({clean}, false)""")
     return "SELECT line FROM rows ANTI JOIN parsed USING (line) ORDER BY line"
 
 
