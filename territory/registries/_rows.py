@@ -76,20 +76,33 @@ class Rows:
         fields than the table holds are split again from the file's text)."""
         if not lines:
             return {}
-        width = len(self.header)
-        columns = ", ".join(self.column(i) for i in range(width))
         import numpy as np
 
-        wanted = {"line": np.asarray(lines, dtype=np.int64)}  # noqa: F841 - read by DuckDB
-        found = self.con.execute(
-            f"SELECT line, nfields, {columns} FROM rows SEMI JOIN wanted USING (line)"
-        ).fetchall()
-        out: dict[int, list[str]] = {}
-        for line, nfields, *cells in found:
+        self.con.register("_wanted", {"line": np.asarray(lines, dtype=np.int64)})
+        try:
+            return dict(self._rows("SEMI JOIN _wanted USING (line)"))
+        finally:
+            self.con.unregister("_wanted")
+
+    def all_rows(self) -> list[tuple[int, list[str]]]:
+        """Every row as ``(line, fields)``, in file order, as :class:`CsvTable` has them: for
+        readers that still check their rows in Python (small per-commune files)."""
+        return self._rows("ORDER BY line")
+
+    def _rows(self, clause: str) -> list[tuple[int, list[str]]]:
+        names = [c[0] for c in self.con.execute("SELECT * FROM rows LIMIT 0").description]
+        columns = ", ".join(n for n in names if n not in ("line", "nfields"))
+        width = len(self.header)
+        out = []
+        for line, nfields, *cells in self.con.execute(
+                f"SELECT line, nfields, {columns} FROM rows {clause}").fetchall():
             if nfields is None:
-                out[line] = self.overflow.get(line) or self._split_again(line)
+                row = self.overflow.get(line) or self._split_again(line)
             else:
-                out[line] = [c if c is not None else "" for c in cells[:nfields]]
+                row = [c if c is not None else "" for c in cells[:nfields]]
+            if len(row) > width and not any(c.strip() for c in row[width:]):
+                row = row[:width]
+            out.append((line, row))
         return out
 
     def _split_again(self, line: int) -> list[str]:

@@ -36,7 +36,8 @@ from typing import Any
 import pandas as pd
 
 from territory.errors import InputError
-from territory.registries._common import RegistryLoad, normalize_code, parse_number, read_csv_table
+from territory.registries._common import RegistryLoad, normalize_code, parse_number
+from territory.registries._rows import open_rows
 from territory.sources._files import InputRecord, sha256_of
 
 CODE_COLUMN = "Code commune"
@@ -115,8 +116,8 @@ def read_premises(path: Path, *, encoding: str | None = None) -> tuple[dict[str,
     if not path.is_file():
         msg = f"{path}: Arcep companion file (premises per commune) not found"
         raise InputError(msg)
-    table = read_csv_table(path, encoding=encoding, header_contains=(CODE_COLUMN,))
-    header, rows, sep = table.header, table.rows, table.separator
+    table = open_rows(path, encoding=encoding, header_contains=(CODE_COLUMN,))
+    header, rows, sep = table.header, table.all_rows(), table.separator
     names = (CODE_COLUMN, "Logements", "Établissements")
     columns = {name: _find_column(header, name) for name in names}
     missing = [name for name, index in columns.items() if index is None]
@@ -220,11 +221,12 @@ def read(
     """Read an Arcep ``ftthCommunes.csv`` export: one row per commune at the latest quarter."""
     options = options or {}
     encoding = options.get("encoding")
-    table = read_csv_table(
+    table = open_rows(
         path, encoding=encoding, separator=options.get("separator"),
         header_contains=(CODE_COLUMN, FIELD_COLUMN),
     )
-    header, rows, decoded, sep = table.header, table.rows, table.decoded, table.separator
+    header, rows, sep = table.header, table.all_rows(), table.separator
+    table.con.close()
     code_i, field_i = _find_column(header, CODE_COLUMN), _find_column(header, FIELD_COLUMN)
     dated = sorted(
         (int(m[2]), int(m[1]), i, h) for i, h in enumerate(header) if (m := QUARTER.match(h))
@@ -242,8 +244,8 @@ def read(
     quarters = [(i, h) for _, _, i, h in dated]
     latest_i, quarter = quarters[-1]
     warnings: list[str] = list(table.warnings)
-    if decoded.encoding != "utf-8":
-        warnings.append(f"encoding: {decoded.encoding} (not UTF-8)")
+    if table.encoding != "utf-8":
+        warnings.append(f"encoding: {table.encoding} (not UTF-8)")
 
     quarantine: list[dict[str, Any]] = list(table.rejected)
 
