@@ -58,8 +58,8 @@ from territory.registries._common import (
     infer_crs,
     normalize_code,
     parse_number,
-    read_csv_table,
 )
+from territory.registries._rows import open_rows
 from territory.sources._files import InputRecord, sha256_of
 
 INFRASTRUCTURE_KINDS = ("streetlights", "cameras", "sensors")
@@ -552,13 +552,14 @@ def _coordinate_problem(role_texts: dict[str, str]) -> tuple[float, float, str |
 
 
 def _read_csv(path: Path, kind: str, options: dict[str, Any], warnings: list[str]) -> _Table:
-    table = read_csv_table(
+    table = open_rows(
         path, encoding=options.get("encoding"), separator=options.get("separator"),
     )
-    header, rows, decoded, separator = table.header, table.rows, table.decoded, table.separator
+    header, rows, separator = table.header, table.all_rows(), table.separator
+    table.con.close()
     warnings += table.warnings
-    if decoded.encoding != "utf-8" and not options.get("encoding"):
-        warnings.append(f"encoding not declared: decoded as {decoded.encoding}")
+    if table.encoding != "utf-8" and not options.get("encoding"):
+        warnings.append(f"encoding not declared: decoded as {table.encoding}")
     names = []
     for i, cell in enumerate(header):
         match = _DBF_SUFFIX.match(cell)
