@@ -50,7 +50,7 @@ from territory.registries._common import (
     infer_crs,
     parse_number,
 )
-from territory.registries._rows import Rows, open_rows
+from territory.registries._rows import FRANCE_EXTENTS, Rows, open_rows
 from territory.sources._files import InputRecord, sha256_of
 
 #: MCC-MNC codes of the mainland operators
@@ -99,20 +99,8 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
 }
 COLUMN_ROLES = tuple(CANDIDATES)
 
-#: plausible boxes (xmin, xmax, ymin, ymax) of France in each CRS
-_FRANCE_BOXES = {
-    LAMBERT93: ((50_000, 1_300_000, 6_000_000, 7_150_000),),  # mainland and Corsica only
-    WGS84: (
-        (-5.5, 10.0, 41.0, 51.5),      # mainland and Corsica
-        (-61.9, -60.9, 15.8, 16.6),    # Guadeloupe
-        (-61.3, -60.8, 14.3, 14.9),    # Martinique
-        (-54.7, -51.5, 2.0, 6.0),      # Guyane
-        (55.1, 56.0, -21.5, -20.8),    # La Réunion
-        (44.9, 45.4, -13.1, -12.5),    # Mayotte
-        (-56.6, -56.0, 46.7, 47.2),    # Saint-Pierre-et-Miquelon
-        (-63.2, -62.7, 17.8, 18.2),    # Saint-Martin, Saint-Barthélemy
-    ),
-}
+#: plausible boxes (xmin, xmax, ymin, ymax) of France in each CRS: the toolkit's one table
+_FRANCE_BOXES = FRANCE_EXTENTS
 _CRS_ALIASES = {
     "wgs84": WGS84, "wgs 84": WGS84, "4326": WGS84, "epsg:4326": WGS84, "lonlat": WGS84,
     "lambert93": LAMBERT93, "lambert-93": LAMBERT93, "lambert 93": LAMBERT93, "l93": LAMBERT93,
