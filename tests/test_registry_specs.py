@@ -124,8 +124,11 @@ def test_a_new_kind_from_a_spec_and_a_fixture_alone(
 
     # the GeoPackage has a chargers layer with the two points of Loire-Atlantique
     with sqlite3.connect(out / "territory.gpkg") as db:
-        tables = {r[0] for r in db.execute("SELECT table_name FROM gpkg_contents")}
-        assert "chargers" in tables
+        titles = dict(db.execute("SELECT table_name, identifier FROM gpkg_contents"))
+        assert titles.get("chargers") == "Bornes de recharge"
+        styles = {r[0] for r in db.execute(
+            "SELECT styleName FROM layer_styles WHERE f_table_name = 'chargers'")}
+        assert "Bornes de recharge" in styles
         rows = db.execute("SELECT name, operator, installed_year, electricity_kwh, code_insee "
                           "FROM chargers ORDER BY name").fetchall()
     assert [r[0] for r in rows] == ["Nantes Commerce", "Saint-Nazaire Gare"]

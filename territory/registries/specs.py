@@ -221,6 +221,15 @@ def map_point_layers(declared: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [*declared, *extra]
 
 
+def point_layer_style(layer: str) -> tuple[str, str] | None:
+    """French label and colour of a GeoPackage point layer from its kinds' specs (labels
+    joined when it holds several kinds), or ``None`` when no spec names the layer."""
+    specs = [s for s in registry_specs().values() if s.is_points and (s.layer or s.kind) == layer]
+    if not specs:
+        return None
+    return " ; ".join(s.label for s in specs), str(specs[0].map.get("colour", "#984ea3"))
+
+
 def energy_models() -> list[tuple[str, str, str]]:
     """``(kind, power factor id, hours factor id)`` of the kinds with the ``power`` model."""
     return [(s.kind, s.energy.power_w or "", s.energy.hours_per_year or "")
