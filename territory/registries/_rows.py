@@ -166,6 +166,13 @@ def open_rows(
     return _read_with_python(path, encoding, separator, header_contains, max_title_lines)
 
 
+def _one(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[Any, ...]:
+    """The one row of an aggregate query."""
+    row = con.execute(sql).fetchone()
+    assert row is not None  # an aggregate without GROUP BY returns one row
+    return row
+
+
 def _connect() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
@@ -213,7 +220,7 @@ def _read_with_duckdb(
     except duckdb.Error:
         con.close()
         return None
-    (count,) = con.execute("SELECT count(*) FROM _read").fetchone()
+    (count,) = _one(con, "SELECT count(*) FROM _read")
     if count != lines_after:
         con.close()
         return None
@@ -227,7 +234,7 @@ def _read_with_duckdb(
                    * EXCLUDE ({last})
             FROM _read""")
     rejected = _empty_rows(con, header, width)
-    if rejected or con.execute("SELECT count(*) FROM _skipped").fetchone()[0]:
+    if rejected or _one(con, "SELECT count(*) FROM _skipped")[0]:
         con.execute(
             f"""CREATE OR REPLACE VIEW rows AS
                 SELECT * FROM (
@@ -236,7 +243,7 @@ def _read_with_duckdb(
                                 ELSE {width} - ({padded}) END AS nfields,
                            * EXCLUDE ({last})
                     FROM _read) ANTI JOIN _skipped USING (line)""")
-        count = con.execute("SELECT count(*) FROM rows").fetchone()[0]
+        count = _one(con, "SELECT count(*) FROM rows")[0]
     return Rows(con, header, sep, "utf-8", count, rejected, warnings, "duckdb", _path=path)
 
 
@@ -245,10 +252,8 @@ def _names(con: duckdb.DuckDBPyConnection, cells: list[str], width: int) -> tupl
     fills dropped, repeated names suffixed)."""
     used = 0
     if cells and not cells[-1].strip():
-        filled = con.execute(
-            "SELECT " + ", ".join(
-                f"count(*) FILTER (WHERE trim(c{i + 1}) <> '')" for i in range(width)
-            ) + " FROM _read").fetchone()
+        filled = _one(con, "SELECT " + ", ".join(
+            f"count(*) FILTER (WHERE trim(c{i + 1}) <> '')" for i in range(width)) + " FROM _read")
         used = max((i + 1 for i, n in enumerate(filled) if n), default=0)
     fake_row = [(0, ["x"] * used)] if used else []
     return _header_names(cells, fake_row)

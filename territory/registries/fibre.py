@@ -37,7 +37,7 @@ import pandas as pd
 
 from territory.errors import InputError
 from territory.registries._common import RegistryLoad, normalize_code, parse_number
-from territory.registries._rows import open_rows
+from territory.registries._rows import Rows, open_rows
 from territory.sources._files import InputRecord, sha256_of
 
 CODE_COLUMN = "Code commune"
@@ -215,6 +215,29 @@ def _pair_problem(code: str, entry: dict[str, Any]) -> tuple[int, list[str], str
     return None
 
 
+def _plain_lines(
+    table: Rows, quarters: list[tuple[int, str]], latest: int, field_i: int | None,
+) -> set[int]:
+    """Lines whose counts SQL finds plain (digits or a dash, the latest quarter filled, the
+    latest coverage class one of Arcep's unless the line is a connectable count): they need no
+    check in Python. Any other line is checked by :func:`_line_problem`."""
+    checks = []
+    for index, _ in quarters:
+        value = f"trim(coalesce({table.column(index)}, ''))"
+        number = f"(regexp_full_match({value}, '[0-9]+') OR {value} IN ('-', '\u2013', '\u2014'))"
+        checks.append(number if index == latest else f"({number} OR {value} = '')")
+    latest_value = f"coalesce(TRY_CAST(trim({table.column(latest)}) AS INTEGER), 0)"
+    label = (f"regexp_replace(lower(strip_accents(trim({table.column(field_i or 0)}))), "
+             "'\\s+', ' ', 'g')")
+    classes = ", ".join(map(str, COVERAGE_CLASSES))
+    checks.append(f"({label} = '{CONNECTABLE}' OR {latest_value} IN ({classes}))")
+    found = table.con.execute(
+        f"SELECT line FROM rows WHERE nfields = {len(table.header)} AND {' AND '.join(checks)}"
+    ).fetchall()
+    table.con.close()
+    return {line for (line,) in found}
+
+
 def read(
     path: Path, *, kind: str = "fibre", options: dict[str, Any] | None = None,
 ) -> RegistryLoad:
@@ -226,7 +249,6 @@ def read(
         header_contains=(CODE_COLUMN, FIELD_COLUMN),
     )
     header, rows, sep = table.header, table.all_rows(), table.separator
-    table.con.close()
     code_i, field_i = _find_column(header, CODE_COLUMN), _find_column(header, FIELD_COLUMN)
     dated = sorted(
         (int(m[2]), int(m[1]), i, h) for i, h in enumerate(header) if (m := QUARTER.match(h))
@@ -243,6 +265,7 @@ def read(
     _check_field_counts(path, header, rows, sep)
     quarters = [(i, h) for _, _, i, h in dated]
     latest_i, quarter = quarters[-1]
+    plain = _plain_lines(table, quarters, latest_i, field_i)
     warnings: list[str] = list(table.warnings)
     if table.encoding != "utf-8":
         warnings.append(f"encoding: {table.encoding} (not UTF-8)")
@@ -277,7 +300,7 @@ def read(
             problem: str | None = f"column {FIELD_COLUMN}: unknown field {label!r}"
         else:
             entry[slot].append((line, fields))
-            problem = _line_problem(fields, slot, quarters, latest_i)
+            problem = None if line in plain else _line_problem(fields, slot, quarters, latest_i)
         if problem and not entry["bad"]:
             entry["bad"] = (line, fields, problem)
 
