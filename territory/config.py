@@ -6,6 +6,12 @@ Known keys of ``[run]``: ``departements`` (list of codes), ``datacenter_scope``,
 and optional ``crs``, ``encoding``, ``separator``, ``commune``, ``year`` and ``columns`` (a table
 of role = column name). Unknown keys are rejected so a typo does not silently do nothing.
 
+A ``[factors]`` table overrides factors of ``data/`` for the runs of this file:
+``"smartphone.lifetime_years" = 3.5`` (the table's low and high kept), or
+``{ value = 3.5, low = 3, high = 4 }``, or the id of another factor whose figures are taken
+(same unit). Ids are checked against the factor tables (an unknown id is an error naming the
+closest ones); dotted keys may be written unquoted.
+
 A source with a ``url`` is downloaded by ``territory fetch --config FILE``, never by a run: the
 run reads the cached copy (see :mod:`territory.fetch`), unless ``path`` is given too and the file
 is there, which then wins. A url-only source missing from the cache is an error naming the
@@ -19,8 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from territory.errors import ConfigError
+from territory.settings import FactorOverride, data_dir
 
 KNOWN_KEYS = {"departements", "datacenter_scope", "population_file", "description", "retention_days"}
+TABLES = {"run", "sources", "factors"}
+OVERRIDE_KEYS = {"value", "low", "high"}
 SOURCE_KEYS = {
     "kind", "path", "url", "crs", "encoding", "separator", "commune", "year", "columns",
     "description",
@@ -34,7 +43,36 @@ def read_pipeline_file(path: Path) -> dict[str, Any]:
     if "population_file" in run:
         run["population_file"] = str((path.parent / run["population_file"]).resolve())
     run["sources"] = [_source(path, name, spec) for name, spec in data.get("sources", {}).items()]
+    run["factor_overrides"] = factor_overrides(path, data.get("factors", {}))
     return run
+
+
+def factor_overrides(path: Path, table: dict[str, Any]) -> tuple[FactorOverride, ...]:
+    """The ``[factors]`` table of a pipeline file as overrides, checked against ``data/``."""
+    from territory.sources.factors import check_overrides
+
+    overrides = tuple(_overrides(path, "", table))
+    check_overrides(data_dir(), overrides, f"{path}: [factors]")
+    return overrides
+
+
+def _overrides(path: Path, prefix: str, table: dict[str, Any]) -> list[FactorOverride]:
+    found: list[FactorOverride] = []
+    for key, spec in table.items():
+        fid = prefix + key
+        if isinstance(spec, dict) and "value" in spec:
+            unknown = sorted(set(spec) - OVERRIDE_KEYS)
+            if unknown:
+                msg = (f"{path}: [factors] {fid}: unknown keys {', '.join(unknown)}; known: "
+                       f"{', '.join(sorted(OVERRIDE_KEYS))}")
+                raise ConfigError(msg)
+            found.append((fid, spec["value"], spec.get("low"), spec.get("high")))
+        elif isinstance(spec, dict):
+            # an unquoted dotted key (smartphone.lifetime_years = 3.5) is a nested table in TOML
+            found += _overrides(path, fid + ".", spec)
+        else:
+            found.append((fid, spec, None, None))
+    return found
 
 
 def source_urls(path: Path) -> list[tuple[str, str, str]]:
@@ -58,9 +96,14 @@ def _load(path: Path) -> dict[str, Any]:
         msg = f"{path}: invalid TOML ({error})"
         raise ConfigError(msg) from error
     run = data.get("run", {})
-    unknown = sorted(set(run) - KNOWN_KEYS) + sorted(set(data) - {"run", "sources"})
+    unknown = sorted(set(data) - TABLES)
     if unknown:
-        msg = f"{path}: unknown keys {', '.join(unknown)}; known [run] keys: {', '.join(sorted(KNOWN_KEYS))}"
+        msg = f"{path}: unknown keys {', '.join(unknown)}; known tables: {', '.join(sorted(TABLES))}"
+        raise ConfigError(msg)
+    unknown = sorted(set(run) - KNOWN_KEYS)
+    if unknown:
+        msg = (f"{path}: [run]: unknown keys {', '.join(unknown)}; known: "
+               f"{', '.join(sorted(KNOWN_KEYS))}")
         raise ConfigError(msg)
     if "departements" in run and not (
         isinstance(run["departements"], list) and all(isinstance(c, str) for c in run["departements"])

@@ -10,10 +10,11 @@ from __future__ import annotations
 import tempfile
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
-from territory.errors import ConfigError
+from territory.errors import ConfigError, PipelineError
 
 
 def spatial_extension_path() -> Path:
@@ -54,7 +55,7 @@ def connect(
         folder when ``None``. The caller removes it.
     """
     scratch = str(scratch_dir) if scratch_dir else tempfile.mkdtemp(prefix="territory-duckdb-")
-    config = {
+    config: dict[str, str | bool | int | float | list[str]] = {
         "autoinstall_known_extensions": "false",
         "autoload_known_extensions": "false",
         "allow_unsigned_extensions": "true",
@@ -72,3 +73,12 @@ def connect(
     # exact_sum(x) (a FILTER becomes exact_sum(case when … then x end)).
     con.execute("CREATE MACRO exact_sum(x) AS sum(x::DECIMAL(38, 12))::DOUBLE")
     return con
+
+
+def fetch_value(con: duckdb.DuckDBPyConnection, sql: str, parameters: object = None) -> Any:
+    """The first column of the first row of ``sql`` (an aggregate's single value)."""
+    row = con.execute(sql, parameters).fetchone()
+    if row is None:
+        msg = f"query returned no row: {sql}"
+        raise PipelineError(msg)
+    return row[0]

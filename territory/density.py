@@ -3,8 +3,9 @@
 Spreads one total per commune (e.g. ``footprint_tco2e``) over the communes' surface, or over
 their population when a population raster is given, and writes a single-band float32 Cloud
 Optimized GeoTIFF whose cells are the 1 km × 1 km squares of the INSPIRE grid: each cell holds
-tCO2e per km² per year. A QGIS style (``<stem>.qml``, YlOrRd classes with French labels) is written beside it,
-so QGIS applies it when the raster is added.
+tCO2e per km² per year. A QGIS style (``<stem>.qml``, classes in the catalogue's palette of
+``footprint_tco2e``, French labels) is written beside it, so QGIS applies it when the raster is
+added.
 
 Method (see docs/methodology.md, section 11):
 
@@ -32,7 +33,6 @@ import os
 import threading
 import time
 import warnings
-import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -44,14 +44,14 @@ import shapely
 from pyproj import CRS, Transformer
 from shapely.geometry import Polygon
 
-from territory.errors import InputError, OutputError, PipelineError
+from territory.errors import ConfigError, InputError, OutputError, PipelineError
 
 __all__ = [
     "CELL_SIZE_M",
     "GRID_CRS",
     "NODATA",
-    "PALETTE",
     "class_limits",
+    "default_palette",
     "density_qml",
     "write_density_raster",
 ]
@@ -70,8 +70,8 @@ OVERVIEW_FACTORS = (2, 4, 8, 16, 32)
 BLOCK_SIZE = 256
 #: reason given for communes outside the grid's area of use (overseas communes)
 OUTSIDE = "outside EPSG:3035 area of use"
-#: ColorBrewer YlOrRd, 7 classes
-PALETTE = ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#b10026")
+#: the catalogue column whose default palette colours the raster (data/columns.toml)
+STYLE_COLUMN = "footprint_tco2e"
 
 VALUE_LABELS = {
     "area": "Empreinte numérique répartie par surface",
@@ -224,6 +224,9 @@ def _keep_mask(geoms: np.ndarray, vals: np.ndarray, crs: CRS) -> tuple[np.ndarra
 def _inside_grid_area(geoms: np.ndarray, crs: CRS) -> np.ndarray:
     """Whether each geometry's bounding box lies inside EPSG:3035's area of use."""
     area = CRS.from_user_input(GRID_CRS).area_of_use
+    if area is None:  # pyproj's database always has EPSG:3035's; a broken install has not
+        msg = f"pyproj knows no area of use for {GRID_CRS}"
+        raise OutputError(msg)
     bounds = shapely.bounds(geoms)
     xs = bounds[:, [0, 2, 2, 0]].ravel()
     ys = bounds[:, [1, 1, 3, 3]].ravel()
@@ -407,7 +410,8 @@ class _CellSplit:
         k, width = grid.k, grid.width
         self.grid = grid
         # int32 throughout (sub-grid columns and cell numbers of France fit); int64 beyond
-        kind = np.int32 if grid.height * (width + 1) < 2**31 - 1 else np.int64
+        kind: type[np.signedinteger[Any]] = (
+            np.int32 if grid.height * (width + 1) < 2**31 - 1 else np.int64)
         row = (spans.row // k).astype(kind)
         c0, c1 = spans.c0.astype(kind), spans.c1.astype(kind)
         j0 = c0 // k
@@ -757,7 +761,7 @@ def _write(
     lap("spread")
 
     positive = data[covered & (data > 0)]
-    limits = class_limits(positive, len(PALETTE))
+    limits = class_limits(positive, len(default_palette()))
     input_total = float(v.sum())
     tags = _tags(weighting, unit_label, sources, subcell_m, source, input_total)
     tags["COVERAGE"] = (
@@ -865,7 +869,19 @@ def _write_geotiff(path: Path, data: np.ndarray, grid: _Grid, tags: dict[str, st
 # QGIS style
 
 
-def class_limits(values: np.ndarray, classes: int = len(PALETTE)) -> list[float]:
+def default_palette() -> tuple[str, ...]:
+    """The raster's colours, lightest first: the default palette of ``STYLE_COLUMN`` in the
+    column catalogue."""
+    from territory.columns import catalogue
+
+    style = catalogue().column(STYLE_COLUMN, "communes").style
+    if style is None:
+        msg = f"{catalogue().path}: column {STYLE_COLUMN!r} has no style (the density raster's)"
+        raise ConfigError(msg)
+    return style.palette
+
+
+def class_limits(values: np.ndarray, classes: int | None = None) -> list[float]:
     """Upper limits of the first ``classes - 1`` colour classes, computed from the data.
 
     Densities spread over orders of magnitude (a few tCO2e/km² in the countryside, thousands
@@ -880,7 +896,7 @@ def class_limits(values: np.ndarray, classes: int = len(PALETTE)) -> list[float]
     values
         Positive cell values.
     classes
-        Number of colours.
+        Number of colours (default: those of :func:`default_palette`).
 
     Returns
     -------
@@ -888,6 +904,8 @@ def class_limits(values: np.ndarray, classes: int = len(PALETTE)) -> list[float]
         The limits; a value ``v`` is in the first class whose limit is ``>= v``, values above
         the last limit in the last class.
     """
+    if classes is None:
+        classes = len(default_palette())
     data = np.asarray(values, dtype=np.float64)
     data = data[np.isfinite(data) & (data > 0)]
     if data.size == 0 or classes < 2:
@@ -933,8 +951,9 @@ def _french(value: float) -> str:
     return text.replace(",", "\u202f").replace(".", ",")
 
 
-def density_qml(limits: Sequence[float], unit_label: str, minimum: float, maximum: float) -> str:
-    """QGIS 3.22 style: singleband pseudocolor, discrete YlOrRd classes, French legend.
+def density_qml(limits: Sequence[float], unit_label: str, minimum: float, maximum: float,
+                palette: Sequence[str] | None = None) -> str:
+    """QGIS 3.22 style: singleband pseudocolor, discrete classes, French legend.
 
     Parameters
     ----------
@@ -944,14 +963,20 @@ def density_qml(limits: Sequence[float], unit_label: str, minimum: float, maximu
         Unit written after every legend label.
     minimum, maximum
         Range of the positive values, for the renderer's classification range.
+    palette
+        Colours, lightest first (default: :func:`default_palette`, the catalogue's).
 
     Returns
     -------
     str
-        The QML document. Nodata cells are not drawn (transparent).
+        The QML document (built by :mod:`territory.qgis_style`). Nodata cells are not drawn
+        (transparent).
     """
-    colours = _class_colours(len(limits) + 1)
-    items = []
+    from territory.qgis_style import raster_classes_qml
+
+    colours_of = tuple(palette) if palette is not None else default_palette()
+    colours = _class_colours(len(limits) + 1, colours_of)
+    classes = []
     bounds = list(limits)
     for i, colour in enumerate(colours):
         if not bounds:
@@ -966,73 +991,15 @@ def density_qml(limits: Sequence[float], unit_label: str, minimum: float, maximu
         else:
             label = f"de {_french(bounds[i - 1])} à {_french(bounds[i])} {unit_label}"
             upper = repr(float(bounds[i]))
-        items.append(ET.Element("item", {"alpha": "255", "value": upper, "label": label,
-                                         "color": colour}))
-
-    root = ET.Element("qgis", {"version": "3.22.16-Białowieża",
-                               "styleCategories": "AllStyleCategories",
-                               "hasScaleBasedVisibilityFlag": "0", "minScale": "1e+08",
-                               "maxScale": "0"})
-    flags = ET.SubElement(root, "flags")
-    for name, value in (("Identifiable", "1"), ("Removable", "1"), ("Searchable", "1"),
-                        ("Private", "0")):
-        ET.SubElement(flags, name).text = value
-    pipe = ET.SubElement(root, "pipe")
-    provider = ET.SubElement(pipe, "provider")
-    ET.SubElement(provider, "resampling", {
-        "enabled": "false", "maxOversampling": "2",
-        "zoomedInResamplingMethod": "nearestNeighbour",
-        "zoomedOutResamplingMethod": "nearestNeighbour"})
-    renderer = ET.SubElement(pipe, "rasterrenderer", {
-        "type": "singlebandpseudocolor", "band": "1", "opacity": "1", "alphaBand": "-1",
-        "classificationMin": repr(minimum), "classificationMax": repr(maximum),
-        "nodataColor": ""})
-    ET.SubElement(renderer, "rasterTransparency")
-    origin = ET.SubElement(renderer, "minMaxOrigin")
-    for name, value in (("limits", "None"), ("extent", "WholeRaster"),
-                        ("statAccuracy", "Estimated"), ("cumulativeCutLower", "0.02"),
-                        ("cumulativeCutUpper", "0.98"), ("stdDevFactor", "2")):
-        ET.SubElement(origin, name).text = value
-    shader = ET.SubElement(renderer, "rastershader")
-    ramp = ET.SubElement(shader, "colorrampshader", {
-        "colorRampType": "DISCRETE", "classificationMode": "1", "clip": "0",
-        "minimumValue": repr(minimum), "maximumValue": repr(maximum),
-        "labelPrecision": "2"})
-    gradient = ET.SubElement(ramp, "colorramp", {"type": "gradient", "name": "[source]"})
-    options = ET.SubElement(gradient, "Option", {"type": "Map"})
-    for name, value in (("color1", _rgba(PALETTE[0])), ("color2", _rgba(PALETTE[-1])),
-                        ("discrete", "0"), ("rampType", "gradient"),
-                        ("stops", ":".join(f"{i / (len(PALETTE) - 1):.4f};{_rgba(c)}"
-                                           for i, c in enumerate(PALETTE[1:-1], start=1)))):
-        ET.SubElement(options, "Option", {"type": "QString", "name": name, "value": value})
-    ramp.extend(items)
-    ET.SubElement(ramp, "rampLegendSettings", {
-        "useContinuousLegend": "0", "minimumLabel": "", "maximumLabel": "", "prefix": "",
-        "suffix": "", "direction": "0", "orientation": "2"})
-    ET.SubElement(pipe, "brightnesscontrast", {"brightness": "0", "contrast": "0",
-                                               "gamma": "1"})
-    ET.SubElement(pipe, "huesaturation", {
-        "saturation": "0", "grayscaleMode": "0", "colorizeOn": "0", "colorizeRed": "255",
-        "colorizeGreen": "128", "colorizeBlue": "128", "colorizeStrength": "100",
-        "invertColors": "0"})
-    ET.SubElement(pipe, "rasterresampler", {"maxOversampling": "2"})
-    ET.SubElement(pipe, "resamplingStage").text = "resamplingFilter"
-    ET.SubElement(root, "blendMode").text = "0"
-    ET.indent(root)
-    body = ET.tostring(root, encoding="unicode")
-    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body + "\n"
+        classes.append((upper, label, colour))
+    return raster_classes_qml(classes, colours_of, minimum, maximum)
 
 
-def _class_colours(n: int) -> list[str]:
-    """``n`` colours spread over the palette (all of it when n == 7)."""
-    if n >= len(PALETTE):
-        return list(PALETTE[:n]) + [PALETTE[-1]] * (n - len(PALETTE))
+def _class_colours(n: int, palette: Sequence[str]) -> list[str]:
+    """``n`` colours spread over ``palette`` (all of it when n is its length)."""
+    if n >= len(palette):
+        return list(palette[:n]) + [palette[-1]] * (n - len(palette))
     if n == 1:
-        return [PALETTE[len(PALETTE) // 2]]
-    picks = np.round(np.linspace(0, len(PALETTE) - 1, n)).astype(int)
-    return [PALETTE[i] for i in picks]
-
-
-def _rgba(hex_colour: str) -> str:
-    h = hex_colour.lstrip("#")
-    return ",".join(str(int(h[i:i + 2], 16)) for i in (0, 2, 4)) + ",255"
+        return [palette[len(palette) // 2]]
+    picks = np.round(np.linspace(0, len(palette) - 1, n)).astype(int)
+    return [palette[i] for i in picks]

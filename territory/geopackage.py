@@ -2,10 +2,13 @@
 
 Styles (``layer_styles`` table). QGIS lists the styles stored with a layer (Layer Properties >
 Style > Load Style... > From database) and applies the one marked ``useAsDefault`` when the layer
-is added. Each polygon layer gets the four graduated styles of ``POLYGON_STYLES``, with the web
-map's quantile classes and colours and French labels with their unit; "Empreinte par habitant"
-is the default. Each point layer gets a thematic default (size by IT power, colour by operator
-or by kind) and a plain single-marker alternative. Every style carries French field aliases.
+is added. Each polygon layer gets one graduated style per column of the column catalogue
+(``data/columns.toml``, :mod:`territory.columns`) marked ``qgis_style``, with the web map's
+quantile classes, the column's palette and French labels with their unit; the catalogue's
+``qgis_default_style`` ("Empreinte par habitant") is the default. Each point layer gets a
+thematic default (size by IT power, colour by operator or by kind) and a plain single-marker
+alternative. Every style carries the catalogue's French labels as field aliases. The QML is
+built by :mod:`territory.qgis_style`.
 
 Metadata. The GeoPackage metadata extension (``gpkg_metadata`` and ``gpkg_metadata_reference``,
 registered in ``gpkg_extensions``) holds:
@@ -38,105 +41,38 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from importlib import metadata as package_metadata
 from pathlib import Path
-from xml.sax.saxutils import quoteattr
 
 import numpy as np
 import pyarrow as pa
 
+from territory import qgis_style
+from territory.columns import catalogue
+from territory.errors import ConfigError
 from territory.mapping import class_breaks, class_colours
-
-#: French aliases shown by QGIS in the attribute table and forms
-FIELD_ALIASES = {
-    "code_insee": "Code INSEE",
-    "nom": "Nom",
-    "population": "Population municipale",
-    "footprint_tco2e": "Empreinte numérique (tCO2e/an)",
-    "footprint_tco2e_low": "Empreinte, hypothèse basse (tCO2e/an)",
-    "footprint_tco2e_high": "Empreinte, hypothèse haute (tCO2e/an)",
-    "footprint_kgco2e_per_inhabitant": "Empreinte par habitant (kgCO2e/hab./an)",
-    "devices_tco2e": "Terminaux (tCO2e/an)",
-    "networks_tco2e": "Réseaux (tCO2e/an)",
-    "datacenters_tco2e": "Centres de données (tCO2e/an)",
-    "embodied_tco2e": "Fabrication (tCO2e/an)",
-    "use_tco2e": "Utilisation (tCO2e/an)",
-    "territorial_tco2e": "Émissions sur le territoire (tCO2e/an)",
-    "displaced_tco2e": "Pollution déplacée (tCO2e/an)",
-    "electricity_kwh": "Électricité consommée (kWh/an)",
-    "territorial_kwh": "Électricité consommée sur le territoire (kWh/an)",
-    "smartphones_units": "Smartphones",
-    "computers_units": "Ordinateurs",
-    "televisions_units": "Téléviseurs",
-    "fixed_lines_units": "Lignes internet fixes",
-    "mobile_subscriptions_units": "Cartes SIM",
-    "departement_code": "Département",
-    "region_code": "Région",
-    "epci_siren": "SIREN de l'EPCI",
-    "epci_type": "Type d'EPCI",
-    "communes_count": "Nombre de communes",
-    "population_source": "Origine de la population",
-    "population_estimated": "Population estimée",
-    "geometry_origin": "Origine du contour",
-    "antennas_count": "Sites d'antennes (opérateur-site)",
-    "antennas_kwh": "Électricité des antennes (kWh/an)",
-    "antennas_tco2e": "Émissions des antennes (tCO2e/an)",
-    "datacenters_count": "Centres de données",
-    "datacenters_it_power_mw": "Puissance informatique des centres de données (MW)",
-    "datacenters_located_kwh": "Électricité des centres de données (kWh/an)",
-    "datacenters_located_tco2e": "Émissions des centres de données situés ici (tCO2e/an)",
-    "streetlights_count": "Points lumineux",
-    "cameras_count": "Caméras",
-    "sensors_count": "Capteurs",
-    "infrastructure_kwh": "Électricité des infrastructures connectées (kWh/an)",
-    "infrastructure_tco2e": "Émissions des infrastructures connectées (tCO2e/an)",
-    "infrastructure_data_stored_tb": "Données stockées (To)",
-    "ftth_share": "Part des locaux raccordables à la fibre",
-    "median_income_eur": "Revenu médian (€/UC)",
-    "poverty_rate_pct": "Taux de pauvreté (%)",
-    "kind": "Type",
-    "name": "Nom",
-    "operator": "Opérateur",
-    "subtype": "Sous-type",
-    "technologies": "Technologies",
-    "has_5g": "5G",
-    "capacity_mw": "Puissance déclarée (MW)",
-    "pue": "PUE",
-    "capacity_origin": "Origine de la puissance",
-    "installed_year": "Année d'installation",
-    "it_power_mw": "Puissance informatique retenue (MW)",
-    "it_power_origin": "Origine de la puissance retenue",
-    "data_stored_tb": "Données stockées (To)",
-    "source_file": "Fichier source",
-    "source_line": "Ligne du fichier source",
-    "population_stratum": "Strate de population",
-    "stratum_communes_count": "Communes de la strate",
-    "stratum_median_kgco2e_per_inhabitant": "Médiane de la strate (kgCO2e/hab./an)",
-    "stratum_rank": "Rang dans la strate (1 = empreinte par habitant la plus basse)",
-}
-
-
-STYLE_FIELD = "footprint_kgco2e_per_inhabitant"
-#: units in class labels (ASCII, as in the field aliases)
-PER_INHABITANT_UNIT = "kgCO2e/hab./an"
-TOTAL_UNIT = "tCO2e/an"
 
 
 @dataclass(frozen=True)
 class PolygonStyle:
-    """One named graduated style of every polygon layer.
+    """One named graduated style of every polygon layer (a column of the catalogue with
+    ``qgis_style = true``).
 
     Attributes
     ----------
     name
-        Style name listed by QGIS.
+        Style name listed by QGIS: the column's French label.
     field
         Classified column.
     unit
-        Unit written after each class label.
+        Unit written after each class label (ASCII digits, as in the field aliases).
     description
         Description listed by QGIS next to the name.
     intensive
         Per-inhabitant indicator: only inhabited territories set the classes (uninhabited ones
         are 0 by convention and fall in the first class), as on the web map.
+    palette
+        The column's default colours, lightest first.
+    classification
+        Classification method (``quantile``).
     """
 
     name: str
@@ -144,23 +80,29 @@ class PolygonStyle:
     unit: str
     description: str
     intensive: bool = False
+    palette: tuple[str, ...] = ()
+    classification: str = "quantile"
 
 
-#: the named styles of each polygon layer, default first (the indicators of the web map)
-POLYGON_STYLES = (
-    PolygonStyle("Empreinte par habitant", STYLE_FIELD, PER_INHABITANT_UNIT,
-                 "Classes par quantiles de l'empreinte numérique par habitant "
-                 "(territoires habités)", intensive=True),
-    PolygonStyle("Empreinte totale", "footprint_tco2e", TOTAL_UNIT,
-                 "Classes par quantiles de l'empreinte numérique totale"),
-    PolygonStyle("Émissions sur le territoire", "territorial_tco2e", TOTAL_UNIT,
-                 "Classes par quantiles des émissions de l'électricité consommée "
-                 "sur le territoire"),
-    PolygonStyle("Pollution déplacée", "displaced_tco2e", TOTAL_UNIT,
-                 "Classes par quantiles des émissions causées hors du territoire"),
-)
-#: name of the default style of the polygon layers
-STYLE_NAME = POLYGON_STYLES[0].name
+def polygon_style_specs() -> tuple[PolygonStyle, ...]:
+    """The named styles of each polygon layer, default first: the catalogue's columns with a
+    QGIS style."""
+    styles: list[PolygonStyle] = []
+    for column in catalogue().qgis_styles():
+        assert column.style is not None
+        description = f"Classes par quantiles : {column.alias}" + (
+            ", sur les territoires habités" if column.intensive else "")
+        styles.append(PolygonStyle(column.label, column.name, column.gis_unit, description,
+                                   column.intensive, column.style.palette,
+                                   column.style.classification))
+    return tuple(styles)
+
+
+def field_aliases(level: str) -> dict[str, str]:
+    """French aliases QGIS shows in the attribute table and forms: the catalogue's labels (and
+    units) of ``level`` (``communes``... or ``registry_points`` for the point layers)."""
+    return {column.name: column.alias for column in catalogue().at(level)}
+
 
 #: colour of each registry point layer (ColorBrewer Set1)
 POINT_COLOURS = {"datacenters": "#e41a1c", "antennas": "#377eb8", "infrastructure": "#4daf4a"}
@@ -219,16 +161,8 @@ GEOPACKAGE_VERSION = "1.2"
 CONTENT_DATE = "2000-01-01T00:00:00.000Z"
 #: provenance keys that vary from run to run on the same inputs: not written to the GeoPackage
 RUN_TIME_KEYS = frozenset({"generated"})
-_QGIS_DOCTYPE = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
-
-
-def _aliases_xml(columns: list[str]) -> str:
-    """QML ``<alias>`` elements: the French name QGIS shows for each known column."""
-    return "".join(
-        f'<alias field={quoteattr(c)} index="{i}" name={quoteattr(FIELD_ALIASES[c])}/>'
-        for i, c in enumerate(columns)
-        if c in FIELD_ALIASES
-    )
+#: the catalogue level of the point layers' columns
+POINT_LEVEL = "registry_points"
 
 
 def _french(value: float, decimals: int = 3) -> str:
@@ -250,63 +184,6 @@ def _label_decimals(breaks: Sequence[float]) -> int:
     return min(decimals, 3)
 
 
-def _rgb(hex_colour: str) -> str:
-    h = hex_colour.lstrip("#")
-    return ",".join(str(int(h[i : i + 2], 16)) for i in (0, 2, 4)) + ",255"
-
-
-def _fill_symbol(name: int, colour: str) -> str:
-    return (
-        f'<symbol type="fill" name="{name}" alpha="1" clip_to_extent="1" force_rhr="0">'
-        '<layer class="SimpleFill" enabled="1" locked="0" pass="0"><Option type="Map">'
-        f'<Option type="QString" name="color" value="{_rgb(colour)}"/>'
-        '<Option type="QString" name="outline_color" value="255,255,255,255"/>'
-        '<Option type="QString" name="outline_style" value="solid"/>'
-        '<Option type="QString" name="outline_width" value="0.1"/>'
-        '<Option type="QString" name="outline_width_unit" value="MM"/>'
-        '<Option type="QString" name="style" value="solid"/>'
-        "</Option></layer></symbol>"
-    )
-
-
-def _marker_symbol(name: int, colour: str, size_mm: float) -> str:
-    return (
-        f'<symbol type="marker" name="{name}" alpha="1" clip_to_extent="1" force_rhr="0">'
-        '<layer class="SimpleMarker" enabled="1" locked="0" pass="0"><Option type="Map">'
-        f'<Option type="QString" name="color" value="{_rgb(colour)}"/>'
-        '<Option type="QString" name="name" value="circle"/>'
-        '<Option type="QString" name="outline_color" value="255,255,255,255"/>'
-        '<Option type="QString" name="outline_style" value="solid"/>'
-        '<Option type="QString" name="outline_width" value="0.2"/>'
-        '<Option type="QString" name="outline_width_unit" value="MM"/>'
-        '<Option type="QString" name="scale_method" value="diameter"/>'
-        f'<Option type="QString" name="size" value="{size_mm}"/>'
-        '<Option type="QString" name="size_unit" value="MM"/>'
-        "</Option></layer></symbol>"
-    )
-
-
-def _qml(renderer: str, columns: list[str], geometry_type: int) -> str:
-    """A QGIS 3 style document: ``renderer`` (a ``<renderer-v2>`` element) and French aliases.
-    ``geometry_type``: 0 points, 2 polygons."""
-    return (
-        f"{_QGIS_DOCTYPE}"
-        '<qgis version="3.22.0" styleCategories="AllStyleCategories">'
-        f"{renderer}"
-        f"<aliases>{_aliases_xml(columns)}</aliases>"
-        f"<layerGeometryType>{geometry_type}</layerGeometryType>"
-        "</qgis>"
-    )
-
-
-def _ranges_xml(bounds: list[float], labels: list[str]) -> str:
-    return "".join(
-        f'<range lower="{bounds[i]!r}" upper="{bounds[i + 1]!r}" symbol="{i}" '
-        f'label={quoteattr(labels[i])} render="true"/>'
-        for i in range(len(bounds) - 1)
-    )
-
-
 def _class_bounds(values: np.ndarray, breaks: list[float]) -> list[float]:
     """Limits of every class: the first and last stretch to the minimum and maximum of
     ``values`` so that every feature with a value is drawn."""
@@ -322,57 +199,61 @@ def _range_labels(bounds: list[float], breaks: list[float], unit: str) -> list[s
             for i in range(len(bounds) - 1)]
 
 
-def graduated_qml(
-    values: np.ndarray, palette: list[str], columns: list[str], min_width_share: float = 0.0,
-    class_values: np.ndarray | None = None, *, field: str = STYLE_FIELD,
-    unit: str = PER_INHABITANT_UNIT,
-) -> str:
-    """QGIS 3 style (QML) for a polygon layer: a graduated renderer on ``field`` with the same
-    quantile classes and colours as the web map, labels in French ending with ``unit``, and
-    French aliases.
+def _ranges(bounds: list[float], breaks: list[float], unit: str) -> list[tuple[float, float, str]]:
+    labels = _range_labels(bounds, breaks, unit)
+    return [(bounds[i], bounds[i + 1], labels[i]) for i in range(len(bounds) - 1)]
 
-    ``class_values`` (default: ``values``) set the class limits; the first and last classes
-    still stretch to the minimum and maximum of ``values`` so that every feature is drawn.
+
+def graduated_qml(
+    values: np.ndarray, palette: Sequence[str] | None, columns: list[str],
+    min_width_share: float = 0.0, class_values: np.ndarray | None = None, *,
+    field: str | None = None, unit: str | None = None, level: str = "communes",
+) -> str:
+    """QGIS 3 style (QML) for a polygon layer: a graduated renderer on ``field`` (default: the
+    catalogue's default style) with the same quantile classes and colours as the web map, labels
+    in French ending with ``unit`` (default: the column's), and the French aliases of ``level``.
+
+    ``palette`` (default: the column's) colours the classes. ``class_values`` (default:
+    ``values``) set the class limits; the first and last classes still stretch to the minimum
+    and maximum of ``values`` so that every feature is drawn.
     """
+    column = catalogue().column(field or catalogue().qgis_default_style, level)
+    style = column.style
+    colours_of = list(palette or (style.palette if style else ()))
+    if not colours_of:
+        msg = f"{catalogue().path}: column {column.name!r} has no style, and no palette is given"
+        raise ConfigError(msg)
     values = np.asarray(values, dtype=float)
     considered = values if class_values is None else np.asarray(class_values, dtype=float)
-    breaks = class_breaks(considered, len(palette), min_width_share)
-    colours = class_colours(len(breaks) + 1, palette)
+    breaks = class_breaks(considered, len(colours_of), min_width_share)
+    colours = class_colours(len(breaks) + 1, colours_of)
     bounds = _class_bounds(values, breaks)
-    symbols = "".join(_fill_symbol(i, colours[i]) for i in range(len(bounds) - 1))
-    renderer = (
-        f'<renderer-v2 type="graduatedSymbol" attr={quoteattr(field)} '
-        'graduatedMethod="GraduatedColor" symbollevels="0" enableorderby="0" forceraster="0">'
-        f"<ranges>{_ranges_xml(bounds, _range_labels(bounds, breaks, unit))}</ranges>"
-        f"<symbols>{symbols}</symbols>"
-        '<mode name="quantile"/><classificationMethod id="Quantile"/>'
-        "</renderer-v2>"
-    )
-    return _qml(renderer, columns, 2)
+    return qgis_style.graduated_qml(
+        column.name, _ranges(bounds, breaks, column.gis_unit if unit is None else unit),
+        [(colours[i], None) for i in range(len(bounds) - 1)], method="GraduatedColor",
+        classification=style.classification if style else "quantile", columns=columns,
+        aliases=field_aliases(level), geometry_type=2)
 
 
 def graduated_size_qml(
-    values: np.ndarray, columns: list[str], *, field: str, unit: str, colour: str,
-    sizes_mm: Sequence[float] = DATACENTER_SIZES_MM,
+    values: np.ndarray, columns: list[str], *, field: str, colour: str,
+    sizes_mm: Sequence[float] = DATACENTER_SIZES_MM, unit: str | None = None,
 ) -> str:
     """QGIS 3 style (QML) for a point layer: markers sized by quantile classes of ``field``
-    (a graduated renderer by size), labels in French ending with ``unit``, French aliases."""
+    (a graduated renderer by size), labels in French ending with the column's unit, French
+    aliases."""
     values = np.asarray(values, dtype=float)
     breaks = class_breaks(values, len(sizes_mm))
     bounds = _class_bounds(values, breaks)
     n = len(bounds) - 1
     last = len(sizes_mm) - 1
     sizes = [sizes_mm[round(i * last / (n - 1)) if n > 1 else last // 2] for i in range(n)]
-    symbols = "".join(_marker_symbol(i, colour, sizes[i]) for i in range(n))
-    renderer = (
-        f'<renderer-v2 type="graduatedSymbol" attr={quoteattr(field)} '
-        'graduatedMethod="GraduatedSize" symbollevels="0" enableorderby="0" forceraster="0">'
-        f"<ranges>{_ranges_xml(bounds, _range_labels(bounds, breaks, unit))}</ranges>"
-        f"<symbols>{symbols}</symbols>"
-        '<mode name="quantile"/><classificationMethod id="Quantile"/>'
-        "</renderer-v2>"
-    )
-    return _qml(renderer, columns, 0)
+    if unit is None:
+        unit = catalogue().column(field, POINT_LEVEL).gis_unit
+    return qgis_style.graduated_qml(
+        field, _ranges(bounds, breaks, unit), [(colour, size) for size in sizes],
+        method="GraduatedSize", classification="quantile", columns=columns,
+        aliases=field_aliases(POINT_LEVEL), geometry_type=0)
 
 
 def categorized_qml(
@@ -382,30 +263,15 @@ def categorized_qml(
     """QGIS 3 style (QML) for a point layer: one marker colour per value of ``field``
     (``categories``: value, French label, colour), then a category for every other value and
     for missing values (QGIS draws the category of value ``""`` for them), French aliases."""
-    listed = [*categories, ("", other_label, other_colour)]
-    category_xml = "".join(
-        f'<category value={quoteattr(value)} label={quoteattr(label)} symbol="{i}" '
-        'render="true"/>'
-        for i, (value, label, _) in enumerate(listed)
-    )
-    symbols = "".join(_marker_symbol(i, colour, size_mm)
-                      for i, (_, _, colour) in enumerate(listed))
-    renderer = (
-        f'<renderer-v2 type="categorizedSymbol" attr={quoteattr(field)} '
-        'symbollevels="0" enableorderby="0" forceraster="0">'
-        f"<categories>{category_xml}</categories><symbols>{symbols}</symbols>"
-        "</renderer-v2>"
-    )
-    return _qml(renderer, columns, 0)
+    return qgis_style.categorized_qml(
+        field, [*categories, ("", other_label, other_colour)], size_mm=size_mm,
+        columns=columns, aliases=field_aliases(POINT_LEVEL))
 
 
 def marker_qml(colour: str, columns: list[str], size_mm: float = 2.0) -> str:
     """QGIS 3 style (QML) for a point layer: one round marker, French field aliases."""
-    renderer = (
-        '<renderer-v2 type="singleSymbol" symbollevels="0" enableorderby="0" forceraster="0">'
-        f"<symbols>{_marker_symbol(0, colour, size_mm)}</symbols></renderer-v2>"
-    )
-    return _qml(renderer, columns, 0)
+    return qgis_style.single_marker_qml(colour, size_mm=size_mm, columns=columns,
+                                        aliases=field_aliases(POINT_LEVEL))
 
 
 @dataclass(frozen=True)
@@ -419,21 +285,21 @@ class NamedStyle:
     default: bool
 
 
-def polygon_styles(name: str, table: pa.Table, palette: list[str],
+def polygon_styles(name: str, table: pa.Table, palette: Sequence[str] | None = None,
                    min_width_share: float = 0.0) -> list[NamedStyle]:
-    """The named styles of a polygon layer (``POLYGON_STYLES`` whose column it has), the first
-    one default."""
+    """The named styles of a polygon layer (:func:`polygon_style_specs` whose column it has),
+    the first one default; ``palette`` replaces the columns' default palettes."""
     columns = [c for c in table.column_names if c != "geometry"]
     inhabited = (table.column("population").to_numpy(zero_copy_only=False) > 0
                  if "population" in columns else None)
-    styles = []
-    for style in POLYGON_STYLES:
+    styles: list[NamedStyle] = []
+    for style in polygon_style_specs():
         if style.field not in columns:
             continue
         values = table.column(style.field).to_numpy(zero_copy_only=False).astype(float)
         class_values = values[inhabited] if style.intensive and inhabited is not None else values
-        qml = graduated_qml(values, palette, columns, min_width_share, class_values,
-                            field=style.field, unit=style.unit)
+        qml = graduated_qml(values, palette or style.palette, columns, min_width_share,
+                            class_values, field=style.field, unit=style.unit, level=name)
         styles.append(NamedStyle(name, style.name, qml, style.description, not styles))
     return styles
 
@@ -454,8 +320,7 @@ def point_styles(name: str, table: pa.Table) -> list[NamedStyle]:
         values = table.column("it_power_mw").to_numpy(zero_copy_only=False).astype(float)
         if np.isfinite(values).any():
             # a point without a power would fall in no class and not be drawn
-            thematic = (graduated_size_qml(values, columns, field="it_power_mw", unit="MW",
-                                           colour=colour),
+            thematic = (graduated_size_qml(values, columns, field="it_power_mw", colour=colour),
                         ("Taille selon la puissance informatique retenue "
                         "(classes par quantiles, MW)"),
                         bool(np.isfinite(values).all()))
@@ -575,7 +440,7 @@ def qgis_metadata_xml(name: str, metadata: Mapping[str, str], *, crs: str,
                       bounds: tuple[float, float, float, float] | None = None) -> str:
     """QGIS layer metadata document (what QGIS reads from ``gpkg_metadata`` for a GeoPackage
     layer): French title and abstract, keywords, history (provenance), CRS and extent."""
-    root = ET.Element("qgis", version="3.22.0")
+    root = qgis_style.document(version=qgis_style.VECTOR_VERSION)
 
     def add(parent: ET.Element, tag: str, text: str = "", **attrib: str) -> ET.Element:
         element = ET.SubElement(parent, tag, attrib)
@@ -603,7 +468,7 @@ def qgis_metadata_xml(name: str, metadata: Mapping[str, str], *, crs: str,
         minx, miny, maxx, maxy = bounds
         add(add(root, "extent"), "spatial", dimensions="2", crs=crs, minx=repr(minx),
             miny=repr(miny), maxx=repr(maxx), maxy=repr(maxy), minz="0", maxz="0")
-    return _QGIS_DOCTYPE + ET.tostring(root, encoding="unicode")
+    return qgis_style.to_qml(root)
 
 
 def _gdal_layer_metadata(name: str, metadata: Mapping[str, str]) -> dict[str, str]:
@@ -684,7 +549,8 @@ def _write_qgis_metadata(db: sqlite3.Connection, names: Sequence[str], metadata:
     for name in names:
         row = db.execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents "
                          "WHERE table_name = ?", (name,)).fetchone()
-        bounds = tuple(float(v) for v in row) if row and None not in row else None
+        bounds = ((float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+                  if row and None not in row else None)
         md_id = db.execute(
             "INSERT INTO gpkg_metadata (md_scope, md_standard_uri, mime_type, metadata) "
             "VALUES ('dataset', ?, 'text/xml', ?)",
@@ -699,8 +565,8 @@ def _write_qgis_metadata(db: sqlite3.Connection, names: Sequence[str], metadata:
 
 
 def save_layers_geopackage(
-    layers: dict[str, pa.Table], path: Path, *, crs: str, palette: list[str],
-    metadata: dict[str, str], min_width_share: float = 0.0,
+    layers: dict[str, pa.Table], path: Path, *, crs: str, metadata: dict[str, str],
+    palette: Sequence[str] | None = None, min_width_share: float = 0.0,
     points: dict[str, pa.Table] | None = None,
 ) -> None:
     """Write each Arrow table (with a WKB ``geometry`` column) as a GeoPackage layer, then its
@@ -715,7 +581,8 @@ def save_layers_geopackage(
     crs
         CRS of the geometries, e.g. ``EPSG:2154``.
     palette
-        Colours of the graduated classes, lightest first.
+        Colours of the graduated classes, lightest first (default: each styled column's
+        palette in the column catalogue).
     metadata
         Provenance, key -> value: written to the ``territory_metadata`` table, to the GDAL
         metadata of the GeoPackage and of each layer, and cited in each layer's QGIS metadata

@@ -1,4 +1,4 @@
-"""The interactive map (``map.html``): a folium map whose polygons are drawn by one compact,
+"""The interactive map (``map.html``): a Leaflet map whose polygons are drawn by one compact,
 canvas-rendered layer per administrative level.
 
 Why not one ``folium.GeoJson`` per level: all of France as GeoJSON with tooltip properties is
@@ -7,58 +7,48 @@ delta-encoded coordinates (integers, 1e-4 degree ~ 10 m) with its attributes in 
 decoded in the browser into Leaflet polygons on a shared canvas renderer. Labels are French;
 every name is inserted as text (never as HTML), so a name cannot run code.
 
-This module never runs SQL: it receives the layers ready to draw.
+This module never runs SQL: it receives the layers ready to draw, encodes them and puts them in
+the page. Column labels, units, decimals and the list of indicators come from the column
+catalogue (``data/columns.toml``, :mod:`territory.columns`); the map definition
+(``maps/footprint.toml``) names catalogue columns. The page is made of package files:
+``templates/map.html.j2`` (a Jinja template), ``static/map.css`` and ``static/map.js`` (the
+browser side: decoding, drawing, legend, popups, search, registry points), with Leaflet inlined
+from the pinned django-leaflet wheel.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 import tomllib
 from dataclasses import dataclass, field
-from importlib import util
+from importlib import resources, util
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
 
+from territory.columns import LEVELS, TERRITORY_LEVELS, Column, catalogue
 from territory.errors import ConfigError
+
+if TYPE_CHECKING:
+    from markupsafe import Markup
 
 LEAFLET_VERSION = "1.9.3"
 LEAFLET_CDN = f"https://cdn.jsdelivr.net/npm/leaflet@{LEAFLET_VERSION}/dist"
 #: default quantisation of map coordinates: 1e-4 degree is about 10 m
 COORDINATE_SCALE = 10_000
-#: attributes sent to the browser for each feature (tooltip, popup and colours); a level may lack
-#: some (upper levels have no population stratum)
-MAP_COLUMNS = (
-    "population",
-    "footprint_tco2e",
-    "footprint_kgco2e_per_inhabitant",
-    "devices_tco2e",
-    "networks_tco2e",
-    "datacenters_tco2e",
-    "territorial_tco2e",
-    "displaced_tco2e",
-    "antennas_count",
-    "antennas_tco2e",
-    "datacenters_count",
-    "datacenters_located_tco2e",
-    "streetlights_count",
-    "cameras_count",
-    "sensors_count",
-    "infrastructure_tco2e",
-)
-#: columns only the communes have: the comparison with the communes of the same stratum
-STRATUM_COLUMNS = (
-    "stratum_communes_count",
-    "stratum_median_kgco2e_per_inhabitant",
-    "stratum_rank",
-)
-#: text attributes sent for each feature, when the level has them
-MAP_TEXT_COLUMNS = ("population_stratum",)
+#: the column every level needs: per-inhabitant classes are taken over inhabited territories
+POPULATION = "population"
+#: keys of ``[popup]`` naming one column, then those naming a list (or table) of columns
+POPUP_COLUMN_KEYS = ("compared", "stratum_median", "stratum_rank", "stratum_count")
+POPUP_LIST_KEYS = ("tooltip", "summary", "parts", "places", "equipment")
 #: coordinates of registry points: 1e-5 degree, about 1 m
 POINT_SCALE = 100_000
+#: the catalogue level of the registry points' columns
+POINT_LEVEL = "registry_points"
 
 
 @dataclass(frozen=True)
@@ -74,11 +64,11 @@ class MapLevel:
     codes, names
         INSEE code and name of each feature.
     values
-        Column name -> one number per feature (``MAP_COLUMNS``, ``STRATUM_COLUMNS``).
+        Column name -> one number per feature (the numbers of :func:`map_columns`).
     geometries
         Shapely (Multi)Polygons in EPSG:4326, one per feature.
     texts
-        Column name -> one text per feature (``MAP_TEXT_COLUMNS``).
+        Column name -> one text per feature (the texts of :func:`map_columns`).
     """
 
     layer: str
@@ -110,18 +100,125 @@ class MapPoints:
     fields: dict[str, list[Any]]
 
 
+#: keys a map definition may hold: top level, then each table of ``[[levels]]``, ``[popup]``
+#: and ``[[points]]``
+MAP_DEFINITION_KEYS: dict[str, frozenset[str]] = {
+    "": frozenset({"title", "indicator", "indicators", "palette", "min_class_width_share",
+                   "levels", "popup", "points"}),
+    "levels": frozenset({"layer", "label"}),
+    "popup": frozenset({*POPUP_COLUMN_KEYS, *POPUP_LIST_KEYS, "stratum"}),
+    "points": frozenset({"layer", "kinds", "label", "colour", "size", "size_origin",
+                         "size_declared", "note", "cluster", "shown", "fields"}),
+}
+
+
 def load_map_definition(path: Path) -> dict[str, Any]:
-    """Read a map definition TOML file of ``maps/``."""
+    """Read a map definition TOML file of ``maps/``.
+
+    An unknown key is an error naming it. Columns are checked against the column catalogue
+    (:mod:`territory.columns`): the opening ``indicator`` (and ``indicators``, when given) must
+    be map indicators of the catalogue, every map indicator must exist at every level of the
+    map, popup columns at one level at least, point fields among the registry points' columns.
+    ``palette`` (a palette name of the catalogue) is replaced by its colours.
+    """
     try:
         definition = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as error:
         msg = f"{path}: cannot read the map definition ({error})"
         raise ConfigError(msg) from error
-    for key in ("title", "indicator", "indicator_label", "indicator_unit", "palette", "levels"):
+    for key in ("title", "indicator", "palette", "levels"):
         if key not in definition:
             msg = f"{path}: key {key!r} is missing"
             raise ConfigError(msg)
+    tables = [("", definition), ("popup", definition.get("popup", {}))] + [
+        (name, entry) for name in ("levels", "points") for entry in definition.get(name, [])]
+    for name, table in tables:
+        if not isinstance(table, dict):
+            msg = f"{path}: [[{name}]] entries must be tables"
+            raise ConfigError(msg)
+        unknown = sorted(set(table) - MAP_DEFINITION_KEYS[name])
+        if unknown:
+            where = (f"[{name}] " if name == "popup" else f"[[{name}]] ") if name else ""
+            msg = (f"{path}: {where}unknown keys {', '.join(unknown)}; known: "
+                   f"{', '.join(sorted(MAP_DEFINITION_KEYS[name]))}")
+            raise ConfigError(msg)
+    _check_columns(path, definition)
     return definition
+
+
+def _check_columns(path: Path, definition: dict[str, Any]) -> None:
+    """The definition's columns against the catalogue; resolves ``palette``."""
+    columns = catalogue()
+    palette = definition["palette"]
+    if palette not in columns.palettes:
+        msg = (f"{path}: palette {palette!r} is not a palette of {columns.path} "
+               f"({', '.join(columns.palettes)})")
+        raise ConfigError(msg)
+    definition["palette"] = list(columns.palettes[palette])
+    layers = [str(level.get("layer")) for level in definition["levels"]]
+    for layer in layers:
+        if layer not in TERRITORY_LEVELS:
+            msg = f"{path}: [[levels]] layer {layer!r} is not one of {', '.join(TERRITORY_LEVELS)}"
+            raise ConfigError(msg)
+    offered = {c.name for c in columns.map_indicators()}
+    for name in [definition["indicator"], *definition.get("indicators", [])]:
+        if name not in offered:
+            msg = (f"{path}: indicator {name!r} is not a map indicator of {columns.path} "
+                   f"(map_indicator = true); map indicators: {', '.join(sorted(offered))}")
+            raise ConfigError(msg)
+    for column in _indicator_columns(definition):
+        lacking = [layer for layer in layers if layer not in column.levels]
+        if lacking:
+            msg = (f"{columns.path}: {column.name} is a map indicator but the map's level "
+                   f"{', '.join(lacking)} has no such column (levels: {', '.join(column.levels)})")
+            raise ConfigError(msg)
+    for name, kind in _popup_columns(definition):
+        found = [columns.get(name, layer) for layer in layers]
+        if not any(found):
+            msg = f"{path}: [popup] names {name!r}, a column no level of the map has in {columns.path}"
+            raise ConfigError(msg)
+        if any(c is not None and (c.type == "text") != (kind == "text") for c in found):
+            msg = f"{path}: [popup] {name!r} must be a {kind} column in {columns.path}"
+            raise ConfigError(msg)
+    for spec in definition.get("points", []):
+        names = [*spec.get("fields", []), *(spec[k] for k in ("size", "size_origin") if k in spec)]
+        for name in names:
+            if columns.get(name, "registry_points") is None:
+                msg = (f"{path}: [[points]] {spec.get('layer')!r} names {name!r}, not a "
+                       f"registry_points column of {columns.path}")
+                raise ConfigError(msg)
+
+
+def _popup_columns(definition: dict[str, Any]) -> list[tuple[str, str]]:
+    """(column, ``number`` or ``text``) of every column ``[popup]`` names."""
+    popup = definition.get("popup", {})
+    named = [(popup[k], "number") for k in POPUP_COLUMN_KEYS if k in popup]
+    named += [(name, "number") for k in POPUP_LIST_KEYS for name in popup.get(k, [])]
+    if "stratum" in popup:
+        named.append((popup["stratum"], "text"))
+    return named
+
+
+def _indicator_columns(definition: dict[str, Any]) -> list[Column]:
+    """The map's indicators (catalogue columns), the opening one first: ``indicators`` when
+    the definition lists them, otherwise every map indicator of the catalogue in its order."""
+    offered = {c.name: c for c in catalogue().map_indicators()}
+    names = definition.get("indicators") or list(offered)
+    return sorted((offered[name] for name in names),
+                  key=lambda c: c.name != definition["indicator"])
+
+
+def map_columns(definition: dict[str, Any], layer: str) -> tuple[list[str], list[str]]:
+    """The columns the map needs of ``layer``: numbers (the population, the indicators, the
+    popup's numbers that the catalogue has at that level) and texts (the population stratum)."""
+    columns = catalogue()
+    wanted = [POPULATION, *(c.name for c in _indicator_columns(definition))]
+    numbers: list[str] = []
+    texts: list[str] = []
+    for name, kind in [(name, "number") for name in wanted] + _popup_columns(definition):
+        if columns.get(name, layer) is not None:
+            (texts if kind == "text" else numbers).append(name)
+    return list(dict.fromkeys(numbers)), list(dict.fromkeys(texts))
 
 
 def class_breaks(values: np.ndarray, palette_size: int, min_width_share: float = 0.0) -> list[float]:
@@ -206,24 +303,28 @@ def encode_geometries(geometries: np.ndarray, scale: int = COORDINATE_SCALE) -> 
 
 
 def _indicators(definition: dict[str, Any], levels: list[MapLevel] | None = None) -> list[dict[str, Any]]:
-    """The indicators of a map definition, the default one first.
+    """The indicators of a map definition (catalogue columns), the opening one first.
 
     An ``optional`` indicator (from a registry) is offered only when some feature of some level
     has a non-zero value: without antennas data, an "antennas" choice would paint everything 0.
+    A level without an indicator's values is an error, not a silently missing choice.
     """
-    listed = definition.get("indicators") or [{
-        "column": definition["indicator"], "label": definition["indicator_label"],
-        "unit": definition["indicator_unit"], "intensive": True,
-    }]
-    if levels is not None:
-        listed = [
-            ind for ind in listed
-            if all(ind["column"] in level.values for level in levels)
-            and (not ind.get("optional")
-                 or any(np.any(np.asarray(level.values[ind["column"]], dtype=float) != 0)
-                        for level in levels))
-        ]
-    return sorted(listed, key=lambda ind: ind["column"] != definition["indicator"])
+    listed = []
+    for column in _indicator_columns(definition):
+        assert column.style is not None
+        if levels is not None:
+            lacking = [level.layer for level in levels if column.name not in level.values]
+            if lacking:
+                msg = f"map level {', '.join(lacking)} has no values of the indicator {column.name}"
+                raise ConfigError(msg)
+            if column.style.optional and not any(
+                    np.any(np.asarray(level.values[column.name], dtype=float) != 0)
+                    for level in levels):
+                continue
+        listed.append({"column": column.name, "label": column.label, "unit": column.unit,
+                       "intensive": column.intensive, "optional": column.style.optional,
+                       "integer": column.integer})
+    return listed
 
 
 def _classes(values: np.ndarray, population: np.ndarray, indicator: dict[str, Any],
@@ -240,13 +341,15 @@ def _classes(values: np.ndarray, population: np.ndarray, indicator: dict[str, An
     }
 
 
-def _column_scale(column: str) -> int:
-    """Integer steps per unit a column is sent with: what a popup shows, nothing more."""
-    if column.endswith(("_count", "_rank", "_kwh", "_line")) or column == "population":
-        return 1
-    if column.endswith(("_per_inhabitant", "_tco2e", "_tb")):
-        return 10
-    return 100  # MW, PUE...
+def _column_scale(column: str, level: str | None = None) -> int:
+    """Integer steps per unit a column is sent with: its catalogue decimals (what a popup shows,
+    nothing more). ``level`` (default: the first level that has the column) picks the column."""
+    found = [c for c in (catalogue().get(column, lv) for lv in ([level] if level else LEVELS))
+             if c is not None]
+    if not found or found[0].decimals is None:
+        msg = f"{catalogue().path}: no number column {column!r} to send to the map"
+        raise ConfigError(msg)
+    return int(10 ** found[0].decimals)
 
 
 #: URL-safe base64 digits: 5 bits of a value and a continuation bit per character, JSON-safe
@@ -273,13 +376,13 @@ def encode_varints(values: Any) -> str:
     return _DIGITS[codes[position < need[:, None]]].tobytes().decode("ascii")
 
 
-def encode_numbers(values: Any, column: str) -> dict[str, Any]:
+def encode_numbers(values: Any, column: str, level: str | None = None) -> dict[str, Any]:
     """A numeric column for the browser: one constant (``c``); or few distinct values (``u``)
-    and one index per row (``i``); or integers (``v``) at a scale (``s``). Missing values
-    (None, NaN) are listed in ``n``."""
+    and one index per row (``i``); or integers (``v``) at a scale (``s``, the catalogue's
+    decimals of ``column`` at ``level``). Missing values (None, NaN) are listed in ``n``."""
     array = np.asarray(values, dtype=float) if not isinstance(values, list) or None not in values \
         else np.asarray([np.nan if v is None else v for v in values], dtype=float)
-    scale = _column_scale(column)
+    scale = _column_scale(column, level)
     finite = np.isfinite(array)
     if array.size and finite.all() and np.all(array == array[0]):
         return {"c": float(array[0]) if array[0] % 1 else int(array[0])}
@@ -307,7 +410,7 @@ def encode_texts(values: Any) -> dict[str, Any]:
 
 def _level_payload(level: MapLevel, definition: dict[str, Any], indicators: list[dict[str, Any]],
                    scale: int) -> dict[str, Any]:
-    population = np.asarray(level.values["population"], dtype=float)
+    population = np.asarray(level.values[POPULATION], dtype=float)
     classes = {
         ind["column"]: _classes(np.asarray(level.values[ind["column"]], dtype=float), population, ind, definition)
         for ind in indicators
@@ -317,12 +420,33 @@ def _level_payload(level: MapLevel, definition: dict[str, Any], indicators: list
         "label": level.label,
         "codes": level.codes,
         "names": level.names,
-        "values": {k: encode_numbers(vals, k) for k, vals in level.values.items()},
+        "values": {k: encode_numbers(vals, k, level.layer) for k, vals in level.values.items()},
         "texts": {k: encode_texts(vals) for k, vals in level.texts.items()},
         "classes": classes,
         **classes[indicators[0]["column"]],
         "geometry": encode_geometries(level.geometries, scale),
     }
+
+
+def _columns_payload(names: Any, level: str) -> dict[str, dict[str, Any]]:
+    """What the browser needs of each column: French label (with its unit for registry
+    fields), short label, unit and decimals, from the column catalogue."""
+    out = {}
+    for name in names:
+        column = catalogue().column(name, level)
+        out[name] = {"label": column.titled if level == POINT_LEVEL else column.label,
+                     "short": column.short_label or column.label, "unit": column.unit,
+                     "decimals": column.decimals}
+    return out
+
+
+def _level_columns_payload(levels: list[MapLevel]) -> dict[str, dict[str, Any]]:
+    """:func:`_columns_payload` of every column of every level (one label per name: a name
+    has one label at every territory level)."""
+    out: dict[str, dict[str, Any]] = {}
+    for level in levels:
+        out |= _columns_payload([*level.values, *level.texts], level.layer)
+    return out
 
 
 def _morton_order(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -355,12 +479,13 @@ def _points_payload(points: MapPoints, spec: dict[str, Any]) -> dict[str, Any]:
         if name not in points.fields:
             continue
         column = np.asarray(points.fields[name], dtype=object)[order]
-        kinds = set(map(type, column)) - {type(None)}
-        if kinds and kinds <= {bool, np.bool_}:
-            fields[name] = encode_texts(np.where(column == True, "oui",
-                                                 np.where(column == False, "non", None)))
-        elif all(issubclass(k, (int, float, np.integer, np.floating)) for k in kinds):
-            fields[name] = encode_numbers(column, name)
+        # sent as the catalogue types the column: booleans as "oui" / "non"
+        kind = catalogue().column(name, POINT_LEVEL).type
+        if kind == "boolean":
+            fields[name] = encode_texts(np.array(
+                [None if v is None else ("oui" if v else "non") for v in column], dtype=object))
+        elif kind in ("integer", "number"):
+            fields[name] = encode_numbers(column, name, POINT_LEVEL)
         else:
             fields[name] = encode_texts(column)
     return {
@@ -375,6 +500,8 @@ def _points_payload(points: MapPoints, spec: dict[str, Any]) -> dict[str, Any]:
         "note": spec.get("note", ""),
         "count": int(lon.size),
         "order": [name for name in spec.get("fields", []) if name in fields],
+        # French label (with unit) and decimals of each field, from the column catalogue
+        "columns": _columns_payload(fields, POINT_LEVEL),
         "xy": encode_varints(deltas),
         # parsed when the layer is first shown: until then one flat string costs the browser's
         # garbage collector nothing, where tens of thousands of small strings cost it a lot
@@ -395,13 +522,8 @@ def _tiles(tiles: str | None) -> dict[str, str] | None:
     return {"url": tiles, "label": "Fond de carte", "attribution": ""}
 
 
-def _leaflet_assets(mode: str) -> tuple[str, str]:
-    """(CSS, JS) tags for Leaflet: inlined from the pinned django-leaflet wheel, or CDN links."""
-    if mode == "cdn":
-        return (
-            f'<link rel="stylesheet" href="{LEAFLET_CDN}/leaflet.css"/>',
-            f'<script src="{LEAFLET_CDN}/leaflet.js"></script>',
-        )
+def _leaflet_assets() -> tuple[str, str]:
+    """(CSS, JS) of Leaflet, read from the pinned django-leaflet wheel to be inlined."""
     spec = util.find_spec("leaflet")
     if spec is None or not spec.submodule_search_locations:
         msg = "django-leaflet is needed to inline Leaflet; run `pip install django-leaflet`"
@@ -411,9 +533,25 @@ def _leaflet_assets(mode: str) -> tuple[str, str]:
     if f"Leaflet {LEAFLET_VERSION}" not in js[:200]:
         msg = f"{static / 'leaflet.js'} is not Leaflet {LEAFLET_VERSION}; reinstall django-leaflet==0.34.0"
         raise ConfigError(msg)
-    css = (static / "leaflet.css").read_text(encoding="utf-8")
-    safe_js = js.replace("</script", "<\\/script")
-    return f"<style>{css}</style>", f"<script>{safe_js}</script>"
+    return (static / "leaflet.css").read_text(encoding="utf-8"), js
+
+
+def _front_end_file(*parts: str) -> str:
+    """A file the map is made of (``static/map.js``, ``templates/map.html.j2``...), shipped as
+    package data."""
+    try:
+        return resources.files("territory").joinpath(*parts).read_text(encoding="utf-8")
+    except OSError as error:
+        msg = f"territory/{'/'.join(parts)}: cannot read the map's front-end file ({error})"
+        raise ConfigError(msg) from error
+
+
+def _inline(text: str, tag: str) -> Markup:
+    """``text`` made safe inside ``<tag>...</tag>``: a closing tag in it (in a JavaScript string,
+    say) would end the element; ``<\\/`` means the same in JavaScript strings and CSS."""
+    from markupsafe import Markup
+
+    return Markup(re.sub(f"</(?={tag})", r"<\\/", text, flags=re.IGNORECASE))
 
 
 def build_map(
@@ -450,27 +588,6 @@ def build_map(
     str
         A complete HTML document.
     """
-    import folium
-    from branca.element import Element, MacroElement
-    from jinja2 import Template
-
-    css, js = _leaflet_assets(assets)
-    fmap = folium.Map(location=[46.6, 2.4], zoom_start=6, tiles=None, prefer_canvas=True,
-                      control_scale=True)
-    # branca names elements after random ids: fixed ones make the same inputs give the same file
-    fmap._id = "territory"
-    # only Leaflet: folium's default jQuery/Bootstrap/Font Awesome come from CDNs and are unused
-    fmap.default_js = []
-    fmap.default_css = []
-    root = fmap.get_root()
-    # Leaflet itself is put in after rendering: passed through Jinja it would be compiled as a
-    # template (slow, and a "{{" in the library would be read as template syntax)
-    root.header.add_child(Element(f'<meta charset="utf-8"/>{_ASSETS_MARK}<style>{_CSS}</style>'),
-                          name="territory_assets")
-    root.html.add_child(Element(f'<script type="application/json" id="territory-data">{_DATA_MARK}</script>'),
-                        name="territory_data")
-    root.title = definition["title"]
-
     scale = coordinate_scale(tolerance_m)
     indicators = _indicators(definition, levels)
     specs = {spec["layer"]: spec for spec in definition.get("points", [])}
@@ -485,12 +602,15 @@ def build_map(
         "indicatorLabel": indicators[0]["label"],
         "unit": indicators[0]["unit"],
         "indicators": [{k: ind[k] for k in ("column", "label", "unit")} for ind in indicators],
+        # label, short label, unit and decimals of every column the levels carry (catalogue)
+        "columns": _level_columns_payload(levels),
+        "popup": definition.get("popup", {}),
+        "population": POPULATION,
         "intensive": {ind["column"]: bool(ind.get("intensive")) for ind in indicators},
         "integer": {ind["column"]: bool(ind.get("integer")) for ind in indicators},
         "palette": definition["palette"],
         "scale": scale,
         "pointScale": POINT_SCALE,
-        "fieldLabels": definition.get("field_labels", {}),
         "levels": [_level_payload(level, definition, indicators, scale) for level in levels],
         "points": [_points_payload(p, specs[p.layer]) for p in points or [] if len(p.lon)],
         "tiles": _tiles(tiles),
@@ -502,585 +622,28 @@ def build_map(
     # Every "<" is escaped (\u003c, which JSON.parse restores): no "</script>" nor "<!--" in
     # a name can end or alter the block
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
-
-    class _FootprintLayers(MacroElement):
-        # the data is put in after rendering: branca re-reads a rendered script as a Jinja
-        # template, which would compile megabytes of JSON (and read "{{" in a name as syntax)
-        _template = Template(
-            "{% macro script(this, kwargs) %}\n"
-            "(function(map, data){" + _JS + "})({{ this._parent.get_name() }}, JSON.parse("
-            "document.getElementById('territory-data').textContent));\n"
-            "{% endmacro %}"
-        )
-
-    layers = _FootprintLayers()
-    layers._id = "territory_layers"
-    fmap.add_child(layers)
-    for number, element in enumerate(_elements(root)):
-        if not element._id.startswith("territory"):
-            element._id = f"territory_{number}"
-    page = root.render()
-    page = page.replace(_DATA_MARK, data, 1)
-    return page.replace(_ASSETS_MARK, css + js, 1)
+    return _page(definition["title"], data, assets)
 
 
-def _elements(root: Any) -> list[Any]:
-    """``root`` and every element below it, depth first in insertion order."""
-    found = [root]
-    for child in root._children.values():
-        found += _elements(child)
-    return found
+def _page(title: str, data: str, assets: str) -> str:
+    """The HTML document: ``templates/map.html.j2`` with Leaflet (inlined or from the CDN),
+    ``static/map.css``, the JSON data block and ``static/map.js``.
 
+    The large parts (Leaflet, the data) are template variables, never template source: Jinja
+    neither compiles them nor reads a "{{" in them as syntax. Every other variable is escaped.
+    The page has fixed element ids and no time stamp: the same inputs give the same bytes.
+    """
+    from jinja2 import Environment
+    from markupsafe import Markup
 
-_ASSETS_MARK = "<!-- territory: leaflet assets -->"
-_DATA_MARK = "/* territory: map data */"
-
-_CSS = """
-.territory-legend, .territory-title, .territory-indicator, .territory-search { background: rgba(255,255,255,0.92);
-  padding: 6px 10px; border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.3); font: 13px/1.4 system-ui, sans-serif; }
-.territory-legend i { display: inline-block; width: 18px; height: 12px; margin-right: 6px;
-  vertical-align: middle; border: 1px solid #999; }
-.territory-title h1 { font-size: 15px; margin: 0; }
-.territory-title p { margin: 0; color: #444; }
-.territory-tooltip table, .territory-popup table { border-collapse: collapse; }
-.territory-tooltip td, .territory-popup td { padding: 0 4px; }
-.territory-tooltip td.n, .territory-popup td.n { text-align: right; white-space: nowrap; }
-.territory-popup { font: 12px/1.4 system-ui, sans-serif; min-width: 260px; }
-.territory-popup h2 { font-size: 14px; margin: 0 0 4px; }
-.territory-popup h3 { font-size: 12px; margin: 8px 0 2px; }
-.territory-popup .territory-note { color: #555; }
-.territory-popup svg text { font: 11px system-ui, sans-serif; }
-.territory-popup + .territory-popup { border-top: 1px solid #ccc; margin-top: 6px; padding-top: 6px; }
-.territory-search input { width: 250px; font: 13px system-ui, sans-serif; padding: 3px 4px; }
-.territory-search ul { list-style: none; margin: 4px 0 0; padding: 0; max-height: 260px; overflow-y: auto; }
-.territory-search li { padding: 2px 4px; cursor: pointer; }
-.territory-search li:hover, .territory-search li.active { background: #fde0c5; }
-.territory-search .territory-none { color: #777; cursor: default; }
-.territory-cluster { border-radius: 50%; color: #fff; text-align: center; font: bold 11px/1 system-ui, sans-serif;
-  display: flex; align-items: center; justify-content: center; border: 2px solid rgba(255,255,255,.85);
-  box-shadow: 0 0 3px rgba(0,0,0,.5); opacity: .9; }
-.territory-swatch { display: inline-block; width: 10px; height: 10px; border-radius: 50%; margin-right: 4px;
-  vertical-align: middle; border: 1px solid #fff; box-shadow: 0 0 1px #000; }
-.leaflet-container { background: #dfe8ef; }
-.leaflet-control-attribution { max-width: 60vw; font-size: 11px; }
-"""
-
-_JS = r"""
-var fmt = new Intl.NumberFormat('fr-FR', {maximumFractionDigits: 0});
-var fmt1 = new Intl.NumberFormat('fr-FR', {maximumFractionDigits: 1});
-var fmt2 = new Intl.NumberFormat('fr-FR', {maximumFractionDigits: 2});
-var renderer = L.canvas({padding: 0.1, tolerance: 2});
-// registry points are drawn above the polygons, in their own pane, as SVG (few elements at a
-// time: clusters): a second canvas on top would take the polygons' mouse events
-map.createPane('territoryPoints').style.zIndex = 450;
-var pointRenderer = L.svg({pane: 'territoryPoints', padding: 0.2});
-function el(tag, text, cls) { var e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; }
-function svg(tag, attrs) { var e = document.createElementNS('http://www.w3.org/2000/svg', tag); for (var k in attrs) e.setAttribute(k, attrs[k]); return e; }
-// integers arrive as strings (mapping.encode_varints): zigzag, 5 bits per character
-var DIGITS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_', LUT = new Uint8Array(128);
-for (var q = 0; q < 64; q++) LUT[DIGITS.charCodeAt(q)] = q;
-function varints(s) {
-  // a typed array sized for the worst case (one character per number): no growth, no garbage
-  var out = new Float64Array(s.length), n = 0, v = 0, m = 1;
-  for (var i = 0; i < s.length; i++) {
-    var c = LUT[s.charCodeAt(i)];
-    v += (c & 31) * m;
-    if (c & 32) m *= 32; else { out[n++] = v % 2 ? -(v + 1) / 2 : v / 2; v = 0; m = 1; }
-  }
-  return out.subarray(0, n);
-}
-// columns arrive as one constant, or distinct values and indexes, or integers and a scale
-function decodeColumn(c, n) {
-  var out = new Array(n), i;
-  if ('c' in c) { for (i = 0; i < n; i++) out[i] = c.c; }
-  else if ('u' in c) { var k = varints(c.i); for (i = 0; i < n; i++) out[i] = c.u[k[i]]; }
-  else { var v = varints(c.v); for (i = 0; i < n; i++) out[i] = v[i] / c.s; }
-  (c.n || []).forEach(function(j) { out[j] = null; });
-  return out;
-}
-// a level's columns are decoded when it is first used (drawn, searched or recoloured)
-function decodeLevel(level) {
-  if (level.decoded) return level;
-  var n = level.codes.length;
-  for (var k in level.values) level.values[k] = decodeColumn(level.values[k], n);
-  for (var t in level.texts) level.texts[t] = decodeColumn(level.texts[t], n);
-  level.decoded = true;
-  return level;
-}
-function colour(v, level) {
-  for (var i = 0; i < level.breaks.length; i++) { if (v <= level.breaks[i]) return level.colours[i]; }
-  return level.colours[level.breaks.length];
-}
-function decode(g) {
-  // coordinates are deltas: accumulated in place, then read ring by ring into LatLngs
-  var xy = varints(g.d), x = 0, y = 0, scale = data.scale;
-  for (var i = 0; i < xy.length; i += 2) { x += xy[i]; y += xy[i + 1]; xy[i] = x / scale; xy[i + 1] = y / scale; }
-  var fl = varints(g.f), pl = varints(g.p), rl = varints(g.r);
-  var features = new Array(fl.length), p = 0, r = 0, k = 0;
-  for (var f = 0; f < fl.length; f++) {
-    var polys = new Array(fl[f]);
-    for (var a = 0; a < polys.length; a++, p++) {
-      var rings = new Array(pl[p]);
-      for (var b = 0; b < rings.length; b++, r++) {
-        var ring = new Array(rl[r]);
-        for (var c = 0; c < ring.length; c++, k++) ring[c] = new L.LatLng(xy[2 * k + 1], xy[2 * k]);
-        rings[b] = ring;
-      }
-      polys[a] = rings;
-    }
-    features[f] = polys;
-  }
-  return features;
-}
-function row(label, value) {
-  var tr = document.createElement('tr'), a = el('td', label), b = el('td', value, 'n');
-  tr.appendChild(a); tr.appendChild(b); return tr;
-}
-function val(level, column, i) { var c = level.values[column]; return c ? (c[i] || 0) : 0; }
-function tooltipContent(level, i) {
-  var div = el('div', undefined, 'territory-tooltip');
-  div.appendChild(el('strong', level.names[i] + ' (' + level.codes[i] + ')'));
-  var t = document.createElement('table'), total = val(level, 'footprint_tco2e', i);
-  function share(x) { return total > 0 ? ' (' + fmt.format(100 * x / total) + ' %)' : ''; }
-  t.appendChild(row('Population', fmt.format(val(level, 'population', i))));
-  t.appendChild(row('Empreinte totale', fmt.format(total) + ' tCO₂e/an'));
-  t.appendChild(row('Par habitant', fmt1.format(val(level, 'footprint_kgco2e_per_inhabitant', i)) + ' kgCO₂e/an'));
-  t.appendChild(row('Terminaux', fmt.format(val(level, 'devices_tco2e', i)) + ' tCO₂e' + share(val(level, 'devices_tco2e', i))));
-  t.appendChild(row('Réseaux', fmt.format(val(level, 'networks_tco2e', i)) + ' tCO₂e' + share(val(level, 'networks_tco2e', i))));
-  t.appendChild(row('Centres de données', fmt.format(val(level, 'datacenters_tco2e', i)) + ' tCO₂e' + share(val(level, 'datacenters_tco2e', i))));
-  t.appendChild(row('Émissions sur le territoire', fmt.format(val(level, 'territorial_tco2e', i)) + ' tCO₂e'));
-  t.appendChild(row('Pollution déplacée', fmt.format(val(level, 'displaced_tco2e', i)) + ' tCO₂e'));
-  div.appendChild(t);
-  div.appendChild(el('div', 'Cliquer pour le détail', 'territory-note'));
-  return div;
-}
-// ---- popups: breakdown chart (inline SVG) and comparison with peers
-var PARTS = [['devices_tco2e', 'Terminaux', '#3182bd'], ['networks_tco2e', 'Réseaux', '#31a354'],
-             ['datacenters_tco2e', 'Centres de données', '#756bb1']];
-function barChart(items, width) {
-  // one horizontal bar per item: [label, value, colour]; values scaled to the largest
-  var max = Math.max.apply(null, items.map(function(x) { return x[1]; }).concat([1e-9]));
-  var h = 18, s = svg('svg', {width: width, height: items.length * h + 2, role: 'img'});
-  items.forEach(function(item, k) {
-    var w = Math.max(1, Math.round((width - 175) * item[1] / max));
-    var label = svg('text', {x: 0, y: k * h + 13}); label.textContent = item[0]; s.appendChild(label);
-    s.appendChild(svg('rect', {x: 110, y: k * h + 3, width: w, height: h - 6, fill: item[2]}));
-    var v = svg('text', {x: 114 + w, y: k * h + 13}); v.textContent = item[3]; s.appendChild(v);
-  });
-  return s;
-}
-function stackedBar(level, i, width) {
-  var total = PARTS.reduce(function(t, p) { return t + val(level, p[0], i); }, 0);
-  var s = svg('svg', {width: width, height: 22, role: 'img', 'class': 'territory-stack'}), x = 0;
-  PARTS.forEach(function(p) {
-    var w = total > 0 ? width * val(level, p[0], i) / total : 0;
-    var r = svg('rect', {x: x, y: 2, width: w, height: 18, fill: p[2]});
-    var title = svg('title', {}); title.textContent = p[1] + ' : ' + fmt.format(val(level, p[0], i)) + ' tCO₂e/an';
-    r.appendChild(title); s.appendChild(r); x += w;
-  });
-  return s;
-}
-var ranks = {};
-function levelRank(level, i) {
-  // rank by footprint per inhabitant among the inhabited territories of the level (1 = lowest)
-  if (!ranks[level.layer]) {
-    var v = level.values.footprint_kgco2e_per_inhabitant, pop = level.values.population, idx = [];
-    for (var k = 0; k < v.length; k++) if (pop[k] > 0) idx.push(k);
-    idx.sort(function(a, b) { return v[a] - v[b]; });
-    var rank = {}; idx.forEach(function(k, r) { rank[k] = r + 1; });
-    var mid = idx.length ? (idx.length % 2 ? v[idx[(idx.length - 1) / 2]] : (v[idx[idx.length / 2 - 1]] + v[idx[idx.length / 2]]) / 2) : 0;
-    ranks[level.layer] = {rank: rank, n: idx.length, median: mid};
-  }
-  var r = ranks[level.layer];
-  return {rank: r.rank[i], n: r.n, median: r.median};
-}
-// popups are panned clear of the title and search box (top left) and of the legend
-var POPUP = {maxWidth: 340, minWidth: 280, autoPanPaddingTopLeft: L.point(20, 190), autoPanPaddingBottomRight: L.point(20, 40)};
-function keepNumbers(text) { return text.replace(/(\d) (\d)/g, '$1\u202f$2'); }
-function popupContent(level, i) {
-  var div = el('div', undefined, 'territory-popup'), per = val(level, 'footprint_kgco2e_per_inhabitant', i);
-  div.appendChild(el('h2', level.names[i] + ' (' + level.codes[i] + ')'));
-  var t = document.createElement('table'), total = val(level, 'footprint_tco2e', i);
-  t.appendChild(row('Population', fmt.format(val(level, 'population', i)) + ' hab.'));
-  t.appendChild(row('Empreinte numérique', fmt.format(total) + ' tCO₂e/an'));
-  t.appendChild(row('Par habitant', fmt1.format(per) + ' kgCO₂e/an'));
-  div.appendChild(t);
-  div.appendChild(el('h3', 'Répartition de l’empreinte'));
-  div.appendChild(stackedBar(level, i, 280));
-  var legendTable = document.createElement('table');
-  PARTS.forEach(function(p) {
-    var tr = row('', fmt.format(val(level, p[0], i)) + ' tCO₂e (' + (total > 0 ? fmt.format(100 * val(level, p[0], i) / total) : '0') + ' %)');
-    var sw = el('span', undefined, 'territory-swatch'); sw.style.background = p[2];
-    tr.firstChild.appendChild(sw); tr.firstChild.appendChild(document.createTextNode(p[1]));
-    legendTable.appendChild(tr);
-  });
-  div.appendChild(legendTable);
-  div.appendChild(el('h3', 'Où sont émis les gaz à effet de serre'));
-  div.appendChild(barChart([
-    ['Sur le territoire', val(level, 'territorial_tco2e', i), '#e6550d', fmt.format(val(level, 'territorial_tco2e', i)) + ' t'],
-    ['Ailleurs (déplacée)', val(level, 'displaced_tco2e', i), '#969696', fmt.format(val(level, 'displaced_tco2e', i)) + ' t']
-  ], 280));
-  var registry = [['antennas_count', 'Sites d’antennes'], ['datacenters_count', 'Centres de données'],
-                  ['streetlights_count', 'Points lumineux'], ['cameras_count', 'Caméras'], ['sensors_count', 'Capteurs']]
-    .filter(function(r) { return val(level, r[0], i) > 0; });
-  if (registry.length) {
-    div.appendChild(el('h3', 'Équipements recensés'));
-    var rt = document.createElement('table');
-    registry.forEach(function(r) { rt.appendChild(row(r[1], fmt.format(val(level, r[0], i)))); });
-    div.appendChild(rt);
-  }
-  // comparison: communes with the communes of their population stratum (all of France);
-  // other levels with the other territories of the level
-  var cmp;
-  if (level.values.stratum_rank && level.values.stratum_rank[i]) {
-    cmp = {title: 'Comparaison avec les communes ' + keepNumbers(level.texts.population_stratum ? level.texts.population_stratum[i] : ''),
-           median: val(level, 'stratum_median_kgco2e_per_inhabitant', i), rank: val(level, 'stratum_rank', i),
-           n: val(level, 'stratum_communes_count', i), peers: 'communes de la strate en France'};
-  } else if (val(level, 'population', i) > 0 && level.codes.length > 2) {
-    var r = levelRank(level, i);
-    cmp = {title: 'Comparaison avec les autres territoires (' + level.label + ')', median: r.median, rank: r.rank, n: r.n,
-           peers: level.label.toLowerCase() + ' de la carte'};
-  }
-  if (cmp) {
-    div.appendChild(el('h3', cmp.title));
-    div.appendChild(barChart([
-      ['Ce territoire', per, '#e6550d', fmt1.format(per)],
-      ['Médiane', cmp.median, '#969696', fmt1.format(cmp.median)]
-    ], 280));
-    div.appendChild(el('div', 'Par habitant, en kgCO₂e/an. Rang ' + fmt.format(cmp.rank) + ' sur ' + fmt.format(cmp.n)
-      + ' ' + cmp.peers + ' (1 = la plus faible empreinte par habitant).', 'territory-note territory-rank'));
-  }
-  return div;
-}
-var base = {}, groups = [], first = null;
-function weightOf(level) { return level.layer === 'communes' ? 0.3 : 0.8; }
-// a level's polygons are built when it is first shown: opening the map draws only the first
-function build(group) {
-  if (group.territoryBuilt) return;
-  group.territoryBuilt = true;
-  var level = decodeLevel(group.territoryLevel), features = decode(level.geometry), values = level.values[data.indicator];
-  group.territoryLayers = [];
-  features.forEach(function(polys, i) {
-    // noClip: clipping every ring to the view at each redraw costs more than drawing the
-    // few vertices outside it (the canvas only draws polygons whose bounds are in view)
-    var poly = L.polygon(polys, {renderer: renderer, noClip: true, weight: weightOf(level),
-      color: '#ffffff', opacity: 0.8, fillOpacity: data.tiles ? 0.6 : 0.85, fillColor: colour(values[i], level)});
-    poly.featureIndex = i;
-    group.territoryLayers.push(poly);
-    group.addLayer(poly);
-  });
-}
-function closeTooltips() { map.eachLayer(function(l) { if (l instanceof L.Tooltip) map.removeLayer(l); }); }
-data.levels.forEach(function(level) {
-  var group = L.featureGroup();
-  group.on('mouseover', function(e) {
-    e.layer.setStyle({weight: 2, color: '#333333'});
-    e.layer.bringToFront();
-    L.tooltip({sticky: true, direction: 'top', className: 'territory-tooltip-pane'})
-      .setLatLng(e.latlng).setContent(tooltipContent(level, e.layer.featureIndex)).openOn(map);
-  });
-  group.on('mousemove', function(e) { map.eachLayer(function(l) { if (l instanceof L.Tooltip) l.setLatLng(e.latlng); }); });
-  group.on('mouseout', function(e) {
-    e.layer.setStyle({weight: weightOf(level), color: '#ffffff'});
-    closeTooltips();
-  });
-  group.on('click', function(e) {
-    closeTooltips();
-    L.popup(POPUP).setLatLng(e.latlng).setContent(popupContent(level, e.layer.featureIndex)).openOn(map);
-  });
-  group.territoryLevel = level;
-  group.on('add', function() { build(group); });
-  base[level.label] = group;
-  groups.push(group);
-  if (!first) first = group;
-});
-var legend = L.control({position: 'bottomright'});
-legend.onAdd = function() { this._div = L.DomUtil.create('div', 'territory-legend'); return this._div; };
-legend.update = function(level) {
-  var div = this._div; div.textContent = '';
-  var title = el('strong', data.indicatorLabel + ' (' + data.unit + ') — ' + level.label, 'territory-legend-title');
-  div.appendChild(title);
-  var b = level.breaks, lows = [null].concat(b), highs = b.concat([null]), integer = data.integer[data.indicator];
-  // limits shown with the decimals they were rounded to (class_breaks), at least one
-  var decimals = b.reduce(function(d, x) { var s = String(x), dot = s.indexOf('.'); return Math.max(d, dot < 0 ? 0 : s.length - dot - 1); }, 1);
-  var fmtb = new Intl.NumberFormat('fr-FR', {maximumFractionDigits: Math.min(decimals, 20)});
-  for (var i = 0; i < lows.length; i++) {
-    var line = document.createElement('div'), sw = document.createElement('i'), txt = document.createElement('span');
-    sw.style.background = level.colours[i];
-    if (lows[i] === null && highs[i] === null) {
-      // no class limit (one value, or none): show the values' range, not "jusqu’à 0"
-      var r = level.range || [];
-      txt.textContent = !r.length ? 'aucune valeur' : r[0] === r[1] ? fmt1.format(r[0]) : fmt1.format(r[0]) + ' – ' + fmt1.format(r[1]);
-    }
-    else if (lows[i] === null && level.range && highs[i] === level.range[0]) txt.textContent = fmtb.format(highs[i]);
-    else if (lows[i] === null) txt.textContent = 'jusqu’à ' + fmtb.format(highs[i]);
-    else if (highs[i] === null) txt.textContent = 'plus de ' + fmtb.format(lows[i]);
-    else if (integer) {
-      // counts: a class (a, b] holds the whole numbers a + 1 to b
-      var a = Math.floor(lows[i]) + 1, z = Math.floor(highs[i]);
-      txt.textContent = a >= z ? fmtb.format(z) : fmtb.format(a) + ' – ' + fmtb.format(z);
-    }
-    else txt.textContent = fmtb.format(lows[i]) + ' – ' + fmtb.format(highs[i]);
-    line.appendChild(sw); line.appendChild(txt); div.appendChild(line);
-  }
-  var n = level.codes.length;
-  // the spread is relative to the median: meaningless when the median is 0 (most communes
-  // without any antenna, say)
-  var spreadText = level.spread > 0 || !level.range || level.range[0] === level.range[1]
-    ? ' · écart du 5e au 95e centile : ' + fmt1.format(100 * level.spread) + ' %' : '';
-  var note = el('div', 'Classes par quantiles · ' + fmt.format(n) + (n > 1 ? ' territoires' : ' territoire') + spreadText);
-  note.style.color = '#555';
-  div.appendChild(note);
-  if (level.spread < 0.02 && n > 2 && data.intensive[data.indicator]) {
-    // say why a per-inhabitant map is nearly uniform, rather than let it look broken
-    var why = el('div', 'Les territoires diffèrent très peu : les taux d’équipement sont nationaux '
-      + '(seul le smartphone varie avec la taille de la commune) ; la couverture en fibre '
-      + '(source « fibre ») fait varier les réseaux. Voir la méthodologie.', 'territory-note territory-uniform');
-    why.style.color = '#555'; why.style.maxWidth = '360px';
-    div.appendChild(why);
-  }
-};
-legend.addTo(map);
-var titleBox = L.control({position: 'topleft'});
-titleBox.onAdd = function() {
-  var d = L.DomUtil.create('div', 'territory-title');
-  d.appendChild(el('h1', data.title));
-  if (data.subtitle) d.appendChild(el('p', data.subtitle));
-  return d;
-};
-titleBox.addTo(map);
-if (data.attribution && map.attributionControl) map.attributionControl.addAttribution(data.attribution);
-// ---- registry points: markers (datacenters, sized by power) and clusters (antennas...)
-var communeNames = {};
-data.levels.forEach(function(level) { if (level.layer === 'communes') level.codes.forEach(function(c, i) { communeNames[c] = level.names[i]; }); });
-function formatField(name, v) {
-  if (v === null || v === undefined || v === '') return null;
-  if (typeof v !== 'number') return name === 'code_insee' ? (communeNames[v] ? communeNames[v] + ' (' + v + ')' : v) : String(v);
-  if (name === 'source_line') return String(v);
-  return (Math.abs(v) >= 100 ? fmt : fmt2).format(v);
-}
-function pointContent(layer, i) {
-  var div = el('div', undefined, 'territory-popup'), t = document.createElement('table');
-  div.appendChild(el('h2', layer.label));
-  layer.order.forEach(function(name) {
-    var text = formatField(name, layer.fields[name][i]);
-    if (text !== null) t.appendChild(row(data.fieldLabels[name] || name, text));
-  });
-  div.appendChild(t);
-  return div;
-}
-function pointsContent(layer, members) {
-  var div = document.createElement('div');
-  members.slice(0, 10).forEach(function(i) { div.appendChild(pointContent(layer, i)); });
-  if (members.length > 10) div.appendChild(el('div', '… et ' + fmt.format(members.length - 10) + ' autres au même endroit', 'territory-note'));
-  return div;
-}
-function decodePoints(layer) {
-  if (layer.lat) return layer;
-  var n = layer.count, lat = new Float64Array(n), lon = new Float64Array(n), mx = new Float64Array(n), my = new Float64Array(n), x = 0, y = 0;
-  var xy = varints(layer.xy);
-  for (var i = 0; i < n; i++) {
-    x += xy[2 * i]; y += xy[2 * i + 1];
-    lon[i] = x / data.pointScale; lat[i] = y / data.pointScale;
-    // Web Mercator in [0, 1]: pixel = m * 256 * 2^zoom, so grids per zoom need no projection
-    var s = Math.sin(lat[i] * Math.PI / 180);
-    mx[i] = (lon[i] + 180) / 360; my[i] = 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI);
-  }
-  layer.fields = JSON.parse(layer.fields);
-  for (var f in layer.fields) layer.fields[f] = decodeColumn(layer.fields[f], n);
-  layer.lat = lat; layer.lon = lon; layer.mx = mx; layer.my = my;
-  return layer;
-}
-function pointMarker(layer, i, members) {
-  var size = layer.size ? layer.fields[layer.size][i] || 0 : 0;
-  var radius = layer.size ? Math.min(22, 4 + 2.5 * Math.sqrt(size)) : 5;
-  // a size that is not declared (a default value) is drawn pale, with a dashed outline
-  var modelled = layer.sizeOrigin && layer.fields[layer.sizeOrigin] && layer.fields[layer.sizeOrigin][i] !== layer.sizeDeclared;
-  var m = L.circleMarker([layer.lat[i], layer.lon[i]], {renderer: pointRenderer, radius: radius, color: modelled ? layer.colour : '#ffffff',
-    weight: 1.5, dashArray: modelled ? '3 2' : null, fillColor: layer.colour, fillOpacity: modelled ? 0.35 : 0.85, pane: 'territoryPoints'});
-  m.territoryIndex = i;
-  m.bindPopup(function() { return members && members.length > 1 ? pointsContent(layer, members) : pointContent(layer, i); }, POPUP);
-  return m;
-}
-var CELL = 56;
-function clusterOverlay(layer) {
-  var group = L.layerGroup(), cache = {};
-  function clusters(zoom) {
-    if (cache[zoom]) return cache[zoom];
-    var size = 256 * Math.pow(2, zoom) / CELL, cells = new Map(), out = [];
-    for (var i = 0; i < layer.count; i++) {
-      var key = Math.floor(layer.mx[i] * size) * 4194304 + Math.floor(layer.my[i] * size), c = cells.get(key);
-      if (!c) { c = {members: [], lat: 0, lon: 0, s: 90, w: 180, n: -90, e: -180}; cells.set(key, c); out.push(c); }
-      c.members.push(i); c.lat += layer.lat[i]; c.lon += layer.lon[i];
-      if (layer.lat[i] < c.s) c.s = layer.lat[i]; if (layer.lat[i] > c.n) c.n = layer.lat[i];
-      if (layer.lon[i] < c.w) c.w = layer.lon[i]; if (layer.lon[i] > c.e) c.e = layer.lon[i];
-    }
-    out.forEach(function(c) { c.lat /= c.members.length; c.lon /= c.members.length; });
-    cache[zoom] = out;
-    return out;
-  }
-  function redraw() {
-    group.clearLayers();
-    var view = map.getBounds().pad(0.25), zoom = map.getZoom();
-    clusters(zoom).forEach(function(c) {
-      if (!view.contains([c.lat, c.lon])) return;
-      var together = c.n - c.s < 1e-5 && c.e - c.w < 1e-5;
-      if (c.members.length === 1 || together) { group.addLayer(pointMarker(layer, c.members[0], c.members)); return; }
-      var d = Math.round(22 + 6 * Math.log10(c.members.length)), label = el('span', fmt.format(c.members.length));
-      var box = el('div'); box.className = 'territory-cluster'; box.style.width = box.style.height = d + 'px';
-      box.style.background = layer.colour; box.appendChild(label);
-      var m = L.marker([c.lat, c.lon], {icon: L.divIcon({html: box, className: 'territory-cluster-icon', iconSize: [d, d]}),
-        title: layer.label + ' : ' + c.members.length, keyboard: false});
-      m.territoryCluster = c;
-      m.on('click', function() { map.fitBounds([[c.s, c.w], [c.n, c.e]], {padding: [40, 40], maxZoom: map.getMaxZoom()}); });
-      group.addLayer(m);
-    });
-  }
-  group.on('add', function() { decodePoints(layer); map.on('zoomend moveend', redraw); redraw(); });
-  group.on('remove', function() { map.off('zoomend moveend', redraw); });
-  return group;
-}
-var overlays = {}, pointGroups = [];
-if (data.tiles) {
-  // optional base map (asked for with --map-tiles): the only thing the map ever fetches
-  var tiles = L.tileLayer(data.tiles.url, {attribution: data.tiles.attribution, maxZoom: 19}).addTo(map);
-  var tilesKey = el('span', data.tiles.label);
-  overlays[tilesKey.innerHTML] = tiles;
-}
-function markerOverlay(layer) {
-  var group = L.featureGroup();
-  group.on('add', function() {
-    if (group.getLayers().length) return;
-    decodePoints(layer);
-    // largest first, so small markers stay on top and clickable
-    var idx = []; for (var i = 0; i < layer.count; i++) idx.push(i);
-    if (layer.size) idx.sort(function(a, b) { return (layer.fields[layer.size][b] || 0) - (layer.fields[layer.size][a] || 0); });
-    idx.forEach(function(i) { group.addLayer(pointMarker(layer, i)); });
-  });
-  return group;
-}
-data.points.forEach(function(layer) {
-  var group = layer.cluster ? clusterOverlay(layer) : markerOverlay(layer);
-  group.territoryPoints = layer;
-  var key = document.createElement('span'), sw = el('span', undefined, 'territory-swatch');
-  sw.style.background = layer.colour; key.appendChild(sw);
-  key.appendChild(document.createTextNode(layer.label + ' (' + fmt.format(layer.count) + ')'));
-  if (layer.note) { var note = el('div', layer.note, 'territory-note'); note.style.fontSize = '11px'; note.style.color = '#555'; key.appendChild(note); }
-  overlays[key.innerHTML] = group;
-  pointGroups.push(group);
-});
-L.control.layers(base, overlays, {collapsed: false, position: 'topright'}).addTo(map);
-map.on('baselayerchange', function(e) { legend.update(e.layer.territoryLevel); });
-// indicator switch: recolour every level with that indicator's classes
-function showIndicator(column) {
-  var ind = data.indicators.filter(function(x) { return x.column === column; })[0];
-  if (!ind) return;
-  data.indicator = ind.column; data.indicatorLabel = ind.label; data.unit = ind.unit;
-  var select = document.querySelector('.territory-indicator select');
-  if (select && select.value !== column) select.value = column;
-  groups.forEach(function(group) {
-    var lvl = decodeLevel(group.territoryLevel), c = lvl.classes[column], values = lvl.values[column];
-    lvl.breaks = c.breaks; lvl.colours = c.colours; lvl.spread = c.spread; lvl.range = c.range;
-    // levels not built yet take the indicator's colours when they are
-    group.eachLayer(function(p) { p.setStyle({fillColor: colour(values[p.featureIndex], lvl)}); });
-    if (map.hasLayer(group)) legend.update(lvl);
-  });
-}
-if (data.indicators.length > 1) {
-  var picker = L.control({position: 'topright'});
-  picker.onAdd = function() {
-    var div = L.DomUtil.create('div', 'territory-indicator'), label = el('label', 'Indicateur ');
-    var select = document.createElement('select');
-    label.appendChild(select); div.appendChild(label);
-    data.indicators.forEach(function(ind) {
-      var o = el('option', ind.label + ' (' + ind.unit + ')'); o.value = ind.column;
-      select.appendChild(o);
-    });
-    select.value = data.indicator;
-    select.addEventListener('change', function() { showIndicator(select.value); });
-    L.DomEvent.disableClickPropagation(div);
-    return div;
-  };
-  picker.addTo(map);
-}
-// ---- search a commune by name or INSEE code
-function fold(s) { return s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[-'’\s]+/g, ' ').trim(); }
-var searchGroup = groups.filter(function(g) { return g.territoryLevel.layer === 'communes'; })[0] || first, searchIndex = null;
-function searchCommunes(query) {
-  var level = decodeLevel(searchGroup.territoryLevel), q = fold(query);
-  if (!q) return [];
-  if (!searchIndex) searchIndex = level.names.map(fold);
-  var starts = [], contains = [];
-  for (var i = 0; i < level.codes.length; i++) {
-    var name = searchIndex[i];
-    if (level.codes[i] === query.trim().toUpperCase() || name === q) starts.unshift(i);
-    else if (name.indexOf(q) === 0 || level.codes[i].indexOf(query.trim().toUpperCase()) === 0) starts.push(i);
-    else if (name.indexOf(q) > 0) contains.push(i);
-  }
-  var pop = level.values.population, byPop = function(a, b) { return pop[b] - pop[a]; };
-  var exact = starts.filter(function(i) { return searchIndex[i] === q || level.codes[i] === query.trim().toUpperCase(); });
-  var rest = starts.filter(function(i) { return exact.indexOf(i) < 0; }).sort(byPop);
-  return exact.sort(byPop).concat(rest, contains.sort(byPop)).slice(0, 10);
-}
-function focusFeature(group, i) {
-  if (!map.hasLayer(group)) {
-    groups.forEach(function(g) { if (map.hasLayer(g)) map.removeLayer(g); });
-    group.addTo(map);
-    legend.update(group.territoryLevel);
-  }
-  build(group);
-  var poly = group.territoryLayers[i], level = group.territoryLevel;
-  map.fitBounds(poly.getBounds(), {maxZoom: 12, animate: false, paddingBottomRight: [260, 0]});
-  L.popup(POPUP).setLatLng(poly.getCenter()).setContent(popupContent(level, i)).openOn(map);
-  return poly;
-}
-var search = L.control({position: 'topleft'});
-search.onAdd = function() {
-  var div = L.DomUtil.create('div', 'territory-search'), input = document.createElement('input'), list = document.createElement('ul');
-  input.type = 'search'; input.placeholder = 'Commune ou code INSEE…';
-  input.setAttribute('aria-label', 'Rechercher une commune');
-  div.appendChild(input); div.appendChild(list);
-  var found = [], active = 0;
-  function pick(k) { if (found[k] === undefined) return; list.textContent = ''; input.value = searchGroup.territoryLevel.names[found[k]]; focusFeature(searchGroup, found[k]); }
-  function show() {
-    list.textContent = ''; found = searchCommunes(input.value); active = 0;
-    var level = searchGroup.territoryLevel;
-    if (input.value.trim() && !found.length) list.appendChild(el('li', 'Aucune commune trouvée', 'territory-none'));
-    found.forEach(function(i, k) {
-      var li = el('li', level.names[i] + ' (' + level.codes[i] + ')');
-      if (k === 0) li.className = 'active';
-      li.addEventListener('click', function() { pick(k); });
-      list.appendChild(li);
-    });
-  }
-  input.addEventListener('input', show);
-  input.addEventListener('keydown', function(e) {
-    if (e.key === 'Enter') { e.preventDefault(); if (!found.length) show(); pick(active); }
-    else if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
-      e.preventDefault();
-      active = Math.max(0, Math.min(found.length - 1, active + (e.key === 'ArrowDown' ? 1 : -1)));
-      Array.prototype.forEach.call(list.children, function(li, k) { li.className = k === active ? 'active' : ''; });
-    }
-    else if (e.key === 'Escape') { list.textContent = ''; }
-  });
-  L.DomEvent.disableClickPropagation(div);
-  L.DomEvent.disableScrollPropagation(div);
-  return div;
-};
-search.addTo(map);
-if (first) {
-  // frame the view before adding the polygons, without animation: they are projected and
-  // drawn once (adding them first, then fitting, projected and drew them all twice)
-  build(first);
-  var bounds = first.getBounds();
-  var metro = L.latLngBounds([41.2, -5.5], [51.2, 9.8]);
-  map.fitBounds(metro.contains(bounds) || !metro.intersects(bounds) ? bounds : metro, {animate: false, paddingBottomRight: [260, 0]});
-  first.addTo(map);
-  legend.update(first.territoryLevel);
-}
-// registry layers shown at opening go on the map once it is framed: added before, they made
-// the map draw at folium's initial view first (about 0.3 s more for all of France)
-pointGroups.forEach(function(g) { if (g.territoryPoints.shown) g.addTo(map); });
-window.territoryMap = {map: map, groups: groups, data: data, showIndicator: showIndicator, pointGroups: pointGroups,
-  searchCommunes: searchCommunes, focusFeature: focusFeature, popupContent: popupContent};
-"""
+    context: dict[str, Any] = {"title": title, "data": Markup(data),
+                               "map_css": _inline(_front_end_file("static", "map.css"), "style"),
+                               "map_js": _inline(_front_end_file("static", "map.js"), "script")}
+    if assets == "cdn":
+        context["leaflet_cdn"] = LEAFLET_CDN
+    else:
+        css, js = _leaflet_assets()
+        context.update(leaflet_css=_inline(css, "style"), leaflet_js=_inline(js, "script"))
+    environment = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                              keep_trailing_newline=True)
+    return environment.from_string(_front_end_file("templates", "map.html.j2")).render(context)

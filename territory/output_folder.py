@@ -12,8 +12,9 @@ Operators point scheduled runs at folders that hold other things too. A run ther
   never followed), ``manifest.json`` last, then removes the files the previous run wrote that
   this run no longer writes;
 - gives files and folders the user's umask (``mkdtemp`` would leave them ``0700``);
-- holds an exclusive lock on ``.territory.lock`` (:func:`fcntl.flock`) for the whole run: the
-  kernel releases it when the process dies, so a lock left by a killed run is taken over.
+- holds an exclusive lock on ``.territory.lock`` (:func:`fcntl.flock`) for the whole run and
+  removes the file at the end: the kernel releases the lock when the process dies, so the file
+  left by a killed run is simply locked again by the next run.
 
 The lock is hand-written on :mod:`fcntl` rather than taken from ``filelock``: ``filelock`` opens
 its lock file with ``O_TRUNC``, which would erase the pid and start time that a waiting run
@@ -101,6 +102,8 @@ class OutputFolder:
         self.staging: Path = path
         self.previous: dict[str, Any] | None = None
         self._lock_fd: int | None = None
+        self._created = False
+        self._published = False
         self._mode = 0o666 & ~_umask()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -110,6 +113,7 @@ class OutputFolder:
             if self.path.exists() and not self.path.is_dir():
                 msg = f"the output path {self.path} exists and is not a folder"
                 raise OutputError(msg)
+            self._created = not self.path.exists()
             self.path.mkdir(parents=True, exist_ok=True)
             self._lock()
         except OSError as error:
@@ -133,6 +137,10 @@ class OutputFolder:
                 shutil.rmtree(self.staging, ignore_errors=True)
         finally:
             self._unlock()
+        if self._created and not self._published:
+            # a run that failed in a folder it created leaves no empty folder behind
+            with contextlib.suppress(OSError):
+                self.path.rmdir()
 
     # -- ownership ---------------------------------------------------------------------------
 
@@ -185,6 +193,8 @@ class OutputFolder:
         except OSError as error:
             msg = f"cannot write into the output folder {self.path}: {error.strerror or error}"
             raise OutputError(msg) from error
+        finally:
+            self._published = True
         return [p.as_posix() for p in staged]
 
     def _remove_if_empty(self, rel: PurePosixPath, keep: set[Path]) -> None:
@@ -207,12 +217,14 @@ class OutputFolder:
 
     def _lock(self) -> None:
         path = self.path / LOCK
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), self._mode)
         deadline = time.monotonic() + max(self.wait_s, 0.0)
         while True:
+            if not self.path.is_dir():  # a run that failed there removed the folder it created
+                self.path.mkdir(parents=True, exist_ok=True)
+                self._created = True
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), self._mode)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     holder = _read_holder(fd)
@@ -220,7 +232,18 @@ class OutputFolder:
                     msg = (f"another territory run is writing {self.path} ({holder}); "
                            "try again later, or wait for it with --wait SECONDS")
                     raise LockBusyError(msg) from None
+                os.close(fd)
                 time.sleep(0.2)
+                continue
+            # the holder we waited for removes the file when it is done: a lock on a file that
+            # is no longer at the path locks nothing, so take the one that is there now
+            try:
+                same = os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
         os.ftruncate(fd, 0)
         os.write(fd, json.dumps({
             "pid": os.getpid(), "command": self.command,
@@ -229,9 +252,11 @@ class OutputFolder:
         self._lock_fd = fd
 
     def _unlock(self) -> None:
+        """Remove the lock file while still holding it (a waiting run then re-opens the path),
+        then release it. A killed run leaves the file, unlocked: the next run takes it."""
         if self._lock_fd is not None:
             with contextlib.suppress(OSError):
-                os.ftruncate(self._lock_fd, 0)
+                (self.path / LOCK).unlink()
             os.close(self._lock_fd)  # closing releases the flock
             self._lock_fd = None
 

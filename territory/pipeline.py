@@ -2,7 +2,12 @@
 
 A model is one ``.sql`` file in ``staging/``, ``intermediate/`` or ``marts/``; its table takes
 the file's name. Dependencies are the other models (and ``raw_*`` tables) its SQL names after
-``from`` or ``join``; the runner orders models so that each runs after what it reads.
+``from`` or ``join``, and the tables read by the macros it calls (:data:`MACROS`); the runner
+orders models so that each runs after what it reads.
+
+Factor lookups are macros: ``factor('smartphone.lifetime_years')`` is the factor's central value,
+``factor_low(...)`` and ``factor_high(...)`` its bounds, read from ``stg_factors``. An id that is
+not in the factor tables stops the run (a missing factor is a bug, never a silent NULL).
 """
 
 from __future__ import annotations
@@ -20,6 +25,27 @@ from territory.errors import PipelineError
 LAYERS = ("staging", "intermediate", "marts")
 _REFERENCE = re.compile(r"\b(?:from|join)\s+([a-z_][a-z0-9_]*)", re.IGNORECASE)
 _CTE = re.compile(r"\b([a-z_][a-z0-9_]*)\s+as\s+(?:not\s+)?(?:materialized\s*)?\(", re.IGNORECASE)
+
+
+
+
+def _factor_macro(name: str, column: str) -> str:
+    return (
+        f"CREATE OR REPLACE MACRO {name}(factor_id) AS coalesce("
+        f"(SELECT {column} FROM stg_factors WHERE id = factor_id), "
+        f"error('factor ' || factor_id || ' is not in the factor tables of data/'))"
+    )
+
+
+#: macros the models call: name -> (the model it reads, the SQL creating it). DuckDB binds a
+#: macro's subquery when the macro is created, so each is created as soon as its table exists;
+#: a model that calls one depends on that table.
+MACROS = {
+    "factor": ("stg_factors", _factor_macro("factor", "value")),
+    "factor_low": ("stg_factors", _factor_macro("factor_low", "low")),
+    "factor_high": ("stg_factors", _factor_macro("factor_high", "high")),
+}
+_MACRO_CALL = re.compile(rf"\b({'|'.join(MACROS)})\s*\(", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -42,7 +68,9 @@ def discover_models(folder: Path) -> list[Model]:
         sql = path.read_text(encoding="utf-8")
         code = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
         ctes = {m.lower() for m in _CTE.findall(code)}
-        refs = ({m.lower() for m in _REFERENCE.findall(code)} - ctes) & names - {path.stem}
+        refs = {m.lower() for m in _REFERENCE.findall(code)} - ctes
+        refs |= {MACROS[m.lower()][0] for m in _MACRO_CALL.findall(code)}
+        refs = refs & names - {path.stem}
         models[path.stem] = Model(path.stem, layer, path, sql, frozenset(refs))
     ordered: list[Model] = []
     done: set[str] = set()
@@ -82,6 +110,9 @@ def run_models(
             first = str(error).splitlines()[0]
             msg = f"{model.path}: model {model.name} failed: {first}"
             raise PipelineError(msg) from error
+        for table, create in MACROS.values():
+            if table == model.name:
+                con.execute(create)
         timings[model.name] = time.perf_counter() - start
         if on_model:
             on_model(model, timings[model.name])

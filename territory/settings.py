@@ -18,6 +18,10 @@ setting                    default      meaning
 ``datacenter_scope``       ``france``   ``france`` (ADEME/Arcep 2022 scope, 2020 data) or
                                         ``with_abroad`` (Jan 2025 update: datacenters abroad
                                         serving French users are counted)
+``factor_overrides``       ``()``       factors replaced for this run: ``(id, value, low, high)``
+                                        tuples (low/high ``None``: the table's bounds; a value
+                                        that is a factor id takes that factor's figures); see
+                                        :mod:`territory.sources.factors`
 ``map_assets``             ``inline``   ``inline`` puts Leaflet's JS/CSS inside ``map.html``
                                         (opens with no network); ``cdn`` links them instead
 ``map_tiles``              ``None``     optional base map under the polygons: ``osm`` (OpenStreetMap
@@ -62,11 +66,18 @@ CRS_WEB = "EPSG:4326"
 #: root of a source checkout (``pip install -e .``): ``data/``, ``pipelines/`` and ``maps/``
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-#: decimals kept in every floating-point column of the outputs (a gram of CO2e in ``_tco2e``
-#: columns): same inputs, same bytes (see ``territory.build._round_published``)
-PUBLISHED_DECIMALS = 6
-
 DATACENTER_SCOPES = ("france", "with_abroad")
+#: ``datacenter_scope`` is a factor selection: the national datacenter footprint the models read
+#: (``datacenters.national_footprint_tco2e``) takes the figures of the scope's factor
+DATACENTER_FACTOR = "datacenters.national_footprint_tco2e"
+DATACENTER_SCOPE_FACTORS = {
+    "france": None,
+    "with_abroad": "datacenters.national_footprint_with_abroad_tco2e",
+}
+
+#: what a run may set for one factor: (id, value or the id of the factor whose figures it
+#: takes, low or ``None`` for the table's, high or ``None`` for the table's)
+FactorOverride = tuple[str, float | str, float | None, float | None]
 MAP_ASSETS = ("inline", "cdn")
 
 
@@ -106,6 +117,7 @@ class RunSettings:
     sources: tuple[tuple[str, Path, dict[str, Any]], ...] = ()
     retention_days: float | None = None
     datacenter_scope: str = "france"
+    factor_overrides: tuple[FactorOverride, ...] = ()
     map_assets: str = "inline"
     map_tolerance_m: float | None = None
     map_tiles: str | None = None
@@ -122,6 +134,15 @@ class RunSettings:
                 f"datacenter_scope must be one of {', '.join(DATACENTER_SCOPES)}, "
                 f"got {self.datacenter_scope!r}"
             )
+            raise ConfigError(msg)
+        ids = [override[0] for override in self.factor_overrides]
+        twice = sorted({fid for fid in ids if ids.count(fid) > 1})
+        if twice:
+            msg = f"factor_overrides: {', '.join(twice)} overridden more than once"
+            raise ConfigError(msg)
+        if DATACENTER_SCOPE_FACTORS[self.datacenter_scope] and DATACENTER_FACTOR in ids:
+            msg = (f"datacenter_scope = {self.datacenter_scope} sets {DATACENTER_FACTOR}, which "
+                   "factor_overrides sets too: keep one")
             raise ConfigError(msg)
         if self.map_assets not in MAP_ASSETS:
             msg = f"map_assets must be one of {', '.join(MAP_ASSETS)}, got {self.map_assets!r}"
@@ -142,6 +163,14 @@ class RunSettings:
         if self.map_tolerance_m is not None and self.map_tolerance_m < 0:
             msg = f"map_tolerance_m must be >= 0 metres, got {self.map_tolerance_m}"
             raise ConfigError(msg)
+
+    @property
+    def all_factor_overrides(self) -> tuple[FactorOverride, ...]:
+        """``factor_overrides`` with ``datacenter_scope``'s factor selection first."""
+        scope = DATACENTER_SCOPE_FACTORS[self.datacenter_scope]
+        selection: tuple[FactorOverride, ...] = (
+            ((DATACENTER_FACTOR, scope, None, None),) if scope else ())
+        return selection + self.factor_overrides
 
     @property
     def tolerance_m(self) -> float:

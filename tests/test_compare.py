@@ -266,6 +266,6 @@ def test_compare_command(two_runs: tuple[Path, Path], tmp_path: Path) -> None:
 
     missing = subprocess.run([*command, str(old), str(tmp_path / "nowhere")], cwd=tmp_path,
                              env=env, capture_output=True, text=True, timeout=300, check=False)
-    assert missing.returncode == 1
+    assert missing.returncode == 3  # data error: the folder holds no run
     assert missing.stderr.strip().splitlines() == [
         f"territory: error: {tmp_path / 'nowhere'}: no such folder"]

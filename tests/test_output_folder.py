@@ -303,3 +303,16 @@ def test_changed_input_file_rebuilds(tmp_path):
     assert not third.up_to_date
     assert third.manifest["run_key"] != first.manifest["run_key"]
     assert third.manifest["layers"]["infrastructure"] == first.manifest["layers"]["infrastructure"] - 1
+
+
+def test_run_help_lists_the_exit_codes():
+    """Operators read the exit codes in `territory run --help` (and docs/scheduling.md)."""
+    result = _run("run", "--help")
+    assert result.returncode == 0
+    for line in ("0    success", "2    usage error", "3    data error", "4    output error",
+                 "5    busy", "--wait", "--force"):
+        assert line in result.stdout, line
+    schedule = (Path(__file__).resolve().parents[1] / "docs" / "scheduling.md").read_text(
+        encoding="utf-8")
+    for code in ("| 0 |", "| 2 |", "| 3 |", "| 4 |", "| 5 |"):
+        assert code in schedule

@@ -3,7 +3,7 @@
 QGIS runs in the system Python (``/usr/bin/python3`` with Debian's ``python3-qgis``), not in the
 interpreter running pytest, so tests/qgis_probe.py is run as a subprocess and prints what QGIS
 sees as JSON; the assertions are here, against independent reads of the same file (sqlite3) and
-``territory.geopackage.FIELD_ALIASES``.
+the column catalogue (``territory.geopackage.field_aliases``).
 
 Without /usr/bin/python3 or its ``qgis`` module these tests skip, or fail when ``CI=true`` or
 ``TERRITORY_REQUIRE_QGIS=1``.
@@ -23,18 +23,23 @@ import numpy as np
 import pytest
 
 from territory.geopackage import (
-    FIELD_ALIASES,
     POINT_DEFAULT_STYLE_NAMES,
     POINT_STYLE_NAMES,
-    POLYGON_STYLES,
-    STYLE_FIELD,
-    STYLE_NAME,
+    field_aliases,
+    polygon_style_specs,
 )
 from territory.mapping import class_breaks, load_map_definition
 from territory.settings import maps_dir
 from tests.conftest import run_qgis_script
 
 pytestmark = pytest.mark.qgis
+
+#: French aliases of the polygon layers' fields, from the column catalogue
+FIELD_ALIASES = field_aliases("communes")
+#: the polygon layers' named styles (catalogue columns with a QGIS style), the default first
+POLYGON_STYLES = polygon_style_specs()
+STYLE_FIELD = POLYGON_STYLES[0].field
+STYLE_NAME = POLYGON_STYLES[0].name
 
 PROBE = Path(__file__).resolve().with_name("qgis_probe.py")
 LAYERS = ("communes", "epci", "departements", "regions")

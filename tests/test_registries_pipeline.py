@@ -144,14 +144,14 @@ def test_sources_declared_in_a_pipeline_file(tmp_path):
     assert "antennas" in listing.stdout and "MISSING" in listing.stdout
     run = subprocess.run([*COMMAND, "run", "--config", str(config), "--out", str(tmp_path / "out"), "--quiet"],
                          capture_output=True, text=True, timeout=300, check=False)
-    assert run.returncode == 1
+    assert run.returncode == 3  # data error: an input file is missing
     assert run.stderr.count("\n") == 1 and "nowhere.geojson" in run.stderr
 
 
 def test_unknown_source_kind():
     result = subprocess.run([*COMMAND, "run", "--source", "radars=x.csv", "--quiet"],
                             capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 1
+    assert result.returncode == 2  # usage error
     assert "unknown kind 'radars'" in result.stderr and "antennas" in result.stderr
 
 

@@ -7,7 +7,13 @@ population as (
 ),
 
 factors as (
-    select * from stg_factors
+    select
+        factor('population.persons_per_household') as persons_per_household,
+        factor_low('population.persons_per_household') as persons_per_household_low,
+        factor_high('population.persons_per_household') as persons_per_household_high,
+        factor('population.share_12plus') as share_12plus,
+        factor_low('population.share_12plus') as share_12plus_low,
+        factor_high('population.share_12plus') as share_12plus_high
 ),
 
 final as (

@@ -24,17 +24,27 @@ fibre as (
 
 lines as (
     select
-        max(value) filter (where id = 'fixed_access.ftth_kwh_per_line_year') as ftth,
-        max(low) filter (where id = 'fixed_access.ftth_kwh_per_line_year') as ftth_low,
-        max(high) filter (where id = 'fixed_access.ftth_kwh_per_line_year') as ftth_high,
-        max(value) filter (where id = 'fixed_access.copper_kwh_per_line_year') as copper,
-        max(low) filter (where id = 'fixed_access.copper_kwh_per_line_year') as copper_low,
-        max(high) filter (where id = 'fixed_access.copper_kwh_per_line_year') as copper_high
-    from raw_factors
+        factor('fixed_access.ftth_kwh_per_line_year') as ftth,
+        factor_low('fixed_access.ftth_kwh_per_line_year') as ftth_low,
+        factor_high('fixed_access.ftth_kwh_per_line_year') as ftth_high,
+        factor('fixed_access.copper_kwh_per_line_year') as copper,
+        factor_low('fixed_access.copper_kwh_per_line_year') as copper_low,
+        factor_high('fixed_access.copper_kwh_per_line_year') as copper_high
 ),
 
+-- the national datacenter footprint: datacenter_scope = with_abroad overrides this factor with
+-- datacenters.national_footprint_with_abroad_tco2e before the models run
 factors as (
-    select * from stg_factors
+    select
+        factor('electricity.kgco2e_per_kwh') as electricity_kgco2e_per_kwh,
+        factor_low('electricity.kgco2e_per_kwh') as electricity_kgco2e_per_kwh_low,
+        factor_high('electricity.kgco2e_per_kwh') as electricity_kgco2e_per_kwh_high,
+        factor('datacenters.national_footprint_tco2e') as datacenters_national_tco2e,
+        factor_low('datacenters.national_footprint_tco2e') as datacenters_national_tco2e_low,
+        factor_high('datacenters.national_footprint_tco2e') as datacenters_national_tco2e_high,
+        factor('datacenters.national_electricity_kwh') as datacenters_national_kwh,
+        factor_low('datacenters.national_electricity_kwh') as datacenters_national_kwh_low,
+        factor_high('datacenters.national_electricity_kwh') as datacenters_national_kwh_high
 ),
 
 users as (

@@ -32,18 +32,11 @@ per_commune as (
 ),
 
 fibre as (
-    select code_insee, max(ftth_share) as ftth_share, max(ftth_connectable) as ftth_connectable
-    from raw_fibre
-    group by code_insee
+    select * from stg_fibre
 ),
 
 income as (
-    select
-        code_insee,
-        max(median_income_eur) as median_income_eur,
-        max(poverty_rate_pct) as poverty_rate_pct
-    from raw_income
-    group by code_insee
+    select * from stg_income
 ),
 
 final as (

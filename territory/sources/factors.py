@@ -4,17 +4,28 @@ Every number that comes from a study lives in these CSV files with its value, lo
 bounds, unit, source and year; the SQL models read them from ``raw_factors`` and never hold a
 study figure themselves. A table that breaks a rule stops the run with a message naming the
 file, the row (1 = header) and the column.
+
+A run may override factors (``[factors]`` of a pipeline file, ``--factor ID=VALUE``,
+``datacenter_scope``): :func:`resolve_overrides` checks them against the tables and
+:func:`apply_overrides` writes them into ``raw_factors`` before the models run. The factor table
+version stays that of the shipped files; the overrides are recorded beside it.
 """
 
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import duckdb
 
-from territory.errors import FactorTableError
+from territory.errors import ConfigError, FactorTableError
+from territory.settings import FactorOverride
 from territory.sources._files import InputRecord, sha256_of
 
 FACTOR_COLUMNS = ("id", "value", "low", "high", "unit", "source", "year", "confidence", "note")
@@ -121,7 +132,7 @@ def read_devices(path: Path, factors: list[dict[str, object]], factors_path: Pat
             if unit and factor["unit"] != unit:
                 msg = f"{factors_path}: row {factor['row']}, column unit: {fid} must be in {unit}, got {factor['unit']!r}"
                 raise FactorTableError(msg)
-            if name == "lifetime_years" and factor["low"] <= 0:
+            if name == "lifetime_years" and cast(float, factor["low"]) <= 0:
                 msg = f"{factors_path}: row {factor['row']}, column low: {fid} must be > 0"
                 raise FactorTableError(msg)
     for fid in GLOBAL_FACTORS:
@@ -131,8 +142,125 @@ def read_devices(path: Path, factors: list[dict[str, object]], factors_path: Pat
     return devices
 
 
+def _factor_files(folder: Path, extra: Sequence[Path] = ()) -> dict[str, Path]:
+    """``factors.csv`` and, beside it, the study figures of the registries (one file per kind),
+    and ``extra`` tables (beside the specs of registry kinds declared outside data/)."""
+    paths = {"factors": folder / "factors.csv"}
+    for table in [*sorted(folder.glob("factors_*.csv")), *extra]:
+        paths[table.stem] = table
+    return paths
+
+
+def _read_factor_files(folder: Path, extra: Sequence[Path] = ()) -> list[dict[str, object]]:
+    factors = []
+    for path in _factor_files(folder, extra).values():
+        factors += read_factors(path)
+    counts = Counter(str(f["id"]) for f in factors)
+    duplicated = sorted(fid for fid, n in counts.items() if n > 1)
+    if duplicated:
+        msg = f"{folder}: factor ids defined in two factor tables: {', '.join(duplicated)}"
+        raise FactorTableError(msg)
+    return factors
+
+
+def read_factor_table(folder: Path) -> dict[str, dict[str, object]]:
+    """Every factor of ``folder`` (``factors.csv`` and ``factors_*.csv``), validated, by id."""
+    return {str(f["id"]): f for f in _read_factor_files(folder)}
+
+
+def _unknown_id(where: str, fid: str, known: Sequence[str]) -> ConfigError:
+    close = difflib.get_close_matches(fid, known, n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return ConfigError(f"{where}: unknown factor id {fid!r} (ids are those of data/factors.csv "
+                       f"and data/factors_*.csv){hint}")
+
+
+def _override_number(where: str, fid: str, name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        msg = f"{where}: {fid}: {name} must be a finite number, got {value!r}"
+        raise ConfigError(msg)
+    return float(value)
+
+
+def resolve_overrides(
+    table: Mapping[str, Mapping[str, Any]], overrides: Sequence[FactorOverride], where: str
+) -> dict[str, dict[str, Any]]:
+    """Check ``overrides`` against the factor ``table`` (id -> row with value, low, high, unit).
+
+    A number replaces the central value and keeps the table's bounds unless new ones are given;
+    ``low <= value <= high`` must hold. A factor the table never makes negative cannot become
+    negative, and a lifetime must stay above zero (it divides). A string is another factor's id
+    (same unit) whose value and bounds are taken. Errors name ``where`` (the pipeline file,
+    ``--factor``) and the id, with the closest known ids when it is unknown.
+
+    Returns id -> ``{value, low, high, was: {value, low, high}}`` (plus ``from``: the other
+    factor's id when the figures were taken from it), as the manifest records them.
+    """
+    resolved: dict[str, dict[str, Any]] = {}
+    for fid, value, low, high in overrides:
+        row = table.get(fid)
+        if row is None:
+            raise _unknown_id(where, fid, list(table))
+        if fid in resolved:
+            msg = f"{where}: factor {fid} is overridden twice"
+            raise ConfigError(msg)
+        was = {k: float(row[k]) for k in ("value", "low", "high")}
+        entry: dict[str, Any]
+        if isinstance(value, str):
+            other = table.get(value)
+            if other is None:
+                raise _unknown_id(where, value, list(table))
+            if other["unit"] != row["unit"]:
+                msg = (f"{where}: {fid} ({row['unit']}) cannot take the figures of {value} "
+                       f"({other['unit']}): the units differ")
+                raise ConfigError(msg)
+            entry = {k: float(other[k]) for k in ("value", "low", "high")} | {"from": value}
+        else:
+            entry = {
+                "value": _override_number(where, fid, "value", value),
+                "low": was["low"] if low is None else _override_number(where, fid, "low", low),
+                "high": (was["high"] if high is None
+                         else _override_number(where, fid, "high", high)),
+            }
+            if not entry["low"] <= entry["value"] <= entry["high"]:
+                given = "" if low is not None and high is not None else (
+                    " (bounds not given are the table's: write "
+                    f"{{ value = {entry['value']:g}, low = …, high = … }})")
+                msg = (f"{where}: {fid} = {entry['value']:g} is outside "
+                       f"[{entry['low']:g}, {entry['high']:g}]{given}")
+                raise ConfigError(msg)
+            if entry["low"] < 0 <= was["low"]:
+                msg = f"{where}: {fid} cannot be negative (low = {entry['low']:g})"
+                raise ConfigError(msg)
+            if fid.endswith(".lifetime_years") and entry["low"] <= 0:
+                msg = f"{where}: {fid} must be above 0 years (low = {entry['low']:g})"
+                raise ConfigError(msg)
+        resolved[fid] = {**entry, "was": was}
+    return resolved
+
+
+def check_overrides(folder: Path, overrides: Sequence[FactorOverride], where: str) -> None:
+    """Check ``overrides`` against the factor tables of ``folder`` (see
+    :func:`resolve_overrides`), before a run starts."""
+    resolve_overrides(read_factor_table(folder), overrides, where)
+
+
+def apply_overrides(
+    con: duckdb.DuckDBPyConnection, overrides: Sequence[FactorOverride], where: str
+) -> dict[str, dict[str, Any]]:
+    """Check ``overrides`` against ``raw_factors`` and write them into it; return what
+    :func:`resolve_overrides` returns."""
+    rows = con.execute("SELECT id, value, low, high, unit FROM raw_factors").fetchall()
+    table = {r[0]: dict(zip(("id", "value", "low", "high", "unit"), r, strict=True)) for r in rows}
+    resolved = resolve_overrides(table, overrides, where)
+    for fid, entry in resolved.items():
+        con.execute("UPDATE raw_factors SET value = ?, low = ?, high = ? WHERE id = ?",
+                    [entry["value"], entry["low"], entry["high"], fid])
+    return resolved
+
+
 def load_factor_tables(
-    con: duckdb.DuckDBPyConnection, folder: Path, extra: tuple[Path, ...] = (),
+    con: duckdb.DuckDBPyConnection, folder: Path, extra: Sequence[Path] = (),
 ) -> tuple[list[InputRecord], str]:
     """Validate the tables of ``folder`` and create ``raw_factors``, ``raw_devices``,
     ``raw_size_classes``, ``raw_population_estimates`` and ``raw_population_strata`` (the
@@ -151,18 +279,8 @@ def load_factor_tables(
         "population_estimates": folder / "population_estimates.csv",
         "population_strata": folder / "population_strata.csv",
     }
-    # study figures of the registries live beside the main table, one file per kind
-    # (and beside the specs of registry kinds declared outside data/: ``extra``)
-    for table in [*sorted(folder.glob("factors_*.csv")), *extra]:
-        paths[table.stem] = table
-    factors = []
-    for name, path in paths.items():
-        if name == "factors" or name.startswith("factors_"):
-            factors += read_factors(path)
-    duplicated = sorted({f["id"] for f in factors if sum(g["id"] == f["id"] for g in factors) > 1})
-    if duplicated:
-        msg = f"{folder}: factor ids defined in two factor tables: {', '.join(duplicated)}"
-        raise FactorTableError(msg)
+    paths.update(_factor_files(folder, extra))
+    factors = _read_factor_files(folder, extra)
     devices = read_devices(paths["devices"], factors, paths["factors"])
     size_classes = _read(paths["size_classes"], SIZE_CLASS_COLUMNS)
     known = {d["device"] for d in devices}

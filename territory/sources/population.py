@@ -80,11 +80,11 @@ def load_population_file(
     for line, row in rows:
         rows_read += 1
         if split_code:
-            dep = (row.get(dep_col) or "").strip()
+            dep = (row.get(dep_col or "") or "").strip()
             com = (row.get("CODCOM") or "").strip()
             code = dep + com[-3:] if len(dep) == 2 else dep + com[-2:]
         else:
-            code = (row.get(code_col) or "").strip()
+            code = (row.get(code_col or "") or "").strip()
         if len(code) == 4 and code.isdigit():
             code = "0" + code  # a spreadsheet dropped the leading zero
         value = (row.get(pop_col) or "").strip().replace("\u00a0", "").replace(" ", "")

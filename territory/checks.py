@@ -1,0 +1,209 @@
+"""Checks of a run's results: each mart's contract, the footprint's invariants, the national
+comparison, and every input row accounted for.
+
+A mart's contract (``pipelines/marts/contracts.toml``) declares its columns in order, each with
+its DuckDB type and ``NOT NULL`` where a null would be a bug, and its unique key. A mart that
+breaks it stops the run with a :class:`~territory.errors.PipelineError` naming the mart, the
+column and what failed.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from territory.errors import ConfigError, PipelineError
+from territory.sources._files import InputRecord
+
+#: columns of the territory layers that must never be null (the outputs contract): each layer's
+#: contract must declare them NOT NULL
+CONTRACT_COLUMNS = (
+    "code_insee", "nom", "population", "footprint_tco2e", "footprint_tco2e_low",
+    "footprint_tco2e_high", "footprint_kgco2e_per_inhabitant", "devices_tco2e",
+    "networks_tco2e", "datacenters_tco2e", "embodied_tco2e", "use_tco2e", "territorial_tco2e",
+)
+_CONTRACT_KEYS = {"columns", "unique_key"}
+_TYPE = re.compile(r"([A-Z][A-Z0-9_]*(?:\(\d+(?:, ?\d+)?\))?)( NOT NULL)?")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One declared column of a mart."""
+
+    name: str
+    type: str
+    not_null: bool
+
+
+@dataclass(frozen=True)
+class Contract:
+    """What a mart promises: its columns in order and the key no two rows share."""
+
+    mart: str
+    columns: tuple[Column, ...]
+    unique_key: tuple[str, ...]
+    path: Path
+
+
+def load_contracts(path: Path) -> dict[str, Contract]:
+    """Read and validate the contracts file; mart name -> contract."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        msg = f"{path}: cannot read the mart contracts ({error})"
+        raise ConfigError(msg) from error
+    contracts = {}
+    for mart, spec in data.items():
+        where = f"{path}: [{mart}]"
+        if not isinstance(spec, dict):
+            msg = f"{where}: expected a table with columns and unique_key"
+            raise ConfigError(msg)
+        unknown = sorted(set(spec) - _CONTRACT_KEYS)
+        if unknown:
+            msg = f"{where}: unknown keys {', '.join(unknown)}; known: {', '.join(sorted(_CONTRACT_KEYS))}"
+            raise ConfigError(msg)
+        columns = []
+        for name, declared in spec.get("columns", {}).items():
+            match = _TYPE.fullmatch(declared) if isinstance(declared, str) else None
+            if match is None:
+                msg = (f"{where}: column {name}: expected a DuckDB type optionally followed by "
+                       f"NOT NULL, such as \"DOUBLE NOT NULL\", got {declared!r}")
+                raise ConfigError(msg)
+            columns.append(Column(name, match.group(1), bool(match.group(2))))
+        if not columns:
+            msg = f"{where}: no columns declared"
+            raise ConfigError(msg)
+        key = spec.get("unique_key", [])
+        names = {c.name for c in columns}
+        if not key or not all(isinstance(k, str) and k in names for k in key):
+            msg = f"{where}: unique_key must list declared columns, got {key!r}"
+            raise ConfigError(msg)
+        contracts[mart] = Contract(mart, tuple(columns), tuple(key), path)
+    return contracts
+
+
+def check_contracts(
+    con: duckdb.DuckDBPyConnection, contracts: dict[str, Contract], marts: Sequence[str]
+) -> None:
+    """Check each of ``marts`` (tables in ``con``) against its contract."""
+    for mart in marts:
+        if mart not in contracts:
+            msg = f"mart {mart} has no contract in {next(iter(contracts.values())).path}"
+            raise PipelineError(msg)
+        check_contract(con, contracts[mart])
+    for mart, contract in contracts.items():
+        if mart not in marts:
+            msg = f"{contract.path}: [{mart}] is the contract of no mart of pipelines/marts/"
+            raise PipelineError(msg)
+
+
+def check_contract(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
+    """Check one mart: columns (names, order, types), nulls, unique key."""
+    where = f"mart {contract.mart}"
+    actual = con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
+        "ORDER BY column_index", [contract.mart]).fetchall()
+    declared = [c.name for c in contract.columns]
+    names = [name for name, _ in actual]
+    missing = [n for n in declared if n not in names]
+    extra = [n for n in names if n not in declared]
+    if missing:
+        msg = f"{where}, column {missing[0]}: declared in {contract.path} but not in the table"
+        raise PipelineError(msg)
+    if extra:
+        msg = f"{where}, column {extra[0]}: not declared in {contract.path}"
+        raise PipelineError(msg)
+    if names != declared:
+        moved = next(a for a, b in zip(names, declared, strict=True) if a != b)
+        msg = f"{where}, column {moved}: not in the order declared in {contract.path}"
+        raise PipelineError(msg)
+    for column, (_, data_type) in zip(contract.columns, actual, strict=True):
+        if data_type != column.type:
+            msg = f"{where}, column {column.name}: type {data_type}, declared {column.type}"
+            raise PipelineError(msg)
+    required = [c.name for c in contract.columns if c.not_null]
+    if required:
+        nulls = con.execute(
+            f"SELECT {', '.join(f'count(*) - count({_quote(c)})' for c in required)} "
+            f"FROM {_quote(contract.mart)}").fetchone() or ()
+        for name, count in zip(required, nulls, strict=True):
+            if count:
+                msg = f"{where}, column {name}: {count} null values, declared NOT NULL"
+                raise PipelineError(msg)
+    key = ", ".join(_quote(k) for k in contract.unique_key)
+    duplicate = con.execute(
+        f"SELECT {key}, count(*) FROM {_quote(contract.mart)} GROUP BY ALL HAVING count(*) > 1 "
+        "ORDER BY ALL LIMIT 1").fetchone()
+    if duplicate:
+        *value, count = duplicate
+        msg = (f"{where}, column {', '.join(contract.unique_key)}: unique key "
+               f"{', '.join(map(str, value))} is on {count} rows")
+        raise PipelineError(msg)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def check_invariants(
+    con: duckdb.DuckDBPyConnection, layers: Sequence[str], scope: str
+) -> dict[str, Any]:
+    """Assert the footprint's invariants on ``layers``; return the national check."""
+    for layer in layers:
+        gap = con.execute(
+            f"SELECT max(abs(devices_tco2e + networks_tco2e + datacenters_tco2e - footprint_tco2e)), "
+            f"max(abs(embodied_tco2e + use_tco2e - footprint_tco2e)) FROM {layer}"
+        ).fetchone() or (0, 0)
+        if max(g or 0 for g in gap) > 1e-6:
+            msg = f"layer {layer}: parts do not add up to footprint_tco2e (gap {max(gap)})"
+            raise PipelineError(msg)
+    row = con.execute(
+        "SELECT sum(footprint_tco2e), sum(devices_tco2e), sum(networks_tco2e), "
+        "sum(datacenters_tco2e), sum(embodied_tco2e), sum(use_tco2e), sum(population), "
+        "sum(electricity_kwh) FROM int_communes_footprint WHERE geometry IS NOT NULL"
+    ).fetchone()
+    assert row is not None
+    prefix = "national.with_abroad." if scope == "with_abroad" else "national."
+    ref = {
+        key.removeprefix(prefix): value
+        for key, value in con.execute(
+            "SELECT id, value FROM raw_factors WHERE starts_with(id, ?)", [prefix]).fetchall()
+        if key.count(".") == prefix.count(".")
+    }
+    total = row[0]
+    return {
+        "scope": "all communes of France that have a geometry, whatever the run's extent",
+        "footprint_tco2e": round(total),
+        "reference": "ADEME update Jan 2025 (2020 restated)" if scope == "with_abroad"
+        else "ADEME/Arcep 2022 (2020 data)",
+        "reference_tco2e": ref["footprint_tco2e"],
+        "relative_gap": round(total / ref["footprint_tco2e"] - 1, 4),
+        "shares": {
+            "devices": round(row[1] / total, 4),
+            "datacenters": round(row[3] / total, 4),
+            "networks": round(row[2] / total, 4),
+        },
+        "reference_shares": {
+            "devices": ref["share_devices"],
+            "datacenters": ref["share_datacenters"],
+            "networks": ref["share_networks"],
+        },
+        "embodied_share": round(row[4] / total, 4),
+        "population": int(row[6]),
+        "electricity_kwh": round(row[7]),
+    }
+
+
+def check_rows_accounted(records: Sequence[InputRecord]) -> None:
+    """Every input's rows read = kept + set aside + quarantined."""
+    unbalanced = [r.name for r in records if not r.balanced()]
+    if unbalanced:
+        msg = ("rows read do not equal rows kept + set aside + quarantined for "
+               f"{', '.join(unbalanced)}")
+        raise PipelineError(msg)

@@ -1,0 +1,545 @@
+// The interactive map of territory (map.html): one canvas-rendered layer per administrative
+// level, decoded from the page's JSON data block (territory/mapping.py writes it), plus the
+// legend, title, indicator switch, commune search and registry point layers. Labels are French;
+// every name is inserted as text (never as HTML). Leaflet is loaded before this script.
+(function() {
+var data = JSON.parse(document.getElementById('territory-data').textContent);
+var map = L.map('territory-map', {center: [46.6, 2.4], zoom: 6, zoomControl: true, preferCanvas: true});
+L.control.scale().addTo(map);
+var fmt = new Intl.NumberFormat('fr-FR', {maximumFractionDigits: 0});
+var fmt1 = new Intl.NumberFormat('fr-FR', {maximumFractionDigits: 1});
+var renderer = L.canvas({padding: 0.1, tolerance: 2});
+// registry points are drawn above the polygons, in their own pane, as SVG (few elements at a
+// time: clusters): a second canvas on top would take the polygons' mouse events
+map.createPane('territoryPoints').style.zIndex = 450;
+var pointRenderer = L.svg({pane: 'territoryPoints', padding: 0.2});
+function el(tag, text, cls) { var e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; }
+function svg(tag, attrs) { var e = document.createElementNS('http://www.w3.org/2000/svg', tag); for (var k in attrs) e.setAttribute(k, attrs[k]); return e; }
+// integers arrive as strings (mapping.encode_varints): zigzag, 5 bits per character
+var DIGITS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_', LUT = new Uint8Array(128);
+for (var q = 0; q < 64; q++) LUT[DIGITS.charCodeAt(q)] = q;
+function varints(s) {
+  // a typed array sized for the worst case (one character per number): no growth, no garbage
+  var out = new Float64Array(s.length), n = 0, v = 0, m = 1;
+  for (var i = 0; i < s.length; i++) {
+    var c = LUT[s.charCodeAt(i)];
+    v += (c & 31) * m;
+    if (c & 32) m *= 32; else { out[n++] = v % 2 ? -(v + 1) / 2 : v / 2; v = 0; m = 1; }
+  }
+  return out.subarray(0, n);
+}
+// columns arrive as one constant, or distinct values and indexes, or integers and a scale
+function decodeColumn(c, n) {
+  var out = new Array(n), i;
+  if ('c' in c) { for (i = 0; i < n; i++) out[i] = c.c; }
+  else if ('u' in c) { var k = varints(c.i); for (i = 0; i < n; i++) out[i] = c.u[k[i]]; }
+  else { var v = varints(c.v); for (i = 0; i < n; i++) out[i] = v[i] / c.s; }
+  (c.n || []).forEach(function(j) { out[j] = null; });
+  return out;
+}
+// a level's columns are decoded when it is first used (drawn, searched or recoloured)
+function decodeLevel(level) {
+  if (level.decoded) return level;
+  var n = level.codes.length;
+  for (var k in level.values) level.values[k] = decodeColumn(level.values[k], n);
+  for (var t in level.texts) level.texts[t] = decodeColumn(level.texts[t], n);
+  level.decoded = true;
+  return level;
+}
+function colour(v, level) {
+  for (var i = 0; i < level.breaks.length; i++) { if (v <= level.breaks[i]) return level.colours[i]; }
+  return level.colours[level.breaks.length];
+}
+function decode(g) {
+  // coordinates are deltas: accumulated in place, then read ring by ring into LatLngs
+  var xy = varints(g.d), x = 0, y = 0, scale = data.scale;
+  for (var i = 0; i < xy.length; i += 2) { x += xy[i]; y += xy[i + 1]; xy[i] = x / scale; xy[i + 1] = y / scale; }
+  var fl = varints(g.f), pl = varints(g.p), rl = varints(g.r);
+  var features = new Array(fl.length), p = 0, r = 0, k = 0;
+  for (var f = 0; f < fl.length; f++) {
+    var polys = new Array(fl[f]);
+    for (var a = 0; a < polys.length; a++, p++) {
+      var rings = new Array(pl[p]);
+      for (var b = 0; b < rings.length; b++, r++) {
+        var ring = new Array(rl[r]);
+        for (var c = 0; c < ring.length; c++, k++) ring[c] = new L.LatLng(xy[2 * k + 1], xy[2 * k]);
+        rings[b] = ring;
+      }
+      polys[a] = rings;
+    }
+    features[f] = polys;
+  }
+  return features;
+}
+function row(label, value) {
+  var tr = document.createElement('tr'), a = el('td', label), b = el('td', value, 'n');
+  tr.appendChild(a); tr.appendChild(b); return tr;
+}
+function val(level, column, i) { var c = level.values[column]; return c ? (c[i] || 0) : 0; }
+// labels, units and decimals of the columns come from the column catalogue (data/columns.toml),
+// which columns the tooltip and popup show from the map definition's [popup] (data.popup)
+var POPUP = data.popup || {}, COLUMNS = data.columns || {}, POPULATION = data.population, formats = {};
+function meta(column) { return COLUMNS[column] || {label: column, short: column, unit: '', decimals: 2}; }
+function formatter(decimals) {
+  var d = decimals === null || decimals === undefined ? 2 : decimals;
+  if (!formats[d]) formats[d] = new Intl.NumberFormat('fr-FR', {maximumFractionDigits: d});
+  return formats[d];
+}
+// a value with at most its decimals, none from 100 on (a tooltip reads "12 345 tCO₂e/an")
+function amount(column, v) { return (Math.abs(v) >= 100 ? fmt : formatter(meta(column).decimals)).format(v); }
+function withUnit(column, v) { var u = meta(column).unit; return amount(column, v) + (u ? ' ' + u : ''); }
+function has(level, column) { return column in level.values; }
+// the parts of the footprint (breakdown) and where it is emitted: [column, short label, colour]
+function coloured(table) { return Object.keys(table || {}).map(function(c) { return [c, meta(c).short, table[c]]; }); }
+var PARTS = coloured(POPUP.parts), PLACES = coloured(POPUP.places);
+function partsTotal(level, i) { return PARTS.reduce(function(t, p) { return t + val(level, p[0], i); }, 0); }
+function share(level, column, i) {
+  var total = partsTotal(level, i);
+  if (!(column in (POPUP.parts || {})) || !(total > 0)) return '';
+  return ' (' + fmt.format(100 * val(level, column, i) / total) + ' %)';
+}
+function tooltipContent(level, i) {
+  var div = el('div', undefined, 'territory-tooltip');
+  div.appendChild(el('strong', level.names[i] + ' (' + level.codes[i] + ')'));
+  var t = document.createElement('table');
+  (POPUP.tooltip || []).filter(function(c) { return has(level, c); }).forEach(function(c) {
+    t.appendChild(row(meta(c).short, withUnit(c, val(level, c, i)) + share(level, c, i)));
+  });
+  div.appendChild(t);
+  div.appendChild(el('div', 'Cliquer pour le détail', 'territory-note'));
+  return div;
+}
+// ---- popups: breakdown chart (inline SVG) and comparison with peers
+function barChart(items, width) {
+  // one horizontal bar per item: [label, value, colour]; values scaled to the largest
+  var max = Math.max.apply(null, items.map(function(x) { return x[1]; }).concat([1e-9]));
+  var h = 18, s = svg('svg', {width: width, height: items.length * h + 2, role: 'img'});
+  items.forEach(function(item, k) {
+    var w = Math.max(1, Math.round((width - 175) * item[1] / max));
+    var label = svg('text', {x: 0, y: k * h + 13}); label.textContent = item[0]; s.appendChild(label);
+    s.appendChild(svg('rect', {x: 110, y: k * h + 3, width: w, height: h - 6, fill: item[2]}));
+    var v = svg('text', {x: 114 + w, y: k * h + 13}); v.textContent = item[3]; s.appendChild(v);
+  });
+  return s;
+}
+function stackedBar(level, i, width) {
+  var total = partsTotal(level, i);
+  var s = svg('svg', {width: width, height: 22, role: 'img', 'class': 'territory-stack'}), x = 0;
+  PARTS.forEach(function(p) {
+    var w = total > 0 ? width * val(level, p[0], i) / total : 0;
+    var r = svg('rect', {x: x, y: 2, width: w, height: 18, fill: p[2]});
+    var title = svg('title', {}); title.textContent = p[1] + ' : ' + withUnit(p[0], val(level, p[0], i));
+    r.appendChild(title); s.appendChild(r); x += w;
+  });
+  return s;
+}
+var ranks = {};
+function levelRank(level, i) {
+  // rank by footprint per inhabitant among the inhabited territories of the level (1 = lowest)
+  if (!ranks[level.layer]) {
+    var v = level.values[POPUP.compared], pop = level.values[POPULATION], idx = [];
+    for (var k = 0; k < v.length; k++) if (pop[k] > 0) idx.push(k);
+    idx.sort(function(a, b) { return v[a] - v[b]; });
+    var rank = {}; idx.forEach(function(k, r) { rank[k] = r + 1; });
+    var mid = idx.length ? (idx.length % 2 ? v[idx[(idx.length - 1) / 2]] : (v[idx[idx.length / 2 - 1]] + v[idx[idx.length / 2]]) / 2) : 0;
+    ranks[level.layer] = {rank: rank, n: idx.length, median: mid};
+  }
+  var r = ranks[level.layer];
+  return {rank: r.rank[i], n: r.n, median: r.median};
+}
+// popups are panned clear of the title and search box (top left) and of the legend
+var POPUP_OPTIONS = {maxWidth: 340, minWidth: 280, autoPanPaddingTopLeft: L.point(20, 190), autoPanPaddingBottomRight: L.point(20, 40)};
+function keepNumbers(text) { return text.replace(/(\d) (\d)/g, '$1\u202f$2'); }
+function popupContent(level, i) {
+  var div = el('div', undefined, 'territory-popup'), per = val(level, POPUP.compared, i);
+  div.appendChild(el('h2', level.names[i] + ' (' + level.codes[i] + ')'));
+  var t = document.createElement('table');
+  (POPUP.summary || []).filter(function(c) { return has(level, c); }).forEach(function(c) {
+    t.appendChild(row(meta(c).label, withUnit(c, val(level, c, i))));
+  });
+  div.appendChild(t);
+  if (PARTS.length) {
+    var total = partsTotal(level, i);
+    div.appendChild(el('h3', 'Répartition de l’empreinte'));
+    div.appendChild(stackedBar(level, i, 280));
+    var legendTable = document.createElement('table');
+    PARTS.forEach(function(p) {
+      var tr = row('', withUnit(p[0], val(level, p[0], i)) + ' (' + (total > 0 ? fmt.format(100 * val(level, p[0], i) / total) : '0') + ' %)');
+      var sw = el('span', undefined, 'territory-swatch'); sw.style.background = p[2];
+      tr.firstChild.appendChild(sw); tr.firstChild.appendChild(document.createTextNode(p[1]));
+      legendTable.appendChild(tr);
+    });
+    div.appendChild(legendTable);
+  }
+  if (PLACES.length) {
+    div.appendChild(el('h3', 'Où sont émis les gaz à effet de serre'));
+    div.appendChild(barChart(PLACES.map(function(p) {
+      return [p[1], val(level, p[0], i), p[2], withUnit(p[0], val(level, p[0], i))];
+    }), 280));
+  }
+  var registry = (POPUP.equipment || []).filter(function(c) { return val(level, c, i) > 0; });
+  if (registry.length) {
+    div.appendChild(el('h3', 'Équipements recensés'));
+    var rt = document.createElement('table');
+    registry.forEach(function(c) { rt.appendChild(row(meta(c).label, withUnit(c, val(level, c, i)))); });
+    div.appendChild(rt);
+  }
+  // comparison: communes with the communes of their population stratum (all of France);
+  // other levels with the other territories of the level
+  var cmp = null, stratum = level.texts[POPUP.stratum], rank = level.values[POPUP.stratum_rank];
+  if (!POPUP.compared) cmp = null;
+  else if (rank && rank[i]) {
+    cmp = {title: 'Comparaison avec les communes ' + keepNumbers(stratum ? stratum[i] : ''),
+           median: val(level, POPUP.stratum_median, i), rank: val(level, POPUP.stratum_rank, i),
+           n: val(level, POPUP.stratum_count, i), peers: 'communes de la strate en France'};
+  } else if (val(level, POPULATION, i) > 0 && level.codes.length > 2) {
+    var r = levelRank(level, i);
+    cmp = {title: 'Comparaison avec les autres territoires (' + level.label + ')', median: r.median, rank: r.rank, n: r.n,
+           peers: level.label.toLowerCase() + ' de la carte'};
+  }
+  if (cmp) {
+    div.appendChild(el('h3', cmp.title));
+    div.appendChild(barChart([
+      ['Ce territoire', per, '#e6550d', fmt1.format(per)],
+      ['Médiane', cmp.median, '#969696', fmt1.format(cmp.median)]
+    ], 280));
+    var compared = meta(POPUP.compared);
+    div.appendChild(el('div', compared.label + ', en ' + compared.unit + '. Rang ' + fmt.format(cmp.rank) + ' sur ' + fmt.format(cmp.n)
+      + ' ' + cmp.peers + ' (1 = la valeur la plus faible).', 'territory-note territory-rank'));
+  }
+  return div;
+}
+var base = {}, groups = [], first = null;
+function weightOf(level) { return level.layer === 'communes' ? 0.3 : 0.8; }
+// a level's polygons are built when it is first shown: opening the map draws only the first
+function build(group) {
+  if (group.territoryBuilt) return;
+  group.territoryBuilt = true;
+  var level = decodeLevel(group.territoryLevel), features = decode(level.geometry), values = level.values[data.indicator];
+  group.territoryLayers = [];
+  features.forEach(function(polys, i) {
+    // noClip: clipping every ring to the view at each redraw costs more than drawing the
+    // few vertices outside it (the canvas only draws polygons whose bounds are in view)
+    var poly = L.polygon(polys, {renderer: renderer, noClip: true, weight: weightOf(level),
+      color: '#ffffff', opacity: 0.8, fillOpacity: data.tiles ? 0.6 : 0.85, fillColor: colour(values[i], level)});
+    poly.featureIndex = i;
+    group.territoryLayers.push(poly);
+    group.addLayer(poly);
+  });
+}
+function closeTooltips() { map.eachLayer(function(l) { if (l instanceof L.Tooltip) map.removeLayer(l); }); }
+data.levels.forEach(function(level) {
+  var group = L.featureGroup();
+  group.on('mouseover', function(e) {
+    e.layer.setStyle({weight: 2, color: '#333333'});
+    e.layer.bringToFront();
+    L.tooltip({sticky: true, direction: 'top', className: 'territory-tooltip-pane'})
+      .setLatLng(e.latlng).setContent(tooltipContent(level, e.layer.featureIndex)).openOn(map);
+  });
+  group.on('mousemove', function(e) { map.eachLayer(function(l) { if (l instanceof L.Tooltip) l.setLatLng(e.latlng); }); });
+  group.on('mouseout', function(e) {
+    e.layer.setStyle({weight: weightOf(level), color: '#ffffff'});
+    closeTooltips();
+  });
+  group.on('click', function(e) {
+    closeTooltips();
+    L.popup(POPUP_OPTIONS).setLatLng(e.latlng).setContent(popupContent(level, e.layer.featureIndex)).openOn(map);
+  });
+  group.territoryLevel = level;
+  group.on('add', function() { build(group); });
+  base[level.label] = group;
+  groups.push(group);
+  if (!first) first = group;
+});
+var legend = L.control({position: 'bottomright'});
+legend.onAdd = function() { this._div = L.DomUtil.create('div', 'territory-legend'); return this._div; };
+legend.update = function(level) {
+  var div = this._div; div.textContent = '';
+  var title = el('strong', data.indicatorLabel + ' (' + data.unit + ') — ' + level.label, 'territory-legend-title');
+  div.appendChild(title);
+  var b = level.breaks, lows = [null].concat(b), highs = b.concat([null]), integer = data.integer[data.indicator];
+  // limits shown with the decimals they were rounded to (class_breaks), at least one
+  var decimals = b.reduce(function(d, x) { var s = String(x), dot = s.indexOf('.'); return Math.max(d, dot < 0 ? 0 : s.length - dot - 1); }, 1);
+  var fmtb = new Intl.NumberFormat('fr-FR', {maximumFractionDigits: Math.min(decimals, 20)});
+  for (var i = 0; i < lows.length; i++) {
+    var line = document.createElement('div'), sw = document.createElement('i'), txt = document.createElement('span');
+    sw.style.background = level.colours[i];
+    if (lows[i] === null && highs[i] === null) {
+      // no class limit (one value, or none): show the values' range, not "jusqu’à 0"
+      var r = level.range || [];
+      txt.textContent = !r.length ? 'aucune valeur' : r[0] === r[1] ? fmt1.format(r[0]) : fmt1.format(r[0]) + ' – ' + fmt1.format(r[1]);
+    }
+    else if (lows[i] === null && level.range && highs[i] === level.range[0]) txt.textContent = fmtb.format(highs[i]);
+    else if (lows[i] === null) txt.textContent = 'jusqu’à ' + fmtb.format(highs[i]);
+    else if (highs[i] === null) txt.textContent = 'plus de ' + fmtb.format(lows[i]);
+    else if (integer) {
+      // counts: a class (a, b] holds the whole numbers a + 1 to b
+      var a = Math.floor(lows[i]) + 1, z = Math.floor(highs[i]);
+      txt.textContent = a >= z ? fmtb.format(z) : fmtb.format(a) + ' – ' + fmtb.format(z);
+    }
+    else txt.textContent = fmtb.format(lows[i]) + ' – ' + fmtb.format(highs[i]);
+    line.appendChild(sw); line.appendChild(txt); div.appendChild(line);
+  }
+  var n = level.codes.length;
+  // the spread is relative to the median: meaningless when the median is 0 (most communes
+  // without any antenna, say)
+  var spreadText = level.spread > 0 || !level.range || level.range[0] === level.range[1]
+    ? ' · écart du 5e au 95e centile : ' + fmt1.format(100 * level.spread) + ' %' : '';
+  var note = el('div', 'Classes par quantiles · ' + fmt.format(n) + (n > 1 ? ' territoires' : ' territoire') + spreadText);
+  note.style.color = '#555';
+  div.appendChild(note);
+  if (level.spread < 0.02 && n > 2 && data.intensive[data.indicator]) {
+    // say why a per-inhabitant map is nearly uniform, rather than let it look broken
+    var why = el('div', 'Les territoires diffèrent très peu : les taux d’équipement sont nationaux '
+      + '(seul le smartphone varie avec la taille de la commune) ; la couverture en fibre '
+      + '(source « fibre ») fait varier les réseaux. Voir la méthodologie.', 'territory-note territory-uniform');
+    why.style.color = '#555'; why.style.maxWidth = '360px';
+    div.appendChild(why);
+  }
+};
+legend.addTo(map);
+var titleBox = L.control({position: 'topleft'});
+titleBox.onAdd = function() {
+  var d = L.DomUtil.create('div', 'territory-title');
+  d.appendChild(el('h1', data.title));
+  if (data.subtitle) d.appendChild(el('p', data.subtitle));
+  return d;
+};
+titleBox.addTo(map);
+if (data.attribution && map.attributionControl) map.attributionControl.addAttribution(data.attribution);
+// ---- registry points: markers (datacenters, sized by power) and clusters (antennas...)
+var communeNames = {};
+data.levels.forEach(function(level) { if (level.layer === 'communes') level.codes.forEach(function(c, i) { communeNames[c] = level.names[i]; }); });
+// a registry field: its commune's name with the code, texts as they are, numbers with the
+// decimals of the column catalogue (layer.columns)
+function formatField(layer, name, v) {
+  if (v === null || v === undefined || v === '') return null;
+  if (typeof v !== 'number') return name === 'code_insee' ? (communeNames[v] ? communeNames[v] + ' (' + v + ')' : v) : String(v);
+  var d = (layer.columns[name] || {}).decimals;
+  return (Math.abs(v) >= 100 ? fmt : formatter(d)).format(v);
+}
+function pointContent(layer, i) {
+  var div = el('div', undefined, 'territory-popup'), t = document.createElement('table');
+  div.appendChild(el('h2', layer.label));
+  layer.order.forEach(function(name) {
+    var text = formatField(layer, name, layer.fields[name][i]);
+    if (text !== null) t.appendChild(row((layer.columns[name] || {}).label || name, text));
+  });
+  div.appendChild(t);
+  return div;
+}
+function pointsContent(layer, members) {
+  var div = document.createElement('div');
+  members.slice(0, 10).forEach(function(i) { div.appendChild(pointContent(layer, i)); });
+  if (members.length > 10) div.appendChild(el('div', '… et ' + fmt.format(members.length - 10) + ' autres au même endroit', 'territory-note'));
+  return div;
+}
+function decodePoints(layer) {
+  if (layer.lat) return layer;
+  var n = layer.count, lat = new Float64Array(n), lon = new Float64Array(n), mx = new Float64Array(n), my = new Float64Array(n), x = 0, y = 0;
+  var xy = varints(layer.xy);
+  for (var i = 0; i < n; i++) {
+    x += xy[2 * i]; y += xy[2 * i + 1];
+    lon[i] = x / data.pointScale; lat[i] = y / data.pointScale;
+    // Web Mercator in [0, 1]: pixel = m * 256 * 2^zoom, so grids per zoom need no projection
+    var s = Math.sin(lat[i] * Math.PI / 180);
+    mx[i] = (lon[i] + 180) / 360; my[i] = 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI);
+  }
+  layer.fields = JSON.parse(layer.fields);
+  for (var f in layer.fields) layer.fields[f] = decodeColumn(layer.fields[f], n);
+  layer.lat = lat; layer.lon = lon; layer.mx = mx; layer.my = my;
+  return layer;
+}
+function pointMarker(layer, i, members) {
+  var size = layer.size ? layer.fields[layer.size][i] || 0 : 0;
+  var radius = layer.size ? Math.min(22, 4 + 2.5 * Math.sqrt(size)) : 5;
+  // a size that is not declared (a default value) is drawn pale, with a dashed outline
+  var modelled = layer.sizeOrigin && layer.fields[layer.sizeOrigin] && layer.fields[layer.sizeOrigin][i] !== layer.sizeDeclared;
+  var m = L.circleMarker([layer.lat[i], layer.lon[i]], {renderer: pointRenderer, radius: radius, color: modelled ? layer.colour : '#ffffff',
+    weight: 1.5, dashArray: modelled ? '3 2' : null, fillColor: layer.colour, fillOpacity: modelled ? 0.35 : 0.85, pane: 'territoryPoints'});
+  m.territoryIndex = i;
+  m.bindPopup(function() { return members && members.length > 1 ? pointsContent(layer, members) : pointContent(layer, i); }, POPUP_OPTIONS);
+  return m;
+}
+var CELL = 56;
+function clusterOverlay(layer) {
+  var group = L.layerGroup(), cache = {};
+  function clusters(zoom) {
+    if (cache[zoom]) return cache[zoom];
+    var size = 256 * Math.pow(2, zoom) / CELL, cells = new Map(), out = [];
+    for (var i = 0; i < layer.count; i++) {
+      var key = Math.floor(layer.mx[i] * size) * 4194304 + Math.floor(layer.my[i] * size), c = cells.get(key);
+      if (!c) { c = {members: [], lat: 0, lon: 0, s: 90, w: 180, n: -90, e: -180}; cells.set(key, c); out.push(c); }
+      c.members.push(i); c.lat += layer.lat[i]; c.lon += layer.lon[i];
+      if (layer.lat[i] < c.s) c.s = layer.lat[i]; if (layer.lat[i] > c.n) c.n = layer.lat[i];
+      if (layer.lon[i] < c.w) c.w = layer.lon[i]; if (layer.lon[i] > c.e) c.e = layer.lon[i];
+    }
+    out.forEach(function(c) { c.lat /= c.members.length; c.lon /= c.members.length; });
+    cache[zoom] = out;
+    return out;
+  }
+  function redraw() {
+    group.clearLayers();
+    var view = map.getBounds().pad(0.25), zoom = map.getZoom();
+    clusters(zoom).forEach(function(c) {
+      if (!view.contains([c.lat, c.lon])) return;
+      var together = c.n - c.s < 1e-5 && c.e - c.w < 1e-5;
+      if (c.members.length === 1 || together) { group.addLayer(pointMarker(layer, c.members[0], c.members)); return; }
+      var d = Math.round(22 + 6 * Math.log10(c.members.length)), label = el('span', fmt.format(c.members.length));
+      var box = el('div'); box.className = 'territory-cluster'; box.style.width = box.style.height = d + 'px';
+      box.style.background = layer.colour; box.appendChild(label);
+      var m = L.marker([c.lat, c.lon], {icon: L.divIcon({html: box, className: 'territory-cluster-icon', iconSize: [d, d]}),
+        title: layer.label + ' : ' + c.members.length, keyboard: false});
+      m.territoryCluster = c;
+      m.on('click', function() { map.fitBounds([[c.s, c.w], [c.n, c.e]], {padding: [40, 40], maxZoom: map.getMaxZoom()}); });
+      group.addLayer(m);
+    });
+  }
+  group.on('add', function() { decodePoints(layer); map.on('zoomend moveend', redraw); redraw(); });
+  group.on('remove', function() { map.off('zoomend moveend', redraw); });
+  return group;
+}
+var overlays = {}, pointGroups = [];
+if (data.tiles) {
+  // optional base map (asked for with --map-tiles): the only thing the map ever fetches
+  var tiles = L.tileLayer(data.tiles.url, {attribution: data.tiles.attribution, maxZoom: 19}).addTo(map);
+  var tilesKey = el('span', data.tiles.label);
+  overlays[tilesKey.innerHTML] = tiles;
+}
+function markerOverlay(layer) {
+  var group = L.featureGroup();
+  group.on('add', function() {
+    if (group.getLayers().length) return;
+    decodePoints(layer);
+    // largest first, so small markers stay on top and clickable
+    var idx = []; for (var i = 0; i < layer.count; i++) idx.push(i);
+    if (layer.size) idx.sort(function(a, b) { return (layer.fields[layer.size][b] || 0) - (layer.fields[layer.size][a] || 0); });
+    idx.forEach(function(i) { group.addLayer(pointMarker(layer, i)); });
+  });
+  return group;
+}
+data.points.forEach(function(layer) {
+  var group = layer.cluster ? clusterOverlay(layer) : markerOverlay(layer);
+  group.territoryPoints = layer;
+  var key = document.createElement('span'), sw = el('span', undefined, 'territory-swatch');
+  sw.style.background = layer.colour; key.appendChild(sw);
+  key.appendChild(document.createTextNode(layer.label + ' (' + fmt.format(layer.count) + ')'));
+  if (layer.note) { var note = el('div', layer.note, 'territory-note'); note.style.fontSize = '11px'; note.style.color = '#555'; key.appendChild(note); }
+  overlays[key.innerHTML] = group;
+  pointGroups.push(group);
+});
+L.control.layers(base, overlays, {collapsed: false, position: 'topright'}).addTo(map);
+map.on('baselayerchange', function(e) { legend.update(e.layer.territoryLevel); });
+// indicator switch: recolour every level with that indicator's classes
+function showIndicator(column) {
+  var ind = data.indicators.filter(function(x) { return x.column === column; })[0];
+  if (!ind) return;
+  data.indicator = ind.column; data.indicatorLabel = ind.label; data.unit = ind.unit;
+  var select = document.querySelector('.territory-indicator select');
+  if (select && select.value !== column) select.value = column;
+  groups.forEach(function(group) {
+    var lvl = decodeLevel(group.territoryLevel), c = lvl.classes[column], values = lvl.values[column];
+    lvl.breaks = c.breaks; lvl.colours = c.colours; lvl.spread = c.spread; lvl.range = c.range;
+    // levels not built yet take the indicator's colours when they are
+    group.eachLayer(function(p) { p.setStyle({fillColor: colour(values[p.featureIndex], lvl)}); });
+    if (map.hasLayer(group)) legend.update(lvl);
+  });
+}
+if (data.indicators.length > 1) {
+  var picker = L.control({position: 'topright'});
+  picker.onAdd = function() {
+    var div = L.DomUtil.create('div', 'territory-indicator'), label = el('label', 'Indicateur ');
+    var select = document.createElement('select');
+    label.appendChild(select); div.appendChild(label);
+    data.indicators.forEach(function(ind) {
+      var o = el('option', ind.label + ' (' + ind.unit + ')'); o.value = ind.column;
+      select.appendChild(o);
+    });
+    select.value = data.indicator;
+    select.addEventListener('change', function() { showIndicator(select.value); });
+    L.DomEvent.disableClickPropagation(div);
+    return div;
+  };
+  picker.addTo(map);
+}
+// ---- search a commune by name or INSEE code
+function fold(s) { return s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[-'’\s]+/g, ' ').trim(); }
+var searchGroup = groups.filter(function(g) { return g.territoryLevel.layer === 'communes'; })[0] || first, searchIndex = null;
+function searchCommunes(query) {
+  var level = decodeLevel(searchGroup.territoryLevel), q = fold(query);
+  if (!q) return [];
+  if (!searchIndex) searchIndex = level.names.map(fold);
+  var starts = [], contains = [];
+  for (var i = 0; i < level.codes.length; i++) {
+    var name = searchIndex[i];
+    if (level.codes[i] === query.trim().toUpperCase() || name === q) starts.unshift(i);
+    else if (name.indexOf(q) === 0 || level.codes[i].indexOf(query.trim().toUpperCase()) === 0) starts.push(i);
+    else if (name.indexOf(q) > 0) contains.push(i);
+  }
+  var pop = level.values[POPULATION], byPop = function(a, b) { return pop[b] - pop[a]; };
+  var exact = starts.filter(function(i) { return searchIndex[i] === q || level.codes[i] === query.trim().toUpperCase(); });
+  var rest = starts.filter(function(i) { return exact.indexOf(i) < 0; }).sort(byPop);
+  return exact.sort(byPop).concat(rest, contains.sort(byPop)).slice(0, 10);
+}
+function focusFeature(group, i) {
+  if (!map.hasLayer(group)) {
+    groups.forEach(function(g) { if (map.hasLayer(g)) map.removeLayer(g); });
+    group.addTo(map);
+    legend.update(group.territoryLevel);
+  }
+  build(group);
+  var poly = group.territoryLayers[i], level = group.territoryLevel;
+  map.fitBounds(poly.getBounds(), {maxZoom: 12, animate: false, paddingBottomRight: [260, 0]});
+  L.popup(POPUP_OPTIONS).setLatLng(poly.getCenter()).setContent(popupContent(level, i)).openOn(map);
+  return poly;
+}
+var search = L.control({position: 'topleft'});
+search.onAdd = function() {
+  var div = L.DomUtil.create('div', 'territory-search'), input = document.createElement('input'), list = document.createElement('ul');
+  input.type = 'search'; input.placeholder = 'Commune ou code INSEE…';
+  input.setAttribute('aria-label', 'Rechercher une commune');
+  div.appendChild(input); div.appendChild(list);
+  var found = [], active = 0;
+  function pick(k) { if (found[k] === undefined) return; list.textContent = ''; input.value = searchGroup.territoryLevel.names[found[k]]; focusFeature(searchGroup, found[k]); }
+  function show() {
+    list.textContent = ''; found = searchCommunes(input.value); active = 0;
+    var level = searchGroup.territoryLevel;
+    if (input.value.trim() && !found.length) list.appendChild(el('li', 'Aucune commune trouvée', 'territory-none'));
+    found.forEach(function(i, k) {
+      var li = el('li', level.names[i] + ' (' + level.codes[i] + ')');
+      if (k === 0) li.className = 'active';
+      li.addEventListener('click', function() { pick(k); });
+      list.appendChild(li);
+    });
+  }
+  input.addEventListener('input', show);
+  input.addEventListener('keydown', function(e) {
+    if (e.key === 'Enter') { e.preventDefault(); if (!found.length) show(); pick(active); }
+    else if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      e.preventDefault();
+      active = Math.max(0, Math.min(found.length - 1, active + (e.key === 'ArrowDown' ? 1 : -1)));
+      Array.prototype.forEach.call(list.children, function(li, k) { li.className = k === active ? 'active' : ''; });
+    }
+    else if (e.key === 'Escape') { list.textContent = ''; }
+  });
+  L.DomEvent.disableClickPropagation(div);
+  L.DomEvent.disableScrollPropagation(div);
+  return div;
+};
+search.addTo(map);
+if (first) {
+  // frame the view before adding the polygons, without animation: they are projected and
+  // drawn once (adding them first, then fitting, projected and drew them all twice)
+  build(first);
+  var bounds = first.getBounds();
+  var metro = L.latLngBounds([41.2, -5.5], [51.2, 9.8]);
+  map.fitBounds(metro.contains(bounds) || !metro.intersects(bounds) ? bounds : metro, {animate: false, paddingBottomRight: [260, 0]});
+  first.addTo(map);
+  legend.update(first.territoryLevel);
+}
+// registry layers shown at opening go on the map once it is framed: added before, they made
+// the map draw at its initial view first (about 0.3 s more for all of France)
+pointGroups.forEach(function(g) { if (g.territoryPoints.shown) g.addTo(map); });
+window.territoryMap = {map: map, groups: groups, data: data, showIndicator: showIndicator, pointGroups: pointGroups,
+  searchCommunes: searchCommunes, focusFeature: focusFeature, popupContent: popupContent};
+})();
