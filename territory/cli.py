@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from territory.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, ConfigError, TerritoryError
-from territory.registries.kinds import KINDS
+from territory.registries.kinds import all_kinds
 from territory.settings import DATACENTER_SCOPES, MAP_ASSETS, FactorOverride, RunSettings
 
 #: the exit codes, as ``territory run --help`` shows them (docs/scheduling.md has the same table)
@@ -130,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     validate.add_argument("file", type=Path, help="the registry file (CSV, GeoJSON, zipped shapefile…)")
-    validate.add_argument("--kind", required=True, choices=KINDS, help="what the file holds")
+    validate.add_argument("--kind", required=True, choices=all_kinds(), help="what the file holds")
     validate.add_argument("--json", action="store_true", help="print one JSON object")
     _add_reader_options(validate)
 
@@ -163,7 +163,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, metavar="FILE",
                         help="TOML pipeline file from pipelines/ (parameters such as datacenter_scope)")
     parser.add_argument("--source", action="append", default=[], metavar="KIND=FILE",
-                        help="add a registry (kinds: " + ", ".join(KINDS) + ") or replace the "
+                        help="add a registry (kinds: " + ", ".join(all_kinds()) + ") or replace the "
                              "populations (population=FILE, an INSEE legal-populations CSV); format, "
                              "encoding, separator, columns and CRS are detected (repeatable)")
     parser.add_argument("--datacenter-scope", choices=DATACENTER_SCOPES, default=None,
@@ -267,10 +267,10 @@ def _settings(args: argparse.Namespace) -> RunSettings:
             raise ConfigError(msg)
         if kind == "population":
             population = Path(value)
-        elif kind in KINDS:
+        elif kind in all_kinds():
             sources.append((kind, Path(value), {}))
         else:
-            msg = f"--source: unknown kind {kind!r}; known kinds: population, {', '.join(KINDS)}"
+            msg = f"--source: unknown kind {kind!r}; known kinds: population, {', '.join(all_kinds())}"
             raise ConfigError(msg)
     overrides = {o[0]: o for o in config.get("factor_overrides", ())}
     overrides |= {o[0]: o for o in _factor_options(getattr(args, "factor", []))}

@@ -114,14 +114,16 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def _check_source(path: Path, name: str, spec: dict[str, Any]) -> None:
-    from territory.registries.kinds import KINDS
+    from territory.registries.kinds import all_kinds
+
+    kinds = all_kinds()
 
     unknown = sorted(set(spec) - SOURCE_KEYS)
     if unknown:
         msg = f"{path}: [sources.{name}]: unknown keys {', '.join(unknown)}; known: {', '.join(sorted(SOURCE_KEYS))}"
         raise ConfigError(msg)
-    if spec.get("kind") not in KINDS:
-        msg = f"{path}: [sources.{name}]: kind must be one of {', '.join(KINDS)}, got {spec.get('kind')!r}"
+    if spec.get("kind") not in kinds:
+        msg = f"{path}: [sources.{name}]: kind must be one of {', '.join(kinds)}, got {spec.get('kind')!r}"
         raise ConfigError(msg)
     if "path" not in spec and "url" not in spec:
         msg = f"{path}: [sources.{name}]: path (or url) is missing"

@@ -313,7 +313,8 @@ def point_styles(name: str, table: pa.Table) -> list[NamedStyle]:
     (datacenters sized by IT power, antennas coloured by operator, infrastructure by kind),
     default when it draws every point, then a plain single marker (default otherwise)."""
     columns = [c for c in table.column_names if c != "geometry"]
-    colour = POINT_COLOURS.get(name, "#984ea3")
+    declared = _declared_style(name)
+    colour = POINT_COLOURS.get(name) or (declared[1] if declared else "#984ea3")
     thematic: tuple[str, str, bool] | None = None  # QML, description, default
     if name == "datacenters" and "it_power_mw" in columns:
         values = table.column("it_power_mw").to_numpy(zero_copy_only=False).astype(float)
@@ -340,7 +341,7 @@ def point_styles(name: str, table: pa.Table) -> list[NamedStyle]:
         thematic = (categorized_qml("kind", categories, columns,
                                     other_label="Type non renseigné"),
                     "Couleur selon le type d'équipement", True)
-    plain_name = POINT_STYLE_NAMES.get(name, name)
+    plain_name = POINT_STYLE_NAMES.get(name) or (declared[0] if declared else name)
     styles = []
     if thematic:
         qml, description, default = thematic
@@ -378,9 +379,20 @@ def _provenance_sentences(metadata: Mapping[str, str]) -> list[str]:
     return sentences
 
 
+def _declared_style(name: str) -> tuple[str, str] | None:
+    """French label and colour of a point layer of a registry kind declared by a spec
+    (data/registries/*.toml) rather than listed here."""
+    from territory.registries.specs import point_layer_style
+
+    return point_layer_style(name)
+
+
 def layer_title(name: str) -> str:
-    """French title of a layer."""
-    return LAYER_TITLES.get(name, name)
+    """French title of a layer (a point layer of a declared kind: its spec's label)."""
+    if name in LAYER_TITLES:
+        return LAYER_TITLES[name]
+    declared = _declared_style(name)
+    return declared[0] if declared else name
 
 
 def layer_abstract(name: str, metadata: Mapping[str, str]) -> str:

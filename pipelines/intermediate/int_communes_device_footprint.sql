@@ -16,8 +16,12 @@ devices as (
 
 -- where a fibre registry gives the commune's FttH share, the fixed network's energy per line
 -- mixes the fibre and copper figures; elsewhere the national figure per line applies
+-- (the device is a join key, not a filter on the left side: DuckDB then hashes the join instead
+-- of a nested loop, 50 s on a département run with the national fibre file)
 fibre as (
-    select code_insee, ftth_share from int_communes_registries where ftth_share is not null
+    select code_insee, 'fixed_access' as device, ftth_share
+    from int_communes_registries
+    where ftth_share is not null
 ),
 
 lines as (
@@ -76,7 +80,7 @@ equipment as (
             d.use_kwh_per_year_high) as use_kwh_high
     from stocks as s
     join devices as d using (device)
-    left join fibre as fb on fb.code_insee = s.code_insee and s.device = 'fixed_access'
+    left join fibre as fb on fb.code_insee = s.code_insee and fb.device = s.device
     cross join lines as l
     where s.component <> 'datacenters'
 ),

@@ -102,6 +102,29 @@ energy as (
         f.ef, f.ef_low, f.ef_high
     from points as p
     cross join f
+    where p.kind not in (select kind from registry_energy_models)
+),
+
+-- kinds whose spec (data/registries/<kind>.toml) has the power model: power (W) x hours a
+-- year / 1000, with the factor ids the spec names (registry_energy_models)
+declared as (
+    select
+        p.kind,
+        p.source_file,
+        p.source_line,
+        p.code_insee,
+        null::double as it_power_mw,
+        null::varchar as it_power_origin,
+        null::double as data_stored_tb,
+        w.value * h.value / 1000 as kwh,
+        w.low * h.low / 1000 as kwh_low,
+        w.high * h.high / 1000 as kwh_high,
+        f.ef, f.ef_low, f.ef_high
+    from points as p
+    join registry_energy_models as m using (kind)
+    left join stg_factors as w on w.id = m.power_w
+    left join stg_factors as h on h.id = m.hours_per_year
+    cross join f
 ),
 
 final as (
@@ -110,7 +133,7 @@ final as (
         kwh * ef / 1000 as tco2e,
         kwh_low * ef_low / 1000 as tco2e_low,
         kwh_high * ef_high / 1000 as tco2e_high
-    from energy
+    from (select * from energy union all by name select * from declared)
 )
 
 select * from final

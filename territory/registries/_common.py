@@ -24,8 +24,8 @@ from typing import Any
 
 import pandas as pd
 
-from territory.errors import ConfigError, InputError
-from territory.registries.kinds import KINDS
+from territory.errors import InputError
+from territory.registries.kinds import POINT_KINDS  # noqa: F401 - re-exported
 from territory.sources._files import InputRecord, sha256_of, with_fetch_provenance
 
 WGS84 = "EPSG:4326"
@@ -37,7 +37,6 @@ INSEE_CODE = re.compile(r"^(\d{5}|2[AB]\d{3})$")
 _MISSING = {"", "#n/a", "n/a", "na", "nan", "null", "none", "-", "nd", "n.d."}
 
 
-@dataclass
 class RegistryLoad:
     """The result of reading one registry file.
 
@@ -46,9 +45,11 @@ class RegistryLoad:
     kind
         One of :data:`KINDS`.
     rows
-        Rows kept. Point kinds have ``source_line`` (line or feature number in the file), ``x``,
-        ``y`` (floats, in ``crs``) and their attributes; per-commune kinds have ``code_insee``
-        and their values.
+        Rows kept, as a pandas DataFrame. Point kinds have ``source_line`` (line or feature
+        number in the file), ``x``, ``y`` (floats, in ``crs``) and their attributes;
+        per-commune kinds have ``code_insee`` and their values. Readers that clean their rows
+        in DuckDB hand over an Arrow table (``table``), turned into a DataFrame only when
+        ``rows`` is asked for: the run inserts the Arrow table as it is.
     crs
         CRS of ``x`` / ``y`` (``EPSG:4326`` or ``EPSG:2154``); ``None`` for per-commune kinds.
     quarantine
@@ -59,12 +60,37 @@ class RegistryLoad:
         What was inferred rather than declared (encoding, separator, CRS, swapped axes).
     """
 
-    kind: str
-    rows: pd.DataFrame
-    crs: str | None
-    quarantine: list[dict[str, Any]] = field(default_factory=list)
-    record: InputRecord | None = None
-    warnings: list[str] = field(default_factory=list)
+    def __init__(
+        self, kind: str, rows: Any, crs: str | None,
+        quarantine: list[dict[str, Any]] | None = None, record: InputRecord | None = None,
+        warnings: list[str] | None = None,
+    ) -> None:
+        self.kind = kind
+        self.table = rows
+        self.crs = crs
+        self.quarantine = quarantine if quarantine is not None else []
+        self.record = record
+        self.warnings = warnings if warnings is not None else []
+
+    @property
+    def rows(self) -> pd.DataFrame:
+        """The rows kept as a DataFrame (converted from Arrow once, when first asked for)."""
+        if not isinstance(self.table, pd.DataFrame):
+            import pyarrow as pa
+
+            arrow = self.table
+            frame = arrow.to_pandas()
+            for name, kind in zip(arrow.column_names, arrow.schema.types, strict=True):
+                if pa.types.is_integer(kind):
+                    frame[name] = frame[name].astype("Int64" if name != "source_line" else "int64")
+                elif not (pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
+                    frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+            self.table = frame
+        return self.table
+
+    @property
+    def row_count(self) -> int:
+        return int(self.table.num_rows if hasattr(self.table, "num_rows") else len(self.table))
 
 
 @dataclass(frozen=True)
@@ -391,6 +417,7 @@ def read_csv_table(
             )
             raise InputError(msg)
     sep = decoded.separator or sniff_separator(lines[start][:10_000], separator)
+    csv.field_size_limit(FIELD_LIMIT)  # process-wide: another caller may have raised it
     reader = csv.reader(io.StringIO("\n".join(lines[start:])), delimiter=sep)
     try:
         header_cells = next(reader)
@@ -511,16 +538,19 @@ def infer_crs(xs: pd.Series, ys: pd.Series, declared: str | None = None) -> CrsG
 
 def read_registry(kind: str, path: Path, *, options: dict[str, Any] | None = None) -> RegistryLoad:
     """Read one registry file of ``kind`` and check that every row is accounted for."""
-    if kind not in KINDS:
-        msg = f"unknown source kind {kind!r}; known kinds: {', '.join(KINDS)}"
-        raise ConfigError(msg)
+    from territory.registries.specs import registry_spec
+
+    spec = registry_spec(kind)  # ConfigError for an unknown kind
     if not path.exists():
         msg = f"{path}: {kind} file not found"
         raise InputError(msg)
-    module = importlib.import_module(f"territory.registries.{kind if kind not in ('streetlights', 'cameras', 'sensors') else 'infrastructure'}")
-    load: RegistryLoad = module.read(path, kind=kind, options=options or {})
+    module = importlib.import_module(f"territory.registries.{spec.reader}")
+    if spec.reader == "points":
+        load: RegistryLoad = module.read(path, spec=spec, options=options or {})
+    else:
+        load = module.read(path, kind=kind, options=options or {})
     record = load.record or InputRecord(name=kind, path=str(path), sha256=sha256_of(path) if path.is_file() else "")
-    record.rows_kept = len(load.rows)
+    record.rows_kept = load.row_count
     record.rows_quarantined = len(load.quarantine)
     record.notes = [*record.notes, *load.warnings]
     load.record = with_fetch_provenance(record)

@@ -45,13 +45,12 @@ from territory.errors import ConfigError, InputError
 from territory.registries._common import (
     LAMBERT93,
     WGS84,
-    CsvTable,
     RegistryLoad,
     decode_text,
     infer_crs,
     parse_number,
-    read_csv_table,
 )
+from territory.registries._rows import FRANCE_EXTENTS, Rows, open_rows
 from territory.sources._files import InputRecord, sha256_of
 
 #: MCC-MNC codes of the mainland operators
@@ -100,20 +99,8 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
 }
 COLUMN_ROLES = tuple(CANDIDATES)
 
-#: plausible boxes (xmin, xmax, ymin, ymax) of France in each CRS
-_FRANCE_BOXES = {
-    LAMBERT93: ((50_000, 1_300_000, 6_000_000, 7_150_000),),  # mainland and Corsica only
-    WGS84: (
-        (-5.5, 10.0, 41.0, 51.5),      # mainland and Corsica
-        (-61.9, -60.9, 15.8, 16.6),    # Guadeloupe
-        (-61.3, -60.8, 14.3, 14.9),    # Martinique
-        (-54.7, -51.5, 2.0, 6.0),      # Guyane
-        (55.1, 56.0, -21.5, -20.8),    # La Réunion
-        (44.9, 45.4, -13.1, -12.5),    # Mayotte
-        (-56.6, -56.0, 46.7, 47.2),    # Saint-Pierre-et-Miquelon
-        (-63.2, -62.7, 17.8, 18.2),    # Saint-Martin, Saint-Barthélemy
-    ),
-}
+#: plausible boxes (xmin, xmax, ymin, ymax) of France in each CRS: the toolkit's one table
+_FRANCE_BOXES = FRANCE_EXTENTS
 _CRS_ALIASES = {
     "wgs84": WGS84, "wgs 84": WGS84, "4326": WGS84, "epsg:4326": WGS84, "lonlat": WGS84,
     "lambert93": LAMBERT93, "lambert-93": LAMBERT93, "lambert 93": LAMBERT93, "l93": LAMBERT93,
@@ -347,13 +334,13 @@ def _header_names(options: dict[str, Any]) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def _read_rows(path: Path, options: dict[str, Any]) -> CsvTable:
+def _read_rows(path: Path, options: dict[str, Any]) -> Rows:
     encoding, separator = options.get("encoding"), options.get("separator")
     # title lines are found by splitting on ; , tab |: with another declared separator the
     # header must be the first line
     title_skip = not separator or separator in (";", ",", "\t", "|")
     try:
-        return read_csv_table(
+        return open_rows(
             path, encoding=encoding, separator=separator,
             header_contains=_header_names(options) if title_skip else (),
         )
@@ -443,12 +430,73 @@ def _parse_generic(cell: dict[str, str], unknown_ops: set[str]) -> _Parsed:
 _PARSERS = {"arcep": _parse_arcep, "paris": _parse_paris, "generic": _parse_generic}
 
 
+#: columns of the ``parsed`` table, the rows whose fields are understood (before the checks)
+_PARSED = ("line BIGINT, x DOUBLE, y DOUBLE, gens VARCHAR, operator VARCHAR, unknown_op BOOLEAN, "
+           "site_id VARCHAR, name VARCHAR, installed_year BIGINT, from_shape BOOLEAN")
+
+
+def _sql_text(rows: Rows, cols: dict[str, int], role: str) -> str:
+    return f"coalesce({rows.column(cols[role])}, '')" if role in cols else "''"
+
+
+def _operators(rows: Rows, cols: dict[str, int]) -> None:
+    """The table ``_ops`` of each distinct operator text: its name, whether it is unknown, and
+    whether SQL can say (non-ASCII texts are left to Python's accent folding)."""
+    raw = f"trim({rows.column(cols['operator'])})" if "operator" in cols else "''"
+    folded = "regexp_replace(lower(trim(raw, '\"')), '[\\s\\-._]+', ' ', 'g')"
+    codes = " ".join(f"WHEN raw = '{code}' THEN '{name}'" for code, name in OPERATOR_CODES.items())
+    names = " ".join(f"WHEN {folded} = '{key}' THEN '{name}'" for key, name in OPERATOR_NAMES.items())
+    rows.con.execute(f"""
+        CREATE TEMP TABLE _ops AS
+        SELECT raw, CASE WHEN raw = '' THEN NULL {codes} {names} ELSE raw END AS name,
+               (raw <> '' AND raw NOT IN ({', '.join(repr(c) for c in OPERATOR_CODES)})
+                AND {folded} NOT IN ({', '.join(repr(k) for k in OPERATOR_NAMES)})) AS unknown,
+               raw SIMILAR TO '[ -~]*' AS ascii
+        FROM (SELECT DISTINCT coalesce({raw}, '') AS raw FROM rows)""")
+
+
+def _parse_in_sql(rows: Rows, layout: str, cols: dict[str, int], header: list[str]) -> str:
+    """The rows SQL understands as the Python parsers would, into ``parsed``; the others (odd
+    numbers, flags, technology texts, field counts) are listed in ``odd`` for Python."""
+    width = max(cols.values()) + 1
+    count_ok = (f"nfields = {len(header)}" if layout == "arcep"
+                else f"nfields IS NOT NULL AND nfields >= {width}")
+    x, y = _sql_text(rows, cols, "x"), _sql_text(rows, cols, "y")
+    flags = [g for g in ("2g", "3g", "4g", "5g") if g in cols]
+    flag_text = {g: f"trim({_sql_text(rows, cols, g)})" for g in flags}
+    flags_ok = " AND ".join(f"{t} IN ('0', '1', '')" for t in flag_text.values()) or "true"
+    stated = " OR ".join(f"{t} <> ''" for t in flag_text.values()) or "false"
+    gens = " || ".join(
+        f"CASE WHEN {flag_text[g]} = '1' THEN '/{g.upper()}' ELSE '' END" for g in flags) or "''"
+    tech_ok = (f"trim({_sql_text(rows, cols, 'technologies')}) = ''"
+               if "technologies" in cols else "true")
+    _operators(rows, cols)
+    op = f"coalesce(trim({rows.column(cols['operator'])}), '')" if "operator" in cols else "''"
+    clean = (f"{count_ok} AND isfinite(x) AND isfinite(y) "
+             f"AND {flags_ok} AND {tech_ok} AND o.ascii")
+    site = (f"nullif(trim({_sql_text(rows, cols, 'site_id')}), '')" if "site_id" in cols
+            else "NULL::VARCHAR")
+    name = f"nullif(trim({_sql_text(rows, cols, 'name')}), '')" if "name" in cols else "NULL::VARCHAR"
+    # the numbers are cast once, in the inner query; the checks and the names use them
+    rows.con.execute(f"""
+        CREATE TABLE parsed AS
+        SELECT line, x, y,
+               CASE WHEN {stated} THEN ltrim({gens}, '/') END AS gens,
+               o.name AS operator, o.unknown AS unknown_op, {site} AS site_id, {name} AS name,
+               NULL::BIGINT AS installed_year, false AS from_shape
+        FROM (SELECT *, TRY_CAST(replace({x}, ',', '.') AS DOUBLE) AS x,
+                        TRY_CAST(replace({y}, ',', '.') AS DOUBLE) AS y FROM rows) AS r
+        JOIN _ops AS o ON o.raw = {op.replace(rows.column(cols['operator']), 'r.' + rows.column(cols['operator'])) if "operator" in cols else op}
+        WHERE coalesce({clean}, false)""")
+    return "SELECT line FROM rows ANTI JOIN parsed USING (line) ORDER BY line"
+
+
 def read(path: Path, *, kind: str, options: dict[str, Any]) -> RegistryLoad:
     """Read an antenna sites file (Arcep national, Paris or generic CSV)."""
-    table = _read_rows(path, options)
-    header, rows, encoding = table.header, table.rows, table.decoded.encoding
+    rows = _read_rows(path, options)
+    header, encoding = rows.header, rows.encoding
     layout = _detect(header, options)
-    warnings: list[str] = list(table.warnings)
+    warnings: list[str] = list(rows.warnings)
     if encoding != "utf-8" and not options.get("encoding"):
         warnings.append(f"encoding not declared: read as {encoding}")
     declared_crs = _normalise_crs(options["crs"]) if options.get("crs") else None
@@ -457,49 +505,110 @@ def read(path: Path, *, kind: str, options: dict[str, Any]) -> RegistryLoad:
     strict = layout != "generic"  # the two known layouts have a fixed number of fields
     parse = _PARSERS[layout]
     unknown_ops: set[str] = set()
-    quarantine: list[dict[str, Any]] = list(table.rejected)
-    pending: list[tuple[int, list[str], _Parsed]] = []
+    quarantine: list[dict[str, Any]] = list(rows.rejected)
+    con = rows.con
 
     def bad(line: int, row: list[str], reason: str) -> None:
         quarantine.append({"line": line, "reason": reason, **_raw(header, row)})
 
-    for line, row in rows:
+    if layout == "paris":  # a small file of Python literals: parsed in Python
+        con.execute(f"CREATE TABLE parsed ({_PARSED})")
+        odd = "SELECT line FROM rows ORDER BY line"
+    else:
+        odd = _parse_in_sql(rows, layout, cols, header)
+    odd_lines = [line for (line,) in con.execute(odd).fetchall()]
+    python_rows: list[tuple[Any, ...]] = []
+    for line, row in sorted(rows.fields(odd_lines).items()):
         try:
             if len(row) < width or (strict and len(row) != len(header)):
                 msg = f"{len(row)} fields instead of {len(header)} (separator or quoting problem)"
                 raise _Skip(msg)
-            pending.append((line, row, parse({r: row[i] for r, i in cols.items()}, unknown_ops)))
-        except _Skip as skip:
-            bad(line, row, str(skip))
-
-    crs = _settle_crs(path, layout, pending, declared_crs, header, cols, warnings)
-
-    kept: list[dict[str, Any]] = []
-    seen: dict[tuple[Any, ...], int] = {}
-    for line, row, rec in pending:
-        try:
-            if not _inside_france(rec["x"], rec["y"], crs):
-                raise _Skip(f"coordinates ({rec['x']:g}, {rec['y']:g}) outside France for {crs}")
-            tech = _technologies(rec["gens"])
-            key = (rec["operator"], rec["x"], rec["y"], tech["technologies"])
-            if key in seen:
-                msg = f"duplicate of line {seen[key]} (same operator, coordinates and technologies)"
-                raise _Skip(msg)
-            seen[key] = line
+            rec = parse({r: row[i] for r, i in cols.items()}, unknown_ops)
         except _Skip as skip:
             bad(line, row, str(skip))
             continue
-        kept.append({"source_line": line, **{c: rec[c] for c in OUTPUT_COLUMNS if c in rec},
-                     **tech})
+        gens = rec["gens"]
+        python_rows.append((
+            line, rec["x"], rec["y"],
+            None if gens is None else "/".join(g for g in GENERATIONS if g in gens),
+            rec["operator"], False, rec["site_id"], rec["name"], rec["installed_year"],
+            rec["from_shape"]))
+    if python_rows:
+        import pyarrow as pa
 
-    frame = _frame(kept)
-    _summarise(warnings, unknown_ops, [ln for ln, _, rec in pending if rec["from_shape"]], frame)
+        columns = [c.split()[0] for c in _PARSED.split(", ")]
+        odd_rows = pa.table(dict(zip(columns, map(list, zip(*python_rows, strict=True)),
+                                     strict=True)))
+        con.execute("INSERT INTO parsed SELECT * FROM odd_rows")
+        del odd_rows
+
+    crs = _settle_crs(path, layout, con, declared_crs, header, cols, warnings)
+    kept = _check_rows(con, crs, header, rows, bad)
+    unknown_ops |= {op for (op,) in con.execute(
+        "SELECT DISTINCT operator FROM parsed WHERE unknown_op").fetchall()}
+    from_shapes = [line for (line,) in con.execute(
+        "SELECT line FROM parsed WHERE from_shape ORDER BY line").fetchall()]
+    _summarise(warnings, unknown_ops, from_shapes, con)
     quarantine.sort(key=lambda q: q["line"])
     record = InputRecord(name="antennas", path=str(path), sha256=sha256_of(path),
-                         rows_read=len(rows) + len(table.rejected),
+                         rows_read=rows.count + len(rows.rejected),
                          notes=[f"layout: {layout}"])
-    return RegistryLoad(kind=kind, rows=frame, crs=crs, quarantine=quarantine, record=record,
+    con.close()
+    return RegistryLoad(kind=kind, rows=kept, crs=crs, quarantine=quarantine, record=record,
                         warnings=warnings)
+
+
+def _inside_sql(crs: str) -> str:
+    boxes = _FRANCE_BOXES.get(crs)
+    if boxes is None:
+        return "true"
+    return "(" + " OR ".join(
+        f"(x BETWEEN {x0} AND {x1} AND y BETWEEN {y0} AND {y1})" for x0, x1, y0, y1 in boxes) + ")"
+
+
+def _check_rows(
+    con: Any, crs: str, header: list[str], rows: Rows, bad: Any,
+) -> Any:
+    """France, technologies and duplicates, checked in SQL; returns the rows kept (Arrow)."""
+    con.execute(f"""
+        CREATE TABLE problems AS
+        WITH t AS (
+            SELECT line, x, y, operator, gens,
+                   CASE WHEN NOT {_inside_sql(crs)} THEN 'outside'
+                        WHEN gens = '' THEN 'no technology' END AS problem
+            FROM parsed
+        ),
+        repeated AS (
+            SELECT operator, x, y, gens, min(line) AS first
+            FROM t WHERE problem IS NULL GROUP BY ALL HAVING count(*) > 1
+        )
+        SELECT line, problem, x, y, NULL::BIGINT AS first FROM t WHERE problem IS NOT NULL
+        UNION ALL
+        SELECT t.line, 'duplicate', t.x, t.y, r.first
+        FROM t JOIN repeated AS r
+            ON t.operator IS NOT DISTINCT FROM r.operator AND t.x = r.x AND t.y = r.y
+            AND t.gens IS NOT DISTINCT FROM r.gens
+        WHERE t.problem IS NULL AND t.line <> r.first""")
+    problems = con.execute("SELECT * FROM problems ORDER BY line").fetchall()
+    if problems:
+        fields = rows.fields([line for line, *_ in problems])
+        for line, problem, x, y, first in problems:
+            if problem == "outside":
+                reason = f"coordinates ({x:g}, {y:g}) outside France for {crs}"
+            elif problem == "no technology":
+                reason = "no technology (no 2G, 3G, 4G or 5G)"
+            else:
+                reason = (f"duplicate of line {first} "
+                          "(same operator, coordinates and technologies)")
+            bad(line, fields[line], reason)
+    return con.execute("""
+        SELECT line AS source_line, x, y, operator, site_id, name,
+               coalesce(contains(gens, '2G'), false) AS has_2g,
+               coalesce(contains(gens, '3G'), false) AS has_3g,
+               coalesce(contains(gens, '4G'), false) AS has_4g,
+               coalesce(contains(gens, '5G'), false) AS has_5g,
+               gens AS technologies, installed_year
+        FROM parsed ANTI JOIN problems USING (line) ORDER BY line""").fetch_arrow_table()
 
 
 def _frame(kept: list[dict[str, Any]]) -> pd.DataFrame:
@@ -513,9 +622,7 @@ def _frame(kept: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def _summarise(
-    warnings: list[str], unknown_ops: set[str], from_shapes: list[int], frame: pd.DataFrame,
-) -> None:
+def _summarise(warnings: list[str], unknown_ops: set[str], from_shapes: list[int], con: Any) -> None:
     if unknown_ops:
         codes = ", ".join(sorted(unknown_ops))
         warnings.append(f"unknown operator code(s) kept as written: {codes}")
@@ -523,20 +630,24 @@ def _summarise(
         lines = ", ".join(map(str, from_shapes[:10])) + (" …" if len(from_shapes) > 10 else "")
         warnings.append(f"{len(from_shapes)} row(s) with an unreadable geo_point_2d placed from "
                         f"geo_shape (line {lines})")
-    unknown_tech = int(frame["technologies"].isna().sum())
+    (unknown_tech,) = con.execute(
+        "SELECT count(*) FROM parsed ANTI JOIN problems USING (line) WHERE gens IS NULL"
+    ).fetchone()
     if unknown_tech:
         warnings.append(f"{unknown_tech} row(s) give no technology information: kept with "
                         "technologies unknown (null), has_5g false")
 
 
 def _settle_crs(
-    path: Path, layout: str, pending: list[tuple[int, list[str], _Parsed]], declared: str | None,
+    path: Path, layout: str, con: Any, declared: str | None,
     header: list[str], cols: dict[str, int], warnings: list[str],
 ) -> str:
     """The CRS of the rows: declared, else the layout's, else inferred from their ranges
     (swapping latitude and longitude when they are the wrong way round)."""
-    xs = pd.Series([rec["x"] for _, _, rec in pending], dtype="float64")
-    ys = pd.Series([rec["y"] for _, _, rec in pending], dtype="float64")
+    coords = con.execute("SELECT x, y FROM parsed").fetchnumpy()
+    xs = pd.Series(coords["x"], dtype="float64")
+    ys = pd.Series(coords["y"], dtype="float64")
+    pending = len(xs)
     guess = infer_crs(xs, ys)
     swapped = " with latitude and longitude swapped" if guess.swapped else ""
     if declared:
@@ -565,6 +676,5 @@ def _settle_crs(
     if guess.crs == LAMBERT93 and {_norm(xname), _norm(yname)} & _DEGREE_NAMES:
         warnings.append(f"columns {xname}, {yname} are named as degrees but hold Lambert-93 metres")
     if guess.swapped:
-        for _, _, rec in pending:
-            rec["x"], rec["y"] = rec["y"], rec["x"]
+        con.execute("UPDATE parsed SET x = y, y = x")
     return guess.crs

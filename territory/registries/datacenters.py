@@ -47,8 +47,8 @@ from territory.registries._common import (
     decode_text,
     infer_crs,
     parse_number,
-    read_csv_table,
 )
+from territory.registries._rows import open_rows
 from territory.sources._files import InputRecord, sha256_of
 
 #: columns of ``RegistryLoad.rows``
@@ -489,13 +489,14 @@ def _resolve_csv_columns(path: Path, header: list[str], columns: dict[str, str])
 
 
 def _read_csv(path: Path, options: dict[str, Any], warnings: list[str]) -> _Read:
-    table = read_csv_table(
+    table = open_rows(
         path, encoding=options.get("encoding"), separator=options.get("separator"),
     )
-    header, rows, separator = table.header, table.rows, table.separator
+    header, rows, separator = table.header, table.all_rows(), table.separator
+    table.con.close()
     warnings += table.warnings
-    if table.decoded.encoding != "utf-8" and not options.get("encoding"):
-        warnings.append(f"encoding not declared: decoded as {table.decoded.encoding}")
+    if table.encoding != "utf-8" and not options.get("encoding"):
+        warnings.append(f"encoding not declared: decoded as {table.encoding}")
     if not rows and not table.rejected:
         msg = f"{path}: the CSV has a header line but no data rows"
         raise InputError(msg)

@@ -36,7 +36,8 @@ from typing import Any
 import pandas as pd
 
 from territory.errors import InputError
-from territory.registries._common import RegistryLoad, normalize_code, parse_number, read_csv_table
+from territory.registries._common import RegistryLoad, normalize_code, parse_number
+from territory.registries._rows import Rows, open_rows
 from territory.sources._files import InputRecord, sha256_of
 
 CODE_COLUMN = "Code commune"
@@ -115,8 +116,8 @@ def read_premises(path: Path, *, encoding: str | None = None) -> tuple[dict[str,
     if not path.is_file():
         msg = f"{path}: Arcep companion file (premises per commune) not found"
         raise InputError(msg)
-    table = read_csv_table(path, encoding=encoding, header_contains=(CODE_COLUMN,))
-    header, rows, sep = table.header, table.rows, table.separator
+    table = open_rows(path, encoding=encoding, header_contains=(CODE_COLUMN,))
+    header, rows, sep = table.header, table.all_rows(), table.separator
     names = (CODE_COLUMN, "Logements", "Établissements")
     columns = {name: _find_column(header, name) for name in names}
     missing = [name for name, index in columns.items() if index is None]
@@ -214,17 +215,40 @@ def _pair_problem(code: str, entry: dict[str, Any]) -> tuple[int, list[str], str
     return None
 
 
+def _plain_lines(
+    table: Rows, quarters: list[tuple[int, str]], latest: int, field_i: int | None,
+) -> set[int]:
+    """Lines whose counts SQL finds plain (digits or a dash, the latest quarter filled, the
+    latest coverage class one of Arcep's unless the line is a connectable count): they need no
+    check in Python. Any other line is checked by :func:`_line_problem`."""
+    checks = []
+    for index, _ in quarters:
+        value = f"trim(coalesce({table.column(index)}, ''))"
+        number = f"(regexp_full_match({value}, '[0-9]+') OR {value} IN ('-', '\u2013', '\u2014'))"
+        checks.append(number if index == latest else f"({number} OR {value} = '')")
+    latest_value = f"coalesce(TRY_CAST(trim({table.column(latest)}) AS INTEGER), 0)"
+    label = (f"regexp_replace(lower(strip_accents(trim({table.column(field_i or 0)}))), "
+             "'\\s+', ' ', 'g')")
+    classes = ", ".join(map(str, COVERAGE_CLASSES))
+    checks.append(f"({label} = '{CONNECTABLE}' OR {latest_value} IN ({classes}))")
+    found = table.con.execute(
+        f"SELECT line FROM rows WHERE nfields = {len(table.header)} AND {' AND '.join(checks)}"
+    ).fetchall()
+    table.con.close()
+    return {line for (line,) in found}
+
+
 def read(
     path: Path, *, kind: str = "fibre", options: dict[str, Any] | None = None,
 ) -> RegistryLoad:
     """Read an Arcep ``ftthCommunes.csv`` export: one row per commune at the latest quarter."""
     options = options or {}
     encoding = options.get("encoding")
-    table = read_csv_table(
+    table = open_rows(
         path, encoding=encoding, separator=options.get("separator"),
         header_contains=(CODE_COLUMN, FIELD_COLUMN),
     )
-    header, rows, decoded, sep = table.header, table.rows, table.decoded, table.separator
+    header, rows, sep = table.header, table.all_rows(), table.separator
     code_i, field_i = _find_column(header, CODE_COLUMN), _find_column(header, FIELD_COLUMN)
     dated = sorted(
         (int(m[2]), int(m[1]), i, h) for i, h in enumerate(header) if (m := QUARTER.match(h))
@@ -241,9 +265,10 @@ def read(
     _check_field_counts(path, header, rows, sep)
     quarters = [(i, h) for _, _, i, h in dated]
     latest_i, quarter = quarters[-1]
+    plain = _plain_lines(table, quarters, latest_i, field_i)
     warnings: list[str] = list(table.warnings)
-    if decoded.encoding != "utf-8":
-        warnings.append(f"encoding: {decoded.encoding} (not UTF-8)")
+    if table.encoding != "utf-8":
+        warnings.append(f"encoding: {table.encoding} (not UTF-8)")
 
     quarantine: list[dict[str, Any]] = list(table.rejected)
 
@@ -275,7 +300,7 @@ def read(
             problem: str | None = f"column {FIELD_COLUMN}: unknown field {label!r}"
         else:
             entry[slot].append((line, fields))
-            problem = _line_problem(fields, slot, quarters, latest_i)
+            problem = None if line in plain else _line_problem(fields, slot, quarters, latest_i)
         if problem and not entry["bad"]:
             entry["bad"] = (line, fields, problem)
 

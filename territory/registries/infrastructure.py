@@ -58,8 +58,8 @@ from territory.registries._common import (
     infer_crs,
     normalize_code,
     parse_number,
-    read_csv_table,
 )
+from territory.registries._rows import FRANCE_EXTENTS, open_rows
 from territory.sources._files import InputRecord, sha256_of
 
 INFRASTRUCTURE_KINDS = ("streetlights", "cameras", "sensors")
@@ -73,19 +73,8 @@ _ROLE_ALIASES = {
     "lon": "x", "longitude": "x", "lat": "y", "latitude": "y", "year": "installed_year",
 }
 
-#: plausible ranges of France (x min, x max, y min, y max) per CRS; points outside are quarantined
-FRANCE_RANGES: dict[str, tuple[tuple[float, float, float, float], ...]] = {
-    WGS84: (
-        (-5.8, 10.0, 41.0, 51.6),  # metropolitan France and Corsica
-        (-63.2, -60.7, 14.3, 18.2),  # Guadeloupe, Martinique, Saint-Martin, Saint-Barthélemy
-        (-54.7, -51.5, 2.0, 6.0),  # Guyane
-        (55.1, 56.0, -21.5, -20.8),  # La Réunion
-        (44.9, 45.4, -13.1, -12.5),  # Mayotte
-        (-56.6, -56.0, 46.7, 47.2),  # Saint-Pierre-et-Miquelon
-    ),
-    # Lambert-93 is the metropolitan projection (Corsica included)
-    LAMBERT93: ((0.0, 1_300_000.0, 6_000_000.0, 7_200_000.0),),
-}
+#: plausible ranges of France (x min, x max, y min, y max) per CRS: the toolkit's one table
+FRANCE_RANGES = FRANCE_EXTENTS
 
 #: attribute roles (besides the coordinates) every row carries
 _ATTRIBUTES = ("subtype", "name", "installed_year", "code_insee")
@@ -552,13 +541,14 @@ def _coordinate_problem(role_texts: dict[str, str]) -> tuple[float, float, str |
 
 
 def _read_csv(path: Path, kind: str, options: dict[str, Any], warnings: list[str]) -> _Table:
-    table = read_csv_table(
+    table = open_rows(
         path, encoding=options.get("encoding"), separator=options.get("separator"),
     )
-    header, rows, decoded, separator = table.header, table.rows, table.decoded, table.separator
+    header, rows, separator = table.header, table.all_rows(), table.separator
+    table.con.close()
     warnings += table.warnings
-    if decoded.encoding != "utf-8" and not options.get("encoding"):
-        warnings.append(f"encoding not declared: decoded as {decoded.encoding}")
+    if table.encoding != "utf-8" and not options.get("encoding"):
+        warnings.append(f"encoding not declared: decoded as {table.encoding}")
     names = []
     for i, cell in enumerate(header):
         match = _DBF_SUFFIX.match(cell)

@@ -142,17 +142,18 @@ def read_devices(path: Path, factors: list[dict[str, object]], factors_path: Pat
     return devices
 
 
-def _factor_files(folder: Path) -> dict[str, Path]:
-    """``factors.csv`` and, beside it, the study figures of the registries (one file per kind)."""
+def _factor_files(folder: Path, extra: Sequence[Path] = ()) -> dict[str, Path]:
+    """``factors.csv`` and, beside it, the study figures of the registries (one file per kind),
+    and ``extra`` tables (beside the specs of registry kinds declared outside data/)."""
     paths = {"factors": folder / "factors.csv"}
-    for extra in sorted(folder.glob("factors_*.csv")):
-        paths[extra.stem] = extra
+    for table in [*sorted(folder.glob("factors_*.csv")), *extra]:
+        paths[table.stem] = table
     return paths
 
 
-def _read_factor_files(folder: Path) -> list[dict[str, object]]:
+def _read_factor_files(folder: Path, extra: Sequence[Path] = ()) -> list[dict[str, object]]:
     factors = []
-    for path in _factor_files(folder).values():
+    for path in _factor_files(folder, extra).values():
         factors += read_factors(path)
     counts = Counter(str(f["id"]) for f in factors)
     duplicated = sorted(fid for fid, n in counts.items() if n > 1)
@@ -258,7 +259,9 @@ def apply_overrides(
     return resolved
 
 
-def load_factor_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> tuple[list[InputRecord], str]:
+def load_factor_tables(
+    con: duckdb.DuckDBPyConnection, folder: Path, extra: Sequence[Path] = (),
+) -> tuple[list[InputRecord], str]:
     """Validate the tables of ``folder`` and create ``raw_factors``, ``raw_devices``,
     ``raw_size_classes``, ``raw_population_estimates`` and ``raw_population_strata`` (the
     population strata communes are compared within).
@@ -276,8 +279,8 @@ def load_factor_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> tuple[li
         "population_estimates": folder / "population_estimates.csv",
         "population_strata": folder / "population_strata.csv",
     }
-    paths.update(_factor_files(folder))
-    factors = _read_factor_files(folder)
+    paths.update(_factor_files(folder, extra))
+    factors = _read_factor_files(folder, extra)
     devices = read_devices(paths["devices"], factors, paths["factors"])
     size_classes = _read(paths["size_classes"], SIZE_CLASS_COLUMNS)
     known = {d["device"] for d in devices}
