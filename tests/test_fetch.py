@@ -19,7 +19,7 @@ import pytest
 from territory.cli import main
 from territory.errors import FetchError
 from territory.fetch import SIDECAR, RetryPolicy, cached_copy, fetch, official_sources
-from territory.registries._common import KINDS
+from territory.registries.kinds import KINDS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ANTENNAS = FIXTURES / "antennas" / "arcep_sites_44.csv"
