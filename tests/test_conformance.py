@@ -24,7 +24,7 @@ import rasterio
 from affine import Affine
 from rasterio.enums import Resampling
 
-from territory.build import DENSITY_RASTER
+from territory.writers import DENSITY_RASTER
 from territory.density import NODATA
 from territory.geopackage import CONTENT_DATE
 from territory.run import run_pipeline

@@ -14,7 +14,7 @@ import shapely
 from territory.database import connect
 from territory.pipeline import discover_models, run_models
 from territory.registries.tables import create_registry_tables
-from territory.build import LAYERS
+from territory.writers import LAYERS
 from territory.checks import CONTRACT_COLUMNS
 from territory.settings import pipelines_dir
 from territory.sources import load_factor_tables
