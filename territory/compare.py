@@ -37,7 +37,7 @@ VALUE_COLUMNS = (
 #: a ratio: for merged communes it is recomputed from the summed footprint and population
 PER_INHABITANT = "footprint_kgco2e_per_inhabitant"
 STATUSES = ("matched", "merged", "only_old", "only_new")
-#: the fuller old-code table a later release may ship in data/ (columns old_code, new_code)
+#: the COG 2026 old-code table in data/ (columns old_code, new_code, kind; scripts/derive_communes.py)
 FORMER_COMMUNES_FILE = "former_communes.csv"
 CSV_NAME = "compare.csv"
 WHY_NAME = "compare-why.json"

