@@ -256,6 +256,17 @@ def _utf16(raw: bytes) -> str | None:
     return None
 
 
+def _decode_declared(path: Path, raw: bytes, encoding: str, notes: list[str]) -> DecodedText:
+    """Decode ``raw`` with the encoding the user declared (a leading BOM dropped)."""
+    try:
+        text = raw.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as error:
+        reason = error.reason if isinstance(error, UnicodeDecodeError) else "unknown encoding"
+        msg = f"{path}: cannot decode the file as {encoding} ({reason}): check the encoding option"
+        raise InputError(msg) from None
+    return DecodedText(text.removeprefix("\ufeff"), encoding, tuple(notes))
+
+
 def decode_text(path: Path, encoding: str | None = None) -> DecodedText:
     """Open any text input: plain, gzip or zip (one CSV inside), or an Excel workbook's first
     sheet; decode it as UTF-8 (BOM allowed), UTF-16 (BOM or NUL pattern), else Windows-1252,
@@ -285,13 +296,7 @@ def decode_text(path: Path, encoding: str | None = None) -> DecodedText:
         msg = f"{path}: the file is empty"
         raise InputError(msg)
     if encoding:
-        try:
-            text = raw.decode(encoding)
-        except (UnicodeDecodeError, LookupError) as error:
-            reason = error.reason if isinstance(error, UnicodeDecodeError) else "unknown encoding"
-            msg = f"{path}: cannot decode the file as {encoding} ({reason}): check the encoding option"
-            raise InputError(msg) from None
-        return DecodedText(text.removeprefix("\ufeff"), encoding, tuple(notes))
+        return _decode_declared(path, raw, encoding, notes)
     candidates: tuple[str, ...] = ("utf-8-sig", "cp1252", "latin-1")
     wide = _utf16(raw)
     if wide:
@@ -405,8 +410,8 @@ def read_csv_table(
     start = 0
     if header_contains:
         wanted = {h.lower() for h in header_contains}
-        for i, line in enumerate(lines[: max_title_lines + 1]):
-            cells = {c.strip().strip('"').lower() for c in re.split(r"[;,\t|]", line[:10_000])}
+        for i, title in enumerate(lines[: max_title_lines + 1]):
+            cells = {c.strip().strip('"').lower() for c in re.split(r"[;,\t|]", title[:10_000])}
             if cells & wanted:
                 start = i
                 break

@@ -205,12 +205,12 @@ def _number_pair(x_text: str, y_text: str) -> tuple[float, float]:
     except ValueError:
         pass
     try:
-        x, y = parse_number(x_text), parse_number(y_text)
+        parsed_x, parsed_y = parse_number(x_text), parse_number(y_text)
     except ValueError:
         raise _Skip(f"non-numeric coordinates ({x_text.strip()!r}, {y_text.strip()!r})") from None
-    if x is None or y is None:
+    if parsed_x is None or parsed_y is None:
         raise _Skip("no coordinates")
-    return x, y
+    return parsed_x, parsed_y
 
 
 def _parse_mapping(text: str) -> Any:

@@ -120,7 +120,8 @@ def read_premises(path: Path, *, encoding: str | None = None) -> tuple[dict[str,
     header, rows, sep = table.header, table.all_rows(), table.separator
     names = (CODE_COLUMN, "Logements", "Établissements")
     columns = {name: _find_column(header, name) for name in names}
-    missing = [name for name, index in columns.items() if index is None]
+    found = {name: index for name, index in columns.items() if index is not None}
+    missing = [name for name in names if name not in found]
     if missing:
         msg = (
             f"{path}: the Arcep companion file has no column {', '.join(missing)} "
@@ -128,7 +129,7 @@ def read_premises(path: Path, *, encoding: str | None = None) -> tuple[dict[str,
         )
         raise InputError(msg)
     _check_field_counts(path, header, rows, sep)
-    code_i, dwell_i, estab_i = (columns[n] for n in names)
+    code_i, dwell_i, estab_i = (found[n] for n in names)
     premises: dict[str, float] = {}
     problems = [f"line {entry['line']}: {entry['reason']}" for entry in table.rejected]
     for line, fields in rows:
@@ -216,7 +217,7 @@ def _pair_problem(code: str, entry: dict[str, Any]) -> tuple[int, list[str], str
 
 
 def _plain_lines(
-    table: Rows, quarters: list[tuple[int, str]], latest: int, field_i: int | None,
+    table: Rows, quarters: list[tuple[int, str]], latest: int, field_i: int,
 ) -> set[int]:
     """Lines whose counts SQL finds plain (digits or a dash, the latest quarter filled, the
     latest coverage class one of Arcep's unless the line is a connectable count): they need no
@@ -227,7 +228,7 @@ def _plain_lines(
         number = f"(regexp_full_match({value}, '[0-9]+') OR {value} IN ('-', '\u2013', '\u2014'))"
         checks.append(number if index == latest else f"({number} OR {value} = '')")
     latest_value = f"coalesce(TRY_CAST(trim({table.column(latest)}) AS INTEGER), 0)"
-    label = (f"regexp_replace(lower(strip_accents(trim({table.column(field_i or 0)}))), "
+    label = (f"regexp_replace(lower(strip_accents(trim({table.column(field_i)}))), "
              "'\\s+', ' ', 'g')")
     classes = ", ".join(map(str, COVERAGE_CLASSES))
     checks.append(f"({label} = '{CONNECTABLE}' OR {latest_value} IN ({classes}))")
@@ -236,6 +237,47 @@ def _plain_lines(
     ).fetchall()
     table.con.close()
     return {line for (line,) in found}
+
+
+def _layout(path: Path, header: list[str]) -> tuple[int, int, list[tuple[int, str]]]:
+    """Index of the commune code and field columns, and the quarter columns ``(index, name)``
+    oldest first. Raises :class:`InputError` when one of them is missing."""
+    code_i, field_i = _find_column(header, CODE_COLUMN), _find_column(header, FIELD_COLUMN)
+    dated = sorted(
+        (int(m[2]), int(m[1]), i, h) for i, h in enumerate(header) if (m := QUARTER.match(h))
+    )
+    if code_i is None or field_i is None or not dated:
+        missing = [n for n, i in ((CODE_COLUMN, code_i), (FIELD_COLUMN, field_i)) if i is None]
+        what = ", ".join([*missing, *([] if dated else ["a quarter column such as 'T1 2018'"])])
+        msg = (f"{path}: not an Arcep FttH-per-commune file: no column {what} "
+               f"(header: {', '.join(header)})")
+        raise InputError(msg)
+    return code_i, field_i, [(i, h) for _, _, i, h in dated]
+
+
+def _add_premises(
+    frame: pd.DataFrame, companion: Path, where: str | None, encoding: str | None,
+) -> list[str]:
+    """Fill ``premises`` and ``ftth_share`` of ``frame`` from the companion file ``companion``
+    (``where``: the warning saying where it came from); return the warnings."""
+    premises, warnings = read_premises(companion, encoding=encoding)
+    if where:
+        warnings.append(where)
+    frame["premises"] = frame["code_insee"].map(premises).astype("float64")
+    absent = sum(code not in premises for code in frame["code_insee"])
+    if absent:
+        warnings.append(
+            f"{absent} communes are not in {companion.name}: premises and share unknown")
+    usable = frame["premises"] > 0
+    share = frame["ftth_connectable"].where(usable) / frame["premises"].where(usable)
+    over = int((share > 1).sum())
+    if over:
+        warnings.append(
+            f"{over} communes have more FttH-connectable premises than dwellings + "
+            f"establishments: share capped to 1"
+        )
+    frame["ftth_share"] = share.clip(upper=1.0)
+    return warnings
 
 
 def read(
@@ -249,21 +291,11 @@ def read(
         header_contains=(CODE_COLUMN, FIELD_COLUMN),
     )
     header, rows, sep = table.header, table.all_rows(), table.separator
-    code_i, field_i = _find_column(header, CODE_COLUMN), _find_column(header, FIELD_COLUMN)
-    dated = sorted(
-        (int(m[2]), int(m[1]), i, h) for i, h in enumerate(header) if (m := QUARTER.match(h))
-    )
-    missing = [n for n, i in ((CODE_COLUMN, code_i), (FIELD_COLUMN, field_i)) if i is None]
-    if missing or not dated:
-        what = ", ".join([*missing, *([] if dated else ["a quarter column such as 'T1 2018'"])])
-        msg = (f"{path}: not an Arcep FttH-per-commune file: no column {what} "
-               f"(header: {', '.join(header)})")
-        raise InputError(msg)
+    code_i, field_i, quarters = _layout(path, header)
     if not rows and not table.rejected:
         msg = f"{path}: no data line below the header"
         raise InputError(msg)
     _check_field_counts(path, header, rows, sep)
-    quarters = [(i, h) for _, _, i, h in dated]
     latest_i, quarter = quarters[-1]
     plain = _plain_lines(table, quarters, latest_i, field_i)
     warnings: list[str] = list(table.warnings)
@@ -333,24 +365,7 @@ def read(
     companion, where = _companion(path, options)
     notes = [f"{len(rows):,} data lines, 2 per commune; latest quarter {quarter}"]
     if companion is not None:
-        premises, companion_warnings = read_premises(companion, encoding=encoding)
-        warnings += companion_warnings
-        if where:
-            warnings.append(where)
-        frame["premises"] = frame["code_insee"].map(premises).astype("float64")
-        absent = sum(code not in premises for code in frame["code_insee"])
-        if absent:
-            warnings.append(
-                f"{absent} communes are not in {companion.name}: premises and share unknown")
-        usable = frame["premises"] > 0
-        share = frame["ftth_connectable"].where(usable) / frame["premises"].where(usable)
-        over = int((share > 1).sum())
-        if over:
-            warnings.append(
-                f"{over} communes have more FttH-connectable premises than dwellings + "
-                f"establishments: share capped to 1"
-            )
-        frame["ftth_share"] = share.clip(upper=1.0)
+        warnings += _add_premises(frame, companion, where, encoding)
         notes.append(f"premises from {companion}")
 
     record = InputRecord(

@@ -84,6 +84,78 @@ def _raw(header: list[str], fields: list[str]) -> dict[str, str]:
     return raw
 
 
+def _check_field_counts(
+    path: Path, header: list[str], rows: list[tuple[int, list[str]]], sep: str,
+) -> None:
+    """Raise when rows split on a decimal comma, or most rows do not split into the header's
+    columns (a wrong separator)."""
+    longer = next(((line, len(f)) for line, f in rows if len(f) > len(header)), None)
+    if longer and sep == ",":
+        msg = (
+            f"{path}: line {longer[0]} has {longer[1]} fields where the header has {len(header)}: "
+            "the separator ',' is also the decimal mark; export the file with ';'"
+        )
+        raise InputError(msg)
+    wrong = sum(len(f) != len(header) for _, f in rows)
+    if wrong * 2 > len(rows):
+        msg = (
+            f"{path}: {wrong} of {len(rows)} rows do not split into the header's {len(header)} "
+            f"columns with the separator {sep!r}: the rows use another separator than the header"
+        )
+        raise InputError(msg)
+
+
+def _code(
+    header: list[str], code_i: int, fields: list[str], seen: dict[str, int],
+) -> tuple[str | None, str | None]:
+    """``(code, reason)`` of a row: its commune code (``None`` when it has none) and why the row
+    is quarantined (``None`` when it is not, so far)."""
+    if len(fields) != len(header):
+        return None, f"{len(fields)} fields where the header has {len(header)}"
+    raw_code = fields[code_i].strip()
+    code = normalize_code(raw_code)
+    if code is None:
+        return None, f"column {header[code_i]}: {raw_code!r} is not an INSEE commune code"
+    if code in seen:
+        return code, (f"column {header[code_i]}: duplicate code {code} "
+                      f"(first on line {seen[code]})")
+    return code, None
+
+
+def _read_values(
+    header: list[str], columns: dict[str, int], fields: list[str], row: dict[str, Any],
+) -> tuple[set[str], bool, str | None]:
+    """Put the values of ``fields`` into ``row`` (NaN when secret or not available).
+
+    Returns the output columns marked secret (``s``), whether a value was not available, and
+    the quarantine reason of the first value that is neither a number nor ``s`` or is out of
+    range (``None`` when every value is usable).
+    """
+    secret_columns: set[str] = set()
+    missing = False
+    for out, index in columns.items():
+        text = fields[index].strip()
+        if text.lower() == "s":
+            secret_columns.add(out)
+            row[out] = math.nan
+            continue
+        try:
+            value = parse_number(text)
+        except ValueError:
+            return secret_columns, missing, (f"column {header[index]}: {text!r} is neither a "
+                                             "number nor 's' (secret)")
+        if value is None:
+            missing = True
+            row[out] = math.nan
+            continue
+        low, high = RANGES[out]
+        if not low <= value <= high:
+            return (secret_columns, missing,
+                    f"column {header[index]}: {text!r} is outside [{low:g}, {high:g}]")
+        row[out] = value
+    return secret_columns, missing, None
+
+
 def read(
     path: Path, *, kind: str = "income", options: dict[str, Any] | None = None,
 ) -> RegistryLoad:
@@ -102,20 +174,7 @@ def read(
     if not rows and not table.rejected:
         msg = f"{path}: no data row below the header"
         raise InputError(msg)
-    longer = next(((line, len(f)) for line, f in rows if len(f) > len(header)), None)
-    if longer and sep == ",":
-        msg = (
-            f"{path}: line {longer[0]} has {longer[1]} fields where the header has {len(header)}: "
-            "the separator ',' is also the decimal mark; export the file with ';'"
-        )
-        raise InputError(msg)
-    wrong = sum(len(f) != len(header) for _, f in rows)
-    if wrong * 2 > len(rows):
-        msg = (
-            f"{path}: {wrong} of {len(rows)} rows do not split into the header's {len(header)} "
-            f"columns with the separator {sep!r}: the rows use another separator than the header"
-        )
-        raise InputError(msg)
+    _check_field_counts(path, header, rows, sep)
 
     warnings: list[str] = list(table.warnings)
     if table.decoded.encoding != "utf-8":
@@ -128,43 +187,12 @@ def read(
     kept: list[dict[str, Any]] = []
     unpadded = not_available = 0
     for line, fields in rows:
-        reason = None
-        code = None
-        if len(fields) != len(header):
-            reason = f"{len(fields)} fields where the header has {len(header)}"
-        else:
-            raw_code = fields[code_i].strip()
-            code = normalize_code(raw_code)
-            if code is None:
-                reason = f"column {header[code_i]}: {raw_code!r} is not an INSEE commune code"
-            elif code in seen:
-                reason = (f"column {header[code_i]}: duplicate code {code} "
-                          f"(first on line {seen[code]})")
+        code, reason = _code(header, code_i, fields, seen)
         row: dict[str, Any] = {"code_insee": code, "year": year, **dict.fromkeys(absent, math.nan)}
         secret_columns: set[str] = set()
         missing = False
         if reason is None:
-            for out, index in columns.items():
-                text = fields[index].strip()
-                if text.lower() == "s":
-                    secret_columns.add(out)
-                    row[out] = math.nan
-                    continue
-                try:
-                    value = parse_number(text)
-                except ValueError:
-                    reason = (f"column {header[index]}: {text!r} is neither a number "
-                              "nor 's' (secret)")
-                    break
-                if value is None:
-                    missing = True
-                    row[out] = math.nan
-                    continue
-                low, high = RANGES[out]
-                if not low <= value <= high:
-                    reason = f"column {header[index]}: {text!r} is outside [{low:g}, {high:g}]"
-                    break
-                row[out] = value
+            secret_columns, missing, reason = _read_values(header, columns, fields, row)
         if reason or code is None:
             quarantine.append({"line": line, "reason": reason, **_raw(header, fields)})
             continue

@@ -213,45 +213,55 @@ def installed_year(value: Any, today: dt.date | None = None) -> tuple[int | None
     else, or a year outside 1850..next year, is ``(None, False)``.
     """
     this_year = (today or dt.date.today()).year
-
-    def plausible(year: int) -> tuple[int | None, bool]:
-        return (year, True) if 1850 <= year <= this_year + 1 else (None, False)
-
     if value is None:
         return None, True
     if isinstance(value, pd.Timestamp | dt.date | dt.datetime | np.datetime64):
         stamp = pd.Timestamp(value)
-        return (None, True) if pd.isna(stamp) else plausible(stamp.year)
+        return (None, True) if pd.isna(stamp) else _plausible_year(stamp.year, this_year)
     if isinstance(value, bool):
         return None, False
+    return _year_in_text(_date_text(value), this_year)
+
+
+def _plausible_year(year: int, this_year: int) -> tuple[int | None, bool]:
+    return (year, True) if 1850 <= year <= this_year + 1 else (None, False)
+
+
+def _date_text(value: Any) -> str:
+    """An installation year or date as text; empty for a NaN or zero number (the DBF null)."""
     if isinstance(value, int | float | np.integer | np.floating):
         number = float(value)
         if math.isnan(number) or number == 0:
-            return None, True
-        text = str(int(number)) if number.is_integer() else str(number)
-    else:
-        text = str(value).strip()
+            return ""
+        return str(int(number)) if number.is_integer() else str(number)
+    return str(value).strip()
+
+
+def _year_in_text(text: str, this_year: int) -> tuple[int | None, bool]:
+    """``(year, understood)`` of an installation year or date written as text (see
+    :func:`installed_year`)."""
     if not text or text.lower() in _UNKNOWN_DATES:
         return None, True
     if re.fullmatch(r"0+(\.0+)?", text):
         return None, True
     if match := re.fullmatch(r"(\d{4})(?:\.0+)?", text):
-        return plausible(int(match.group(1)))
+        return _plausible_year(int(match.group(1)), this_year)
     if match := re.fullmatch(r"\d{1,2}[/.\-]\d{1,2}[/.\-](\d{2}|\d{4})(?:[ T].*)?", text):
         year = int(match.group(1))
         if len(match.group(1)) == 2:
             year += 2000 if year <= this_year % 100 else 1900
-        return plausible(year)
+        return _plausible_year(year, this_year)
     if match := re.fullmatch(r"(\d{4})[/\-]\d{1,2}(?:[/\-]\d{1,2})?(?:[ T].*)?", text):
-        return plausible(int(match.group(1)))
+        return _plausible_year(int(match.group(1)), this_year)
     if match := re.fullmatch(r"\d{1,2}[/.\-](\d{4})", text):
-        return plausible(int(match.group(1)))
+        return _plausible_year(int(match.group(1)), this_year)
     if match := re.fullmatch(r"(\d{5})(?:\.\d+)?", text):
         serial = int(match.group(1))
         if 10_000 <= serial <= 80_000:  # Excel's 1900 date system
-            return plausible((dt.date(1899, 12, 30) + dt.timedelta(days=serial)).year)
+            return _plausible_year((dt.date(1899, 12, 30) + dt.timedelta(days=serial)).year,
+                                   this_year)
     if match := re.fullmatch(r"[^\d]*\b(\d{4})\b[^\d]*", text):  # "Début 2019", "fin 2018"
-        return plausible(int(match.group(1)))
+        return _plausible_year(int(match.group(1)), this_year)
     return None, False
 
 
@@ -324,6 +334,71 @@ class _Table:
     rejected: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _declared_crs(
+    path: Path, table: _Table, options: dict[str, Any], xs: np.ndarray, ys: np.ndarray,
+    usable: np.ndarray,
+) -> tuple[str | None, Any]:
+    """``(label, pyproj CRS to reproject from or None)`` of the CRS the crs option, else the
+    file, states; ``(None, None)`` when neither does or the file's is not trusted (then
+    ``table.crs_note`` says why)."""
+    if options.get("crs"):
+        return _normalise_crs(path, options["crs"], "the crs option")
+    if table.file_crs is None:
+        return None, None
+    crs, reproject = _normalise_crs(path, table.file_crs, "the file")
+    if crs == WGS84 and usable.any():
+        out_of_degrees = ~((np.abs(xs[usable]) <= 180) & (np.abs(ys[usable]) <= 90))
+        if out_of_degrees.mean() >= 0.5:  # metres labelled as degrees
+            table.crs_note = "the file says WGS84 but its coordinates are not degrees"
+            return None, None
+    return crs, reproject
+
+
+def _guessed_crs(
+    path: Path, table: _Table, xs: np.ndarray, ys: np.ndarray, usable: np.ndarray,
+    warnings: list[str],
+) -> tuple[str, np.ndarray, np.ndarray]:
+    """The CRS told by the coordinate ranges, and the x and y arrays (swapped when the file
+    has them the other way round)."""
+    if not usable.any():
+        return WGS84, xs, ys  # nothing to place: the label does not matter
+    guess = infer_crs(pd.Series(xs[usable]), pd.Series(ys[usable]))
+    if guess.crs is None:
+        x_range = f"{np.nanmin(xs[usable]):g}..{np.nanmax(xs[usable]):g}"
+        y_range = f"{np.nanmin(ys[usable]):g}..{np.nanmax(ys[usable]):g}"
+        msg = (
+            f"{path}: coordinate ranges (x {x_range}, y {y_range}) fit neither WGS84 nor "
+            'Lambert-93; declare the CRS with the crs option (e.g. crs = "EPSG:2154") '
+            'or the coordinate columns (columns = {x = "...", y = "..."})'
+        )
+        raise InputError(msg)
+    if guess.swapped:
+        xs, ys = ys, xs
+    plain_geojson = table.crs_note == "rfc7946" and guess.crs == WGS84 and not guess.swapped
+    if guess.warning and not plain_geojson:
+        note = table.crs_note if table.crs_note not in (None, "rfc7946") else None
+        warnings.append(f"{guess.warning} ({note})" if note else guess.warning)
+    return guess.crs, xs, ys
+
+
+def _installation_years(values: list[Any], warnings: list[str]) -> list[int | None]:
+    """The installation year of each row (see :func:`installed_year`); a warning counts the
+    dates not understood."""
+    years: list[int | None] = []
+    not_understood: list[Any] = []
+    for value in values:
+        year, understood = installed_year(value)
+        years.append(year)
+        if not understood:
+            not_understood.append(value)
+    if not_understood:
+        warnings.append(
+            f"{len(not_understood)} installation dates not understood "
+            f"(e.g. {_plain(not_understood[0])!r}), left empty"
+        )
+    return years
+
+
 def _settle(
     path: Path, kind: str, table: _Table, options: dict[str, Any], warnings: list[str],
 ) -> tuple[pd.DataFrame, str, list[dict[str, Any]]]:
@@ -336,39 +411,9 @@ def _settle(
         usable &= np.isfinite(xs) & np.isfinite(ys)
 
     # the CRS: the option, else the file's, else the coordinate ranges
-    reproject = None
-    if options.get("crs"):
-        crs, reproject = _normalise_crs(path, options["crs"], "the crs option")
-    elif table.file_crs is not None:
-        crs, reproject = _normalise_crs(path, table.file_crs, "the file")
-        if crs == WGS84 and usable.any():
-            out_of_degrees = ~((np.abs(xs[usable]) <= 180) & (np.abs(ys[usable]) <= 90))
-            if out_of_degrees.mean() >= 0.5:  # metres labelled as degrees
-                crs, reproject = None, None
-                table.crs_note = "the file says WGS84 but its coordinates are not degrees"
-    else:
-        crs = None
+    crs, reproject = _declared_crs(path, table, options, xs, ys, usable)
     if crs is None:
-        if usable.any():
-            guess = infer_crs(pd.Series(xs[usable]), pd.Series(ys[usable]))
-            if guess.crs is None:
-                x_range = f"{np.nanmin(xs[usable]):g}..{np.nanmax(xs[usable]):g}"
-                y_range = f"{np.nanmin(ys[usable]):g}..{np.nanmax(ys[usable]):g}"
-                msg = (
-                    f"{path}: coordinate ranges (x {x_range}, y {y_range}) fit neither WGS84 nor "
-                    'Lambert-93; declare the CRS with the crs option (e.g. crs = "EPSG:2154") '
-                    'or the coordinate columns (columns = {x = "...", y = "..."})'
-                )
-                raise InputError(msg)
-            crs = guess.crs
-            if guess.swapped:
-                xs, ys = ys, xs
-            plain_geojson = table.crs_note == "rfc7946" and crs == WGS84 and not guess.swapped
-            if guess.warning and not plain_geojson:
-                note = table.crs_note if table.crs_note not in (None, "rfc7946") else None
-                warnings.append(f"{guess.warning} ({note})" if note else guess.warning)
-        else:
-            crs = WGS84  # nothing to place: the label does not matter
+        crs, xs, ys = _guessed_crs(path, table, xs, ys, usable, warnings)
     if reproject is not None:
         if usable.any():
             from pyproj import Transformer
@@ -385,18 +430,7 @@ def _settle(
     names = [_text(v) for v in table.fields.get("name", [None] * n)]
     declared_codes = table.fields.get("code_insee", [None] * n)
     codes = [commune] * n if commune else [_insee(v) for v in declared_codes]
-    years: list[int | None] = []
-    not_understood: list[Any] = []
-    for value in table.fields.get("installed_year", [None] * n):
-        year, understood = installed_year(value)
-        years.append(year)
-        if not understood:
-            not_understood.append(value)
-    if not_understood:
-        warnings.append(
-            f"{len(not_understood)} installation dates not understood "
-            f"(e.g. {_plain(not_understood[0])!r}), left empty"
-        )
+    years = _installation_years(table.fields.get("installed_year", [None] * n), warnings)
 
     kept: list[int] = []
     quarantine: list[dict[str, Any]] = []
@@ -540,6 +574,33 @@ def _coordinate_problem(role_texts: dict[str, str]) -> tuple[float, float, str |
     return values[0], values[1], None
 
 
+def _point_problem(column: str, text: str) -> tuple[float, float, str | None]:
+    """Parse an Opendatasoft ``"lat, lon"`` point: ``(x, y, None)`` (longitude first as x) or
+    ``(nan, nan, reason)``."""
+    parts = [p for p in re.split(r"[,;\s]+", text.strip()) if p]
+    if not parts:
+        return math.nan, math.nan, REASON_NO_COORDINATES
+    if len(parts) != 2:
+        return math.nan, math.nan, f"{REASON_NON_NUMERIC}: {column}={text.strip()!r}"
+    lat, lon, problem = _coordinate_problem({"lat": parts[0], "lon": parts[1]})
+    return lon, lat, problem
+
+
+def _column_names(header: list[str], warnings: list[str]) -> list[str]:
+    """Column names of a CSV header: DBF-style type suffixes removed, blanks named
+    ``column_N``, repeated names suffixed."""
+    names: list[str] = []
+    for i, cell in enumerate(header):
+        match = _DBF_SUFFIX.match(cell)
+        name = (match.group("name") if match else cell).strip() or f"column_{i + 1}"
+        while name in names:
+            name += "_2"
+        names.append(name)
+    if any(_DBF_SUFFIX.match(cell) for cell in header):
+        warnings.append("DBF-style type suffixes removed from the column names")
+    return names
+
+
 def _read_csv(path: Path, kind: str, options: dict[str, Any], warnings: list[str]) -> _Table:
     table = open_rows(
         path, encoding=options.get("encoding"), separator=options.get("separator"),
@@ -549,15 +610,7 @@ def _read_csv(path: Path, kind: str, options: dict[str, Any], warnings: list[str
     warnings += table.warnings
     if table.encoding != "utf-8" and not options.get("encoding"):
         warnings.append(f"encoding not declared: decoded as {table.encoding}")
-    names = []
-    for i, cell in enumerate(header):
-        match = _DBF_SUFFIX.match(cell)
-        name = (match.group("name") if match else cell).strip() or f"column_{i + 1}"
-        while name in names:
-            name += "_2"
-        names.append(name)
-    if any(_DBF_SUFFIX.match(cell) for cell in header):
-        warnings.append("DBF-style type suffixes removed from the column names")
+    names = _column_names(header, warnings)
     if len(names) == 1 and rows and not options.get("separator"):
         msg = (
             f"{path}: the header has a single column ({header[0][:60]!r}); declare the field "
@@ -598,23 +651,15 @@ def _read_csv(path: Path, kind: str, options: dict[str, Any], warnings: list[str
                 f"(separator {separator!r})"
             )
             continue
-        for role in fields:
+        for role, values in fields.items():
             if role in index:
-                fields[role][i] = cells[index[role]]
+                values[i] = cells[index[role]]
         if has_xy:
             xs[i], ys[i], problems[i] = _coordinate_problem(
                 {names[index[r]]: cells[index[r]] for r in ("x", "y")})
         elif "point" in index:
-            text = cells[index["point"]]
-            parts = [p for p in re.split(r"[,;\s]+", text.strip()) if p]
-            if not parts:
-                problems[i] = REASON_NO_COORDINATES
-            elif len(parts) != 2:
-                problems[i] = f"{REASON_NON_NUMERIC}: {names[index['point']]}={text.strip()!r}"
-            else:
-                # Opendatasoft writes "lat, lon": put longitude first as x
-                lat, lon, problems[i] = _coordinate_problem({"lat": parts[0], "lon": parts[1]})
-                xs[i], ys[i] = lon, lat
+            xs[i], ys[i], problems[i] = _point_problem(names[index["point"]],
+                                                       cells[index["point"]])
         else:
             problems[i] = REASON_NO_COORDINATES
 
