@@ -88,6 +88,11 @@ class RegistryLoad:
             self.table = frame
         return self.table
 
+    @rows.setter
+    def rows(self, frame: pd.DataFrame) -> None:
+        """Replace the rows kept (per-commune rows re-keyed to current codes, for instance)."""
+        self.table = frame
+
     @property
     def row_count(self) -> int:
         return int(self.table.num_rows if hasattr(self.table, "num_rows") else len(self.table))

@@ -172,7 +172,9 @@ def load_current_communes(con: duckdb.DuckDBPyConnection, folder: Path) -> list[
         for record in records:
             record.package = provenance.get("package")
             record.version = provenance.get("version")
-            record.url = provenance.get("tarball")
+            # ``url`` is for files territory fetched; the package's tarball is provenance
+            record.notes.append(f"derived by scripts/derive_communes.py from "
+                                f"{provenance.get('tarball')}")
     records[0].vintage = POPULATION_VINTAGE
     records[0].notes.append("Mayotte (976): 2017 census, as in the package (population_year)")
     return records
