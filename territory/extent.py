@@ -38,16 +38,21 @@ def resolve_departements(values: Iterable[str], known: Mapping[str, str]) -> tup
         For a value that is neither a code nor a name; its one-line message suggests the
         closest names and lists the valid codes compactly.
     """
-    by_name = {fold_name(name): code for code, name in known.items()}
+    by_name = {_fold(name): code for code, name in known.items()}
     found: list[str] = []
     for value in values:
         code = _as_code(value)
         if code not in known:
-            code = by_name.get(fold_name(value), "")
+            code = by_name.get(_fold(value), "")
         if not code:
             raise ConfigError(_unknown(value, known, by_name))
         found.append(code)
     return tuple(dict.fromkeys(found))
+
+
+def _fold(text: str) -> str:
+    # fold_name drops a typographic apostrophe with the accents (d’Armor → darmor): make it ASCII
+    return fold_name(text.replace("’", "'"))
 
 
 def _as_code(value: str) -> str:
@@ -60,7 +65,7 @@ def _unknown(value: str, known: Mapping[str, str], by_name: Mapping[str, str]) -
     if _CODE_LIKE.fullmatch(value.strip()):
         return (f"unknown département code {value!r}; valid codes: {codes} "
                 f"(or a name, e.g. {_label(known, '44')})")
-    folded = fold_name(value)
+    folded = _fold(value)
     containing = [name for name in by_name if folded and folded in name]
     close = difflib.get_close_matches(folded, list(by_name), n=_SUGGESTIONS, cutoff=0.6)
     suggested = list(dict.fromkeys([*containing, *close]))[:_SUGGESTIONS]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import re
 import signal
 import subprocess
 import sys
@@ -41,6 +44,72 @@ def test_unknown_departement_is_one_line_and_lists_valid_codes(tmp_path):
     assert "44" in lines[0] and "2A" in lines[0] and "976" in lines[0]
     assert not out.exists()
     assert not list(tmp_path.glob(".out.partial-*"))
+
+
+def test_unknown_departement_name_suggests_the_closest_not_the_whole_list(tmp_path):
+    result = _run("run", "--departement", "Loire-Atlantik", "--out", str(tmp_path / "out"),
+                  "--quiet")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "unknown département 'Loire-Atlantik'; closest: Loire-Atlantique (44)" in lines[0]
+    assert "976" not in lines[0] and "Mayotte" not in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+#: a step's log line when stderr is not a terminal: ``[  9.0 s] checking invariants: 0.1 s``
+STEP_LINE = re.compile(r"\[\s*\d+\.\d s\] (?P<name>.+): \d+\.\d s")
+
+
+def test_departement_name_runs_as_its_code_with_one_log_line_per_step(tmp_path):
+    """`--departement "loire atlantique"` is département 44 (same manifest, same run key: a
+    run with `--departement 44` is then up to date); off a terminal, each step logs one line,
+    with its duration, and nothing draws a live display."""
+    out = tmp_path / "out"
+    result = _run("run", "--departement", "loire atlantique", "--out", str(out),
+                  "--no-density-raster")
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["parameters"]["departements"] == ["44"]
+    assert "\r" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].endswith(f"done: {out}")
+    names = [STEP_LINE.fullmatch(line).group("name") for line in lines[:-1]]  # type: ignore[union-attr]
+    assert len(names) == len(set(names)) >= 5
+    assert "loading factor tables" in names and "checking invariants" in names
+    assert set(names) <= set(manifest["step_timings_s"])
+    again = _run("run", "--departement", "44", "--out", str(out), "--no-density-raster")
+    assert again.returncode == 0, again.stderr
+    assert "is up to date" in again.stderr
+
+
+def test_run_on_a_terminal_shows_a_live_progress_line(tmp_path):
+    """On a terminal each running step is a live line (spinner, elapsed time) replaced by its
+    log line when the step ends; the run still succeeds."""
+    out = tmp_path / "out"
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen([*COMMAND, "run", "--departement", "44", "--out", str(out),
+                                "--no-density-raster"],
+                               stdin=terminal, stdout=terminal, stderr=terminal)
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the run closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    assert process.wait(timeout=300) == 0, shown.decode(errors="replace")[-2000:]
+    text = shown.decode()
+    # the slowest step is redrawn while it runs: spinner frames and its elapsed time
+    live = re.findall(r"\r(\S) footprint models and boundaries of the upper levels (\d\d:\d\d)", text)
+    assert len({frame for frame, _ in live}) >= 2, text[-2000:]
+    assert re.search(r"\[\s*\d+\.\d s\] footprint models and boundaries of the upper levels: "
+                     r"\d+\.\d s", text)
+    assert (out / "manifest.json").is_file()
 
 
 def test_unwritable_output_folder(tmp_path):
