@@ -3,7 +3,7 @@
 :mod:`territory.run` decides whether anything needs doing and publishes what is written here;
 this module loads the inputs into DuckDB, runs the SQL models, checks the invariants, has the
 writers (:mod:`territory.writers`) write the GeoPackage, the maps and the density raster, and
-writes ``communes.csv``, the quarantine and the manifest.
+writes ``communes.csv``, ``territoire.xlsx``, the quarantine and the manifest.
 """
 
 from __future__ import annotations
@@ -63,9 +63,11 @@ from territory.sources.factors import apply_overrides
 from territory.writers import (
     DENSITY_RASTER,
     LAYERS,
+    WORKBOOK,
     write_density,
     write_geopackage,
     write_map,
+    write_workbook,
 )
 
 
@@ -393,6 +395,8 @@ def build_outputs(
             con.execute(
                 "COPY (SELECT * EXCLUDE (geometry) FROM communes ORDER BY code_insee) TO ? "
                 "(HEADER, DELIMITER ',')", [(staging / "communes.csv").as_posix()])
+        with steps.step(f"writing {WORKBOOK}"):
+            write_workbook(con, staging / WORKBOOK, gpkg_metadata)
         # the GeoPackage and the map are independent: written side by side on the two cores
         with steps.step("writing territory.gpkg, map.html and the density raster"), \
                 ThreadPoolExecutor(max_workers=2) as pool:

@@ -45,7 +45,7 @@ STAGING_PREFIX = ".territory-partial-"
 OWNED_NAMES = frozenset({
     "territory.gpkg", "map.html", "communes.csv", MANIFEST, "quarantine", "scenarios.csv",
     "hourly.csv", "sensitivity.csv", "territory_density_1km.tif", "territory_density_1km.qml",
-    "maps", "compare.csv",
+    "maps", "compare.csv", "territoire.xlsx",
 })
 
 

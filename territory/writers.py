@@ -1,4 +1,4 @@
-"""Output writers: the GeoPackage, the maps and the density raster, from the marts.
+"""Output writers: the GeoPackage, the maps, the density raster and the workbook, from the marts.
 
 Each writer reads only the marts (``communes``, ``epci``, ``departements``, ``regions``,
 ``registry_points``) through the DuckDB connection it is given, so writers can run side by side
@@ -8,12 +8,21 @@ on cursors of one connection (:mod:`territory.build` runs the GeoPackage and the
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 import duckdb
 import shapely
+from openpyxl import Workbook
+from openpyxl.cell import Cell, WriteOnlyCell
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.writer.excel import ExcelWriter
 
+from territory.columns import Column, catalogue
 from territory.errors import PipelineError
 from territory.geopackage import save_layers_geopackage
 from territory.mapping import MapLevel, MapPoints, build_map, map_columns
@@ -206,3 +215,149 @@ def write_density(
             **{k: summary[k] for k in keep if k in summary}}
 
 
+
+
+#: the workbook planners open in a spreadsheet (``communes.csv`` stays the machine contract)
+WORKBOOK = "territoire.xlsx"
+#: sheet name of each polygon level
+WORKBOOK_SHEETS = {"communes": "Communes", "epci": "EPCI", "departements": "Départements",
+                   "regions": "Régions"}
+SOURCES_SHEET = "Sources et méthode"
+#: the date written in the workbook's properties and zip entries: the same run gives the same
+#: bytes (the run's date is in manifest.json)
+_FIXED_DATE = datetime(1980, 1, 1)
+_METHOD = (
+    ("Empreinte numérique annuelle des habitants de chaque commune : terminaux, réseaux et "
+     "centres de données utilisés (fabrication et utilisation), à partir des équipements moyens "
+     "des ménages et des facteurs d'émission ADEME/Arcep, Impact CO2 et Base IMPACTS."),
+    ("Les registres fournis (antennes, centres de données, éclairage, caméras, capteurs…) "
+     "ajoutent les émissions des équipements implantés sur le territoire."),
+    ("Les EPCI, départements et régions somment les montants de leurs communes ; les ratios "
+     "(par habitant, parts) sont recalculés, jamais sommés."),
+    "Hypothèses basse et haute : chaque facteur à sa borne basse ou haute.",
+    "Valeurs arrondies au nombre de décimales utile ; communes.csv garde toute la précision.",
+    "Méthode détaillée : docs/methodology.md du projet territory.",
+)
+_SOURCE_LABELS = {
+    "factor_table_version": "Version des tables de facteurs",
+    "population_vintage": "Millésime des populations",
+    "extent": "Emprise",
+    "datacenter_scope": "Périmètre des centres de données",
+    "factor_overrides": "Facteurs modifiés",
+}
+
+
+def write_workbook(con: duckdb.DuckDBPyConnection, path: Path, metadata: dict[str, str]) -> None:
+    """``territoire.xlsx``: one sheet per level (French headers with units, values rounded and
+    formatted per the column catalogue, codes as text, header frozen, filters on) and a
+    "Sources et méthode" sheet from ``metadata`` (the GeoPackage's). Byte-stable."""
+    workbook = Workbook(write_only=True)
+    for level, title in WORKBOOK_SHEETS.items():
+        _level_sheet(con, workbook.create_sheet(title), level)
+    _sources_sheet(workbook.create_sheet(SOURCES_SHEET), metadata)
+    workbook.properties.creator = "territory"
+    workbook.properties.created = workbook.properties.modified = _FIXED_DATE
+    # openpyxl's save_workbook stamps the current time: its ExcelWriter is called directly
+    with _FixedDateZip(path, "w", ZIP_DEFLATED, allowZip64=True) as archive:
+        ExcelWriter(workbook, archive).save()
+
+
+def _level_sheet(con: duckdb.DuckDBPyConnection, sheet: WriteOnlyWorksheet, level: str) -> None:
+    names = [row[0] for row in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
+        "AND column_name <> 'geometry' ORDER BY column_index", [level]).fetchall()]
+    columns = [catalogue().column(name, level) for name in names]
+    # rounded in SQL to the catalogue's decimals: what a planner reads is what the cell holds
+    selected = ", ".join(
+        f"round({c.name}, {c.decimals})" if c.type == "number" and c.decimals is not None
+        else c.name for c in columns)
+    rows = con.execute(f"SELECT {selected} FROM {level} ORDER BY code_insee").fetchall()
+    for index, column in enumerate(columns, 1):
+        sheet.column_dimensions[get_column_letter(index)].width = _width(column, rows, index - 1)
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(rows) + 1}"
+    bold = Font(bold=True)
+    header = []
+    for column in columns:
+        cell = WriteOnlyCell(sheet, column.titled)
+        cell.font = bold
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        header.append(cell)
+    sheet.append(header)
+    # one styled cell per numeric column, refilled for every row: openpyxl writes each cell as
+    # it is appended, and a cell per value would double the time of a national workbook
+    cells: list[Cell | None] = []
+    for column in columns:
+        cell = None
+        if column.type in ("integer", "number"):
+            cell = WriteOnlyCell(sheet)
+            cell.number_format = "#,##0" + ("." + "0" * column.decimals if column.decimals else "")
+        cells.append(cell)
+    for row in rows:
+        out: list[Any] = list(row)
+        for i, cell in enumerate(cells):
+            if cell is not None and out[i] is not None:
+                cell.value = out[i]
+                out[i] = cell
+        sheet.append(out)
+
+
+def _width(column: Column, rows: list[tuple[Any, ...]], index: int) -> float:
+    """Column width (characters): the widest value, the header wrapped on up to about three
+    lines, within 8–40."""
+    widest = 0
+    for row in rows:
+        value = row[index]
+        if value is None:
+            continue
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            # digits, thousands separators and decimals
+            digits = len(f"{abs(value):,.{column.decimals or 0}f}") + (value < 0)
+            widest = max(widest, digits)
+        else:
+            widest = max(widest, len(str(value)))
+    header = len(column.titled)
+    return float(min(40, max(8, widest + 2, min(header, max(14, header // 3 + 2)))))
+
+
+def _sources_sheet(sheet: WriteOnlyWorksheet, metadata: dict[str, str]) -> None:
+    sheet.column_dimensions["A"].width = 34
+    sheet.column_dimensions["B"].width = 110
+    bold = Font(bold=True)
+
+    def heading(text: str) -> list[Cell]:
+        cell = WriteOnlyCell(sheet, text)
+        cell.font = bold
+        return [cell]
+
+    sheet.append(heading("Empreinte environnementale du numérique par territoire (territory)"))
+    sheet.append([])
+    for key, label in _SOURCE_LABELS.items():
+        if metadata.get(key):
+            sheet.append([label, metadata[key]])
+    sheet.append([])
+    sheet.append(heading("Données utilisées (version ou empreinte sha256)"))
+    for source in filter(None, metadata.get("sources", "").split("; ")):
+        name, _, version = source.partition(" (")
+        sheet.append([name, version.removesuffix(")")])
+    sheet.append([])
+    sheet.append(heading("Méthode"))
+    for line in _METHOD:
+        sheet.append([line])
+
+
+class _FixedDateZip(ZipFile):
+    """A zip whose entries all carry one fixed date (openpyxl stamps the current time)."""
+
+    def writestr(self, zinfo_or_arcname: str | ZipInfo, data: Any,
+                 compress_type: int | None = None, compresslevel: int | None = None) -> None:
+        if not isinstance(zinfo_or_arcname, ZipInfo):
+            zinfo_or_arcname = ZipInfo(zinfo_or_arcname, _FIXED_DATE.timetuple()[:6])
+            zinfo_or_arcname.compress_type = self.compression
+        super().writestr(zinfo_or_arcname, data, compress_type, compresslevel)
+
+    def write(self, filename: Any, arcname: Any = None, compress_type: int | None = None,
+              compresslevel: int | None = None) -> None:
+        # the write-only worksheets are temporary files: their contents, with the fixed date
+        with open(filename, "rb") as file:
+            self.writestr(str(arcname or filename), file.read(), compress_type, compresslevel)

@@ -215,12 +215,13 @@ def test_same_geopackage_tables(runs_twice: tuple[Path, Path]) -> None:
 
 
 def test_same_csv_map_and_quarantine_bytes(runs_twice: tuple[Path, Path]) -> None:
-    """communes.csv, map.html and every quarantine CSV are byte-identical (the model's sums are
-    exact, so DuckDB's thread order does not change a bit; no date outside manifest.json)."""
+    """communes.csv, map.html, territoire.xlsx and every quarantine CSV are byte-identical (the
+    model's sums are exact, so DuckDB's thread order does not change a bit; no date outside
+    manifest.json)."""
     first, second = runs_twice
-    names = ["communes.csv", "map.html",
+    names = ["communes.csv", "map.html", "territoire.xlsx",
              *(p.relative_to(first).as_posix() for p in (first / "quarantine").glob("*.csv"))]
-    assert len(names) > 2
+    assert len(names) > 3
     for name in names:
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
     manifests = [json.loads((out / "manifest.json").read_text(encoding="utf-8"))
