@@ -31,7 +31,7 @@ from territory.checks import (
     check_rows_accounted,
     load_contracts,
 )
-from territory.database import connect, spatial_extension_path
+from territory.database import connect, fetch_value, spatial_extension_path
 from territory.errors import PipelineError
 from territory.extent import resolve_departements
 from territory.freshness import describe_outputs
@@ -64,6 +64,7 @@ from territory.writers import (
     DENSITY_RASTER,
     LAYERS,
     WORKBOOK,
+    WORKBOOK_MAX_COMMUNES,
     write_density,
     write_geopackage,
     write_map,
@@ -395,8 +396,14 @@ def build_outputs(
             con.execute(
                 "COPY (SELECT * EXCLUDE (geometry) FROM communes ORDER BY code_insee) TO ? "
                 "(HEADER, DELIMITER ',')", [(staging / "communes.csv").as_posix()])
-        with steps.step(f"writing {WORKBOOK}"):
-            write_workbook(con, staging / WORKBOOK, gpkg_metadata)
+        communes_count = int(fetch_value(con, "SELECT count(*) FROM communes"))
+        workbook: dict[str, Any] = {"written": False, "reason": (
+            f"{communes_count} communes: the workbook is written for runs of at most "
+            f"{WORKBOOK_MAX_COMMUNES} communes (a département, an EPCI); use communes.csv")}
+        if communes_count <= WORKBOOK_MAX_COMMUNES:
+            with steps.step(f"writing {WORKBOOK}"):
+                write_workbook(con, staging / WORKBOOK, gpkg_metadata)
+            workbook = {"written": True, "file": WORKBOOK}
         # the GeoPackage and the map are independent: written side by side on the two cores
         with steps.step("writing territory.gpkg, map.html and the density raster"), \
                 ThreadPoolExecutor(max_workers=2) as pool:
@@ -445,6 +452,7 @@ def build_outputs(
             "inputs": [r.as_dict() for r in records],
             "layers": layer_counts,
             "density_raster": density_summary,
+            "workbook": workbook,
             "national_check": national,
             "software": {**_software_versions(), "spatial_extension": spatial_extension_path().name},
             "step_timings_s": {**steps.timings, **{f"model:{k}": round(v, 3) for k, v in model_timings.items()}},

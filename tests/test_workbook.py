@@ -116,3 +116,13 @@ def test_corsica_codes_stay_text(run_2a: Path) -> None:
     assert [row[0].value for row in departements[1:]] == ["2A"]
     regions = _rows(run_2a / WORKBOOK, "Régions")
     assert [row[0].value for row in regions[1:]] == ["94"]
+
+
+def test_national_run_skips_the_workbook_and_says_why(run_france):
+    """All of France is over the workbook's size limit: no file, and the manifest says why."""
+    import json
+
+    manifest = json.loads((run_france / "manifest.json").read_text(encoding="utf-8"))
+    assert not (run_france / "territoire.xlsx").exists()
+    assert manifest["workbook"]["written"] is False
+    assert "at most 5000 communes" in manifest["workbook"]["reason"]
