@@ -38,6 +38,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+# the tables' names and columns are the runtime's (one place): territory.sources.cog reads them
+from territory.sources.cog import (
+    COMMUNE_COLUMNS,
+    COMMUNES_FILE,
+    FORMER_COLUMNS,
+    FORMER_COMMUNES_FILE,
+    PROVENANCE_FILE,
+)
+
 PACKAGE = "@etalab/decoupage-administratif"
 VERSION = "6.0.0"
 TARBALL_URL = (
@@ -48,12 +57,6 @@ SOURCE_SHA256 = {
     "communes.json": "6cafec09b4e127d08edc47f366b28261bee70cca323fbfcb957dd169fcad9284",
     "epci.json": "40758ace686311837c484da81c2a8ba00a9f356bc6210f3316c6b19daa4dc967",
 }
-COMMUNES_FILE = "communes_cog2026.csv"
-FORMER_FILE = "former_communes.csv"
-PROVENANCE_FILE = "communes_cog2026.provenance.json"
-COMMUNE_COLUMNS = ("code_insee", "nom", "departement", "region", "epci_siren", "population",
-                   "population_year", "zone")
-FORMER_COLUMNS = ("old_code", "new_code", "kind")
 #: zones kept: the COM (Polynésie, Nouvelle-Calédonie, Saint-Martin…) are outside the toolkit
 ZONES = ("metro", "drom")
 #: year of the population the package gives: INSEE's populations légales 2023 (in force on
@@ -200,7 +203,7 @@ def derive(source: Path | None, out: Path) -> dict[str, Any]:
         json.loads(files["communes.json"]), json.loads(files["epci.json"]))
     out.mkdir(parents=True, exist_ok=True)
     written = {COMMUNES_FILE: _csv_bytes(COMMUNE_COLUMNS, communes),
-               FORMER_FILE: _csv_bytes(FORMER_COLUMNS, former)}
+               FORMER_COMMUNES_FILE: _csv_bytes(FORMER_COLUMNS, former)}
     for name, data in written.items():
         (out / name).write_bytes(data)
     kinds: dict[str, int] = {}

@@ -53,26 +53,30 @@ def run_qgis_script(python: str, script: Path, *args: str, timeout: float = 600)
     return json.loads(lines[-1])
 
 
-@pytest.fixture(scope="session")
-def qgis_python() -> str:
-    """/usr/bin/python3 once it is known to import ``qgis.core``; skips without it, or fails
-    when CI=true or TERRITORY_REQUIRE_QGIS=1."""
+def require_system_modules(modules: str, needs: str) -> None:
+    """Return when QGIS_PYTHON imports ``modules`` (comma-separated); otherwise skip the test,
+    or fail it when CI=true or TERRITORY_REQUIRE_QGIS=1. ``needs`` names the Debian packages."""
     reason = None
     if not Path(QGIS_PYTHON).exists():
-        reason = f"{QGIS_PYTHON} is absent (QGIS tests need Debian's python3-qgis)"
+        reason = f"{QGIS_PYTHON} is absent (these tests need Debian's {needs})"
     else:
-        check = subprocess.run(
-            [QGIS_PYTHON, "-c", "import qgis.core"], env=qgis_env(), check=False,
-            capture_output=True, text=True, timeout=120,
-        )
+        check = subprocess.run([QGIS_PYTHON, "-c", f"import {modules}"], env=qgis_env(),
+                               check=False, capture_output=True, text=True, timeout=120)
         if check.returncode != 0:
-            reason = (f"{QGIS_PYTHON} cannot import qgis.core (install python3-qgis "
-                      f"qgis-providers): {(check.stderr.strip().splitlines() or ['?'])[-1]}")
+            reason = (f"{QGIS_PYTHON} cannot import {modules} (install {needs}): "
+                      f"{(check.stderr.strip().splitlines() or ['?'])[-1]}")
     if reason:
         if (os.environ.get("CI", "").lower() in ("true", "1")
                 or os.environ.get("TERRITORY_REQUIRE_QGIS") == "1"):
             pytest.fail(reason + " and CI=true or TERRITORY_REQUIRE_QGIS=1")
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def qgis_python() -> str:
+    """/usr/bin/python3 once it is known to import ``qgis.core``; skips without it, or fails
+    when CI=true or TERRITORY_REQUIRE_QGIS=1."""
+    require_system_modules("qgis.core", "python3-qgis qgis-providers")
     return QGIS_PYTHON
 
 
@@ -106,20 +110,7 @@ def gdal_validators() -> GdalValidators:
     """GDAL's validators once QGIS_PYTHON imports them; skips without them (install
     python3-gdal), or fails when CI=true or TERRITORY_REQUIRE_QGIS=1."""
     modules = ", ".join(command[0] for command in (GPKG_VALIDATOR, COG_VALIDATOR))
-    reason = None
-    if not Path(QGIS_PYTHON).exists():
-        reason = f"{QGIS_PYTHON} is absent (GDAL's validators need Debian's python3-gdal)"
-    else:
-        check = subprocess.run([QGIS_PYTHON, "-c", f"import {modules}"], env=qgis_env(),
-                               check=False, capture_output=True, text=True, timeout=120)
-        if check.returncode != 0:
-            reason = (f"{QGIS_PYTHON} cannot import GDAL's validators (install python3-gdal): "
-                      f"{(check.stderr.strip().splitlines() or ['?'])[-1]}")
-    if reason:
-        if (os.environ.get("CI", "").lower() in ("true", "1")
-                or os.environ.get("TERRITORY_REQUIRE_QGIS") == "1"):
-            pytest.fail(reason + " and CI=true or TERRITORY_REQUIRE_QGIS=1")
-        pytest.skip(reason)
+    require_system_modules(modules, "python3-gdal")
     return GdalValidators(QGIS_PYTHON)
 
 

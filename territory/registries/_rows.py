@@ -363,3 +363,19 @@ def normalise_crs(path: Path, declared: Any, where: str) -> tuple[str, Any]:
         return "EPSG:2154", None
     label = ":".join(crs.to_authority()) if crs.to_authority() else crs.name
     return label, crs
+
+
+def read_all_rows(
+    path: Path, options: dict[str, Any], warnings: list[str]
+) -> tuple[list[str], list[tuple[int, list[str]]], str, Rows]:
+    """Header, every data row with its line, and the separator of a registry CSV read with the
+    ``encoding`` and ``separator`` of ``options`` (detected when absent); the reader's warnings
+    (and the encoding it guessed) are added to ``warnings``. The returned :class:`Rows` has its
+    connection closed: only its ``rejected`` rows and metadata are still to be read."""
+    table = open_rows(path, encoding=options.get("encoding"), separator=options.get("separator"))
+    header, rows, separator = table.header, table.all_rows(), table.separator
+    table.con.close()
+    warnings += table.warnings
+    if table.encoding != "utf-8" and not options.get("encoding"):
+        warnings.append(f"encoding not declared: decoded as {table.encoding}")
+    return header, rows, separator, table

@@ -48,7 +48,7 @@ from territory.registries._common import (
     infer_crs,
     parse_number,
 )
-from territory.registries._rows import open_rows
+from territory.registries._rows import read_all_rows
 from territory.sources._files import InputRecord, sha256_of
 
 #: columns of ``RegistryLoad.rows``
@@ -489,14 +489,7 @@ def _resolve_csv_columns(path: Path, header: list[str], columns: dict[str, str])
 
 
 def _read_csv(path: Path, options: dict[str, Any], warnings: list[str]) -> _Read:
-    table = open_rows(
-        path, encoding=options.get("encoding"), separator=options.get("separator"),
-    )
-    header, rows, separator = table.header, table.all_rows(), table.separator
-    table.con.close()
-    warnings += table.warnings
-    if table.encoding != "utf-8" and not options.get("encoding"):
-        warnings.append(f"encoding not declared: decoded as {table.encoding}")
+    header, rows, separator, table = read_all_rows(path, options, warnings)
     if not rows and not table.rejected:
         msg = f"{path}: the CSV has a header line but no data rows"
         raise InputError(msg)

@@ -59,7 +59,7 @@ from territory.registries._common import (
     normalize_code,
     parse_number,
 )
-from territory.registries._rows import FRANCE_EXTENTS, open_rows
+from territory.registries._rows import FRANCE_EXTENTS, read_all_rows
 from territory.sources._files import InputRecord, sha256_of
 
 INFRASTRUCTURE_KINDS = ("streetlights", "cameras", "sensors")
@@ -602,14 +602,7 @@ def _column_names(header: list[str], warnings: list[str]) -> list[str]:
 
 
 def _read_csv(path: Path, kind: str, options: dict[str, Any], warnings: list[str]) -> _Table:
-    table = open_rows(
-        path, encoding=options.get("encoding"), separator=options.get("separator"),
-    )
-    header, rows, separator = table.header, table.all_rows(), table.separator
-    table.con.close()
-    warnings += table.warnings
-    if table.encoding != "utf-8" and not options.get("encoding"):
-        warnings.append(f"encoding not declared: decoded as {table.encoding}")
+    header, rows, separator, table = read_all_rows(path, options, warnings)
     names = _column_names(header, warnings)
     if len(names) == 1 and rows and not options.get("separator"):
         msg = (
