@@ -86,7 +86,10 @@ def test_every_row_is_kept_or_quarantined_with_a_reason(runs):
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     antennas = next(i for i in manifest["inputs"] if i["name"] == "antennas")
     assert antennas["rows_read"] == 12
-    assert antennas["rows_read"] == antennas["rows_kept"] + antennas["rows_quarantined"]
+    # rows placed in another département than the run's are set aside with that reason
+    assert set(antennas["rows_set_aside"]) <= {"outside the run's extent"}
+    assert antennas["rows_read"] == (antennas["rows_kept"] + antennas["rows_quarantined"]
+                                     + sum(antennas["rows_set_aside"].values()))
     quarantine = pd.read_csv(out / "quarantine" / "antennas.csv")
     assert len(quarantine) == antennas["rows_quarantined"]
     assert quarantine["reason"].notna().all()
@@ -95,7 +98,8 @@ def test_every_row_is_kept_or_quarantined_with_a_reason(runs):
     outside = pd.read_csv(out / "quarantine" / "datacenters.csv")
     # the fixture's Frankfurt site is read fine but lies in no French commune
     assert outside["reason"].eq("outside every French commune").sum() == 1
-    assert datacenters["rows_read"] == datacenters["rows_kept"] + datacenters["rows_quarantined"]
+    assert datacenters["rows_read"] == (datacenters["rows_kept"] + datacenters["rows_quarantined"]
+                                        + sum(datacenters["rows_set_aside"].values()))
 
 
 def test_registry_layers_open_styled(runs):
@@ -202,7 +206,9 @@ def test_real_registries_land_where_they_are(tmp_path):
     assert (communes.loc["44109", "antennas_count"]) > 50  # Nantes
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     record = next(i for i in manifest["inputs"] if i["name"] == "antennas")
-    assert record["rows_read"] == 77_148 == record["rows_kept"] + record["rows_quarantined"]
+    # the national file in a Loire-Atlantique run: the other départements' sites are set aside
+    assert record["rows_read"] == 77_148 == (record["rows_kept"] + record["rows_quarantined"]
+                                             + record["rows_set_aside"]["outside the run's extent"])
 
 
 def test_camera_retention_is_a_parameter(tmp_path):
