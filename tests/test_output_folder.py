@@ -316,3 +316,17 @@ def test_run_help_lists_the_exit_codes():
         encoding="utf-8")
     for code in ("| 0 |", "| 2 |", "| 3 |", "| 4 |", "| 5 |"):
         assert code in schedule
+
+
+def test_an_edited_external_registry_spec_changes_the_run_key(tmp_path, monkeypatch):
+    """A kind declared in a TERRITORY_REGISTRY_SPECS folder defines the run as much as data/."""
+    from territory.freshness import run_key
+
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "notes.txt").write_text("first", encoding="utf-8")
+    monkeypatch.setenv("TERRITORY_REGISTRY_SPECS", str(specs))
+    settings = RunSettings(out_dir=tmp_path / "out", departements=("44",))
+    first = run_key(settings)
+    (specs / "notes.txt").write_text("second", encoding="utf-8")
+    assert first is not None and run_key(settings) != first

@@ -104,7 +104,8 @@ def _builtin_dir() -> Path:
     return data_dir() / "registries"
 
 
-def _folders() -> tuple[Path, ...]:
+def spec_folders() -> tuple[Path, ...]:
+    """Folders of registry specs: ``data/registries`` and those of ``TERRITORY_REGISTRY_SPECS``."""
     extra = [Path(p) for p in os.environ.get(SPECS_ENV, "").split(os.pathsep) if p.strip()]
     return (_builtin_dir(), *extra)
 
@@ -184,7 +185,7 @@ def _load(folders: tuple[Path, ...]) -> dict[str, RegistrySpec]:
 
 def registry_specs() -> dict[str, RegistrySpec]:
     """Every registry kind's spec, by kind, in declaration order (built-in kinds first)."""
-    return _load(_folders())
+    return _load(spec_folders())
 
 
 def registry_spec(kind: str) -> RegistrySpec:
