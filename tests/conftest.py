@@ -114,6 +114,23 @@ def gdal_validators() -> GdalValidators:
     return GdalValidators(QGIS_PYTHON)
 
 
+def kill_mid_run(argv: list[str]) -> None:
+    """Start ``argv`` (a `territory run`), wait until its footprint models are done, then kill
+    it without warning (SIGKILL) while it writes its outputs."""
+    import signal
+    import time
+
+    process = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "footprint models" in line:
+            break
+    time.sleep(0.5)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    process.stderr.close()
+
+
 @pytest.fixture(scope="session")
 def run_44(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Output folder of `territory run --departement 44`."""

@@ -6,16 +6,15 @@ import json
 import os
 import pty
 import re
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from territory.cli import main
 from territory.errors import FactorTableError
 from territory.sources.factors import read_factors
+from tests.conftest import kill_mid_run
 
 COMMAND = [sys.executable, "-m", "territory.cli"]
 
@@ -155,17 +154,7 @@ def test_killed_run_leaves_previous_outputs_intact(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "map.html").write_text("previous map")
-    process = subprocess.Popen([*COMMAND, "run", "--departement", "44", "--out", str(out)],
-                               stderr=subprocess.PIPE, text=True)
-    # wait until the run is computing, then kill it without warning
-    assert process.stderr is not None
-    for line in process.stderr:
-        if "footprint models" in line:
-            break
-    time.sleep(0.5)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
-    process.stderr.close()
+    kill_mid_run([*COMMAND, "run", "--departement", "44", "--out", str(out)])
     assert (out / "map.html").read_text() == "previous map"
     # what the killed run leaves is hidden (its lock and staging folder, which the next run
     # removes: tests/test_output_folder.py)

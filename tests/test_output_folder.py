@@ -10,7 +10,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from territory.errors import LockBusyError, OutputError
 from territory.output_folder import LOCK, OutputFolder
 from territory.run import run_pipeline
 from territory.settings import RunSettings
+from tests.conftest import kill_mid_run
 
 COMMAND = [sys.executable, "-m", "territory.cli"]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -122,16 +122,7 @@ def test_killed_run_keeps_foreign_files_and_the_next_run_cleans_up(quick_run, tm
     out = _copy_run(quick_run, tmp_path)
     files = _foreign(out)
     before = (out / "communes.csv").read_bytes()
-    process = subprocess.Popen([*COMMAND, "run", "--departement", "44", "--out", str(out),
-                                "--force"], stderr=subprocess.PIPE, text=True)
-    assert process.stderr is not None
-    for line in process.stderr:
-        if "footprint models" in line:
-            break
-    time.sleep(0.5)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
-    process.stderr.close()
+    kill_mid_run([*COMMAND, "run", "--departement", "44", "--out", str(out), "--force"])
     _still_there(out, files)
     assert (out / "communes.csv").read_bytes() == before
     # the killed run's staging folder is hidden, and the next run removes it
