@@ -33,7 +33,8 @@ final as (
             when e.jobs_estimated is not null
                 then 'estimés : établissements par tranche d''effectif (INSEE, 2014)'
             else 'aucun établissement connu (0 emploi)'
-        end as jobs_source
+        end as jobs_source,
+        s.jobs is null as jobs_estimated
     from communes as c
     cross join national as n
     left join supplied as s using (code_insee)
