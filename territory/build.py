@@ -38,11 +38,13 @@ from territory.freshness import describe_outputs
 from territory.mapping import (
     load_map_definition,
 )
+from territory.national_check import national_check
 from territory.pipeline import Model, discover_models, run_models
 from territory.quarantine import write_quarantine_csv
 from territory.registries import read_registry
 from territory.registries.specs import extra_factor_tables
 from territory.registries.tables import create_registry_tables
+from territory.sensitivity import sensitivity_rows, write_sensitivity
 from territory.settings import (
     CENSUS_KINDS,
     RunSettings,
@@ -280,6 +282,8 @@ class _Computed:
     factor_version: str
     model_timings: dict[str, float]
     factor_overrides: dict[str, dict[str, Any]]
+    #: sensitivity.csv's rows
+    sensitivity: list[dict[str, object]]
 
 
 def _closure(models: list[Model], name: str) -> set[str]:
@@ -368,7 +372,9 @@ def _compute(
         )
         raise PipelineError(msg)
     with steps.step("checking invariants"):
-        national = check_invariants(con, LAYERS, settings.datacenter_scope)
+        check_invariants(con, LAYERS)
+        national = national_check(con, settings.datacenter_scope)
+        sensitivity = sensitivity_rows(con)
         check_contracts(con, load_contracts(pipelines_dir() / "marts" / "contracts.toml"),
                         [m.name for m in models if m.layer == "marts"])
 
@@ -376,7 +382,7 @@ def _compute(
     _release_models(con, models)
 
     return _Computed(con, records, quarantine, departements, national, factor_version,
-                     model_timings, factor_overrides)
+                     model_timings, factor_overrides, sensitivity)
 
 
 def _map_sources(records: list[InputRecord], factor_version: str) -> str:
@@ -453,6 +459,7 @@ def build_outputs(
             gpkg_metadata["factor_overrides"] = json.dumps(
                 computed.factor_overrides, ensure_ascii=False, sort_keys=True)
         sources = _map_sources(records, factor_version)
+        write_sensitivity(computed.sensitivity, staging / "sensitivity.csv")
         with steps.step("writing communes.csv"):
             con.execute(
                 "COPY (SELECT * EXCLUDE (geometry) FROM communes ORDER BY code_insee) TO ? "
