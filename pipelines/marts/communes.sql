@@ -52,7 +52,7 @@ final as (
         persons_per_household,
         jobs,
         median_income_eur,
-        income_decile::integer as income_decile,
+        income_decile::bigint as income_decile,
         poverty_rate_pct,
         footprint_vs_national_pct,
         households_effect_pct,
