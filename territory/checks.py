@@ -14,7 +14,6 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
@@ -151,10 +150,8 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def check_invariants(
-    con: duckdb.DuckDBPyConnection, layers: Sequence[str], scope: str
-) -> dict[str, Any]:
-    """Assert the footprint's invariants on ``layers``; return the national check."""
+def check_invariants(con: duckdb.DuckDBPyConnection, layers: Sequence[str]) -> None:
+    """Assert the footprint's invariants on ``layers``: its parts add up to it."""
     for layer in layers:
         gap = con.execute(
             f"SELECT max(abs(devices_tco2e + networks_tco2e + datacenters_tco2e - footprint_tco2e)), "
@@ -163,41 +160,6 @@ def check_invariants(
         if max(g or 0 for g in gap) > 1e-6:
             msg = f"layer {layer}: parts do not add up to footprint_tco2e (gap {max(gap)})"
             raise PipelineError(msg)
-    row = con.execute(
-        "SELECT sum(footprint_tco2e), sum(devices_tco2e), sum(networks_tco2e), "
-        "sum(datacenters_tco2e), sum(embodied_tco2e), sum(use_tco2e), sum(population), "
-        "sum(electricity_kwh) FROM int_communes_footprint WHERE has_geometry"
-    ).fetchone()
-    assert row is not None
-    prefix = "national.with_abroad." if scope == "with_abroad" else "national."
-    ref = {
-        key.removeprefix(prefix): value
-        for key, value in con.execute(
-            "SELECT id, value FROM raw_factors WHERE starts_with(id, ?)", [prefix]).fetchall()
-        if key.count(".") == prefix.count(".")
-    }
-    total = row[0]
-    return {
-        "scope": "all communes of France that have a geometry, whatever the run's extent",
-        "footprint_tco2e": round(total),
-        "reference": "ADEME update Jan 2025 (2020 restated)" if scope == "with_abroad"
-        else "ADEME/Arcep 2022 (2020 data)",
-        "reference_tco2e": ref["footprint_tco2e"],
-        "relative_gap": round(total / ref["footprint_tco2e"] - 1, 4),
-        "shares": {
-            "devices": round(row[1] / total, 4),
-            "datacenters": round(row[3] / total, 4),
-            "networks": round(row[2] / total, 4),
-        },
-        "reference_shares": {
-            "devices": ref["share_devices"],
-            "datacenters": ref["share_datacenters"],
-            "networks": ref["share_networks"],
-        },
-        "embodied_share": round(row[4] / total, 4),
-        "population": int(row[6]),
-        "electricity_kwh": round(row[7]),
-    }
 
 
 def check_rows_accounted(records: Sequence[InputRecord]) -> None:

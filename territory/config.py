@@ -1,7 +1,7 @@
 """TOML pipeline files (``pipelines/*.toml``): run parameters a scheduled job can pin.
 
 Known keys of ``[run]``: ``departements`` (list of codes), ``datacenter_scope``,
-``population_file`` (path, relative to the TOML file). Registries are declared in
+``population_file``, ``jobs_file``, ``age_file`` (paths, relative to the TOML file). Registries are declared in
 ``[sources.<name>]`` tables with ``kind``, ``path`` (relative to the TOML file) and/or ``url``,
 and optional ``crs``, ``encoding``, ``separator``, ``commune``, ``year`` and ``columns`` (a table
 of role = column name). Unknown keys are rejected so a typo does not silently do nothing.
@@ -27,7 +27,9 @@ from typing import Any
 from territory.errors import ConfigError
 from territory.settings import FactorOverride, data_dir
 
-KNOWN_KEYS = {"departements", "datacenter_scope", "population_file", "description", "retention_days"}
+#: per-commune INSEE files of a pipeline's [run] table (paths relative to the TOML file)
+CENSUS_KEYS = ("population_file", "jobs_file", "age_file")
+KNOWN_KEYS = {"departements", "datacenter_scope", "description", "retention_days", *CENSUS_KEYS}
 TABLES = {"run", "sources", "factors"}
 OVERRIDE_KEYS = {"value", "low", "high"}
 SOURCE_KEYS = {
@@ -40,8 +42,9 @@ def read_pipeline_file(path: Path) -> dict[str, Any]:
     """Read and validate a TOML pipeline file."""
     data = _load(path)
     run = data.get("run", {})
-    if "population_file" in run:
-        run["population_file"] = str((path.parent / run["population_file"]).resolve())
+    for key in CENSUS_KEYS:
+        if key in run:
+            run[key] = str((path.parent / run[key]).resolve())
     run["sources"] = [_source(path, name, spec) for name, spec in data.get("sources", {}).items()]
     run["factor_overrides"] = factor_overrides(path, data.get("factors", {}))
     return run

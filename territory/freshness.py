@@ -55,7 +55,8 @@ def run_key(settings: RunSettings) -> str | None:
     parameters = {f.name: getattr(settings, f.name) for f in fields(settings)
                   if f.name not in _NOT_IN_KEY}
     inputs = [path for _, path, _ in settings.sources]
-    inputs += [p for p in (settings.population_file, settings.population_raster) if p is not None]
+    inputs += [path for _, path in settings.census_files]
+    inputs += [p for p in (settings.population_raster,) if p is not None]
     try:
         files = {str(p.resolve()): sha256_of(p) for p in inputs}
         definition = {p.relative_to(p.anchor).as_posix(): sha256_of(p)

@@ -42,9 +42,13 @@ LEAFLET_CDN = f"https://cdn.jsdelivr.net/npm/leaflet@{LEAFLET_VERSION}/dist"
 COORDINATE_SCALE = 10_000
 #: the column every level needs: per-inhabitant classes are taken over inhabited territories
 POPULATION = "population"
-#: keys of ``[popup]`` naming one column, then those naming a list (or table) of columns
-POPUP_COLUMN_KEYS = ("compared", "stratum_median", "stratum_rank", "stratum_count")
+#: keys of ``[popup]`` naming one number column, one text column, then a list (or table) of
+#: number columns
+POPUP_COLUMN_KEYS = ("compared", "stratum_median", "stratum_rank", "stratum_count", "national_gap")
+POPUP_TEXT_KEYS = ("stratum", "stratum_position")
 POPUP_LIST_KEYS = ("tooltip", "summary", "parts", "places", "equipment")
+#: keys of a ``[[popup.drivers]]`` entry naming a number column
+DRIVER_COLUMN_KEYS = ("effect", "value")
 #: coordinates of registry points: 1e-5 degree, about 1 m
 POINT_SCALE = 100_000
 #: the catalogue level of the registry points' columns
@@ -64,7 +68,8 @@ class MapLevel:
     codes, names
         INSEE code and name of each feature.
     values
-        Column name -> one number per feature (the numbers of :func:`map_columns`).
+        Column name -> one number per feature (the numbers of :func:`map_columns`); NaN where
+        the mart has no value (a rank within the model's uncertainty, an unknown effect).
     geometries
         Shapely (Multi)Polygons in EPSG:4326, one per feature.
     texts
@@ -106,7 +111,9 @@ MAP_DEFINITION_KEYS: dict[str, frozenset[str]] = {
     "": frozenset({"title", "indicator", "indicators", "palette", "min_class_width_share",
                    "levels", "popup", "points"}),
     "levels": frozenset({"layer", "label"}),
-    "popup": frozenset({*POPUP_COLUMN_KEYS, *POPUP_LIST_KEYS, "stratum"}),
+    "popup": frozenset({*POPUP_COLUMN_KEYS, *POPUP_TEXT_KEYS, *POPUP_LIST_KEYS, "drivers",
+                        "negligible_pct"}),
+    "popup.drivers": frozenset({*DRIVER_COLUMN_KEYS, "value_text", "more", "less"}),
     "points": frozenset({"layer", "kinds", "label", "colour", "size", "size_origin",
                          "size_declared", "note", "cluster", "shown", "fields"}),
 }
@@ -131,10 +138,14 @@ def load_map_definition(path: Path) -> dict[str, Any]:
             msg = f"{path}: key {key!r} is missing"
             raise ConfigError(msg)
     tables = [("", definition), ("popup", definition.get("popup", {}))] + [
-        (name, entry) for name in ("levels", "points") for entry in definition.get(name, [])]
+        (name, entry) for name in ("levels", "points") for entry in definition.get(name, [])] + [
+        ("popup.drivers", entry) for entry in definition.get("popup", {}).get("drivers", [])]
     for name, table in tables:
         if not isinstance(table, dict):
             msg = f"{path}: [[{name}]] entries must be tables"
+            raise ConfigError(msg)
+        if name == "popup.drivers" and "effect" not in table:
+            msg = f"{path}: every [[popup.drivers]] entry needs an 'effect' column"
             raise ConfigError(msg)
         unknown = sorted(set(table) - MAP_DEFINITION_KEYS[name])
         if unknown:
@@ -194,8 +205,9 @@ def _popup_columns(definition: dict[str, Any]) -> list[tuple[str, str]]:
     popup = definition.get("popup", {})
     named = [(popup[k], "number") for k in POPUP_COLUMN_KEYS if k in popup]
     named += [(name, "number") for k in POPUP_LIST_KEYS for name in popup.get(k, [])]
-    if "stratum" in popup:
-        named.append((popup["stratum"], "text"))
+    named += [(driver[k], "number") for driver in popup.get("drivers", [])
+              for k in DRIVER_COLUMN_KEYS if k in driver]
+    named += [(popup[k], "text") for k in POPUP_TEXT_KEYS if k in popup]
     return named
 
 
@@ -210,7 +222,8 @@ def _indicator_columns(definition: dict[str, Any]) -> list[Column]:
 
 def map_columns(definition: dict[str, Any], layer: str) -> tuple[list[str], list[str]]:
     """The columns the map needs of ``layer``: numbers (the population, the indicators, the
-    popup's numbers that the catalogue has at that level) and texts (the population stratum)."""
+    popup's numbers that the catalogue has at that level) and texts (the population stratum,
+    the position in it)."""
     columns = catalogue()
     wanted = [POPULATION, *(c.name for c in _indicator_columns(definition))]
     numbers: list[str] = []
@@ -379,13 +392,17 @@ def encode_varints(values: Any) -> str:
 def encode_numbers(values: Any, column: str, level: str | None = None) -> dict[str, Any]:
     """A numeric column for the browser: one constant (``c``); or few distinct values (``u``)
     and one index per row (``i``); or integers (``v``) at a scale (``s``, the catalogue's
-    decimals of ``column`` at ``level``). Missing values (None, NaN) are listed in ``n``."""
+    decimals of ``column`` at ``level``). Missing values (None, NaN) are listed in ``n``, or
+    are the constant (``c`` null) when none is known."""
     array = np.asarray(values, dtype=float) if not isinstance(values, list) or None not in values \
         else np.asarray([np.nan if v is None else v for v in values], dtype=float)
     scale = _column_scale(column, level)
     finite = np.isfinite(array)
     if array.size and finite.all() and np.all(array == array[0]):
         return {"c": float(array[0]) if array[0] % 1 else int(array[0])}
+    if array.size and not finite.any():
+        # a column without any value (the age effect without an age file): one null
+        return {"c": None}
     scaled = np.round(np.where(finite, array, 0) * scale).astype(np.int64)
     out: dict[str, Any] = {}
     uniques, index = np.unique(scaled, return_inverse=True)
@@ -408,6 +425,26 @@ def encode_texts(values: Any) -> dict[str, Any]:
     return {"u": list(uniques), "i": encode_varints(codes)}
 
 
+def national_average(level: MapLevel, definition: dict[str, Any]) -> float | None:
+    """The national average of the popup's compared column (per inhabitant) that the level's
+    gaps (``[popup] national_gap``, in %) are taken to, or None when the level has no gaps.
+
+    The marts publish each commune's gap, not the average itself: every inhabited commune
+    gives it back exactly (value / (1 + gap / 100)); their median is taken so that no single
+    row decides.
+    """
+    popup = definition.get("popup", {})
+    gap_column, compared = popup.get("national_gap"), popup.get("compared")
+    if gap_column not in level.values or compared not in level.values:
+        return None
+    gaps = np.asarray(level.values[gap_column], dtype=float)
+    values = np.asarray(level.values[compared], dtype=float)
+    usable = np.isfinite(gaps) & np.isfinite(values) & (values > 0) & (gaps > -100)
+    if not usable.any():
+        return None
+    return float(np.median(values[usable] / (1 + gaps[usable] / 100)))
+
+
 def _level_payload(level: MapLevel, definition: dict[str, Any], indicators: list[dict[str, Any]],
                    scale: int) -> dict[str, Any]:
     population = np.asarray(level.values[POPULATION], dtype=float)
@@ -415,9 +452,11 @@ def _level_payload(level: MapLevel, definition: dict[str, Any], indicators: list
         ind["column"]: _classes(np.asarray(level.values[ind["column"]], dtype=float), population, ind, definition)
         for ind in indicators
     }
+    national = national_average(level, definition)
     return {
         "layer": level.layer,
         "label": level.label,
+        **({"national": round(national, 4)} if national is not None else {}),
         "codes": level.codes,
         "names": level.names,
         "values": {k: encode_numbers(vals, k, level.layer) for k, vals in level.values.items()},

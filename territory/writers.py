@@ -91,7 +91,9 @@ def map_levels(
         return MapLevel(
             layer=layer, label=spec["label"], codes=frame["code_insee"].tolist(),
             names=frame["nom"].fillna("").tolist(),
-            values={c: frame[c].astype(float).fillna(0).to_numpy() for c in numbers},
+            # a missing number stays NaN (sent as null): an unknown effect or a rank within the
+            # model's uncertainty is not 0
+            values={c: frame[c].astype(float).to_numpy() for c in numbers},
             geometries=geoms,
             texts={c: frame[c].fillna("").tolist() for c in texts},
         )

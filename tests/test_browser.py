@@ -609,7 +609,8 @@ def _csv_row(out: Path, code: str) -> dict[str, str]:
 
 def test_map_44_popup_breakdown_and_comparison(run_44: Path, open_map: Any) -> None:
     """A click on Nantes opens its popup: the breakdown chart has one bar per component sized
-    by its share, and the comparison gives the stratum's median and Nantes' rank in it."""
+    by its share, and the comparison gives the stratum's median and Nantes' rank in it, or its
+    position when its gap to the median is within the model's uncertainty."""
     opened = open_map(run_44 / "map.html")
     opened.drawn_s()
     x, y = opened.screen_point(0, NANTES[0])
@@ -627,10 +628,15 @@ def test_map_44_popup_breakdown_and_comparison(run_44: Path, open_map: Any) -> N
         assert width / sum(widths) == pytest.approx(part / sum(parts), abs=0.005)
     for label in ("Terminaux", "Réseaux", "Centres de données", "Sur le territoire", "Ailleurs (déplacée)"):
         assert label in text, f"{label!r} missing from the popup: {text!r}"
-    assert f"Comparaison avec les communes {row['population_stratum']}" in text
-    assert _fr(float(row["stratum_median_kgco2e_per_inhabitant"]), 1) in text
-    assert (f"Rang {_fr(int(row['stratum_rank']), 0)} sur {_fr(int(row['stratum_communes_count']), 0)}"
-            f" communes de la strate en France") in text
+    assert f"Comparaison avec les communes de sa strate ({row['population_stratum']})" in text
+    median = _fr(float(row["stratum_median_kgco2e_per_inhabitant"]), 1)
+    count = _fr(int(row["stratum_communes_count"]), 0)
+    assert f"Médiane de la strate : {median} kgCO₂e/hab./an ({count} communes de la strate en France)" in text
+    if row["stratum_rank"]:
+        assert f"Rang {_fr(int(float(row['stratum_rank'])), 0)} sur {count} dans sa strate" in text
+    else:
+        assert "Rang " not in text
+        assert row["stratum_position"][0].upper() + row["stratum_position"][1:] in text
     # an EPCI is compared with the other EPCI of the map
     opened.page.keyboard.press("Escape")
     opened.page.get_by_label("EPCI").check()
@@ -638,10 +644,121 @@ def test_map_44_popup_breakdown_and_comparison(run_44: Path, open_map: Any) -> N
     siren = _csv_row(run_44, NANTES[0])["epci_siren"]
     x, y = opened.screen_point(1, siren)
     opened.page.mouse.click(x, y)
-    popup = opened.page.locator(".leaflet-popup .territory-popup")
+    # the commune's popup may still be fading out
+    popup = opened.page.locator(".leaflet-popup .territory-popup", has_text=f"({siren})")
     popup.wait_for(state="visible", timeout=5_000)
     assert f"({siren})" in popup.inner_text()
     assert "Comparaison avec les autres territoires (EPCI)" in popup.inner_text()
+    opened.assert_clean()
+
+
+#: communes with many jobs for their inhabitants (business parks north and west of Nantes)
+BUSINESS_COMMUNES = ("44162", "44026")
+#: (effect column, start of its line in the popup, its name among the negligible ones) of each
+#: local driver
+DRIVERS = (("households_effect_pct", "Ménages plus", "taille des ménages"),
+           ("income_effect_pct", "Revenus", "revenus"),
+           ("age_effect_pct", "Structure par âge", "structure par âge"),
+           ("jobs_effect_pct", "Emplois sur place", "emplois sur place"))
+
+
+def _open_popup(opened: OpenedMap, code: str) -> str:
+    """Find a commune with the search box, open its popup (Enter) and return its text."""
+    box = opened.page.locator(".territory-search input")
+    box.fill(code)
+    box.press("Enter")
+    popup = opened.page.locator(".leaflet-popup .territory-popup", has_text=f"({code})")
+    popup.wait_for(state="visible", timeout=5_000)
+    return _text(popup.inner_text())
+
+
+def _signed(value: float) -> str:
+    """A percentage as the popup writes it: sign (typographic minus), one decimal."""
+    rounded = round(value, 1)
+    sign = "+" if rounded > 0 else "\u2212" if rounded < 0 else ""
+    return f"{sign}{abs(rounded):.1f} %".replace(".", ",")
+
+
+def test_map_44_popup_explains_the_gap(run_44: Path, open_map: Any) -> None:
+    """The popup of a business commune says why it differs from the national average: its gap,
+    then each known driver with its signed effect, largest first, the jobs adding footprint;
+    drivers under 0.5 % are grouped; an unknown driver (no age file) is not listed."""
+    opened = open_map(run_44 / "map.html")
+    opened.drawn_s()
+    for code in BUSINESS_COMMUNES:
+        row = _csv_row(run_44, code)
+        text = _open_popup(opened, code)
+        per, gap = float(row["footprint_kgco2e_per_inhabitant"]), float(row["footprint_vs_national_pct"])
+        national = _fr(per / (1 + gap / 100), 0)
+        assert "Pourquoi cet écart ?" in text
+        assert f"{_signed(gap)} par rapport à la moyenne nationale ({national} kgCO₂e/hab./an)" in text
+        # the popup of this commune (the previous one may still be fading out)
+        lines = opened.evaluate("""(code) => [...document.querySelectorAll('.leaflet-popup')]
+            .filter(p => p.textContent.includes('(' + code + ')'))
+            .flatMap(p => [...p.querySelectorAll('.territory-driver')].map(li => li.textContent))""", code)
+        lines = [_text(line) for line in lines]
+        # a business commune: the jobs located there add footprint
+        assert float(row["jobs_effect_pct"]) > 0.5, row["jobs_effect_pct"]
+        jobs = [line for line in lines if line.startswith("Emplois sur place")]
+        assert len(jobs) == 1 and jobs[0].endswith(f" : {_signed(float(row['jobs_effect_pct']))}"), lines
+        assert " : +" in jobs[0]
+        known = [(abs(float(row[c])), name, short) for c, name, short in DRIVERS if row[c]]
+        large = [name for size, name, _ in sorted(known, reverse=True) if size >= 0.5]
+        listed = [line for line in lines if not line.startswith("Autres facteurs")]
+        assert len(listed) == len(large), lines
+        for line, name in zip(listed, large, strict=True):
+            assert line.startswith(name), f"drivers not ordered by effect: {lines}"
+        small = [short for size, _, short in known if size < 0.5]
+        if small:
+            assert lines[-1].startswith("Autres facteurs négligeables"), lines
+            assert all(short in lines[-1] for short in small), lines
+        if not row["age_effect_pct"]:
+            assert "Structure par âge" not in text and "structure par âge" not in text
+        opened.page.keyboard.press("Escape")
+    opened.assert_clean()
+
+
+def test_map_44_popup_rank_only_beyond_uncertainty(run_44: Path, open_map: Any) -> None:
+    """A commune whose gap to its stratum median is within the model's uncertainty (no rank)
+    says "dans la moyenne de sa strate", with the median and no rank; a ranked one gives its
+    rank in its stratum."""
+    with (run_44 / "communes.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    unranked = [r for r in rows if not r["stratum_rank"] and int(r["population"]) > 0]
+    ranked = [r for r in rows if r["stratum_rank"]]
+    assert unranked and ranked
+    # Nantes when it is one of them (it is on the current factors), else the most populous
+    unranked.sort(key=lambda r: (r["code_insee"] != NANTES[0], -int(r["population"])))
+    opened = open_map(run_44 / "map.html")
+    opened.drawn_s()
+    row = unranked[0]
+    text = _open_popup(opened, row["code_insee"])
+    assert "dans la moyenne de sa strate" in text.lower()
+    assert "Rang " not in text
+    median = _fr(float(row["stratum_median_kgco2e_per_inhabitant"]), 1)
+    assert f"Médiane de la strate : {median} kgCO₂e/hab./an" in text
+    opened.page.keyboard.press("Escape")
+    row = max(ranked, key=lambda r: int(r["population"]))
+    text = _open_popup(opened, row["code_insee"])
+    count = _fr(int(row["stratum_communes_count"]), 0)
+    assert f"Rang {_fr(int(float(row['stratum_rank'])), 0)} sur {count} dans sa strate" in text
+    assert row["stratum_position"] in text
+    assert "dans la moyenne de sa strate" not in text.lower()
+    opened.assert_clean()
+
+
+def test_map_44_default_indicator_has_five_classes(run_44: Path, open_map: Any) -> None:
+    """Per inhabitant, communes of Loire-Atlantique really differ: the opening indicator shows at
+    least 5 classes, and the legend states the spread in its unit."""
+    opened = open_map(run_44 / "map.html")
+    opened.drawn_s()
+    swatches = opened.page.locator(".territory-legend i").count()
+    assert swatches >= 5, f"{swatches} classes"
+    with (run_44 / "communes.csv").open(encoding="utf-8", newline="") as handle:
+        per = [float(r["footprint_kgco2e_per_inhabitant"]) for r in csv.DictReader(handle)
+               if int(r["population"]) > 0]
+    spread = _text(opened.page.locator(".territory-legend-range").inner_text())
+    assert spread == f"De {_fr(min(per), 0)} à {_fr(max(per), 0)} kgCO₂e/hab./an"
     opened.assert_clean()
 
 
@@ -935,13 +1052,13 @@ def test_map_44_cites_its_sources(run_44: Path, open_map: Any) -> None:
 
 
 def test_map_44_explains_a_nearly_uniform_indicator(run_44: Path, open_map: Any) -> None:
-    """Per inhabitant, communes differ by well under 2 %: the legend says why; the total, which
-    differs a lot, carries no such note."""
+    """When territories differ by less than 2 % per inhabitant, the legend says why; the total,
+    which differs a lot, carries no such note."""
     opened = open_map(run_44 / "map.html")
     spread = opened.evaluate("window.territoryMap.groups[0].territoryLevel.spread")
     note = opened.page.locator(".territory-legend .territory-uniform")
     if spread < 0.02:
-        assert "taux d’équipement sont nationaux" in note.inner_text()
+        assert "Les territoires diffèrent très peu" in note.inner_text()
     else:
         assert note.count() == 0
     opened.page.select_option(".territory-indicator select", "footprint_tco2e")

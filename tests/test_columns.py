@@ -218,7 +218,7 @@ def test_a_catalogue_indicator_no_level_has_is_an_error(tmp_path: Path,
     from territory import mapping
 
     text = (data_dir() / "columns.toml").read_text(encoding="utf-8")
-    old = 'decimals = 2\nquantity = "intensive"\n\n[[columns]]\nname = "median_income_eur"'
+    old = 'decimals = 2\nquantity = "intensive"\n\n[[columns]]\nname = "households"'
     assert old in text
     path = tmp_path / "columns.toml"
     path.write_text(text.replace(old, old.replace(

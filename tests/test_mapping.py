@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import shapely
 
+from territory.errors import ConfigError
 from territory.mapping import (
     MapLevel,
     _indicators,
@@ -15,6 +18,7 @@ from territory.mapping import (
     encode_varints,
     load_map_definition,
     map_columns,
+    national_average,
 )
 from territory.settings import maps_dir
 
@@ -81,6 +85,101 @@ def test_class_breaks_give_the_minimum_its_own_class() -> None:
     # without a dominant minimum, the limits stay strictly inside the range
     spread = class_breaks(np.arange(100.0), 7)
     assert 0.0 < spread[0] and spread[-1] < 99.0 and len(spread) == 6
+
+
+def test_class_breaks_of_a_real_per_inhabitant_spread() -> None:
+    """Communes from about 170 to 250 kgCO₂e per inhabitant (Loire-Atlantique with its local
+    drivers) get the whole palette: the minimum class width of the map definition merges
+    nothing there."""
+    definition = load_map_definition(maps_dir() / "footprint.toml")
+    rng = np.random.default_rng(44)
+    values = np.concatenate([rng.normal(185, 6, 180), rng.uniform(200, 253, 27), [169.5]])
+    breaks = class_breaks(values, len(definition["palette"]), definition["min_class_width_share"])
+    assert len(breaks) + 1 >= 5
+    assert values.min() < breaks[0] and breaks[-1] < values.max()
+
+
+def test_encode_numbers_without_any_value() -> None:
+    """A column the mart leaves empty everywhere (the age effect without an age file) is one
+    null, not a list of every row."""
+    assert encode_numbers([float("nan")] * 5, "age_effect_pct") == {"c": None}
+
+
+def test_popup_drivers_are_catalogue_columns(tmp_path: Path) -> None:
+    """The drivers of the popup ([[popup.drivers]]) are sent to the map with the stratum
+    position; a driver naming a column the catalogue lacks, an unknown key or no effect is an
+    error."""
+    definition = load_map_definition(maps_dir() / "footprint.toml")
+    effects = [d["effect"] for d in definition["popup"]["drivers"]]
+    assert {"households_effect_pct", "income_effect_pct", "age_effect_pct",
+            "jobs_effect_pct"} <= set(effects)
+    numbers, texts = map_columns(definition, "communes")
+    assert set(effects) | {"persons_per_household", "income_decile", "jobs",
+                           "footprint_vs_national_pct", "stratum_rank"} <= set(numbers)
+    assert "stratum_position" in texts
+    # upper levels have no drivers: nothing of them is asked of the EPCI mart
+    assert not set(effects) & set(map_columns(definition, "epci")[0])
+    source = (maps_dir() / "footprint.toml").read_text(encoding="utf-8")
+    for old, new, error in [
+        ('effect = "jobs_effect_pct"', 'effect = "jobs_effects_pct"', "jobs_effects_pct"),
+        ('effect = "age_effect_pct"', 'effect = "age_effect_pct"\ncolour = "red"', "colour"),
+        ('effect = "age_effect_pct"', 'value = "jobs"', "'effect'"),
+    ]:
+        assert old in source
+        path = tmp_path / "map.toml"
+        path.write_text(source.replace(old, new), encoding="utf-8")
+        with pytest.raises(ConfigError, match=error):
+            load_map_definition(path)
+
+
+def test_national_average_from_the_gaps() -> None:
+    """The average the gaps are taken to: any inhabited commune gives it back; communes without
+    a gap (no inhabitant) are left out; a level without gaps has none."""
+    definition = load_map_definition(maps_dir() / "footprint.toml")
+    values = {c: np.full(3, np.nan) for c in MAP_COLUMNS}
+    values["footprint_kgco2e_per_inhabitant"] = np.array([230.0, 0.0, 180.0])
+    values["footprint_vs_national_pct"] = np.array([15.0, np.nan, -10.0])
+    level = MapLevel("communes", "Communes", ["1", "2", "3"], ["a", "b", "c"], values,
+                     np.array([shapely.box(0, 0, 1, 1)] * 3))
+    assert national_average(level, definition) == pytest.approx(200.0)
+    del values["footprint_vs_national_pct"]
+    assert national_average(level, definition) is None
+
+
+def test_map_data_carries_the_drivers() -> None:
+    """The page's data block has the national average of the communes, the drivers with their
+    French wording and the catalogue's short labels and units, and unknown values as nulls."""
+    import json
+    import re
+
+    from territory.mapping import build_map
+
+    definition = load_map_definition(maps_dir() / "footprint.toml")
+    values = {c: np.array([200.0, 210.0]) for c in MAP_COLUMNS}
+    values["footprint_kgco2e_per_inhabitant"] = np.array([220.0, 190.0])
+    values["footprint_vs_national_pct"] = np.array([10.0, -5.0])
+    values["stratum_rank"] = np.array([np.nan, 12.0])
+    values["age_effect_pct"] = np.array([np.nan, np.nan])
+    level = MapLevel("communes", "Communes", ["99001", "99002"], ["Une", "Deux"], values,
+                     np.array([shapely.box(-1.6, 47.2, -1.5, 47.3), shapely.box(-1.5, 47.2, -1.4, 47.3)]),
+                     texts={"population_stratum": ["de 500 à 999 habitants"] * 2,
+                            "stratum_position": ["dans la moyenne de sa strate",
+                                                 "au-dessus de la médiane de sa strate"]})
+    page = build_map([level], definition)
+    data = json.loads(re.search(r'id="territory-data">(.*?)</script>', page, re.DOTALL).group(1))
+    communes = data["levels"][0]
+    assert communes["national"] == pytest.approx(200.0)
+    assert communes["values"]["stratum_rank"]["n"] == [0]
+    assert communes["values"]["age_effect_pct"] == {"c": None}
+    assert communes["texts"]["stratum_position"]["u"] == ["au-dessus de la médiane de sa strate",
+                                                          "dans la moyenne de sa strate"]
+    popup = data["popup"]
+    assert popup["national_gap"] == "footprint_vs_national_pct"
+    assert popup["stratum_position"] == "stratum_position"
+    households = next(d for d in popup["drivers"] if d["effect"] == "households_effect_pct")
+    assert households["more"].startswith("Ménages plus petits")
+    assert data["columns"]["jobs_effect_pct"]["short"] == "Emplois sur place"
+    assert data["columns"]["persons_per_household"]["unit"] == "pers./ménage"
 
 
 def test_optional_indicators_need_a_value() -> None:

@@ -1,5 +1,6 @@
 -- materialized: view
--- Annual footprint per commune and device type, central / low / high.
+-- Annual footprint per commune and device type, central / low / high, and the part of it each
+-- local driver explains (the stock without that driver x the footprint of one unit).
 -- Devices and networks: embodied = units x embodied kgCO2e / lifetime; use = units x kWh x
 -- electricity factor. Datacenters: the national datacenter footprint shared per internet user,
 -- its use phase being the national datacenter electricity x electricity factor.
@@ -53,6 +54,10 @@ users as (
     select
         code_insee,
         units,
+        units_without_basis_driver,
+        units_without_income,
+        units_without_age,
+        (sum((units)::decimal(38, 12)) over ())::double as national_units,
         units / (sum((units)::decimal(38, 12)) over ())::double as share,
         units_low / (sum((units_low)::decimal(38, 12)) over ())::double as share_low,
         units_high / (sum((units_high)::decimal(38, 12)) over ())::double as share_high
@@ -77,11 +82,19 @@ equipment as (
         s.units_low * coalesce(fb.ftth_share * l.ftth_low + (1 - fb.ftth_share) * l.copper_low,
             d.use_kwh_per_year_low) as use_kwh_low,
         s.units_high * coalesce(fb.ftth_share * l.ftth_high + (1 - fb.ftth_share) * l.copper_high,
-            d.use_kwh_per_year_high) as use_kwh_high
+            d.use_kwh_per_year_high) as use_kwh_high,
+        s.basis,
+        s.units_without_basis_driver,
+        s.units_without_income,
+        s.units_without_age,
+        (d.embodied_kgco2e / d.lifetime_years
+            + coalesce(fb.ftth_share * l.ftth + (1 - fb.ftth_share) * l.copper, d.use_kwh_per_year)
+            * f.electricity_kgco2e_per_kwh) / 1000 as tco2e_per_unit
     from stocks as s
     join devices as d using (device)
     left join fibre as fb on fb.code_insee = s.code_insee and fb.device = s.device
     cross join lines as l
+    cross join factors as f
     where s.component <> 'datacenters'
 ),
 
@@ -105,7 +118,12 @@ datacenters as (
             as embodied_tco2e_high,
         u.share * f.datacenters_national_kwh as use_kwh,
         u.share_low * f.datacenters_national_kwh_low as use_kwh_low,
-        u.share_high * f.datacenters_national_kwh_high as use_kwh_high
+        u.share_high * f.datacenters_national_kwh_high as use_kwh_high,
+        s.basis,
+        u.units_without_basis_driver,
+        u.units_without_income,
+        u.units_without_age,
+        f.datacenters_national_tco2e / nullif(u.national_units, 0) as tco2e_per_unit
     from users as u
     join stocks as s on s.code_insee = u.code_insee and s.component = 'datacenters'
     cross join factors as f
@@ -113,7 +131,12 @@ datacenters as (
 
 final as (
     select
-        e.*,
+        e.* exclude (units_without_basis_driver, units_without_income, units_without_age,
+            tco2e_per_unit),
+        -- how much of the line each local driver explains (central)
+        (e.units - e.units_without_basis_driver) * e.tco2e_per_unit as basis_driver_effect_tco2e,
+        (e.units - e.units_without_income) * e.tco2e_per_unit as income_effect_tco2e,
+        (e.units - e.units_without_age) * e.tco2e_per_unit as age_effect_tco2e,
         e.use_kwh * f.electricity_kgco2e_per_kwh / 1000 as use_tco2e,
         e.use_kwh_low * f.electricity_kgco2e_per_kwh_low / 1000 as use_tco2e_low,
         e.use_kwh_high * f.electricity_kgco2e_per_kwh_high / 1000 as use_tco2e_high

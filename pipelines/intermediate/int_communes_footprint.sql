@@ -28,7 +28,15 @@ totals as (
             as computers_units,
         exact_sum(case when device = 'television' then units end) as televisions_units,
         exact_sum(case when device = 'internet_box' then units end) as fixed_lines_units,
-        exact_sum(case when device = 'mobile_access' then units end) as mobile_subscriptions_units
+        exact_sum(case when device = 'mobile_access' then units end) as mobile_subscriptions_units,
+        exact_sum(case when basis = 'households' then basis_driver_effect_tco2e else 0 end)
+            as households_effect_tco2e,
+        exact_sum(income_effect_tco2e) as income_effect_tco2e,
+        exact_sum(age_effect_tco2e
+            + case when basis = 'persons_12plus' then basis_driver_effect_tco2e else 0 end)
+            as age_effect_tco2e,
+        exact_sum(case when basis = 'jobs' then basis_driver_effect_tco2e else 0 end)
+            as jobs_effect_tco2e
     from lines
     group by code_insee
 ),
@@ -51,11 +59,26 @@ final as (
         t.footprint_tco2e - t.territorial_tco2e - r.registries_tco2e as displaced_tco2e,
         r.* exclude (code_insee, registries_tco2e, registries_tco2e_low, registries_tco2e_high,
             registries_kwh),
+        -- the local drivers of the device stock
+        p.population / h.persons_per_household as households,
+        h.persons_per_household,
+        h.households_source,
+        j.jobs,
+        j.jobs_source,
+        i.median_income_eur,
+        i.poverty_rate_pct,
+        i.median_income_source,
+        i.income_decile,
+        a.age_structure_known,
         c.geometry is not null as has_geometry
     from stg_communes as c
     join int_communes_population as p using (code_insee)
     join totals as t using (code_insee)
     join int_communes_registries as r using (code_insee)
+    join int_communes_households as h using (code_insee)
+    join int_communes_jobs as j using (code_insee)
+    join int_communes_income as i using (code_insee)
+    join int_communes_age as a using (code_insee)
     left join stg_departements as d on d.code_insee = c.departement_code
 )
 

@@ -1,5 +1,5 @@
 -- Registry points summed per commune: counts, electricity and emissions located there, and
--- the data stored by connected infrastructure; fibre coverage and income as attributes.
+-- the data stored by connected infrastructure; fibre coverage as an attribute.
 with
 
 energy as (
@@ -35,10 +35,6 @@ fibre as (
     select * from stg_fibre
 ),
 
-income as (
-    select * from stg_income
-),
-
 final as (
     select
         c.code_insee,
@@ -59,13 +55,10 @@ final as (
         coalesce(r.registries_tco2e_low, 0) as registries_tco2e_low,
         coalesce(r.registries_tco2e_high, 0) as registries_tco2e_high,
         coalesce(r.registries_kwh, 0) as registries_kwh,
-        fi.ftth_share,
-        i.median_income_eur,
-        i.poverty_rate_pct
+        fi.ftth_share
     from stg_communes as c
     left join per_commune as r using (code_insee)
     left join fibre as fi using (code_insee)
-    left join income as i using (code_insee)
 )
 
 select * from final

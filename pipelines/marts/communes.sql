@@ -3,9 +3,10 @@ with
 
 -- the boundaries are joined in here only (from staging), not carried through the models
 footprint as (
-    select f.*, s.* exclude (code_insee), g.geometry
+    select f.*, s.* exclude (code_insee), n.* exclude (code_insee), g.geometry
     from int_communes_footprint as f
     left join int_communes_stratum_comparison as s using (code_insee)
+    left join int_communes_national_comparison as n using (code_insee)
     left join stg_communes as g using (code_insee)
 ),
 
@@ -47,16 +48,29 @@ final as (
         infrastructure_tco2e,
         infrastructure_data_stored_tb,
         ftth_share,
+        households,
+        persons_per_household,
+        jobs,
         median_income_eur,
+        income_decile::bigint as income_decile,
         poverty_rate_pct,
+        footprint_vs_national_pct,
+        households_effect_pct,
+        income_effect_pct,
+        age_effect_pct,
+        jobs_effect_pct,
         stratum_label as population_stratum,
         stratum_communes_count,
         stratum_median_kgco2e_per_inhabitant,
         stratum_rank,
+        stratum_position,
         departement_code,
         region_code,
         epci_siren,
         population_source,
+        households_source,
+        jobs_source,
+        median_income_source,
         population_estimated,
         geometry_origin,
         geometry

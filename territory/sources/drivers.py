@@ -22,6 +22,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import duckdb
+
+from territory.sources._files import InputRecord, sha256_of
+
 HOUSEHOLDS_FILE = "households_census2021.csv"
 HOUSEHOLDS_COLUMNS = ("code_insee", "population_2021", "households_2021")
 
@@ -64,3 +68,67 @@ def read_table(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
             msg = f"{path}: header {reader.fieldnames} is not {list(columns)}"
             raise ValueError(msg)
         return list(reader)
+
+
+#: which devices follow which driver: device, driver (income or age), prefix of the factors
+#: giving the rate per income decile (``<rates>.decile_<n>``) or age band (``<rates>.age_…``)
+DEVICE_DRIVERS_FILE = "device_drivers.csv"
+DEVICE_DRIVER_COLUMNS = ("device", "driver", "rates", "source")
+DRIVERS = ("income", "age")
+
+#: raw table of each derived table read by a run
+RAW_TABLES = {
+    HOUSEHOLDS_FILE: ("raw_households_census", HOUSEHOLDS_COLUMNS),
+    INCOME_FILE: ("raw_income_filosofi", INCOME_COLUMNS),
+    JOBS_FILE: ("raw_jobs_establishments", JOBS_COLUMNS),
+}
+
+
+def load_local_drivers(con: duckdb.DuckDBPyConnection, folder: Path) -> list[InputRecord]:
+    """Create ``raw_households_census``, ``raw_income_filosofi``, ``raw_jobs_establishments``
+    and ``raw_device_drivers`` from ``folder``'s tables (the project's ``data/``); a table that
+    breaks a rule stops the run naming file, row and column."""
+    import json
+
+    from territory.errors import FactorTableError, InputError
+
+    records = []
+    for name, (table, columns) in RAW_TABLES.items():
+        path = folder / name
+        if not path.is_file():
+            msg = f"{path}: file missing; run scripts/derive_local_drivers.py"
+            raise InputError(msg)
+        con.execute(
+            f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_csv(?, header = true, "
+            "all_varchar = true, quote = '\"', escape = '\"')", [path.as_posix()])
+        header = tuple(r[0] for r in con.execute(f"DESCRIBE {table}").fetchall())
+        if header != columns:
+            msg = f"{path}: row 1: header {', '.join(header)} is not {', '.join(columns)}"
+            raise InputError(msg)
+        count = int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
+        provenance_path = folder / provenance_file(name)
+        provenance = (json.loads(provenance_path.read_text(encoding="utf-8"))
+                      if provenance_path.is_file() else {})
+        records.append(InputRecord(
+            name=f"data:{name.removesuffix('.csv')}", path=str(path), sha256=sha256_of(path),
+            rows_read=count, rows_kept=count, vintage=provenance.get("source"),
+            notes=[(f"derived by {provenance.get('script', 'scripts/derive_local_drivers.py')}"
+                   f" from {provenance.get('url', 'an INSEE file')}")]))
+    path = folder / DEVICE_DRIVERS_FILE
+    rows = read_table(path, DEVICE_DRIVER_COLUMNS)
+    with (folder / "devices.csv").open(encoding="utf-8", newline="") as handle:
+        devices = {row["device"] for row in csv.DictReader(handle)}
+    for line, row in enumerate(rows, start=2):
+        for column, known in (("device", devices), ("driver", set(DRIVERS))):
+            if row[column] not in known:
+                msg = (f"{path}: row {line}, column {column}: {row[column]!r} is not one of "
+                       f"{', '.join(sorted(known))}")
+                raise FactorTableError(msg)
+    con.execute("CREATE OR REPLACE TABLE raw_device_drivers (device VARCHAR, driver VARCHAR, "
+                "rates VARCHAR)")
+    if rows:
+        con.executemany("INSERT INTO raw_device_drivers VALUES (?, ?, ?)",
+                        [[r["device"], r["driver"], r["rates"]] for r in rows])
+    records.append(InputRecord(name="data:device_drivers", path=str(path),
+                               sha256=sha256_of(path), rows_read=len(rows), rows_kept=len(rows)))
+    return records

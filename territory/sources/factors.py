@@ -48,7 +48,7 @@ DEVICE_FACTORS = {
 #: datacenters are a national total shared per user: only the user count is per device
 DATACENTER_FACTORS = {"equipment_rate": "share", "units_per_owner": "units"}
 COMPONENTS = ("devices", "networks", "datacenters")
-BASES = ("inhabitants", "persons_12plus", "households")
+BASES = ("inhabitants", "persons_12plus", "households", "jobs")
 GLOBAL_FACTORS = (
     "electricity.kgco2e_per_kwh",
     "population.persons_per_household",

@@ -147,6 +147,51 @@ function levelRank(level, i) {
   var r = ranks[level.layer];
   return {rank: r.rank[i], n: r.n, median: r.median};
 }
+// ---- why a commune differs from the national average: its gap, then each local driver's
+// effect ([popup] national_gap and [[popup.drivers]] of the map definition), in % of the
+// national average per inhabitant (level.national, from mapping.py)
+var fmtPct = new Intl.NumberFormat('fr-FR', {minimumFractionDigits: 1, maximumFractionDigits: 1});
+// quoted values are estimates: four significant digits at most ("158 600")
+var fmtQuoted = new Intl.NumberFormat('fr-FR', {maximumSignificantDigits: 4});
+function signedPct(v) {
+  var r = Math.round(v * 10) / 10;
+  return (r > 0 ? '+' : r < 0 ? '\u2212' : '') + fmtPct.format(Math.abs(r)) + ' %';
+}
+function known(level, column, i) { var c = level.values[column]; return c !== undefined && c[i] !== null && c[i] !== undefined; }
+function lowerFirst(s) { return s.charAt(0).toLowerCase() + s.slice(1); }
+function driverLabel(level, driver, i) {
+  var effect = level.values[driver.effect][i];
+  var name = effect > 0 && driver.more ? driver.more : effect < 0 && driver.less ? driver.less : meta(driver.effect).short;
+  if (!driver.value || !known(level, driver.value, i)) return name;
+  var quoted = (driver.value_text || '{value} {unit}').replace('{value}', fmtQuoted.format(level.values[driver.value][i]))
+    .replace('{unit}', meta(driver.value).unit).trim();
+  return name + ' (' + quoted + ')';
+}
+function driversBlock(level, i) {
+  if (!POPUP.national_gap || level.national === undefined || !known(level, POPUP.national_gap, i)) return null;
+  var div = el('div', undefined, 'territory-drivers');
+  div.appendChild(el('h3', 'Pourquoi cet écart ?'));
+  div.appendChild(el('div', signedPct(level.values[POPUP.national_gap][i]) + ' par rapport à la moyenne nationale ('
+    + withUnit(POPUP.compared, level.national) + ')', 'territory-gap'));
+  var threshold = POPUP.negligible_pct || 0;
+  var drivers = (POPUP.drivers || []).filter(function(d) { return known(level, d.effect, i); });
+  function effect(d) { return level.values[d.effect][i]; }
+  var large = drivers.filter(function(d) { return Math.abs(effect(d)) >= threshold; })
+    .sort(function(a, b) { return Math.abs(effect(b)) - Math.abs(effect(a)); });
+  var small = drivers.filter(function(d) { return Math.abs(effect(d)) < threshold; });
+  var list = el('ul');
+  large.forEach(function(d) {
+    list.appendChild(el('li', driverLabel(level, d, i) + ' : ' + signedPct(effect(d)), 'territory-driver'));
+  });
+  if (small.length) {
+    list.appendChild(el('li', 'Autres facteurs négligeables (moins de ' + fmt1.format(threshold) + ' % chacun) : '
+      + small.map(function(d) { return lowerFirst(meta(d.effect).short); }).join(', '), 'territory-driver territory-negligible'));
+  }
+  div.appendChild(list);
+  div.appendChild(el('div', 'Effets en % de la moyenne nationale ; ils se combinent et ne s’additionnent pas exactement à l’écart.',
+    'territory-note'));
+  return div;
+}
 // popups are panned clear of the title and search box (top left) and of the legend
 var POPUP_OPTIONS = {maxWidth: 340, minWidth: 280, autoPanPaddingTopLeft: L.point(20, 190), autoPanPaddingBottomRight: L.point(20, 40)};
 function keepNumbers(text) { return text.replace(/(\d) (\d)/g, '$1\u202f$2'); }
@@ -158,6 +203,8 @@ function popupContent(level, i) {
     t.appendChild(row(meta(c).label, withUnit(c, val(level, c, i))));
   });
   div.appendChild(t);
+  var drivers = driversBlock(level, i);
+  if (drivers) div.appendChild(drivers);
   if (PARTS.length) {
     var total = partsTotal(level, i);
     div.appendChild(el('h3', 'Répartition de l’empreinte'));
@@ -184,18 +231,33 @@ function popupContent(level, i) {
     registry.forEach(function(c) { rt.appendChild(row(meta(c).label, withUnit(c, val(level, c, i)))); });
     div.appendChild(rt);
   }
-  // comparison: communes with the communes of their population stratum (all of France);
-  // other levels with the other territories of the level
-  var cmp = null, stratum = level.texts[POPUP.stratum], rank = level.values[POPUP.stratum_rank];
+  // comparison: communes with the communes of their population stratum (all of France), ranked
+  // only when their gap to the stratum median is beyond the model's uncertainty; other levels
+  // with the other territories of the level
+  var cmp = null, stratum = level.texts[POPUP.stratum], compared = meta(POPUP.compared);
   if (!POPUP.compared) cmp = null;
-  else if (rank && rank[i]) {
-    cmp = {title: 'Comparaison avec les communes ' + keepNumbers(stratum ? stratum[i] : ''),
-           median: val(level, POPUP.stratum_median, i), rank: val(level, POPUP.stratum_rank, i),
-           n: val(level, POPUP.stratum_count, i), peers: 'communes de la strate en France'};
+  else if (stratum) {
+    if (stratum[i]) {
+      var median = val(level, POPUP.stratum_median, i), count = fmt.format(val(level, POPUP.stratum_count, i));
+      var position = (level.texts[POPUP.stratum_position] || [])[i] || '', lines = [];
+      if (known(level, POPUP.stratum_rank, i)) {
+        lines.push('Rang ' + fmt.format(val(level, POPUP.stratum_rank, i)) + ' sur ' + count
+          + ' dans sa strate (1 = la plus faible ' + lowerFirst(compared.label) + ')' + (position ? ', ' + position : '') + '.');
+      } else if (position) {
+        lines.push(position.charAt(0).toUpperCase() + position.slice(1)
+          + ' : l’écart à la médiane est dans l’incertitude du modèle (bornes basse et haute des facteurs).');
+      }
+      // the median with its decimals, as on the bar above (a rank is decided by tenths)
+      var medianMeta = meta(POPUP.stratum_median);
+      lines.push(medianMeta.label + ' : ' + formatter(medianMeta.decimals).format(median) + ' ' + medianMeta.unit
+        + ' (' + count + ' communes de la strate en France).');
+      cmp = {title: 'Comparaison avec les communes de sa strate (' + keepNumbers(stratum[i]) + ')', median: median, lines: lines};
+    }
   } else if (val(level, POPULATION, i) > 0 && level.codes.length > 2) {
     var r = levelRank(level, i);
-    cmp = {title: 'Comparaison avec les autres territoires (' + level.label + ')', median: r.median, rank: r.rank, n: r.n,
-           peers: level.label.toLowerCase() + ' de la carte'};
+    cmp = {title: 'Comparaison avec les autres territoires (' + level.label + ')', median: r.median,
+           lines: [compared.label + ', en ' + compared.unit + '. Rang ' + fmt.format(r.rank) + ' sur ' + fmt.format(r.n)
+             + ' ' + level.label.toLowerCase() + ' de la carte (1 = la valeur la plus faible).']};
   }
   if (cmp) {
     div.appendChild(el('h3', cmp.title));
@@ -203,9 +265,7 @@ function popupContent(level, i) {
       ['Ce territoire', per, '#e6550d', fmt1.format(per)],
       ['Médiane', cmp.median, '#969696', fmt1.format(cmp.median)]
     ], 280));
-    var compared = meta(POPUP.compared);
-    div.appendChild(el('div', compared.label + ', en ' + compared.unit + '. Rang ' + fmt.format(cmp.rank) + ' sur ' + fmt.format(cmp.n)
-      + ' ' + cmp.peers + ' (1 = la valeur la plus faible).', 'territory-note territory-rank'));
+    cmp.lines.forEach(function(line) { div.appendChild(el('div', line, 'territory-note territory-rank')); });
   }
   return div;
 }
@@ -280,7 +340,12 @@ legend.update = function(level) {
     else txt.textContent = fmtb.format(lows[i]) + ' – ' + fmtb.format(highs[i]);
     line.appendChild(sw); line.appendChild(txt); div.appendChild(line);
   }
-  var n = level.codes.length;
+  var n = level.codes.length, range = level.range || [];
+  if (range.length && range[0] !== range[1]) {
+    // the spread in the indicator's unit: how far apart the lightest and darkest territories are
+    div.appendChild(el('div', 'De ' + amount(data.indicator, range[0]) + ' à ' + amount(data.indicator, range[1]) + ' ' + data.unit,
+      'territory-legend-range'));
+  }
   // the spread is relative to the median: meaningless when the median is 0 (most communes
   // without any antenna, say)
   var spreadText = level.spread > 0 || !level.range || level.range[0] === level.range[1]
@@ -290,9 +355,9 @@ legend.update = function(level) {
   div.appendChild(note);
   if (level.spread < 0.02 && n > 2 && data.intensive[data.indicator]) {
     // say why a per-inhabitant map is nearly uniform, rather than let it look broken
-    var why = el('div', 'Les territoires diffèrent très peu : les taux d’équipement sont nationaux '
-      + '(seul le smartphone varie avec la taille de la commune) ; la couverture en fibre '
-      + '(source « fibre ») fait varier les réseaux. Voir la méthodologie.', 'territory-note territory-uniform');
+    var why = el('div', 'Les territoires diffèrent très peu à ce niveau : les écarts locaux (taille des ménages, '
+      + 'revenus, emplois) se compensent en partie, et des couleurs différentes séparent ici des valeurs proches. '
+      + 'Voir la méthodologie.', 'territory-note territory-uniform');
     why.style.color = '#555'; why.style.maxWidth = '360px';
     div.appendChild(why);
   }
