@@ -284,6 +284,40 @@ class _Computed:
     factor_overrides: dict[str, dict[str, Any]]
     #: sensitivity.csv's rows
     sensitivity: list[dict[str, object]]
+    #: where each local driver of the device stock comes from (manifest ``local_drivers``)
+    drivers: dict[str, Any]
+
+
+def _local_drivers(con: duckdb.DuckDBPyConnection, settings: RunSettings) -> dict[str, Any]:
+    """Where each local driver of the device stock comes from, with the number of communes
+    (all of France) per source."""
+    def counts(column: str) -> dict[str, int]:
+        return {str(source): int(n) for source, n in con.execute(
+            f"SELECT coalesce({column}, 'aucune') AS source, count(*) FROM int_communes_footprint "
+            "GROUP BY 1 ORDER BY 2 DESC, 1").fetchall()}
+
+    return {
+        "households": {"model": "population / the commune's persons per household, INSEE census "
+                                "2021 (data/households_census2021.csv)",
+                       "communes_by_source": counts("households_source")},
+        "income": {"model": "equipment rates of the national income decile of the commune's "
+                            "median (Filosofi 2021, data/income_filosofi2021.csv, or --source "
+                            "income=FILE)",
+                   "communes_by_source": counts("median_income_source")},
+        "jobs": {"model": ("INSEE jobs at the place of work of " + str(settings.jobs_file)
+                           + " where given, else " if settings.jobs_file else "")
+                 + "jobs estimated from establishments by size class (INSEE 2014, "
+                   "data/jobs_establishments2014.csv) scaled to jobs.national_jobs",
+                 "communes_by_source": counts("jobs_source")},
+        "age": {"model": (f"age structure of {settings.age_file}: people aged 12+ and "
+                          "smartphone and computer rates by age band" if settings.age_file else
+                          "no age file (--source age=FILE): people aged 12+ at the national "
+                          "share and national smartphone and computer rates, whatever the "
+                          "commune's age structure"),
+                "communes_with_age_structure": int(fetch_value(
+                    con, "SELECT count(*) FILTER (WHERE age_structure_known) "
+                         "FROM int_communes_footprint"))},
+    }
 
 
 def _closure(models: list[Model], name: str) -> set[str]:
@@ -373,8 +407,9 @@ def _compute(
         raise PipelineError(msg)
     with steps.step("checking invariants"):
         check_invariants(con, LAYERS)
-        national = national_check(con, settings.datacenter_scope)
+        national = national_check(con, settings.datacenter_scope, settings.national_reference)
         sensitivity = sensitivity_rows(con)
+        drivers = _local_drivers(con, settings)
         check_contracts(con, load_contracts(pipelines_dir() / "marts" / "contracts.toml"),
                         [m.name for m in models if m.layer == "marts"])
 
@@ -382,7 +417,7 @@ def _compute(
     _release_models(con, models)
 
     return _Computed(con, records, quarantine, departements, national, factor_version,
-                     model_timings, factor_overrides, sensitivity)
+                     model_timings, factor_overrides, sensitivity, drivers)
 
 
 def _map_sources(records: list[InputRecord], factor_version: str) -> str:
@@ -505,6 +540,7 @@ def build_outputs(
             "parameters": {
                 "departements": departements or "all",
                 "datacenter_scope": settings.datacenter_scope,
+                "national_reference": settings.national_reference,
                 **{f"{kind}_file": str(getattr(settings, f"{kind}_file") or "") or None
                    for kind in CENSUS_KINDS},
                 "map_assets": settings.map_assets,
@@ -523,6 +559,7 @@ def build_outputs(
             "density_raster": density_summary,
             "workbook": workbook,
             "national_check": national,
+            "local_drivers": computed.drivers,
             "software": {**_software_versions(), "spatial_extension": spatial_extension_path().name},
             "step_timings_s": {**steps.timings, **{f"model:{k}": round(v, 3) for k, v in model_timings.items()}},
             "outputs": describe_outputs(staging, written),

@@ -18,6 +18,7 @@ from territory.settings import (
     CENSUS_KINDS,
     DATACENTER_SCOPES,
     MAP_ASSETS,
+    NATIONAL_REFERENCES,
     FactorOverride,
     RunSettings,
 )
@@ -180,6 +181,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--datacenter-scope", choices=DATACENTER_SCOPES, default=None,
                         help="france: ADEME/Arcep 2022 scope (default); with_abroad: Jan 2025 "
                              "update counting datacenters abroad")
+    parser.add_argument("--national-reference", choices=NATIONAL_REFERENCES, default=None,
+                        help="national assessment the national check of manifest.json compares "
+                             "with: 2022 (ADEME, January 2025 update, default) or 2020 "
+                             "(ADEME/Arcep 2022 study)")
     parser.add_argument("--factor", action="append", default=[], metavar="ID=VALUE",
                         help="override a factor of data/ for this run: ID=VALUE (the table's low "
                              "and high kept), ID=VALUE:LOW:HIGH, or ID=OTHER_ID to take another "
@@ -306,6 +311,8 @@ def _settings(args: argparse.Namespace) -> RunSettings:
         retention_days=(args.retention_days if getattr(args, "retention_days", None) is not None
                         else config.get("retention_days")),
         datacenter_scope=getattr(args, "datacenter_scope", None) or config.get("datacenter_scope", "france"),
+        national_reference=(getattr(args, "national_reference", None)
+                            or str(config.get("national_reference", "2022"))),
         factor_overrides=tuple(overrides.values()),
         map_assets=getattr(args, "map_assets", "inline"),
         map_tolerance_m=getattr(args, "map_tolerance", None),

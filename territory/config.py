@@ -1,6 +1,7 @@
 """TOML pipeline files (``pipelines/*.toml``): run parameters a scheduled job can pin.
 
 Known keys of ``[run]``: ``departements`` (list of codes), ``datacenter_scope``,
+``national_reference`` (``"2022"`` or ``"2020"``),
 ``population_file``, ``jobs_file``, ``age_file`` (paths, relative to the TOML file). Registries are declared in
 ``[sources.<name>]`` tables with ``kind``, ``path`` (relative to the TOML file) and/or ``url``,
 and optional ``crs``, ``encoding``, ``separator``, ``commune``, ``year`` and ``columns`` (a table
@@ -29,7 +30,7 @@ from territory.settings import FactorOverride, data_dir
 
 #: per-commune INSEE files of a pipeline's [run] table (paths relative to the TOML file)
 CENSUS_KEYS = ("population_file", "jobs_file", "age_file")
-KNOWN_KEYS = {"departements", "datacenter_scope", "description", "retention_days", *CENSUS_KEYS}
+KNOWN_KEYS = {"departements", "datacenter_scope", "national_reference", "description", "retention_days", *CENSUS_KEYS}
 TABLES = {"run", "sources", "factors"}
 OVERRIDE_KEYS = {"value", "low", "high"}
 SOURCE_KEYS = {

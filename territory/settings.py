@@ -22,6 +22,9 @@ setting                    default      meaning
 ``datacenter_scope``       ``france``   ``france`` (ADEME/Arcep 2022 scope, 2020 data) or
                                         ``with_abroad`` (Jan 2025 update: datacenters abroad
                                         serving French users are counted)
+``national_reference``     ``2022``     national assessment the national check compares with:
+                                        ``2022`` (ADEME, January 2025 update, 2022 data) or
+                                        ``2020`` (ADEME/Arcep 2022 study, 2020 data)
 ``factor_overrides``       ``()``       factors replaced for this run: ``(id, value, low, high)``
                                         tuples (low/high ``None``: the table's bounds; a value
                                         that is a factor id takes that factor's figures); see
@@ -71,6 +74,10 @@ CRS_WEB = "EPSG:4326"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DATACENTER_SCOPES = ("france", "with_abroad")
+#: the national assessment the national check compares with (territory/national_check.py):
+#: ``2022``, ADEME's January 2025 update (2022 data, datacenters abroad included), or ``2020``,
+#: the ADEME/Arcep study of January 2022 (2020 data)
+NATIONAL_REFERENCES = ("2022", "2020")
 #: ``datacenter_scope`` is a factor selection: the national datacenter footprint the models read
 #: (``datacenters.national_footprint_tco2e``) takes the figures of the scope's factor
 DATACENTER_FACTOR = "datacenters.national_footprint_tco2e"
@@ -127,6 +134,7 @@ class RunSettings:
     sources: tuple[tuple[str, Path, dict[str, Any]], ...] = ()
     retention_days: float | None = None
     datacenter_scope: str = "france"
+    national_reference: str = "2022"
     factor_overrides: tuple[FactorOverride, ...] = ()
     map_assets: str = "inline"
     map_tolerance_m: float | None = None
@@ -139,6 +147,10 @@ class RunSettings:
     offline: bool = False
 
     def __post_init__(self) -> None:
+        if self.national_reference not in NATIONAL_REFERENCES:
+            msg = (f"national_reference must be one of {', '.join(NATIONAL_REFERENCES)}, "
+                   f"got {self.national_reference!r}")
+            raise ConfigError(msg)
         if self.datacenter_scope not in DATACENTER_SCOPES:
             msg = (
                 f"datacenter_scope must be one of {', '.join(DATACENTER_SCOPES)}, "

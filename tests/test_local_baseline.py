@@ -72,6 +72,16 @@ def test_professional_devices_concentrate_where_jobs_are(communes_44):
     assert herblain["jobs_effect_pct"] > 5
 
 
+def test_manifest_says_where_each_driver_comes_from(run_44):
+    drivers = _manifest(run_44)["local_drivers"]
+    assert drivers["age"]["model"].startswith("no age file")
+    assert drivers["age"]["communes_with_age_structure"] == 0
+    assert drivers["households"]["communes_by_source"]["recensement 2021"] > 34_800
+    income = drivers["income"]["communes_by_source"]
+    assert income["Filosofi 2021 (commune)"] > 31_000
+    assert income["secret : moyenne des communes de l'EPCI"] > 3_000
+
+
 def test_national_population_within_half_a_percent_of_insee(run_44):
     check = {c["check"]: c for c in _manifest(run_44)["national_check"]["checks"]}
     assert abs(check["population"]["relative_gap"]) <= 0.005
@@ -100,11 +110,15 @@ def test_national_check_can_fail_and_follows_the_factors(run_44, tmp_path):
     assert national["verdict"] == "fail"
     out = tmp_path / "out"
     assert main(["run", "--departement", "44", "--out", str(out), "--quiet",
-                 "--factor", "smartphone.lifetime_years=3.5"]) == 0
-    longer = next(c for c in _manifest(out)["national_check"]["checks"]
-                  if c["check"] == "smartphones_stock")
+                 "--factor", "smartphone.lifetime_years=3.5", "--national-reference", "2020"]) == 0
+    other = _manifest(out)["national_check"]
+    longer = next(c for c in other["checks"] if c["check"] == "smartphones_stock")
     assert longer["reference"] == pytest.approx(smartphones["reference"] * 3.5 / 2.5, rel=1e-6)
     assert longer["passed"]
+    # the bottom-up components against the 2020 study (17.2 Mt) instead of the 2022 update
+    assert national["reference_tco2e"] == 29.5e6 and other["reference_tco2e"] == 17.2e6
+    assert other["reference"].startswith("ADEME/Arcep 2022 (2020 data)")
+    assert _manifest(out)["parameters"]["national_reference"] == "2020"
 
 
 def test_sensitivity_lists_every_factor_at_its_bounds(run_44):
@@ -170,6 +184,7 @@ def test_age_file_moves_smartphones_and_computers_with_age(tmp_path, communes_44
     assert record["rows_read"] == 2 and record["rows_kept"] == 2
     assert any("P21_POP75P" in note for note in record["notes"])
     assert _manifest(out)["parameters"]["age_file"] == str(source)
+    assert _manifest(out)["local_drivers"]["age"]["communes_with_age_structure"] == 2
     before = communes_44.set_index("code_insee")
     # the other communes keep their footprint (the national mean moves them by a hair only)
     assert communes.loc["44020", "footprint_tco2e"] == pytest.approx(

@@ -20,7 +20,7 @@ totals as (
             as datacenters_tco2e,
         exact_sum(embodied_tco2e) as embodied_tco2e,
         exact_sum(use_tco2e) as use_tco2e,
-        exact_sum(use_kwh) as electricity_kwh,
+        exact_sum(use_kwh) as use_kwh,
         exact_sum(case when territorial then use_tco2e end) as territorial_tco2e,
         exact_sum(case when territorial then use_kwh end) as territorial_kwh,
         exact_sum(case when device in ('smartphone', 'smartphone_pro') then units end) as smartphones_units,

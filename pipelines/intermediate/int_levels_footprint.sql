@@ -30,7 +30,7 @@ grouped as (
         exact_sum(use_tco2e) as use_tco2e,
         exact_sum(territorial_tco2e) as territorial_tco2e,
         exact_sum(displaced_tco2e) as displaced_tco2e,
-        exact_sum(electricity_kwh) as electricity_kwh,
+        exact_sum(use_kwh) as use_kwh,
         exact_sum(territorial_kwh) as territorial_kwh,
         exact_sum(smartphones_units) as smartphones_units,
         exact_sum(computers_units) as computers_units,

@@ -27,7 +27,7 @@ final as (
         use_tco2e,
         territorial_tco2e,
         displaced_tco2e,
-        electricity_kwh,
+        use_kwh,
         territorial_kwh,
         smartphones_units,
         computers_units,
