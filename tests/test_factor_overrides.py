@@ -182,7 +182,8 @@ def test_longer_smartphone_lifetime_lowers_the_footprint(run_44, longer_lifetime
 def test_with_abroad_scope_goes_through_the_override(tmp_path, run_44):
     out = tmp_path / "out"
     run_pipeline(RunSettings(out_dir=out, departements=("44",), progress=False,
-                             density_raster=False, datacenter_scope="with_abroad"))
+                             density_raster=False, datacenter_scope="with_abroad",
+                             national_reference="2020"))
     manifest = _manifest(out)
     entry = manifest["factor_overrides"]["datacenters.national_footprint_tco2e"]
     assert entry["from"] == "datacenters.national_footprint_with_abroad_tco2e"
@@ -190,7 +191,9 @@ def test_with_abroad_scope_goes_through_the_override(tmp_path, run_44):
     assert manifest["parameters"]["datacenter_scope"] == "with_abroad"
     national, base = manifest["national_check"], _manifest(run_44)["national_check"]
     assert national["shares"]["datacenters"] > base["shares"]["datacenters"] + 0.1
-    assert national["reference"].startswith("ADEME update Jan 2025")
+    # against the 2020 study, with_abroad compares with its restatement (25 Mt)
+    assert national["reference"].startswith("ADEME update Jan 2025 (2020 restated)")
+    assert national["reference_tco2e"] == 25e6
 
 
 
