@@ -44,7 +44,7 @@ from territory.quarantine import write_quarantine_csv
 from territory.registries import read_registry
 from territory.registries.specs import extra_factor_tables
 from territory.registries.tables import create_registry_tables
-from territory.sensitivity import sensitivity_rows, write_sensitivity
+from territory.sensitivity import device_totals, sensitivity_rows, write_sensitivity
 from territory.settings import (
     CENSUS_KINDS,
     RunSettings,
@@ -408,7 +408,9 @@ def _compute(
     with steps.step("checking invariants"):
         check_invariants(con, LAYERS)
         national = national_check(con, settings.datacenter_scope, settings.national_reference)
-        sensitivity = sensitivity_rows(con)
+        devices = device_totals(con)
+        national["devices"] = [d.as_dict() for d in devices]
+        sensitivity = sensitivity_rows(con, devices)
         drivers = _local_drivers(con, settings)
         check_contracts(con, load_contracts(pipelines_dir() / "marts" / "contracts.toml"),
                         [m.name for m in models if m.layer == "marts"])

@@ -63,6 +63,22 @@ class DeviceTotal:
     embodied_tco2e: float
     use_tco2e: float
     use_kwh: float
+    units_low: float = 0.0
+    units_high: float = 0.0
+    total_tco2e_low: float = 0.0
+    total_tco2e_high: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        """The national figures of this device type, rounded for manifest.json."""
+        return {
+            "device": self.device, "component": self.component, "basis": self.basis,
+            "units": round(self.units), "units_low": round(self.units_low),
+            "units_high": round(self.units_high), "embodied_tco2e": round(self.embodied_tco2e),
+            "use_tco2e": round(self.use_tco2e),
+            "total_tco2e": round(self.embodied_tco2e + self.use_tco2e),
+            "total_tco2e_low": round(self.total_tco2e_low),
+            "total_tco2e_high": round(self.total_tco2e_high), "use_kwh": round(self.use_kwh),
+        }
 
 
 @dataclass(frozen=True)
@@ -84,7 +100,10 @@ def device_totals(con: duckdb.DuckDBPyConnection) -> list[DeviceTotal]:
                 WHEN f.basis = 'persons_12plus' AND NOT a.age_structure_known THEN f.units
                 WHEN f.basis = 'jobs' AND j.jobs_estimated THEN f.units
                 ELSE 0 END),
-            exact_sum(f.embodied_tco2e), exact_sum(f.use_tco2e), exact_sum(f.use_kwh)
+            exact_sum(f.embodied_tco2e), exact_sum(f.use_tco2e), exact_sum(f.use_kwh),
+            exact_sum(f.units_low), exact_sum(f.units_high),
+            exact_sum(f.embodied_tco2e_low + f.use_tco2e_low),
+            exact_sum(f.embodied_tco2e_high + f.use_tco2e_high)
         FROM int_communes_device_footprint AS f
         JOIN int_communes_footprint AS c USING (code_insee)
         JOIN int_communes_age AS a USING (code_insee)
@@ -145,10 +164,11 @@ def _role(fid: str, totals: list[DeviceTotal], distribution_prefixes: set[str]) 
     return ROLE_OTHER
 
 
-def sensitivity_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, object]]:
+def sensitivity_rows(
+    con: duckdb.DuckDBPyConnection, totals: list[DeviceTotal],
+) -> list[dict[str, object]]:
     """One row per factor: the national total at its low and at its high bound, largest swing
-    first."""
-    totals = device_totals(con)
+    first (``totals``: :func:`device_totals`)."""
     factors = read_factors(con)
     distribution = {str(r[0]) for r in con.execute(
         "SELECT DISTINCT rates FROM stg_device_drivers").fetchall()}
