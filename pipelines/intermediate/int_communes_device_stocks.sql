@@ -1,5 +1,6 @@
--- materialized: view
 -- Devices, lines and users per commune and device type:
+-- A table (not a view): the footprint model reads it three times and the national sums per
+-- device once more; recomputing its joins each time cost more than its memory (about 80 MB).
 --   basis x equipment rate x local multiplier x units per owner.
 -- The basis follows the commune (households, people aged 12+, jobs at the place of work).
 -- The local multiplier is the product of the drivers of data/device_drivers.csv: the equipment
