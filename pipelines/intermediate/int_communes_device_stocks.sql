@@ -1,6 +1,4 @@
 -- Devices, lines and users per commune and device type:
--- A table (not a view): the footprint model reads it three times and the national sums per
--- device once more; recomputing its joins each time cost more than its memory (about 80 MB).
 --   basis x equipment rate x local multiplier x units per owner.
 -- The basis follows the commune (households, people aged 12+, jobs at the place of work).
 -- The local multiplier is the product of the drivers of data/device_drivers.csv: the equipment
@@ -9,6 +7,8 @@
 -- keeps the national rate: the drivers move devices between communes, they add none.
 -- units_without_<driver> (central) is the stock the commune would have without that driver:
 -- the effects shown to planners are the differences.
+-- A table (not a view): the footprint model reads it three times and the national sums per
+-- device once more; recomputing its joins each time cost more than its memory (about 80 MB).
 with
 
 bases as (
