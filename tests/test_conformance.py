@@ -215,11 +215,11 @@ def test_same_geopackage_tables(runs_twice: tuple[Path, Path]) -> None:
 
 
 def test_same_csv_map_and_quarantine_bytes(runs_twice: tuple[Path, Path]) -> None:
-    """communes.csv, map.html, territoire.xlsx and every quarantine CSV are byte-identical (the
-    model's sums are exact, so DuckDB's thread order does not change a bit; no date outside
-    manifest.json)."""
+    """communes.csv, map.html, territoire.xlsx, territory.qgz and every quarantine CSV are
+    byte-identical (the model's sums are exact, so DuckDB's thread order does not change a bit;
+    no date outside manifest.json)."""
     first, second = runs_twice
-    names = ["communes.csv", "map.html", "territoire.xlsx",
+    names = ["communes.csv", "map.html", "territoire.xlsx", "territory.qgz",
              *(p.relative_to(first).as_posix() for p in (first / "quarantine").glob("*.csv"))]
     assert len(names) > 3
     for name in names:
