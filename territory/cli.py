@@ -85,8 +85,9 @@ def _parser() -> argparse.ArgumentParser:
         help="write one interactive map per département (maps/map-44.html), nothing else",
         description=(
             "Compute the footprint as `territory run` does and write one offline map per "
-            "département given (maps/map-<code>.html in the output folder; all of France in "
-            "maps/map-france.html when no département is given). Communes are compared with "
+            "département of the extent (maps/map-<code>.html in the output folder, showing the "
+            "extent's communes of that département; all of France in maps/map-france.html when "
+            "no département, EPCI or commune is given). Communes are compared with "
             "the communes of their population stratum in all of France. Other outputs are left "
             "as they are; each map is replaced only once complete."
         ),
