@@ -217,12 +217,12 @@ def _set_aside_outside_extent(
     """
     if not departements:
         return None
-    inside, kept = (("list_contains(?, code_insee)", communes) if communes
-                    else ("list_contains(?, c.departement_code)", departements))
+    in_extent, kept = (("list_contains(?, code_insee)", communes) if communes
+                       else ("list_contains(?, c.departement_code)", departements))
     outside = con.execute(
         "SELECT p.kind, p.source_file, count(*) FROM int_registry_points_located AS p "
         "JOIN stg_communes AS c USING (code_insee) "
-        f"WHERE NOT {inside} GROUP BY ALL ORDER BY 2",
+        f"WHERE NOT {in_extent} GROUP BY ALL ORDER BY 2",
         [kept]).fetchall()
     by_path = {(r.name, r.path): r for r in records}
     parts = []
@@ -239,7 +239,7 @@ def _set_aside_outside_extent(
         if not kind_records:
             continue
         inside, total = con.execute(
-            f"SELECT count(*) FILTER (WHERE {inside}), count(*) "
+            f"SELECT count(*) FILTER (WHERE {in_extent}), count(*) "
             f"FROM {table} AS t JOIN stg_communes AS c USING (code_insee)",
             [kept]).fetchone() or (0, 0)
         if total > inside:

@@ -231,14 +231,27 @@ def test_french_antennes_are_read_as_antennas_and_those_outside_the_epci_set_asi
 
 
 def test_two_communes_by_name_and_code(tmp_path):
+    """With per-commune registries (fibre, and income by its French name) whose other
+    communes lie outside the extent: noted, as for a département."""
     out = tmp_path / "out"
+    fibre = FIXTURES / "fibre" / "ftthCommunes.csv"
+    income = FIXTURES / "income" / "cc_filosofi_2021_COM.csv"
     code = main(["run", "--commune", "Nantes", "--commune", "44162", "--out", str(out),
-                 "--quiet", "--no-density-raster"])
+                 "--quiet", "--no-density-raster", "--source", f"fibre={fibre}",
+                 "--source", f"revenus={income}"])
     assert code == 0
     assert _csv_codes(out) == {"44109", "44162"}
     assert _gpkg_codes(out, "communes") == {"44109", "44162"}
     assert _map_codes(out / "map.html") == {"44109", "44162"}
     assert _gpkg_codes(out, "epci") == {NANTES_METROPOLE}
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["parameters"]["communes"] == ["44109", "44162"]
+    for name, path in (("fibre", fibre), ("income", income)):
+        record = next(r for r in manifest["inputs"] if r["path"] == str(path))
+        assert record["name"] == name
+        notes = [re.search(r"(\d+) of its (\d+) communes lie outside", n) for n in record["notes"]]
+        outside, total = next(map(int, m.groups()) for m in notes if m)
+        assert 0 < outside < total
 
 
 def test_epci_and_commune_of_another_departement_make_one_map_each(tmp_path):
