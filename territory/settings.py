@@ -9,6 +9,10 @@ setting                    default      meaning
 ``out_dir``                ``out``      folder that receives ``territory.gpkg``, ``map.html``,
                                         ``communes.csv``, ``manifest.json`` and ``quarantine/``
 ``departements``           ``()``       département codes to keep (``44``, ``2A``); empty = France
+``epcis``                  ``()``       SIRENs of EPCI whose member communes (COG 2026) to keep
+``communes``               ``()``       codes of single communes to keep (``44109``); the extent
+                                        is the union of the three (all empty = France; see
+                                        :mod:`territory.extent`)
 ``population_file``        ``None``     INSEE legal-population CSV replacing the COG 2026 ones
 ``jobs_file``              ``None``     INSEE jobs at the place of work (``P22_EMPLT``…) replacing
                                         the estimate from establishments for the communes it lists
@@ -121,6 +125,8 @@ def _project_folder(name: str) -> Path:
 #: per-commune INSEE files (``--source KIND=FILE``, ``KIND_file`` in a pipeline's [run] table);
 #: read by :mod:`territory.sources.census`
 CENSUS_KINDS = ("population", "jobs", "age")
+#: French (and plural) names accepted for them: ``--source emplois=FILE``
+CENSUS_ALIASES = {"populations": "population", "emplois": "jobs", "ages": "age"}
 
 @dataclass(frozen=True)
 class RunSettings:
@@ -128,6 +134,8 @@ class RunSettings:
 
     out_dir: Path = Path("out")
     departements: tuple[str, ...] = ()
+    epcis: tuple[str, ...] = ()
+    communes: tuple[str, ...] = ()
     population_file: Path | None = None
     jobs_file: Path | None = None
     age_file: Path | None = None
@@ -205,4 +213,4 @@ class RunSettings:
         """Map simplification tolerance actually used, in metres."""
         if self.map_tolerance_m is not None:
             return self.map_tolerance_m
-        return 60.0 if self.departements else 600.0
+        return 60.0 if self.departements or self.epcis or self.communes else 600.0

@@ -15,8 +15,10 @@ communes as (
 selected as (
     select *
     from communes
-    where len(getvariable('departements')) = 0
-        or list_contains(getvariable('departements'), departement_code)
+    where (len(getvariable('departements')) = 0
+            or list_contains(getvariable('departements'), departement_code))
+        and (coalesce(len(getvariable('communes')), 0) = 0
+            or list_contains(getvariable('communes'), code_insee))
 ),
 
 departements_fast as materialized (

@@ -1,4 +1,6 @@
--- The `communes` layer: one row per commune that has a geometry, within the run's extent.
+-- The `communes` layer: one row per commune that has a geometry, within the run's extent:
+-- its départements and, when it is given EPCI or communes, its list of communes (empty or
+-- unset: all the communes of the départements).
 with
 
 -- the boundaries are joined in here only (from staging), not carried through the models
@@ -78,6 +80,8 @@ final as (
     where geometry is not null
         and (len(getvariable('departements')) = 0
             or list_contains(getvariable('departements'), departement_code))
+        and (coalesce(len(getvariable('communes')), 0) = 0
+            or list_contains(getvariable('communes'), code_insee))
 )
 
 select * from final

@@ -28,3 +28,5 @@ join stg_communes as c on c.code_insee = p.code_insee
 where p.geometry is not null
     and (len(getvariable('departements')) = 0
         or list_contains(getvariable('departements'), c.departement_code))
+    and (coalesce(len(getvariable('communes')), 0) = 0
+        or list_contains(getvariable('communes'), p.code_insee))

@@ -33,7 +33,7 @@ COLUMN_TYPES = ("text", "number", "year", "code_insee")
 #: energy models: the built-in kinds keep their formulas in int_registry_points_energy.sql;
 #: ``power``: kWh a year = power_w x hours_per_year / 1000, from the kind's factor table
 ENERGY_MODELS = ("antennas", "datacenters", "streetlights", "cameras", "sensors", "power", "none")
-_TOP_KEYS = {"kind", "label", "placed", "reader", "layer", "crs", "energy", "map", "columns"}
+_TOP_KEYS = {"kind", "label", "aliases", "placed", "reader", "layer", "crs", "energy", "map", "columns"}
 _COLUMN_KEYS = {"names", "type", "required", "target"}
 _MAP_KEYS = {"colour", "cluster", "fields", "shown", "size", "size_origin", "size_declared", "note"}
 
@@ -76,6 +76,8 @@ class RegistrySpec:
     energy: EnergySpec = EnergySpec("none")
     map: dict[str, Any] = field(default_factory=dict)
     columns: tuple[ColumnSpec, ...] = ()
+    #: other names of the kind (French: ``antennes``), accepted wherever a kind is given
+    aliases: tuple[str, ...] = ()
 
     @property
     def is_points(self) -> bool:
@@ -155,6 +157,9 @@ def _spec(path: Path) -> RegistrySpec:
     if unknown:
         raise _fail(path, f"[map]: unknown key(s) {', '.join(unknown)}")
     columns = tuple(_column(path, role, t) for role, t in data.get("columns", {}).items())
+    aliases = data.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and a for a in aliases):
+        raise _fail(path, "aliases must be a list of names, e.g. [\"antennes\"]")
     if data["reader"] == "points" and not {"x", "y"} <= {c.role for c in columns}:
         raise _fail(path, "the points reader needs [columns.x] and [columns.y]")
     return RegistrySpec(
@@ -162,7 +167,7 @@ def _spec(path: Path) -> RegistrySpec:
         path=path, layer=data.get("layer"), crs=data.get("crs"),
         energy=EnergySpec(energy["model"], energy.get("factors"), energy.get("power_w"),
                           energy.get("hours_per_year")),
-        map=dict(style), columns=columns)
+        map=dict(style), columns=columns, aliases=tuple(aliases))
 
 
 @functools.lru_cache(maxsize=8)
@@ -180,7 +185,20 @@ def _load(folders: tuple[Path, ...]) -> dict[str, RegistrySpec]:
                 raise _fail(path, f"kind {spec.kind!r} is already declared in "
                                   f"{specs[spec.kind].path}")
             specs[spec.kind] = spec
+    _check_aliases(specs)
     return specs
+
+
+def _check_aliases(specs: dict[str, RegistrySpec]) -> None:
+    """An alias names one kind only, and no alias is another kind's name."""
+    from territory.registries.kinds import fold_kind
+
+    named: dict[str, str] = {fold_kind(kind): kind for kind in specs}
+    for spec in specs.values():
+        for alias in spec.aliases:
+            other = named.setdefault(fold_kind(alias), spec.kind)
+            if other != spec.kind:
+                raise _fail(spec.path, f"alias {alias!r} already names the kind {other!r}")
 
 
 def registry_specs() -> dict[str, RegistrySpec]:
@@ -189,7 +207,10 @@ def registry_specs() -> dict[str, RegistrySpec]:
 
 
 def registry_spec(kind: str) -> RegistrySpec:
+    from territory.registries.kinds import canonical_kind
+
     specs = registry_specs()
+    kind = canonical_kind(kind) or kind
     if kind not in specs:
         msg = f"unknown source kind {kind!r}; known kinds: {', '.join(specs)}"
         raise ConfigError(msg)
