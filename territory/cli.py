@@ -315,6 +315,10 @@ def _epcis_and_communes(epcis: tuple[str, ...], communes: tuple[str, ...]) -> di
     return {"epcis": resolve_epcis(epcis, places), "communes": resolve_communes(communes, places)}
 
 
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
 def _settings(args: argparse.Namespace) -> RunSettings:
     from territory.config import read_pipeline_file
 
@@ -344,7 +348,9 @@ def _settings(args: argparse.Namespace) -> RunSettings:
         **_epcis_and_communes(
             tuple(getattr(args, "epci", ())) or tuple(config.get("epcis", ())),
             tuple(getattr(args, "commune", ())) or tuple(config.get("communes", ()))),
-        **{f"{name}_file": Path(path) if path else None for name, path in census.items()},
+        population_file=_path(census["population"]),
+        jobs_file=_path(census["jobs"]),
+        age_file=_path(census["age"]),
         sources=tuple(sources),
         retention_days=(args.retention_days if getattr(args, "retention_days", None) is not None
                         else config.get("retention_days")),

@@ -298,7 +298,7 @@ def _commune_code(code: str, places: Places) -> str:
     current = places.former.get(code)
     if current in places.communes:
         msg = (f"commune code {code!r} is a former commune, now part of "
-               f"{_commune_label(places, current)}: give {current}")
+               f"{_commune_label(places, str(current))}: give {current}")
         raise ConfigError(msg)
     msg = f"unknown commune code {code!r} (not a commune of the COG 2026)"
     raise ConfigError(msg)

@@ -270,6 +270,15 @@ def name_not_covered(con: duckdb.DuckDBPyConnection, summary: dict[str, Any]) ->
         for d in summary["not_covered"]]}
 
 
+def _bounds(row: tuple[Any, ...] | None) -> tuple[float, float, float, float]:
+    """xmin, ymin, xmax, ymax of a bounds query's row."""
+    if row is None or any(v is None for v in row):
+        msg = "the run's extent has no boundary to frame the QGIS project on"
+        raise PipelineError(msg)
+    xmin, ymin, xmax, ymax = (float(v) for v in row)
+    return xmin, ymin, xmax, ymax
+
+
 def write_qgis_project(
     con: duckdb.DuckDBPyConnection, folder: Path, definition: dict[str, Any],
     metadata: dict[str, str], density: dict[str, Any],
@@ -321,7 +330,7 @@ def write_qgis_project(
     document = project_document(
         layers, title=f"{DATASET_TITLE} ({where})", abstract=project_abstract(metadata),
         identifier=f"territory:{where}" + (f":{factor}" if factor else ""),
-        extent=tuple(float(v) for v in extent))
+        extent=_bounds(extent))
     write_project_file(folder / QGIS_PROJECT, document)
     return {"file": QGIS_PROJECT, "layers": [layer.name for layer in layers]}
 
