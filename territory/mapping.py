@@ -22,9 +22,9 @@ import html
 import json
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources, util
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -53,6 +53,14 @@ DRIVER_COLUMN_KEYS = ("effect", "value")
 POINT_SCALE = 100_000
 #: the catalogue level of the registry points' columns
 POINT_LEVEL = "registry_points"
+#: the registry points' column naming the file a point comes from: the map shows its name only,
+#: never the folders of the machine that ran territory
+SOURCE_FILE = "source_file"
+#: inset layout, in shares of the height of the map's main extent (metropolitan France): box
+#: height and width, gap between boxes, boxes per row
+INSET_HEIGHT, INSET_WIDTH, INSET_GAP, INSET_COLUMNS = 0.21, 0.19, 0.02, 2
+#: share of a box's height kept free for its label, at the top
+INSET_LABEL_SHARE = 0.16
 
 
 @dataclass(frozen=True)
@@ -109,8 +117,9 @@ class MapPoints:
 #: and ``[[points]]``
 MAP_DEFINITION_KEYS: dict[str, frozenset[str]] = {
     "": frozenset({"title", "indicator", "indicators", "palette", "min_class_width_share",
-                   "levels", "popup", "points"}),
+                   "levels", "popup", "points", "insets"}),
     "levels": frozenset({"layer", "label"}),
+    "insets": frozenset({"departement", "label"}),
     "popup": frozenset({*POPUP_COLUMN_KEYS, *POPUP_TEXT_KEYS, *POPUP_LIST_KEYS, "drivers",
                         "negligible_pct"}),
     "popup.drivers": frozenset({*DRIVER_COLUMN_KEYS, "value_text", "more", "less"}),
@@ -138,11 +147,15 @@ def load_map_definition(path: Path) -> dict[str, Any]:
             msg = f"{path}: key {key!r} is missing"
             raise ConfigError(msg)
     tables = [("", definition), ("popup", definition.get("popup", {}))] + [
-        (name, entry) for name in ("levels", "points") for entry in definition.get(name, [])] + [
+        (name, entry) for name in ("levels", "points", "insets")
+        for entry in definition.get(name, [])] + [
         ("popup.drivers", entry) for entry in definition.get("popup", {}).get("drivers", [])]
     for name, table in tables:
         if not isinstance(table, dict):
             msg = f"{path}: [[{name}]] entries must be tables"
+            raise ConfigError(msg)
+        if name == "insets" and not {"departement", "label"} <= set(table):
+            msg = f"{path}: every [[insets]] entry needs a 'departement' code and a 'label'"
             raise ConfigError(msg)
         if name == "popup.drivers" and "effect" not in table:
             msg = f"{path}: every [[popup.drivers]] entry needs an 'effect' column"
@@ -313,6 +326,158 @@ def encode_geometries(geometries: np.ndarray, scale: int = COORDINATE_SCALE) -> 
         "p": encode_varints(np.diff(polygon_offsets)),
         "f": encode_varints(np.diff(feature_offsets)),
     }
+
+
+# ---- overseas insets
+#
+# A national map shows the overseas départements as insets beside metropolitan France, as
+# national atlases do: each is a copy of its territories, moved and scaled (Web Mercator, so
+# that shapes look as they do at their true place) into a box west of the mainland. The copy
+# replaces the territories' true place in the page data, so that the insets are ordinary
+# features of each level: one canvas, one hit test, tooltips, popups, search, indicator and
+# level switches work on them unchanged, at no cost when the map opens. Small Leaflet maps in
+# corner boxes were the alternative: one more map, renderer and set of polygons per inset and
+# level, each to keep in step with the main map's level, indicator and popups, for a page that
+# must draw all of France in 3 s. The boxes are geographic, so they are framed with the
+# mainland at opening and follow it when the map is zoomed. A map without metropolitan
+# territories (one overseas département) is not changed: it frames that département.
+
+
+@dataclass(frozen=True)
+class Inset:
+    """An overseas département drawn in a box: its label, and the Web Mercator bounds
+    (x0, y0, x1, y1, radians) of its territories and of the box they are moved into."""
+
+    departement: str
+    label: str
+    source: tuple[float, float, float, float]
+    box: tuple[float, float, float, float]
+
+    def transform(self, xy: np.ndarray) -> np.ndarray:
+        """Lon/lat (N x 2, degrees) of the inset's territories -> their place in the box."""
+        sx0, sy0, sx1, sy1 = self.source
+        bx0, by0, bx1, by1 = self.box
+        room_h = (by1 - by0) * (1 - INSET_LABEL_SHARE)
+        scale = 0.9 * min((bx1 - bx0) / max(sx1 - sx0, 1e-9), room_h / max(sy1 - sy0, 1e-9))
+        mx, my = _mercator(xy)
+        mx = (bx0 + bx1) / 2 + (mx - (sx0 + sx1) / 2) * scale
+        my = by0 + room_h / 2 + (my - (sy0 + sy1) / 2) * scale
+        return _lon_lat(mx, my)
+
+    def box_lat_lng(self) -> list[list[float]]:
+        """The box as Leaflet bounds: [[south, west], [north, east]]."""
+        (w, s), (e, n) = _lon_lat(np.array(self.box[::2]), np.array(self.box[1::2]))
+        return [[round(float(s), 5), round(float(w), 5)], [round(float(n), 5), round(float(e), 5)]]
+
+
+def _mercator(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lon, lat = np.radians(xy[:, 0]), np.radians(xy[:, 1])
+    return lon, np.log(np.tan(np.pi / 4 + lat / 2))
+
+
+def _lon_lat(mx: np.ndarray, my: np.ndarray) -> np.ndarray:
+    return np.column_stack([np.degrees(mx), np.degrees(2 * np.arctan(np.exp(my)) - np.pi / 2)])
+
+
+def _mercator_bounds(bounds: np.ndarray) -> tuple[float, float, float, float]:
+    """Lon/lat bounds rows (x0, y0, x1, y1) -> their union in Web Mercator radians."""
+    lo = np.column_stack([bounds[:, 0], bounds[:, 1]])
+    hi = np.column_stack([bounds[:, 2], bounds[:, 3]])
+    (x0, y0), (x1, y1) = (np.array(_mercator(lo)).min(axis=1), np.array(_mercator(hi)).max(axis=1))
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+def _inset_members(bounds: np.ndarray, source: tuple[float, float, float, float]) -> np.ndarray:
+    """Rows of ``bounds`` (lon/lat) lying within an inset's source bounds (Mercator), with a
+    margin: the territories (communes, EPCI, région) of that overseas département."""
+    x0, y0, x1, y1 = source
+    margin = 0.05 * max(x1 - x0, y1 - y0) + 1e-3
+    lo_x, lo_y = _mercator(bounds[:, :2])
+    hi_x, hi_y = _mercator(bounds[:, 2:])
+    return (lo_x >= x0 - margin) & (lo_y >= y0 - margin) & (hi_x <= x1 + margin) & (hi_y <= y1 + margin)
+
+
+def plan_insets(levels: list[MapLevel], definition: dict[str, Any]) -> list[Inset]:
+    """The insets of ``[[insets]]`` that the map needs: those whose département has territories
+    on the map, when the map also shows territories elsewhere (metropolitan France). Their
+    boxes are laid out in rows of :data:`INSET_COLUMNS`, in the definition's order, west of
+    the other territories and from the bottom of their extent up."""
+    found: list[tuple[dict[str, Any], tuple[float, float, float, float]]] = []
+    for entry in definition.get("insets", []):
+        code = str(entry["departement"])
+        rows = [shapely.bounds(level.geometries[[
+                    i for i, c in enumerate(level.codes)
+                    if (c == code if level.layer == "departements" else c.startswith(code))]])
+                for level in levels if level.layer in ("communes", "departements")]
+        rows = [r for r in rows if len(r)]
+        if rows:
+            found.append((entry, _mercator_bounds(np.vstack(rows))))
+    if not found:
+        return []
+    bounds = shapely.bounds(levels[0].geometries)
+    inside = np.zeros(len(bounds), dtype=bool)
+    for _, source in found:
+        inside |= _inset_members(bounds, source)
+    if inside.all():
+        return []
+    x0, y0, _, _ = main = _mercator_bounds(bounds[~inside])
+    height = main[3] - main[1]
+    box_h, box_w, gap = INSET_HEIGHT * height, INSET_WIDTH * height, INSET_GAP * height
+    rows = -(-len(found) // INSET_COLUMNS)
+    west = x0 - gap - INSET_COLUMNS * box_w - (INSET_COLUMNS - 1) * gap
+    insets = []
+    for k, (entry, source) in enumerate(found):
+        row, column = divmod(k, INSET_COLUMNS)
+        bx = west + column * (box_w + gap)
+        by = y0 + (rows - 1 - row) * (box_h + gap)
+        insets.append(Inset(str(entry["departement"]), str(entry["label"]), source,
+                            (bx, by, bx + box_w, by + box_h)))
+    return insets
+
+
+def _move_to_insets(geometries: np.ndarray, insets: list[Inset]) -> np.ndarray:
+    """The geometries with those of each inset's territories moved into its box."""
+    out = np.array(geometries, dtype=object)
+    bounds = shapely.bounds(out)
+    for inset in insets:
+        members = np.flatnonzero(_inset_members(bounds, inset.source))
+        if members.size:
+            out[members] = shapely.transform(out[members], inset.transform)
+    return out
+
+
+def apply_insets(levels: list[MapLevel], points: list[MapPoints], insets: list[Inset]
+                 ) -> tuple[list[MapLevel], list[MapPoints]]:
+    """Levels and registry points with the insets' territories and points moved into their
+    boxes (see the section's comment)."""
+    if not insets:
+        return levels, points
+    moved_levels = [replace(level, geometries=_move_to_insets(level.geometries, insets))
+                    for level in levels]
+    moved_points = []
+    for layer in points:
+        xy = np.column_stack([np.asarray(layer.lon, dtype=float), np.asarray(layer.lat, dtype=float)])
+        for inset in insets:
+            members = _inset_members(np.column_stack([xy, xy]), inset.source)
+            if members.any():
+                xy[members] = inset.transform(xy[members])
+        moved_points.append(replace(layer, lon=xy[:, 0], lat=xy[:, 1]))
+    return moved_levels, moved_points
+
+
+def _frame(levels: list[MapLevel], insets: list[Inset]) -> list[list[float]] | None:
+    """What a map with insets frames at opening: its other territories and the boxes."""
+    if not insets:
+        return None
+    bounds = shapely.bounds(levels[0].geometries)
+    inside = np.zeros(len(bounds), dtype=bool)
+    for inset in insets:
+        inside |= _inset_members(bounds, inset.box)
+    rest = bounds[~inside]
+    boxes = np.array([[b[0][1], b[0][0], b[1][1], b[1][0]] for b in (i.box_lat_lng() for i in insets)])
+    allb = np.vstack([rest, boxes])
+    return [[float(allb[:, 1].min()), float(allb[:, 0].min())],
+            [float(allb[:, 3].max()), float(allb[:, 2].max())]]
 
 
 def _indicators(definition: dict[str, Any], levels: list[MapLevel] | None = None) -> list[dict[str, Any]]:
@@ -518,6 +683,10 @@ def _points_payload(points: MapPoints, spec: dict[str, Any]) -> dict[str, Any]:
         if name not in points.fields:
             continue
         column = np.asarray(points.fields[name], dtype=object)[order]
+        if name == SOURCE_FILE:
+            # the file's name, not its path (Windows paths too: PureWindowsPath splits on both)
+            column = np.array([None if v is None else PureWindowsPath(str(v)).name for v in column],
+                              dtype=object)
         # sent as the catalogue types the column: booleans as "oui" / "non"
         kind = catalogue().column(name, POINT_LEVEL).type
         if kind == "boolean":
@@ -537,6 +706,8 @@ def _points_payload(points: MapPoints, spec: dict[str, Any]) -> dict[str, Any]:
         "sizeOrigin": spec.get("size_origin"),
         "sizeDeclared": spec.get("size_declared"),
         "note": spec.get("note", ""),
+        # French name of a point without one (the registry spec's unnamed_fr)
+        "unnamed": spec.get("unnamed", ""),
         "count": int(lon.size),
         "order": [name for name in spec.get("fields", []) if name in fields],
         # French label (with unit) and decimals of each field, from the column catalogue
@@ -629,6 +800,8 @@ def build_map(
     """
     scale = coordinate_scale(tolerance_m)
     indicators = _indicators(definition, levels)
+    insets = plan_insets(levels, definition)
+    levels, points = apply_insets(levels, points or [], insets)
     specs = {spec["layer"]: spec for spec in definition.get("points", [])}
     unknown = [p.layer for p in points or [] if p.layer not in specs]
     if unknown:
@@ -652,6 +825,11 @@ def build_map(
         "pointScale": POINT_SCALE,
         "levels": [_level_payload(level, definition, indicators, scale) for level in levels],
         "points": [_points_payload(p, specs[p.layer]) for p in points or [] if len(p.lon)],
+        # overseas insets: label and box of each ([[south, west], [north, east]]), and what the
+        # map frames at opening (the mainland and the boxes), when the map has insets
+        "insets": [{"code": i.departement, "label": i.label, "bounds": i.box_lat_lng()}
+                   for i in insets],
+        "frame": _frame(levels, insets),
         "tiles": _tiles(tiles),
         # Leaflet inserts attributions as HTML: escaped here, so the text stays text
         "attribution": html.escape(sources),

@@ -246,10 +246,12 @@ class OpenedMap:
         return tooltip
 
 
-def _open(browser: Any, html: Path, *, metrics: bool = False) -> OpenedMap:
+def _open(browser: Any, html: Path, *, metrics: bool = False,
+          viewport: dict[str, int] | None = None) -> OpenedMap:
     """Open a map.html in a fresh context that refuses every non-local request (``metrics``:
-    also count the main thread's CPU time, through the DevTools protocol)."""
-    context = browser.new_context(viewport=VIEWPORT, service_workers="block")
+    also count the main thread's CPU time, through the DevTools protocol; ``viewport``: the
+    window's size, VIEWPORT by default)."""
+    context = browser.new_context(viewport=viewport or VIEWPORT, service_workers="block")
     page = context.new_page()
     opened = OpenedMap(page)
 
@@ -560,7 +562,7 @@ def test_hostile_names_show_as_text(open_map: Any, tmp_path: Path) -> None:
     popup.wait_for(state="visible", timeout=5_000)
     assert HOSTILE + " (99001)" in popup.inner_text()
     opened.page.locator(".territory-search input").fill("<img")
-    assert opened.page.locator(".territory-search li").first.inner_text() == HOSTILE + " (99001)"
+    assert opened.page.locator(".territory-search li").first.inner_text() == HOSTILE + " — commune (99)"
     assert opened.evaluate("document.querySelectorAll('img').length") == 0
     opened.page.wait_for_timeout(300)
     assert dialogs == []
@@ -918,16 +920,18 @@ def test_default_map_offers_no_empty_registry_indicator(run_44: Path, open_map: 
 
 
 def test_map_france_search_finds_nantes(france: NationalMap) -> None:
-    """Typing "Nantes" lists Nantes first; Enter zooms to it and opens its popup; an INSEE code
-    finds its commune; a name that does not exist says so."""
+    """Typing "Nantes" lists Nantes first, with its level and département, then Nantes
+    Métropole; Enter zooms to it and opens its popup; an INSEE code finds its commune; a name
+    that does not exist says so."""
     page = france.opened.page
     box = page.locator(".territory-search input")
     box.fill("44184")
-    assert _text(page.locator(".territory-search li").first.inner_text()) == "Saint-Nazaire (44184)"
+    assert _text(page.locator(".territory-search li").first.inner_text()) == "Saint-Nazaire — commune (44)"
     box.fill("")
     box.type("nantes")
     first = page.locator(".territory-search li").first
-    assert _text(first.inner_text()) == f"{NANTES[1]} ({NANTES[0]})"
+    assert _text(first.inner_text()) == f"{NANTES[1]} — commune (44)"
+    assert page.locator(".territory-search li").nth(1).inner_text() == "Nantes Métropole — EPCI"
     box.press("Enter")
     popup = page.locator(".leaflet-popup .territory-popup")
     popup.wait_for(state="visible", timeout=5_000)
@@ -936,7 +940,7 @@ def test_map_france_search_finds_nantes(france: NationalMap) -> None:
         return {zoom: m.getZoom(), contains: m.getBounds().contains([47.2184, -1.5536])}; }""")
     assert view["contains"] and view["zoom"] >= 10, view
     box.fill("Zzyzx-sur-Mer")
-    assert page.locator(".territory-search li").first.inner_text() == "Aucune commune trouvée"
+    assert page.locator(".territory-search li").first.inner_text() == "Aucun territoire trouvé"
     france.opened.assert_clean()
 
 
@@ -1064,4 +1068,223 @@ def test_map_44_explains_a_nearly_uniform_indicator(run_44: Path, open_map: Any)
     opened.page.select_option(".territory-indicator select", "footprint_tco2e")
     assert opened.evaluate("window.territoryMap.groups[0].territoryLevel.spread") > 0.02
     assert note.count() == 0
+    opened.assert_clean()
+
+
+# ---------------------------------------------------------------- finding one's way
+
+#: a laptop screen, and the same with less browser chrome
+LAPTOP_VIEWPORTS = ({"width": 1366, "height": 768}, {"width": 1366, "height": 850})
+#: the overseas départements shown as insets on the national map
+OVERSEAS = ("971", "972", "973", "974", "976")
+NANTES_METROPOLE = ("244400404", "Nantes Métropole")
+
+# Screen boxes (container pixels) of the communes whose code starts with each prefix, and of
+# the map's controls as they are shown (a folded legend is its button only).
+_BOXES = """(prefixes) => {
+  const tm = window.territoryMap, map = tm.map, g = tm.groups[0], lvl = g.territoryLevel;
+  const boxes = {};
+  prefixes.forEach(prefix => {
+    let b = null;
+    g.getLayers().filter(l => lvl.codes[l.featureIndex].startsWith(prefix)).forEach(l => {
+      const lb = l.getBounds(), nw = map.latLngToContainerPoint(lb.getNorthWest()), se = map.latLngToContainerPoint(lb.getSouthEast());
+      b = b ? {x0: Math.min(b.x0, nw.x), y0: Math.min(b.y0, nw.y), x1: Math.max(b.x1, se.x), y1: Math.max(b.y1, se.y)}
+            : {x0: nw.x, y0: nw.y, x1: se.x, y1: se.y};
+    });
+    boxes[prefix] = b;
+  });
+  const c = map.getContainer().getBoundingClientRect(), controls = {};
+  [['legend', '.territory-legend'], ['title', '.territory-title'], ['search', '.territory-search'],
+   ['layers', '.leaflet-control-layers'], ['indicator', '.territory-indicator'], ['zoom', '.leaflet-control-zoom']]
+    .forEach(([name, sel]) => {
+      const r = document.querySelector(sel).getBoundingClientRect();
+      controls[name] = {x0: r.left - c.left, y0: r.top - c.top, x1: r.right - c.left, y1: r.bottom - c.top};
+    });
+  return {boxes: boxes, controls: controls, size: [map.getSize().x, map.getSize().y],
+          collapsed: !!tm.legend.collapsed};
+}"""
+
+
+def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return a["x0"] < b["x1"] and b["x0"] < a["x1"] and a["y0"] < b["y1"] and b["y0"] < a["y1"]
+
+
+@pytest.mark.parametrize("viewport", LAPTOP_VIEWPORTS, ids=lambda v: f"{v['width']}x{v['height']}")
+def test_map_france_overseas_insets_and_corsica_at_first_view(
+        run_france: Path, browser: Any, viewport: dict[str, int]) -> None:
+    """At opening, on a laptop screen, the five overseas départements are drawn in insets inside
+    the window, clear of every control (the legend first), and so is Corsica; the mainland is
+    framed at the zoom of metropolitan France, not zoomed out to the Caribbean or the Indian
+    Ocean. A click on an inset commune opens its popup."""
+    opened = _open(browser, run_france / "map.html", viewport=viewport)
+    try:
+        opened.drawn_s()
+        state = opened.evaluate(_BOXES, [*OVERSEAS, "2A", "2B"])
+        width, height = state["size"]
+        for prefix, box in state["boxes"].items():
+            assert box is not None, f"no commune {prefix}…"
+            assert 0 <= box["x0"] and box["x1"] <= width and 0 <= box["y0"] and box["y1"] <= height, (
+                f"communes {prefix}… at {box}, outside the {width}x{height} window")
+            for name, control in state["controls"].items():
+                assert not _overlap(box, control), f"communes {prefix}… {box} under the {name} {control}"
+        labels = opened.page.locator(".territory-inset-label").all_inner_texts()
+        assert labels == ["Guadeloupe", "Martinique", "Guyane", "La Réunion", "Mayotte"]
+        assert opened.evaluate("window.territoryMap.map.getZoom()") >= 6, "mainland not framed"
+        x, y = opened.screen_point(0, "97411")
+        opened.page.mouse.click(x, y)
+        popup = opened.page.locator(".leaflet-popup .territory-popup", has_text="(97411)")
+        popup.wait_for(state="visible", timeout=5_000)
+        assert "Saint-Denis (97411)" in popup.inner_text()
+        opened.assert_clean()
+    finally:
+        opened.page.context.close()
+
+
+def test_map_france_legend_folds_and_unfolds(run_france: Path, browser: Any) -> None:
+    """The "Légende" button folds the legend to itself and shows it again; on a narrow window
+    the legend opens folded, the map's land uncovered."""
+    opened = _open(browser, run_france / "map.html", viewport={"width": 700, "height": 700})
+    try:
+        legend = opened.page.locator(".territory-legend")
+        button = legend.get_by_role("button", name="Légende")
+        assert button.get_attribute("aria-expanded") == "false"
+        assert legend.locator(".territory-legend-title").is_hidden()
+        button.click()
+        assert legend.locator(".territory-legend-title").is_visible()
+        assert button.get_attribute("aria-expanded") == "true"
+        button.click()
+        assert legend.locator(".territory-legend-title").is_hidden()
+        state = opened.evaluate(_BOXES, [*OVERSEAS, "2A", "2B"])
+        for prefix, box in state["boxes"].items():
+            assert not _overlap(box, state["controls"]["legend"]), prefix
+        opened.assert_clean()
+    finally:
+        opened.page.context.close()
+
+
+def test_map_france_search_finds_an_epci(france: NationalMap) -> None:
+    """"nantes metropole" (no accent, lower case) lists the EPCI with its level; choosing it
+    shows the EPCI level, zooms to it and opens its popup. Départements and régions are found
+    too."""
+    page = france.opened.page
+    box = page.locator(".territory-search input")
+    box.fill("nantes metropole")
+    items = page.locator(".territory-search li")
+    assert items.first.inner_text() == f"{NANTES_METROPOLE[1]} — EPCI"
+    items.first.click()
+    popup = page.locator(".leaflet-popup .territory-popup", has_text=f"({NANTES_METROPOLE[0]})")
+    popup.wait_for(state="visible", timeout=5_000)
+    page.wait_for_timeout(500)  # the popup stays open once the map has panned to show it
+    assert popup.is_visible()
+    assert f"{NANTES_METROPOLE[1]} ({NANTES_METROPOLE[0]})" in popup.inner_text()
+    assert france.opened.evaluate(_LAYER_STATE)["on"] == [False, True, False, False]
+    view = france.opened.evaluate("""() => { const m = window.territoryMap.map;
+        return {zoom: m.getZoom(), contains: m.getBounds().contains([47.2184, -1.5536])}; }""")
+    assert view["contains"] and view["zoom"] >= 9, view
+    box.fill("loire atlantique")
+    assert items.first.inner_text() == "Loire-Atlantique — département (44)"
+    box.fill("PAYS DE LA LOIRE")
+    assert items.first.inner_text() == "Pays de la Loire — région"
+    box.fill("")
+    page.get_by_label("Communes").check()
+    france.opened.assert_clean()
+
+
+def test_registry_popup_shows_file_name_and_unnamed_fallback(open_map: Any, tmp_path: Path) -> None:
+    """A registry point's popup shows its source file's name, never the folders it was read
+    from (POSIX or Windows); a point without a name gets its kind's French fallback (declared
+    in its registry spec); a very long value wraps inside a popup of bounded width."""
+    import numpy as np
+    import shapely
+
+    from territory.mapping import MapLevel, MapPoints, build_map, load_map_definition, map_columns
+    from territory.registries.specs import map_point_layers
+    from territory.settings import maps_dir
+
+    definition = load_map_definition(maps_dir() / "footprint.toml")
+    definition = {**definition, "points": map_point_layers(definition["points"])}
+    columns = map_columns(definition, "communes")[0]
+    level = MapLevel(
+        layer="communes", label="Communes", codes=["99001", "99002"], names=["Une", "Deux"],
+        values={c: [100.0, 200.0] for c in columns},
+        geometries=np.array([shapely.box(-1.6, 47.2, -1.5, 47.3), shapely.box(-1.5, 47.2, -1.4, 47.3)]),
+    )
+    long_operator = "Opérateur-" + "très-long-" * 20 + "fin"
+    points = MapPoints(
+        layer="datacenters", lon=np.array([-1.55, -1.45]), lat=np.array([47.25, 47.25]),
+        fields={"name": [None, "Nommé"], "operator": ["Op", long_operator],
+                "it_power_mw": [2.0, 3.0], "it_power_origin": ["déclarée", "déclarée"],
+                "code_insee": ["99001", "99002"],
+                "source_file": ["/home/someone/registres/centres.geojson",
+                                "C:\\Users\\someone\\registres\\dc.csv"],
+                "source_line": [1, 2]},
+    )
+    html = tmp_path / "map.html"
+    html.write_text(build_map([level], definition, points=[points]), encoding="utf-8")
+    text = html.read_text(encoding="utf-8")
+    assert "/home/someone" not in text and "someone" not in text, "a folder of the machine reached the page"
+    opened = open_map(html)
+    opened.drawn_s()
+    for index, name, file in ((0, "Centre de données sans nom", "centres.geojson"), (1, "Nommé", "dc.csv")):
+        x, y = opened.evaluate("""(i) => { const tm = window.territoryMap, g = tm.pointGroups[0];
+            const m = g.getLayers().find(m => g.territoryPoints.fields.code_insee[m.territoryIndex] === '9900' + (i + 1));
+            const p = tm.map.latLngToContainerPoint(m.getLatLng()); return [p.x, p.y]; }""", index)
+        opened.page.evaluate("window.territoryMap.map.closePopup()")
+        opened.page.mouse.click(x, y)
+        popup = opened.page.locator(".leaflet-popup .territory-point", has_text=file)
+        popup.wait_for(state="visible", timeout=5_000)
+        rows = dict(line.split("\t", 1) for line in popup.locator("table").inner_text().splitlines())
+        assert rows["Fichier source"] == file
+        assert rows["Nom"] == name, rows
+        assert "/" not in rows["Fichier source"] and "\\" not in rows["Fichier source"]
+        fits = opened.evaluate("""() => { const c = document.querySelector('.leaflet-popup-content-wrapper');
+            const p = c.querySelector('.territory-point');
+            return {width: c.getBoundingClientRect().width, overflow: p.scrollWidth - p.clientWidth}; }""")
+        assert fits["width"] <= 380 and fits["overflow"] <= 0, fits
+    opened.assert_clean()
+
+
+def test_departement_map_polygon_click_not_taken_by_markers(map_44: Path, open_map: Any) -> None:
+    """Datacenter markers are above the polygons, and only what they paint takes clicks: a click
+    on the marker opens its popup, a click just beside it opens the EPCI's popup; zoomed out to
+    the national scale, markers shrink so that Nantes Métropole stays clickable next to its
+    datacenter (a click 7 px from the marker's centre opens the EPCI)."""
+    opened = open_map(map_44)
+    opened.drawn_s()
+    opened.page.get_by_role("radio", name="EPCI").check()
+    opened.page.wait_for_timeout(100)
+    beside = """([zoom, offset]) => { const tm = window.territoryMap, map = tm.map, g = tm.pointGroups[0];
+      const m = g.getLayers().reduce((a, b) => b.getRadius() > a.getRadius() ? b : a);
+      if (zoom) map.setView(m.getLatLng(), zoom, {animate: false});
+      const c = map.latLngToContainerPoint(m.getLatLng()), epci = tm.groups[1], lvl = epci.territoryLevel;
+      const nm = epci.getLayers().find(l => lvl.codes[l.featureIndex] === '244400404');
+      const rings = [];
+      (function walk(a) { if (a.length && a[0] instanceof L.LatLng) rings.push(a.map(ll => map.latLngToContainerPoint(ll))); else a.forEach(walk); })(nm.getLatLngs());
+      function inside(x, y) { let odd = false;
+        for (const r of rings) for (let i = 0, j = r.length - 1; i < r.length; j = i++) {
+          const a = r[i], b = r[j];
+          if ((a.y > y) !== (b.y > y) && x < (b.x - a.x) * (y - a.y) / (b.y - a.y) + a.x) odd = !odd; }
+        return odd; }
+      const d = offset === null ? m.getRadius() + 3 : offset;
+      const spots = [[d, 0], [-d, 0], [0, d], [0, -d]].map(([dx, dy]) => [c.x + dx, c.y + dy]).filter(([x, y]) => inside(x, y));
+      return {marker: [c.x, c.y], radius: m.getRadius(), beside: spots[0] || null}; }"""
+    for zoom, offset in ((None, None), (7, 7)):
+        opened.page.evaluate("window.territoryMap.map.closePopup()")
+        opened.page.wait_for_timeout(300)
+        state = opened.evaluate(beside, [zoom, offset])
+        assert state["beside"] is not None, f"no point of Nantes Métropole beside the marker: {state}"
+        if zoom:
+            assert state["radius"] <= 5, f"a {state['radius']:.1f} px marker at zoom {zoom}"
+        view = opened.evaluate("() => { const m = window.territoryMap.map; return [m.getCenter(), m.getZoom()]; }")
+        opened.page.mouse.click(*state["marker"])
+        point = opened.page.locator(".leaflet-popup .territory-point")
+        point.wait_for(state="visible", timeout=5_000)
+        assert point.locator("h2").inner_text() == "Centres de données"
+        # back to the view of the click (the popup panned the map to show itself)
+        opened.evaluate("(v) => { const m = window.territoryMap.map; m.closePopup(); m.setView(v[0], v[1], {animate: false}); }", view)
+        opened.page.wait_for_timeout(300)
+        opened.page.mouse.click(*state["beside"])
+        epci = opened.page.locator(".leaflet-popup .territory-popup", has_text=f"({NANTES_METROPOLE[0]})")
+        epci.wait_for(state="visible", timeout=5_000)
+        assert epci.locator("h2").inner_text() == f"{NANTES_METROPOLE[1]} ({NANTES_METROPOLE[0]})"
     opened.assert_clean()

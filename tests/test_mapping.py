@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -291,3 +292,72 @@ def test_no_javascript_or_css_in_python_strings() -> None:
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 found += [f"{path.name}:{node.lineno} {m!r}" for m in markers if m in node.value]
     assert found == []
+
+
+def _square(lon: float, lat: float, size: float = 0.1) -> shapely.Polygon:
+    return shapely.box(lon, lat, lon + size, lat + size)
+
+
+def _level(codes: list[str], geometries: list[shapely.Polygon]) -> MapLevel:
+    return MapLevel(layer="communes", label="Communes", codes=codes, names=codes,
+                    values={c: [1.0] * len(codes) for c in MAP_COLUMNS},
+                    geometries=np.array(geometries, dtype=object))
+
+
+def test_insets_move_overseas_communes_into_boxes_west_of_the_mainland() -> None:
+    """With metropolitan communes on the map, Guadeloupe's and La Réunion's communes are moved
+    into boxes west of them, within their vertical extent, shapes kept (same width/height
+    ratio on screen); the mainland does not move; the frame holds both."""
+    from territory.mapping import _frame, _mercator, apply_insets, plan_insets
+
+    definition = load_map_definition(maps_dir() / "footprint.toml")
+    mainland = [_square(-1.6, 47.2), _square(7.0, 48.5), _square(9.0, 42.0)]
+    guadeloupe = shapely.box(-61.8, 15.9, -61.2, 16.5)
+    reunion = shapely.box(55.2, -21.4, 55.8, -20.9)
+    level = _level(["44109", "67482", "2A004", "97101", "97411"], [*mainland, guadeloupe, reunion])
+    insets = plan_insets([level], definition)
+    assert [i.label for i in insets] == ["Guadeloupe", "La Réunion"]
+    (moved,), _ = apply_insets([level], [], insets)
+    for before, after in zip(mainland, moved.geometries[:3], strict=True):
+        assert shapely.equals(before, after)
+    for original, inset, shape in ((guadeloupe, insets[0], moved.geometries[3]),
+                                   (reunion, insets[1], moved.geometries[4])):
+        x0, y0, x1, y1 = shape.bounds
+        assert x1 < -1.6, "the inset is west of the mainland"
+        assert 42.0 <= y0 and y1 <= 48.6, "within the mainland's vertical extent"
+        (bs, bw), (bn, be) = inset.box_lat_lng()
+        assert bw <= x0 and x1 <= be and bs <= y0 and y1 <= bn, "inside its box"
+
+        def ratio(g: shapely.Geometry) -> float:
+            xs, ys = _mercator(np.array(g.exterior.coords))
+            return float(np.ptp(xs) / np.ptp(ys))
+
+        assert ratio(shape) == pytest.approx(ratio(original), rel=1e-3)
+    (south, west), (north, east) = _frame([moved], insets)
+    assert west <= insets[0].box_lat_lng()[0][1] and east >= 9.1 and north >= 48.6 and south <= 42.0
+
+
+def test_no_insets_on_a_map_of_overseas_communes_only() -> None:
+    """A run of La Réunion alone frames La Réunion: its communes stay where they are."""
+    from territory.mapping import plan_insets
+
+    definition = load_map_definition(maps_dir() / "footprint.toml")
+    level = _level(["97411", "97415"], [_square(55.4, -20.9), _square(55.3, -21.0)])
+    assert plan_insets([level], definition) == []
+
+
+def test_points_send_the_source_file_name_only() -> None:
+    """No folder of the machine that ran territory reaches the page: POSIX and Windows paths
+    are cut to the file's name; the kind's French name of an unnamed point is sent."""
+    from territory.mapping import MapPoints, _points_payload
+    from territory.registries.specs import map_point_layers
+
+    definition = load_map_definition(maps_dir() / "footprint.toml")
+    spec = next(s for s in map_point_layers(definition["points"]) if s["layer"] == "datacenters")
+    points = MapPoints(layer="datacenters", lon=np.array([-1.5, -1.4]), lat=np.array([47.2, 47.3]),
+                       fields={"name": [None, "Un"],
+                               "source_file": ["/home/me/data/dc.geojson", "C:\\Users\\me\\dc.csv"]})
+    payload = _points_payload(points, spec)
+    assert "/me/" not in payload["fields"] and "\\me" not in payload["fields"]
+    assert sorted(json.loads(payload["fields"])["source_file"]["u"]) == ["dc.csv", "dc.geojson"]
+    assert payload["unnamed"] == "Centre de données sans nom"

@@ -33,7 +33,8 @@ COLUMN_TYPES = ("text", "number", "year", "code_insee")
 #: energy models: the built-in kinds keep their formulas in int_registry_points_energy.sql;
 #: ``power``: kWh a year = power_w x hours_per_year / 1000, from the kind's factor table
 ENERGY_MODELS = ("antennas", "datacenters", "streetlights", "cameras", "sensors", "power", "none")
-_TOP_KEYS = {"kind", "label", "aliases", "placed", "reader", "layer", "crs", "energy", "map", "columns"}
+_TOP_KEYS = {"kind", "label", "aliases", "unnamed_fr", "placed", "reader", "layer", "crs", "energy",
+             "map", "columns"}
 _COLUMN_KEYS = {"names", "type", "required", "target"}
 _MAP_KEYS = {"colour", "cluster", "fields", "shown", "size", "size_origin", "size_declared", "note"}
 
@@ -78,6 +79,8 @@ class RegistrySpec:
     columns: tuple[ColumnSpec, ...] = ()
     #: other names of the kind (French: ``antennes``), accepted wherever a kind is given
     aliases: tuple[str, ...] = ()
+    #: French name shown for a point without one ("Centre de données sans nom")
+    unnamed_fr: str | None = None
 
     @property
     def is_points(self) -> bool:
@@ -143,6 +146,8 @@ def _spec(path: Path) -> RegistrySpec:
     for key in ("kind", "label", "placed", "reader"):
         if not isinstance(data.get(key), str):
             raise _fail(path, f"{key} is required (text)")
+    if not isinstance(data.get("unnamed_fr", ""), str):
+        raise _fail(path, "unnamed_fr must be text")
     if data["placed"] not in ("points", "communes"):
         raise _fail(path, f"placed must be points or communes, got {data['placed']!r}")
     if data["reader"] not in READERS:
@@ -167,7 +172,8 @@ def _spec(path: Path) -> RegistrySpec:
         path=path, layer=data.get("layer"), crs=data.get("crs"),
         energy=EnergySpec(energy["model"], energy.get("factors"), energy.get("power_w"),
                           energy.get("hours_per_year")),
-        map=dict(style), columns=columns, aliases=tuple(aliases))
+        map=dict(style), columns=columns, aliases=tuple(aliases),
+        unnamed_fr=data.get("unnamed_fr"))
 
 
 @functools.lru_cache(maxsize=8)
@@ -229,7 +235,9 @@ def point_layers() -> dict[str, tuple[str, ...]]:
 def map_point_layers(declared: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The map's ``[[points]]`` entries: those the map definition declares (checked against
     the specs: known kinds, each kind drawn once), then one per point kind it leaves out,
-    built from the kind's spec."""
+    built from the kind's spec. Each entry gets the French name of an unnamed point
+    (``unnamed``) from the spec of its first kind, when that spec declares one
+    (``unnamed_fr``)."""
     specs = registry_specs()
     drawn: set[str] = set()
     for entry in declared:
@@ -240,7 +248,12 @@ def map_point_layers(declared: list[dict[str, Any]]) -> list[dict[str, Any]]:
             raise ConfigError(msg)
         drawn.update(entry.get("kinds", []))
     extra = [spec.map_layer() for spec in specs.values() if spec.is_points and spec.kind not in drawn]
-    return [*declared, *extra]
+    layers = []
+    for entry in [*declared, *extra]:
+        kinds = entry.get("kinds", [])
+        unnamed = specs[kinds[0]].unnamed_fr if kinds else None
+        layers.append({**entry, "unnamed": unnamed} if unnamed else entry)
+    return layers
 
 
 def point_layer_style(layer: str) -> tuple[str, str] | None:

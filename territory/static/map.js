@@ -1,6 +1,7 @@
 // The interactive map of territory (map.html): one canvas-rendered layer per administrative
 // level, decoded from the page's JSON data block (territory/mapping.py writes it), plus the
-// legend, title, indicator switch, commune search and registry point layers. Labels are French;
+// legend, title, indicator switch, territory search, overseas insets and registry point layers.
+// Labels are French;
 // every name is inserted as text (never as HTML). Leaflet is loaded before this script.
 (function() {
 var data = JSON.parse(document.getElementById('territory-data').textContent);
@@ -311,10 +312,23 @@ data.levels.forEach(function(level) {
   groups.push(group);
   if (!first) first = group;
 });
+// the legend folds into its "Légende" button: folded at opening on a narrow window, or when
+// it would make the map's opening view smaller (it would otherwise cover land)
+var LEGEND_NARROW = 800;
 var legend = L.control({position: 'bottomright'});
-legend.onAdd = function() { this._div = L.DomUtil.create('div', 'territory-legend'); return this._div; };
+legend.onAdd = function() {
+  this._div = L.DomUtil.create('div', 'territory-legend');
+  L.DomEvent.disableClickPropagation(this._div);
+  L.DomEvent.disableScrollPropagation(this._div);
+  return this._div;
+};
+legend.setCollapsed = function(collapsed) {
+  this.collapsed = collapsed;
+  L.DomUtil[collapsed ? 'addClass' : 'removeClass'](this._div, 'territory-legend-collapsed');
+  if (this._button) this._button.setAttribute('aria-expanded', collapsed ? 'false' : 'true');
+};
 legend.update = function(level) {
-  var div = this._div; div.textContent = '';
+  var div = this._div, self = this; div.textContent = '';
   var title = el('strong', data.indicatorLabel + ' (' + data.unit + ') — ' + level.label, 'territory-legend-title');
   div.appendChild(title);
   var b = level.breaks, lows = [null].concat(b), highs = b.concat([null]), integer = data.integer[data.indicator];
@@ -358,9 +372,17 @@ legend.update = function(level) {
     var why = el('div', 'Les territoires diffèrent très peu à ce niveau : les écarts locaux (taille des ménages, '
       + 'revenus, emplois) se compensent en partie, et des couleurs différentes séparent ici des valeurs proches. '
       + 'Voir la méthodologie.', 'territory-note territory-uniform');
-    why.style.color = '#555'; why.style.maxWidth = '360px';
+    why.style.color = '#555';
     div.appendChild(why);
   }
+  // last in the text, first on screen (CSS order): the legend's text still starts with its title
+  var button = el('button', 'Légende', 'territory-legend-toggle');
+  button.type = 'button';
+  button.title = 'Afficher ou masquer la légende';
+  button.addEventListener('click', function() { self.setCollapsed(!self.collapsed); });
+  div.appendChild(button);
+  this._button = button;
+  this.setCollapsed(!!this.collapsed);
 };
 legend.addTo(map);
 var titleBox = L.control({position: 'topleft'});
@@ -384,11 +406,15 @@ function formatField(layer, name, v) {
   return (Math.abs(v) >= 100 ? fmt : formatter(d)).format(v);
 }
 function pointContent(layer, i) {
-  var div = el('div', undefined, 'territory-popup'), t = document.createElement('table');
+  var div = el('div', undefined, 'territory-popup territory-point'), t = document.createElement('table');
   div.appendChild(el('h2', layer.label));
   layer.order.forEach(function(name) {
-    var text = formatField(layer, name, layer.fields[name][i]);
-    if (text !== null) t.appendChild(row((layer.columns[name] || {}).label || name, text));
+    var text = formatField(layer, name, layer.fields[name][i]), label = (layer.columns[name] || {}).label || name;
+    if (text === null && name === 'name' && layer.unnamed) {
+      // a point without a name: the registry spec's French fallback ("Centre de données sans nom")
+      var tr = row(label, layer.unnamed); tr.lastChild.className = 'n territory-unnamed'; t.appendChild(tr);
+    }
+    else if (text !== null) t.appendChild(row(label, text));
   });
   div.appendChild(t);
   return div;
@@ -415,14 +441,18 @@ function decodePoints(layer) {
   layer.lat = lat; layer.lon = lon; layer.mx = mx; layer.my = my;
   return layer;
 }
+// markers shrink when the map is zoomed out (half their size four zoom levels out, 3 px at
+// least): drawn above the polygons, full-size markers would cover small territories (Nantes
+// Métropole at the national view) and take the clicks meant for them
+function markerRadius(base) { return Math.max(3, base * Math.min(1, Math.pow(2, (map.getZoom() - 10) / 2))); }
 function pointMarker(layer, i, members) {
   var size = layer.size ? layer.fields[layer.size][i] || 0 : 0;
-  var radius = layer.size ? Math.min(22, 4 + 2.5 * Math.sqrt(size)) : 5;
+  var base = layer.size ? Math.min(22, 4 + 2.5 * Math.sqrt(size)) : 5, radius = markerRadius(base);
   // a size that is not declared (a default value) is drawn pale, with a dashed outline
   var modelled = layer.sizeOrigin && layer.fields[layer.sizeOrigin] && layer.fields[layer.sizeOrigin][i] !== layer.sizeDeclared;
   var m = L.circleMarker([layer.lat[i], layer.lon[i]], {renderer: pointRenderer, radius: radius, color: modelled ? layer.colour : '#ffffff',
     weight: 1.5, dashArray: modelled ? '3 2' : null, fillColor: layer.colour, fillOpacity: modelled ? 0.35 : 0.85, pane: 'territoryPoints'});
-  m.territoryIndex = i;
+  m.territoryIndex = i; m.territoryRadius = base;
   m.bindPopup(function() { return members && members.length > 1 ? pointsContent(layer, members) : pointContent(layer, i); }, POPUP_OPTIONS);
   return m;
 }
@@ -481,6 +511,9 @@ function markerOverlay(layer) {
     if (layer.size) idx.sort(function(a, b) { return (layer.fields[layer.size][b] || 0) - (layer.fields[layer.size][a] || 0); });
     idx.forEach(function(i) { group.addLayer(pointMarker(layer, i)); });
   });
+  function resize() { group.eachLayer(function(m) { m.setRadius(markerRadius(m.territoryRadius)); }); }
+  group.on('remove', function() { map.off('zoomend', resize); });
+  group.on('add', function() { if (group.getLayers().length) { map.on('zoomend', resize); resize(); } });
   return group;
 }
 data.points.forEach(function(layer) {
@@ -527,24 +560,43 @@ if (data.indicators.length > 1) {
   };
   picker.addTo(map);
 }
-// ---- search a commune by name or INSEE code
+// ---- search a territory of any level by name (accents, case, dashes and apostrophes ignored)
+// or code; a suggestion says its level ("Nantes — commune (44)", "Nantes Métropole — EPCI")
 function fold(s) { return s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase().replace(/[-'’\s]+/g, ' ').trim(); }
-var searchGroup = groups.filter(function(g) { return g.territoryLevel.layer === 'communes'; })[0] || first, searchIndex = null;
-function searchCommunes(query) {
-  var level = decodeLevel(searchGroup.territoryLevel), q = fold(query);
+var LEVEL_WORDS = {communes: 'commune', epci: 'EPCI', departements: 'département', regions: 'région'}, searchIndex = null;
+function departementOf(code) { return code.slice(0, code.slice(0, 2) === '97' ? 3 : 2); }
+function suggestion(group, i) {
+  var level = group.territoryLevel, code = level.codes[i], word = LEVEL_WORDS[level.layer] || level.label;
+  var where = level.layer === 'communes' ? ' (' + departementOf(code) + ')' : level.layer === 'departements' ? ' (' + code + ')' : '';
+  return level.names[i] + ' — ' + word + where;
+}
+function searchTerritories(query) {
+  var q = fold(query), code = query.trim().toUpperCase();
   if (!q) return [];
-  if (!searchIndex) searchIndex = level.names.map(fold);
-  var starts = [], contains = [];
-  for (var i = 0; i < level.codes.length; i++) {
-    var name = searchIndex[i];
-    if (level.codes[i] === query.trim().toUpperCase() || name === q) starts.unshift(i);
-    else if (name.indexOf(q) === 0 || level.codes[i].indexOf(query.trim().toUpperCase()) === 0) starts.push(i);
-    else if (name.indexOf(q) > 0) contains.push(i);
+  if (!searchIndex) {
+    searchIndex = [];
+    groups.forEach(function(group, g) {
+      var level = decodeLevel(group.territoryLevel), pop = level.values[POPULATION] || [];
+      level.names.forEach(function(name, i) {
+        searchIndex.push({group: group, index: i, level: g, name: fold(name), code: level.codes[i], pop: pop[i] || 0});
+      });
+    });
   }
-  var pop = level.values[POPULATION], byPop = function(a, b) { return pop[b] - pop[a]; };
-  var exact = starts.filter(function(i) { return searchIndex[i] === q || level.codes[i] === query.trim().toUpperCase(); });
-  var rest = starts.filter(function(i) { return exact.indexOf(i) < 0; }).sort(byPop);
-  return exact.sort(byPop).concat(rest, contains.sort(byPop)).slice(0, 10);
+  // exact name or code, then names starting with the query (or codes), then names holding it;
+  // the most populous first, then the finer level
+  var found = [[], [], []];
+  searchIndex.forEach(function(t) {
+    if (t.name === q || t.code === code) found[0].push(t);
+    else if (t.name.indexOf(q) === 0 || t.code.indexOf(code) === 0) found[1].push(t);
+    else if (t.name.indexOf(q) > 0) found[2].push(t);
+  });
+  function order(a, b) { return b.pop - a.pop || a.level - b.level; }
+  return found[0].sort(order).concat(found[1].sort(order), found[2].sort(order)).slice(0, 10);
+}
+// the communes found, as indexes of the communes level (kept for scripts using the page)
+function searchCommunes(query) {
+  return searchTerritories(query).filter(function(t) { return t.group.territoryLevel.layer === 'communes'; })
+    .map(function(t) { return t.index; });
 }
 function focusFeature(group, i) {
   if (!map.hasLayer(group)) {
@@ -554,26 +606,32 @@ function focusFeature(group, i) {
   }
   build(group);
   var poly = group.territoryLayers[i], level = group.territoryLevel;
-  map.fitBounds(poly.getBounds(), {maxZoom: 12, animate: false, paddingBottomRight: [260, 0]});
+  map.fitBounds(poly.getBounds(), {maxZoom: 12, animate: false, paddingBottomRight: [legendPadding(), 0]});
   L.popup(POPUP_OPTIONS).setLatLng(poly.getCenter()).setContent(popupContent(level, i)).openOn(map);
   return poly;
 }
 var search = L.control({position: 'topleft'});
 search.onAdd = function() {
   var div = L.DomUtil.create('div', 'territory-search'), input = document.createElement('input'), list = document.createElement('ul');
-  input.type = 'search'; input.placeholder = 'Commune ou code INSEE…';
-  input.setAttribute('aria-label', 'Rechercher une commune');
+  input.type = 'search'; input.placeholder = 'Commune, EPCI, département, région…';
+  input.setAttribute('aria-label', 'Rechercher un territoire par son nom ou son code');
   div.appendChild(input); div.appendChild(list);
   var found = [], active = 0;
-  function pick(k) { if (found[k] === undefined) return; list.textContent = ''; input.value = searchGroup.territoryLevel.names[found[k]]; focusFeature(searchGroup, found[k]); }
+  function pick(k) {
+    var t = found[k];
+    if (t === undefined) return;
+    list.textContent = ''; input.value = t.group.territoryLevel.names[t.index];
+    focusFeature(t.group, t.index);
+  }
   function show() {
-    list.textContent = ''; found = searchCommunes(input.value); active = 0;
-    var level = searchGroup.territoryLevel;
-    if (input.value.trim() && !found.length) list.appendChild(el('li', 'Aucune commune trouvée', 'territory-none'));
-    found.forEach(function(i, k) {
-      var li = el('li', level.names[i] + ' (' + level.codes[i] + ')');
+    list.textContent = ''; found = searchTerritories(input.value); active = 0;
+    if (input.value.trim() && !found.length) list.appendChild(el('li', 'Aucun territoire trouvé', 'territory-none'));
+    found.forEach(function(t, k) {
+      var li = el('li', suggestion(t.group, t.index));
       if (k === 0) li.className = 'active';
-      li.addEventListener('click', function() { pick(k); });
+      // the list is emptied by pick(): stopped here, the click cannot reach the map as a click
+      // on the map itself (which would close the popup just opened)
+      li.addEventListener('click', function(e) { e.stopPropagation(); pick(k); });
       list.appendChild(li);
     });
   }
@@ -592,19 +650,64 @@ search.onAdd = function() {
   return div;
 };
 search.addTo(map);
+// ---- overseas insets (territory/mapping.py moved their territories into boxes west of the
+// mainland): each box is drawn under the polygons, with its name; neither takes clicks
+if (data.insets.length) {
+  map.createPane('territoryInsets').style.zIndex = 350;
+  map.createPane('territoryInsetLabels').style.zIndex = 420;
+  var insetRenderer = L.svg({pane: 'territoryInsets'});
+  var insetLabels = data.insets.map(function(inset) {
+    var box = L.rectangle(inset.bounds, {renderer: insetRenderer, pane: 'territoryInsets', interactive: false, weight: 1,
+      color: '#7f8c99', fillColor: '#eef3f7', fillOpacity: 1}).addTo(map);
+    var label = el('span', inset.label);
+    L.marker([inset.bounds[1][0], inset.bounds[0][1]], {pane: 'territoryInsetLabels', interactive: false, keyboard: false,
+      icon: L.divIcon({html: label, className: 'territory-inset-label', iconSize: null, iconAnchor: [0, 0]})}).addTo(map);
+    return {box: box, label: label};
+  });
+  // a name never spills out of its box (zoomed out, it is cut short)
+  var fitLabels = function() {
+    insetLabels.forEach(function(x) {
+      var b = x.box.getBounds(), w = map.latLngToLayerPoint(b.getNorthEast()).x - map.latLngToLayerPoint(b.getNorthWest()).x;
+      x.label.style.maxWidth = Math.max(0, w - 4) + 'px';
+    });
+  };
+  map.on('zoomend', fitLabels);
+}
+// room kept for the legend on the right when a view is framed
+function legendPadding() { return legend.collapsed ? 20 : legend._div.offsetWidth + 20; }
+function containerRect(node) {
+  var r = node.getBoundingClientRect(), c = map.getContainer().getBoundingClientRect();
+  return {x0: r.left - c.left, y0: r.top - c.top, x1: r.right - c.left, y1: r.bottom - c.top};
+}
+// the opening view: the map's territories (a national map: the mainland and the overseas boxes,
+// data.frame), with the legend folded when it would cover them or shrink the view
+function frameView(frame) {
+  var size = map.getSize(), bottom = 30;
+  legend.setCollapsed(false);
+  var room = legend._div.offsetWidth + 20;
+  var folded = size.x < LEGEND_NARROW
+    || map.getBoundsZoom(frame, false, L.point(room + 10, bottom + 10)) < map.getBoundsZoom(frame, false, L.point(30, bottom + 10));
+  legend.setCollapsed(folded);
+  map.fitBounds(frame, {animate: false, paddingTopLeft: [10, 10], paddingBottomRight: [legendPadding(), bottom]});
+  var nw = map.latLngToContainerPoint(frame.getNorthWest()), se = map.latLngToContainerPoint(frame.getSouthEast());
+  var r = containerRect(legend._div);
+  if (!folded && r.x0 < se.x && nw.x < r.x1 && r.y0 < se.y && nw.y < r.y1) legend.setCollapsed(true);
+}
 if (first) {
   // frame the view before adding the polygons, without animation: they are projected and
   // drawn once (adding them first, then fitting, projected and drew them all twice)
   build(first);
+  legend.update(first.territoryLevel);
   var bounds = first.getBounds();
   var metro = L.latLngBounds([41.2, -5.5], [51.2, 9.8]);
-  map.fitBounds(metro.contains(bounds) || !metro.intersects(bounds) ? bounds : metro, {animate: false, paddingBottomRight: [260, 0]});
+  frameView(data.frame ? L.latLngBounds(data.frame) : metro.contains(bounds) || !metro.intersects(bounds) ? bounds : metro);
   first.addTo(map);
-  legend.update(first.territoryLevel);
 }
+if (data.insets.length) fitLabels();
 // registry layers shown at opening go on the map once it is framed: added before, they made
 // the map draw at its initial view first (about 0.3 s more for all of France)
 pointGroups.forEach(function(g) { if (g.territoryPoints.shown) g.addTo(map); });
 window.territoryMap = {map: map, groups: groups, data: data, showIndicator: showIndicator, pointGroups: pointGroups,
-  searchCommunes: searchCommunes, focusFeature: focusFeature, popupContent: popupContent};
+  searchCommunes: searchCommunes, searchTerritories: searchTerritories, focusFeature: focusFeature,
+  popupContent: popupContent, legend: legend};
 })();
