@@ -423,13 +423,13 @@ def plan_insets(levels: list[MapLevel], definition: dict[str, Any]) -> list[Inse
     x0, y0, _, _ = main = _mercator_bounds(bounds[~inside])
     height = main[3] - main[1]
     box_h, box_w, gap = INSET_HEIGHT * height, INSET_WIDTH * height, INSET_GAP * height
-    rows = -(-len(found) // INSET_COLUMNS)
+    box_rows = -(-len(found) // INSET_COLUMNS)
     west = x0 - gap - INSET_COLUMNS * box_w - (INSET_COLUMNS - 1) * gap
     insets = []
     for k, (entry, source) in enumerate(found):
         row, column = divmod(k, INSET_COLUMNS)
         bx = west + column * (box_w + gap)
-        by = y0 + (rows - 1 - row) * (box_h + gap)
+        by = y0 + (box_rows - 1 - row) * (box_h + gap)
         insets.append(Inset(str(entry["departement"]), str(entry["label"]), source,
                             (bx, by, bx + box_w, by + box_h)))
     return insets
