@@ -217,10 +217,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                              "default: the factor table's cameras.retention_days")
     parser.add_argument("--map-assets", choices=MAP_ASSETS, default="inline",
                         help="inline Leaflet in map.html (default, opens offline) or link a CDN")
-    parser.add_argument("--map-tiles", default=None, metavar="osm|URL",
-                        help="draw a base map under the polygons: osm (OpenStreetMap) or a tile URL "
-                             "template https://…/{z}/{x}/{y}.png; the tiles are fetched when the "
-                             "map is opened (default: no base map, the map needs no network)")
+    parser.add_argument("--basemap", "--map-tiles", dest="map_tiles", default=None,
+                        metavar="ign|osm|URL",
+                        help="draw an online base map under the polygons: ign (Plan IGN), osm "
+                             "(OpenStreetMap) or a tile URL template https://…/{z}/{x}/{y}.png; "
+                             "the tiles are fetched when the map is opened (default: no base "
+                             "map, the map needs no network)")
     parser.add_argument("--map-tolerance", type=float, default=None, metavar="METRES",
                         help="map simplification tolerance (default 600 m for France, 60 m for "
                              "départements)")

@@ -720,15 +720,25 @@ def _points_payload(points: MapPoints, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+#: IGN's Géoplateforme "Plan IGN v2" (WMTS in Web Mercator, open licence, no key)
+IGN_PLAN_TILES = ("https://data.geopf.fr/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+                  "&LAYER=GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2&STYLE=normal&TILEMATRIXSET=PM"
+                  "&FORMAT=image/png&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}")
+#: the named base maps of ``--basemap`` (territory.settings.BASEMAPS): URL, label, attribution
+BASEMAP_TILES = {
+    "ign": {"url": IGN_PLAN_TILES, "label": "Fond de carte Plan IGN",
+            "attribution": "© IGN – Géoplateforme, Plan IGN"},
+    "osm": {"url": OSM_TILES, "label": "Fond de carte OpenStreetMap",
+            "attribution": "© les contributeurs d’OpenStreetMap"},
+}
 
 
 def _tiles(tiles: str | None) -> dict[str, str] | None:
     """URL and attribution of the optional base map."""
     if tiles is None:
         return None
-    if tiles == "osm":
-        return {"url": OSM_TILES, "label": "Fond de carte OpenStreetMap",
-                "attribution": "© les contributeurs d’OpenStreetMap"}
+    if tiles in BASEMAP_TILES:
+        return dict(BASEMAP_TILES[tiles])
     return {"url": tiles, "label": "Fond de carte", "attribution": ""}
 
 

@@ -35,7 +35,8 @@ setting                    default      meaning
                                         :mod:`territory.sources.factors`
 ``map_assets``             ``inline``   ``inline`` puts Leaflet's JS/CSS inside ``map.html``
                                         (opens with no network); ``cdn`` links them instead
-``map_tiles``              ``None``     optional base map under the polygons: ``osm`` (OpenStreetMap
+``map_tiles``              ``None``     optional base map under the polygons: ``ign`` (Plan IGN),
+                                        ``osm`` (OpenStreetMap
                                         tiles, needs the internet when the map is opened) or a
                                         tile URL template ``https://…/{z}/{x}/{y}.png``; ``None``
                                         draws no base map (the map needs no network)
@@ -122,6 +123,9 @@ def _project_folder(name: str) -> Path:
     return path
 
 
+#: named online base maps of ``--basemap`` (URLs and attributions: territory/mapping.py)
+BASEMAPS = ("ign", "osm")
+
 #: per-commune INSEE files (``--source KIND=FILE``, ``KIND_file`` in a pipeline's [run] table);
 #: read by :mod:`territory.sources.census`
 CENSUS_KINDS = ("population", "jobs", "age")
@@ -180,11 +184,12 @@ class RunSettings:
         if self.retention_days is not None and not 0 <= self.retention_days <= 3650:
             msg = f"retention_days must be between 0 and 3650 days, got {self.retention_days}"
             raise ConfigError(msg)
-        if self.map_tiles is not None and self.map_tiles != "osm" and not (
+        if self.map_tiles is not None and self.map_tiles not in BASEMAPS and not (
             self.map_tiles.startswith(("https://", "http://"))
             and all(k in self.map_tiles for k in ("{z}", "{x}", "{y}"))
         ):
-            msg = (f"map_tiles must be 'osm' or a tile URL template with {{z}}, {{x}} and {{y}}, "
+            msg = (f"map_tiles must be {' or '.join(repr(b) for b in BASEMAPS)} or a tile URL "
+                   f"template with {{z}}, {{x}} and {{y}}, "
                    f"got {self.map_tiles!r}")
             raise ConfigError(msg)
         if self.wait_s < 0:

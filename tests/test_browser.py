@@ -1001,14 +1001,20 @@ def test_map_france_every_layer_within_budget(run_france_all_layers: Path, brows
         opened.page.context.close()
 
 
-def test_optional_base_map_is_the_only_network_use(open_map: Any, tmp_path: Path) -> None:
-    """With tiles="osm" the map asks OpenStreetMap for tiles (refused here) and nothing else;
-    the base map can be switched off; without the option nothing is requested (other tests)."""
+@pytest.mark.parametrize(("basemap", "label", "attribution"), [
+    ("osm", "Fond de carte OpenStreetMap", "OpenStreetMap"),
+    ("ign", "Fond de carte Plan IGN", "IGN"),
+])
+def test_optional_base_map_is_the_only_network_use(open_map: Any, tmp_path: Path, basemap: str,
+                                                   label: str, attribution: str) -> None:
+    """With --basemap osm or ign the map asks that server for tiles (refused here) and nothing
+    else, credits it; the base map can be switched off; without the option nothing is requested
+    (other tests)."""
     import numpy as np
     import shapely
 
     from territory.mapping import (
-        OSM_TILES,
+        BASEMAP_TILES,
         MapLevel,
         build_map,
         load_map_definition,
@@ -1023,16 +1029,17 @@ def test_optional_base_map_is_the_only_network_use(open_map: Any, tmp_path: Path
         geometries=np.array([shapely.box(-1.6, 47.2, -1.5, 47.3), shapely.box(-1.5, 47.2, -1.4, 47.3)]),
     )
     html = tmp_path / "map.html"
-    html.write_text(build_map([level], load_map_definition(maps_dir() / "footprint.toml"), tiles="osm"),
-                    encoding="utf-8")
+    html.write_text(build_map([level], load_map_definition(maps_dir() / "footprint.toml"),
+                              tiles=basemap), encoding="utf-8")
     opened = open_map(html)
     opened.drawn_s()
     opened.page.wait_for_timeout(300)
-    tiles_prefix = OSM_TILES.split("{")[0]
+    tiles_prefix = BASEMAP_TILES[basemap]["url"].split("{")[0]
     assert opened.refused, "the base map's tiles were not requested"
     assert all(u.startswith(tiles_prefix) for u in opened.refused), opened.refused
     assert opened.page_errors == []
-    toggle = opened.page.get_by_role("checkbox", name="Fond de carte OpenStreetMap")
+    assert attribution in opened.page.locator(".leaflet-control-attribution").inner_text()
+    toggle = opened.page.get_by_role("checkbox", name=label)
     assert toggle.is_checked()
     toggle.uncheck()
     assert opened.page.locator(".leaflet-tile-pane img").count() == 0
