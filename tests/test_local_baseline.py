@@ -206,3 +206,30 @@ def test_jobs_file_of_the_comparateur_replaces_the_estimate(tmp_path, communes_4
     # Nantes counts more jobs than the estimate from 2014 establishments: more devices there
     before = communes_44.set_index("code_insee")
     assert communes.loc["44109", "jobs_effect_pct"] > before.loc["44109", "jobs_effect_pct"]
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ("phone,income,internet_by_income,x", r"row 2, column device: 'phone' is not one of"),
+    ("laptop,weather,internet_by_income,x", r"row 2, column driver: 'weather' is not one of"),
+    ("laptop,income,computer_by_wealth,x",
+     r"row 2, column rates: no factor computer_by_wealth\.decile_1"),
+])
+def test_a_bad_device_driver_row_stops_the_run_naming_row_and_column(tmp_path, row, message):
+    from territory.database import connect
+    from territory.errors import FactorTableError
+    from territory.sources.drivers import (
+        DEVICE_DRIVER_COLUMNS,
+        DEVICE_DRIVERS_FILE,
+        load_device_drivers,
+    )
+
+    con = connect()
+    con.execute("CREATE TABLE raw_devices AS SELECT 'laptop' AS device")
+    con.execute("CREATE TABLE raw_factors AS SELECT 'internet_by_income.decile_1' AS id")
+    (tmp_path / DEVICE_DRIVERS_FILE).write_text(
+        ",".join(DEVICE_DRIVER_COLUMNS) + "\n" + row + "\n", encoding="utf-8")
+    with pytest.raises(FactorTableError, match=message):
+        load_device_drivers(con, tmp_path)
+    (tmp_path / DEVICE_DRIVERS_FILE).write_text("device,driver\nlaptop,income\n", encoding="utf-8")
+    with pytest.raises(FactorTableError, match="row 1: .*header"):
+        load_device_drivers(con, tmp_path)

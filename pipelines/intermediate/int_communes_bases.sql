@@ -25,7 +25,7 @@ joined as (
     select
         p.code_insee,
         p.population,
-        p.population / h.persons_per_household as households,
+        h.households,
         a.persons_12plus,
         a.persons_12plus_low,
         a.persons_12plus_high,

@@ -60,7 +60,7 @@ final as (
         r.* exclude (code_insee, registries_tco2e, registries_tco2e_low, registries_tco2e_high,
             registries_kwh),
         -- the local drivers of the device stock
-        p.population / h.persons_per_household as households,
+        h.households,
         h.persons_per_household,
         h.households_source,
         j.jobs,

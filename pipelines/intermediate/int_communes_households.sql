@@ -1,7 +1,8 @@
--- Households per commune: the commune's population divided by its persons per household in
--- the 2021 census (INSEE), so that a commune of students or of people living alone counts more
--- households than a commune of families of the same size. A commune without a census figure
--- (Mayotte: no 2021 census) takes its département's, else the national factor.
+-- Households per commune (the one place they are counted): the commune's population divided by
+-- its persons per household in the 2021 census (INSEE), so that a commune of students or of
+-- people living alone counts more households than a commune of families of the same size. A
+-- commune without a census figure (Mayotte: no 2021 census) takes its département's, else the
+-- national factor.
 with
 
 population as (
@@ -46,7 +47,9 @@ final as (
 )
 
 select
-    code_insee,
-    persons_per_household,
-    households_source
-from final
+    f.code_insee,
+    f.persons_per_household,
+    p.population / f.persons_per_household as households,
+    f.households_source
+from final as f
+join population as p using (code_insee)

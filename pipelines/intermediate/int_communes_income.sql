@@ -9,11 +9,7 @@ communes as (
 ),
 
 households as (
-    select
-        p.code_insee,
-        p.population / h.persons_per_household as households
-    from int_communes_population as p
-    join int_communes_households as h using (code_insee)
+    select code_insee, households from int_communes_households
 ),
 
 supplied as (

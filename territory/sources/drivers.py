@@ -85,12 +85,12 @@ RAW_TABLES = {
 
 
 def load_local_drivers(con: duckdb.DuckDBPyConnection, folder: Path) -> list[InputRecord]:
-    """Create ``raw_households_census``, ``raw_income_filosofi``, ``raw_jobs_establishments``
-    and ``raw_device_drivers`` from ``folder``'s tables (the project's ``data/``); a table that
-    breaks a rule stops the run naming file, row and column."""
+    """Create ``raw_households_census``, ``raw_income_filosofi`` and ``raw_jobs_establishments``
+    from ``folder``'s tables (the project's ``data/``); a table that breaks a rule stops the run
+    naming file, row and column."""
     import json
 
-    from territory.errors import FactorTableError, InputError
+    from territory.errors import InputError
 
     records = []
     for name, (table, columns) in RAW_TABLES.items():
@@ -114,21 +114,43 @@ def load_local_drivers(con: duckdb.DuckDBPyConnection, folder: Path) -> list[Inp
             rows_read=count, rows_kept=count, vintage=provenance.get("source"),
             notes=[(f"derived by {provenance.get('script', 'scripts/derive_local_drivers.py')}"
                    f" from {provenance.get('url', 'an INSEE file')}")]))
+    return records
+
+
+#: the factor a rates prefix must have, per driver (``computer_by_income.decile_1``)
+_FIRST_RATE = {"income": "{rates}.decile_1", "age": "{rates}.age_15_29"}
+
+
+def load_device_drivers(con: duckdb.DuckDBPyConnection, folder: Path) -> InputRecord:
+    """Create ``raw_device_drivers`` from ``folder``'s ``device_drivers.csv``, checked against
+    the devices and factors already loaded (``raw_devices``, ``raw_factors``): an unknown
+    device or driver, or a rates prefix without its factors, stops the run naming file, row and
+    column."""
+    from territory.errors import FactorTableError
+
     path = folder / DEVICE_DRIVERS_FILE
-    rows = read_table(path, DEVICE_DRIVER_COLUMNS)
-    with (folder / "devices.csv").open(encoding="utf-8", newline="") as handle:
-        devices = {row["device"] for row in csv.DictReader(handle)}
+    try:
+        rows = read_table(path, DEVICE_DRIVER_COLUMNS)
+    except (OSError, ValueError) as error:
+        msg = f"{path}: row 1: {error}"
+        raise FactorTableError(msg) from error
+    devices = {str(r[0]) for r in con.execute("SELECT device FROM raw_devices").fetchall()}
+    factors = {str(r[0]) for r in con.execute("SELECT id FROM raw_factors").fetchall()}
     for line, row in enumerate(rows, start=2):
         for column, known in (("device", devices), ("driver", set(DRIVERS))):
             if row[column] not in known:
                 msg = (f"{path}: row {line}, column {column}: {row[column]!r} is not one of "
                        f"{', '.join(sorted(known))}")
                 raise FactorTableError(msg)
+        first = _FIRST_RATE[row["driver"]].format(rates=row["rates"])
+        if first not in factors:
+            msg = (f"{path}: row {line}, column rates: no factor {first} in the factor tables "
+                   f"for the {row['driver']} rates {row['rates']!r}")
+            raise FactorTableError(msg)
     con.execute("CREATE OR REPLACE TABLE raw_device_drivers (device VARCHAR, driver VARCHAR, "
                 "rates VARCHAR)")
     if rows:
         con.executemany("INSERT INTO raw_device_drivers VALUES (?, ?, ?)",
                         [[r["device"], r["driver"], r["rates"]] for r in rows])
-    records.append(InputRecord(name="data:device_drivers", path=str(path),
-                               sha256=sha256_of(path), rows_read=len(rows), rows_kept=len(rows)))
-    return records
+    return InputRecord(name="data:device_drivers", path=str(path), sha256=sha256_of(path),
+                       rows_read=len(rows), rows_kept=len(rows))
