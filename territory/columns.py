@@ -24,8 +24,8 @@ from typing import Any
 from territory.errors import ConfigError
 from territory.settings import data_dir
 
-#: where a column may exist: the four polygon marts, then the registry points
-LEVELS = ("communes", "epci", "departements", "regions", "registry_points")
+#: where a column may exist: the four polygon marts, then the registry points and the scenarios
+LEVELS = ("communes", "epci", "departements", "regions", "registry_points", "scenarios")
 #: the polygon levels (administrative territories)
 TERRITORY_LEVELS = LEVELS[:4]
 TYPES = ("text", "integer", "number", "boolean")

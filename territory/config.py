@@ -34,7 +34,7 @@ from territory.settings import FactorOverride, data_dir
 #: per-commune INSEE files of a pipeline's [run] table (paths relative to the TOML file)
 CENSUS_KEYS = ("population_file", "jobs_file", "age_file")
 KNOWN_KEYS = {"departements", "epcis", "communes", "datacenter_scope", "national_reference",
-              "description", "retention_days", *CENSUS_KEYS}
+              "description", "retention_days", "scenarios", *CENSUS_KEYS}
 TABLES = {"run", "sources", "factors"}
 OVERRIDE_KEYS = {"value", "low", "high"}
 SOURCE_KEYS = {
@@ -50,6 +50,13 @@ def read_pipeline_file(path: Path) -> dict[str, Any]:
     for key in CENSUS_KEYS:
         if key in run:
             run[key] = str((path.parent / run[key]).resolve())
+    # scenarios: shipped names, or files relative to the TOML file
+    scenarios = run.get("scenarios", [])
+    if not isinstance(scenarios, list) or not all(isinstance(v, str) for v in scenarios):
+        msg = f"{path}: [run] scenarios must be a list of scenario names or files"
+        raise ConfigError(msg)
+    run["scenarios"] = [str((path.parent / v).resolve()) if v.endswith(".toml") else v
+                        for v in scenarios]
     run["sources"] = [_source(path, name, spec) for name, spec in data.get("sources", {}).items()]
     run["factor_overrides"] = factor_overrides(path, data.get("factors", {}))
     return run

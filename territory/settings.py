@@ -33,6 +33,10 @@ setting                    default      meaning
                                         tuples (low/high ``None``: the table's bounds; a value
                                         that is a factor id takes that factor's figures); see
                                         :mod:`territory.sources.factors`
+``scenarios``              ``()``       scenario files, or names of shipped scenarios
+                                        (``pipelines/scenarios/``: ``sobriety``…), projected to
+                                        2050 into ``scenarios.csv`` beside the baseline (see
+                                        :mod:`territory.scenarios`); empty: no projection
 ``map_assets``             ``inline``   ``inline`` puts Leaflet's JS/CSS inside ``map.html``
                                         (opens with no network); ``cdn`` links them instead
 ``map_tiles``              ``None``     optional base map under the polygons: ``ign`` (Plan IGN),
@@ -148,6 +152,7 @@ class RunSettings:
     datacenter_scope: str = "france"
     national_reference: str = "2022"
     factor_overrides: tuple[FactorOverride, ...] = ()
+    scenarios: tuple[str, ...] = ()
     map_assets: str = "inline"
     map_tolerance_m: float | None = None
     map_tiles: str | None = None

@@ -1,0 +1,120 @@
+-- One row per scenario, year and device type: what multiplies the base year's stock, embodied
+-- footprint per unit and electricity per unit. Stocks follow their basis (households,
+-- population, jobs: trajectory.*_growth_per_year) and, for the devices of
+-- data/device_trajectories.csv, a trend of their own; levers: lifetime extension (embodied per
+-- year = embodied / lifetime), refurbished purchases (a refurbished device carries a share of a
+-- new one's embodied footprint), stock change (sobriety). The datacenter services follow the
+-- national datacenter trajectory (energy and equipment), at the scenario's PUE.
+-- stock_multiplier_independent leaves out the trend taken from the ADEME/Arcep prospective the
+-- trajectory check compares with (the connected objects' growth at its low value): the check
+-- judges that trajectory (territory/trajectory_check.py).
+with
+
+parameters as (
+    select * from int_scenario_parameters
+),
+
+devices as (
+    select device, component, basis, lifetime_years from stg_devices
+),
+
+trends as (
+    select
+        t.device,
+        t.applies_to,
+        f.value as growth,
+        f.low as growth_low,
+        t.growth = 'trajectory.connected_objects_growth_per_year' as from_reference
+    from stg_device_trajectories as t
+    join stg_factors as f on f.id = t.growth
+),
+
+basis_growth as (
+    select
+        factor('trajectory.households_growth_per_year') as households,
+        factor('trajectory.population_growth_per_year') as persons_12plus,
+        factor('trajectory.jobs_growth_per_year') as jobs,
+        factor('lever.refurbished_default_embodied_share') as refurbished_default
+),
+
+-- embodied footprint of a refurbished device, as a share of a new one's
+refurbished as (
+    select d.device, coalesce(f.value, b.refurbished_default) as embodied_share
+    from devices as d
+    cross join basis_growth as b
+    left join stg_factors as f on f.id = 'refurbished.' || d.device || '_embodied_share'
+),
+
+levers as (
+    select
+        p.scenario,
+        p.year,
+        l.target as device,
+        l.lever,
+        l.value * least(p.t / (l.by_year - min(p.year) over ()), 1.0) as value
+    from stg_scenario_levers as l
+    join parameters as p on p.scenario = l.scenario
+    where l.lever in ('lifetime_extension_years', 'refurbished_share', 'stock_change')
+),
+
+grid as (
+    select
+        p.scenario,
+        p.year,
+        p.t,
+        p.datacenters_growth,
+        p.datacenters_pue_ratio,
+        d.device,
+        d.component,
+        d.lifetime_years,
+        case d.basis
+            when 'households' then b.households
+            when 'persons_12plus' then b.persons_12plus
+            when 'jobs' then b.jobs
+        end as basis_growth,
+        coalesce(st.growth, 0) as stock_trend,
+        coalesce(case when st.from_reference then st.growth_low else st.growth end, 0)
+            as stock_trend_independent,
+        coalesce(pu.growth, 0) as per_unit_trend,
+        r.embodied_share as refurbished_embodied_share,
+        coalesce(max(l.value) filter (where l.lever = 'lifetime_extension_years'), 0)
+            as lifetime_added_years,
+        coalesce(max(l.value) filter (where l.lever = 'refurbished_share'), 0) as refurbished_share,
+        coalesce(max(l.value) filter (where l.lever = 'stock_change'), 0) as stock_change
+    from parameters as p
+    cross join devices as d
+    cross join basis_growth as b
+    join refurbished as r on r.device = d.device
+    left join trends as st on st.device = d.device and st.applies_to = 'stock'
+    left join trends as pu on pu.device = d.device and pu.applies_to = 'per_unit'
+    left join levers as l on l.scenario = p.scenario and l.year = p.year and l.device = d.device
+    group by all
+),
+
+final as (
+    select
+        scenario,
+        year,
+        device,
+        component,
+        case when component = 'datacenters' then 1.0
+            else power(1 + basis_growth, t) * power(1 + stock_trend, t) * (1 + stock_change)
+        end as stock_multiplier,
+        case when component = 'datacenters' then 1.0
+            else power(1 + basis_growth, t) * power(1 + stock_trend_independent, t) * (1 + stock_change)
+        end as stock_multiplier_independent,
+        case when component = 'datacenters' then datacenters_growth
+            else lifetime_years / (lifetime_years + lifetime_added_years)
+                * (1 - refurbished_share * (1 - refurbished_embodied_share))
+                * power(1 + per_unit_trend, t)
+        end as embodied_multiplier,
+        case when component = 'datacenters' then datacenters_growth * datacenters_pue_ratio
+            else power(1 + per_unit_trend, t)
+        end as use_multiplier,
+        lifetime_added_years,
+        refurbished_share,
+        stock_change
+    from grid
+)
+
+select * from final
