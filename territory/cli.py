@@ -19,6 +19,7 @@ from territory.settings import (
     CENSUS_ALIASES,
     CENSUS_KINDS,
     DATACENTER_SCOPES,
+    GRID_KINDS,
     MAP_ASSETS,
     NATIONAL_REFERENCES,
     FactorOverride,
@@ -200,7 +201,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                              + ") or an INSEE per-commune file: population=FILE (or populations=; "
                              "replaces the legal populations), jobs=FILE (or emplois=; jobs at "
                              "the place of work, P22_EMPLT…), age=FILE (or ages=; "
-                             "base-cc-evol-struct-pop: P21_POP0014…P21_POP75P); format, "
+                             "base-cc-evol-struct-pop: P21_POP0014…P21_POP75P), grid=FILE (or "
+                             "reseau_electrique=, grille=; an RTE éCO2mix export: carbon rate by "
+                             "month and hour for hourly.csv); format, "
                              "encoding, separator, columns and CRS are detected (repeatable)")
     parser.add_argument("--datacenter-scope", choices=DATACENTER_SCOPES, default=None,
                         help="france: ADEME/Arcep 2022 scope (default); with_abroad: Jan 2025 "
@@ -332,6 +335,7 @@ def _settings(args: argparse.Namespace) -> RunSettings:
     config = read_pipeline_file(args.config) if getattr(args, "config", None) else {}
     census = {name: config.get(f"{name}_file") for name in CENSUS_KINDS}
     sources = list(config.get("sources", ()))
+    grid_file: str | None = None
     for item in args.source:
         name, sep, value = item.partition("=")
         if not sep or not value:
@@ -340,11 +344,13 @@ def _settings(args: argparse.Namespace) -> RunSettings:
         kind = CENSUS_ALIASES.get(name.strip().lower(), name.strip().lower())
         if kind in CENSUS_KINDS:
             census[kind] = value
+        elif kind in GRID_KINDS:
+            grid_file = value
         elif (registry := canonical_kind(name)) is not None:
             sources.append((registry, Path(value), {}))
         else:
             msg = (f"--source: unknown kind {name!r}; known kinds: {', '.join(CENSUS_KINDS)}, "
-                   f"{kinds_help()}")
+                   f"{', '.join(GRID_KINDS)}, {kinds_help()}")
             raise ConfigError(msg)
     overrides = {o[0]: o for o in config.get("factor_overrides", ())}
     overrides |= {o[0]: o for o in _factor_options(getattr(args, "factor", []))}
@@ -358,6 +364,7 @@ def _settings(args: argparse.Namespace) -> RunSettings:
         population_file=_path(census["population"]),
         jobs_file=_path(census["jobs"]),
         age_file=_path(census["age"]),
+        grid_file=_path(grid_file),
         sources=tuple(sources),
         retention_days=(args.retention_days if getattr(args, "retention_days", None) is not None
                         else config.get("retention_days")),

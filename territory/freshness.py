@@ -55,7 +55,7 @@ def run_key(settings: RunSettings) -> str | None:
                   if f.name not in _NOT_IN_KEY}
     inputs = [path for _, path, _ in settings.sources]
     inputs += [path for _, path in settings.census_files]
-    inputs += [p for p in (settings.population_raster,) if p is not None]
+    inputs += [p for p in (settings.population_raster, settings.grid_file) if p is not None]
     try:
         files = {str(p.resolve()): sha256_of(p) for p in inputs}
         definition = {p.relative_to(p.anchor).as_posix(): sha256_of(p)

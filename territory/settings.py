@@ -135,6 +135,8 @@ BASEMAPS = ("ign", "osm")
 CENSUS_KINDS = ("population", "jobs", "age")
 #: French (and plural) names accepted for them: ``--source emplois=FILE``
 CENSUS_ALIASES = {"populations": "population", "emplois": "jobs", "ages": "age"}
+#: names under which ``--source`` takes an RTE éCO2mix export (read by territory/sources/grid.py)
+GRID_KINDS = ("grid", "reseau_electrique", "grille")
 
 @dataclass(frozen=True)
 class RunSettings:
@@ -147,6 +149,9 @@ class RunSettings:
     population_file: Path | None = None
     jobs_file: Path | None = None
     age_file: Path | None = None
+    #: the user's own RTE éCO2mix export (``--source grid=FILE``): grid carbon intensity by
+    #: month and hour (territory/sources/grid.py)
+    grid_file: Path | None = None
     sources: tuple[tuple[str, Path, dict[str, Any]], ...] = ()
     retention_days: float | None = None
     datacenter_scope: str = "france"
