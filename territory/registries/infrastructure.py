@@ -179,7 +179,7 @@ def _plain(value: Any) -> Any:
 def _translated(reason: str) -> str:
     """A reason ``prefix: values`` with its prefix in the user's language (values as read)."""
     prefix, sep, details = reason.partition(": ")
-    return _(prefix) + sep + details
+    return _("{reason}: {details}").format(reason=_(prefix), details=details) if sep else _(prefix)
 
 
 def _raw_fields(fields: dict[str, Any]) -> dict[str, Any]:
