@@ -454,7 +454,7 @@ def _settle(
                                    **_raw_fields(table.raw(i))})
             continue
         if not inside[i]:
-            reason = f"{_(REASON_OUTSIDE)}: x={xs[i]:.10g}, y={ys[i]:.10g} ({crs})"
+            reason = _translated(f"{REASON_OUTSIDE}: x={xs[i]:.10g}, y={ys[i]:.10g} ({crs})")
             quarantine.append({"line": line, "reason": reason, **_raw_fields(table.raw(i))})
             continue
         key = (float(xs[i]), float(ys[i]), subtypes[i], names[i])
