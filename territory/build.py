@@ -43,6 +43,7 @@ from territory.extent import (
 )
 from territory.freshness import describe_outputs
 from territory.hourly import HOURLY, profile_carbon_weights, write_hourly
+from territory.i18n import _
 from territory.mapping import (
     LEAFLET_VERSION,
     load_map_definition,
@@ -204,7 +205,7 @@ def _quarantine_unplaced(
     by_path = {(r.name, r.path): r for r in records}
     for kind, source_file, line, name in rows:
         quarantine.setdefault(kind, []).append({
-            "file": source_file, "line": line, "reason": "outside every French commune",
+            "file": source_file, "line": line, "reason": _("outside every French commune"),
             "name": name or "",
         })
         record = by_path.get((kind, source_file))
@@ -264,8 +265,8 @@ def _set_aside_outside_extent(
                     parts.append(f"{Path(record.path).name} (all)")
     if not parts:
         return None
-    return (f"registry rows outside the run's extent ({label or ', '.join(departements)}) are not "
-            f"counted: {', '.join(parts)}")
+    return _("registry rows outside the run's extent ({extent}) are not counted: "
+             "{files}").format(extent=label or ", ".join(departements), files=", ".join(parts))
 
 
 def _recode_registry_codes(
@@ -459,7 +460,8 @@ def _compute(
     warning = _set_aside_outside_extent(con, records, departements, communes,
                                         _extent_label(settings) if communes else None)
     if warning:
-        print(f"territory: warning: {warning}", file=sys.stderr, flush=True)
+        print(_("territory: warning: {warning}").format(warning=warning), file=sys.stderr,
+              flush=True)
     missing = con.execute(
         "SELECT kind, count(*) FROM int_registry_points_energy WHERE kwh IS NULL GROUP BY kind"
     ).fetchall()

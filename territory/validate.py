@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from territory.database import connect, fetch_value
+from territory.i18n import N_, _
 from territory.pipeline import discover_models, run_models
 from territory.registries import read_registry
 from territory.registries.specs import registry_spec
@@ -28,8 +29,8 @@ from territory.sources.cog import (
     to_current_codes,
 )
 
-OUTSIDE = "outside every French commune"
-UNKNOWN_CODE = "no current commune has this code"
+OUTSIDE = N_("outside every French commune")
+UNKNOWN_CODE = N_("no current commune has this code")
 #: how many rows (or codes) of each reason the report names
 FIRST_ROWS = 10
 
@@ -60,7 +61,8 @@ def validate_file(path: Path, kind: str, options: dict[str, Any] | None = None) 
             unknown = [row["code_insee"] for row in recoded.quarantine]
             set_aside = sum(recoded.set_aside.values())
             for reason, count in recoded.set_aside.items():
-                load.warnings.append(f"{count} rows set aside: {reason}")
+                load.warnings.append(_("{count} rows set aside: {reason}").format(
+                    count=count, reason=_(reason)))
         create_registry_tables(con, [load])
         con.execute("SET VARIABLE retention_days = NULL::DOUBLE")
         wanted = {"stg_communes", "stg_registry_points", "int_registry_points_located"}
@@ -72,7 +74,7 @@ def validate_file(path: Path, kind: str, options: dict[str, Any] | None = None) 
             communes = fetch_value(
                 con, "SELECT count(DISTINCT code_insee) FROM int_registry_points_located")
             if outside:
-                reasons[OUTSIDE] += outside
+                reasons[_(OUTSIDE)] += outside
         else:
             table = "raw_fibre" if kind == "fibre" else "raw_income"
             outside = unknown + [code for (code,) in con.execute(
@@ -82,7 +84,7 @@ def validate_file(path: Path, kind: str, options: dict[str, Any] | None = None) 
                 con, f"SELECT count(*) FROM {table} AS r SEMI JOIN stg_communes AS c "
                 "USING (code_insee)")
             if outside:
-                reasons[UNKNOWN_CODE] += outside
+                reasons[_(UNKNOWN_CODE)] += outside
         lost = len(outside)
         con.close()
     finally:
@@ -113,14 +115,18 @@ def format_report(report: dict[str, Any]) -> str:
     """The report as a few lines for a terminal."""
     lines = [
         f"{report['path']} ({report['kind']})",
-        f"  rows read:        {report['rows_read']}",
-        f"  rows kept:        {report['rows_kept']} in {report['communes']} communes",
-        f"  rows quarantined: {report['rows_quarantined']}",
+        _("  rows read:        {count}").format(count=report["rows_read"]),
+        _("  rows kept:        {count} in {communes} communes").format(
+            count=report["rows_kept"], communes=report["communes"]),
+        _("  rows quarantined: {count}").format(count=report["rows_quarantined"]),
     ]
     for entry in report["reasons"]:
         shown = ", ".join(map(str, entry["first_rows"]))
         more = ", …" if entry["count"] > len(entry["first_rows"]) else ""
-        what = "codes" if entry["reason"] == UNKNOWN_CODE else "rows"
-        lines.append(f"    {entry['count']:>8}  {entry['reason']} ({what} {shown}{more})")
-    lines += [f"  note: {w}" for w in report["warnings"]]
+        template = (_("    {count:>8}  {reason} (codes {shown}{more})")
+                    if entry["reason"] == _(UNKNOWN_CODE)
+                    else _("    {count:>8}  {reason} (rows {shown}{more})"))
+        lines.append(template.format(count=entry["count"], reason=entry["reason"], shown=shown,
+                                     more=more))
+    lines += [_("  note: {warning}").format(warning=w) for w in report["warnings"]]
     return "\n".join(lines)

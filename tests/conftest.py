@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,6 +130,16 @@ def kill_mid_run(argv: list[str]) -> None:
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     process.stderr.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def english_messages() -> Iterator[None]:
+    """The command line speaks the locale's language (territory.i18n) and the tests assert its
+    English messages: LANGUAGE=en for every test and subprocess, whatever the machine's locale
+    (tests/test_i18n.py sets the locale it wants)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LANGUAGE", "en")
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from territory.errors import InputError
+from territory.i18n import N_, _
 from territory.registries.kinds import POINT_KINDS  # noqa: F401 - re-exported
 from territory.sources._files import InputRecord, sha256_of, with_fetch_provenance
 
@@ -138,17 +139,19 @@ _SHEET_SEPARATOR = ";"
 
 
 def _refuse(path: Path, what: str, todo: str) -> InputError:
-    return InputError(f"{path}: this is {what}, not CSV text: {todo}")
+    return InputError(_("{path}: this is {what}, not CSV text: {todo}").format(
+        path=path, what=what, todo=todo))
 
 
 def _read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except IsADirectoryError:
-        msg = f"{path}: is a folder, not a file (give the CSV file)"
+        msg = _("{path}: is a folder, not a file (give the CSV file)").format(path=path)
         raise InputError(msg) from None
     except OSError as error:
-        msg = f"{path}: cannot read the file ({error.strerror or error})"
+        msg = _("{path}: cannot read the file ({error})").format(path=path,
+                                                             error=error.strerror or error)
         raise InputError(msg) from error
 
 
@@ -156,7 +159,8 @@ def _gunzip(path: Path, raw: bytes) -> bytes:
     try:
         return gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as error:
-        msg = f"{path}: a damaged gzip file ({type(error).__name__}): compress it again or unzip it"
+        msg = _("{path}: a damaged gzip file ({error}): compress it again or unzip it").format(
+            path=path, error=type(error).__name__)
         raise InputError(msg) from None
 
 
@@ -282,7 +286,7 @@ def decode_text(path: Path, encoding: str | None = None) -> DecodedText:
     """
     raw = _read_bytes(path)
     notes: list[str] = []
-    for _ in range(3):  # a zip in a gzip is the most nesting worth undoing
+    for _attempt in range(3):  # a zip in a gzip is the most nesting worth undoing
         if raw.startswith(_GZIP):
             raw = _gunzip(path, raw)
             notes.append("gzip-compressed")
@@ -338,8 +342,8 @@ def sniff_separator(header_line: str, declared: str | None = None) -> str:
 
 #: the longest field read (the csv module's default limit); a longer one is quarantined
 FIELD_LIMIT = 131_072
-REASON_EMPTY_ROW = "empty row"
-REASON_FIELD_TOO_LONG = "field too long"
+REASON_EMPTY_ROW = N_("empty row")
+REASON_FIELD_TOO_LONG = N_("field too long")
 
 
 @dataclass
@@ -451,10 +455,13 @@ def read_csv_table(
             break
         except csv.Error as error:
             last = start + reader.line_num
-            where = f"lines {line}-{last}" if last > line else f"line {line}"
-            reason = (f"{REASON_FIELD_TOO_LONG}: a field on {where} is longer than "
-                      f"{FIELD_LIMIT:,} characters (an unclosed quote?)"
-                      if "field limit" in str(error) else f"unreadable row: {error}")
+            where = (_("lines {first}-{last}").format(first=line, last=last) if last > line
+                     else _("line {line}").format(line=line))
+            reason = (_("{reason}: a field on {where} is longer than {limit:,} characters (an "
+                        "unclosed quote?)").format(reason=_(REASON_FIELD_TOO_LONG), where=where,
+                                                   limit=FIELD_LIMIT)
+                      if "field limit" in str(error)
+                      else _("unreadable row: {error}").format(error=error))
             rejected.append({"line": line, "reason": reason, "raw_text": _excerpt(lines[line - 1])})
             done = reader.line_num
             continue
@@ -469,7 +476,7 @@ def read_csv_table(
     for line, row in empty:
         raw = {(header[i] if i < len(header) and header[i] else f"column_{i + 1}"): c
                for i, c in enumerate(row)}
-        rejected.append({"line": line, "reason": REASON_EMPTY_ROW, **_raw_names(raw)})
+        rejected.append({"line": line, "reason": _(REASON_EMPTY_ROW), **_raw_names(raw)})
     width = len(header)
     rows = [(line, row[:width] if len(row) > width and not any(c.strip() for c in row[width:])
              else row) for line, row in rows]
@@ -552,7 +559,7 @@ def read_registry(kind: str, path: Path, *, options: dict[str, Any] | None = Non
 
     spec = registry_spec(kind)  # ConfigError for an unknown kind
     if not path.exists():
-        msg = f"{path}: {kind} file not found"
+        msg = _("{path}: {kind} file not found").format(path=path, kind=kind)
         raise InputError(msg)
     module = importlib.import_module(f"territory.registries.{spec.reader}")
     if spec.reader == "points":

@@ -30,6 +30,7 @@ from typing import Any
 
 import duckdb
 
+from territory.i18n import _
 from territory.registries._common import (
     _GZIP,
     _NOT_TEXT,
@@ -274,7 +275,7 @@ def _empty_rows(con: duckdb.DuckDBPyConnection, header: list[str], width: int) -
             continue
         raw = {(header[i] if i < len(header) and header[i] else f"column_{i + 1}"): c or ""
                for i, c in enumerate(cells[:nfields])}
-        rejected.append({"line": line, "reason": REASON_EMPTY_ROW, **_raw_names(raw)})
+        rejected.append({"line": line, "reason": _(REASON_EMPTY_ROW), **_raw_names(raw)})
     return rejected
 
 

@@ -42,6 +42,7 @@ from typing import Any
 import pandas as pd
 
 from territory.errors import ConfigError, InputError
+from territory.i18n import _
 from territory.registries._common import (
     LAMBERT93,
     WGS84,
@@ -594,12 +595,13 @@ def _check_rows(
         fields = rows.fields([line for line, *_ in problems])
         for line, problem, x, y, first in problems:
             if problem == "outside":
-                reason = f"coordinates ({x:g}, {y:g}) outside France for {crs}"
+                reason = _("coordinates ({x}, {y}) outside France for {crs}").format(
+                    x=f"{x:g}", y=f"{y:g}", crs=crs)
             elif problem == "no technology":
-                reason = "no technology (no 2G, 3G, 4G or 5G)"
+                reason = _("no technology (no 2G, 3G, 4G or 5G)")
             else:
-                reason = (f"duplicate of line {first} "
-                          "(same operator, coordinates and technologies)")
+                reason = _("duplicate of line {line} (same operator, coordinates and "
+                           "technologies)").format(line=first)
             bad(line, fields[line], reason)
     return con.execute("""
         SELECT line AS source_line, x, y, operator, site_id, name,

@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from territory.errors import ConfigError, InputError
+from territory.i18n import N_, _
 from territory.registries._common import (
     LAMBERT93,
     WGS84,
@@ -79,12 +80,12 @@ FRANCE_RANGES = FRANCE_EXTENTS
 #: attribute roles (besides the coordinates) every row carries
 _ATTRIBUTES = ("subtype", "name", "installed_year", "code_insee")
 
-REASON_NO_COORDINATES = "no coordinates"
-REASON_NON_NUMERIC = "non-numeric coordinates"
-REASON_NOT_A_POINT = "not a point geometry"
-REASON_OUTSIDE = "coordinates outside France"
-REASON_DUPLICATE = "exact duplicate"
-REASON_FIELDS = "wrong number of fields"
+REASON_NO_COORDINATES = N_("no coordinates")
+REASON_NON_NUMERIC = N_("non-numeric coordinates")
+REASON_NOT_A_POINT = N_("not a point geometry")
+REASON_OUTSIDE = N_("coordinates outside France")
+REASON_DUPLICATE = N_("exact duplicate")
+REASON_FIELDS = N_("wrong number of fields")
 
 #: usual column names (folded: lower case, accents stripped, ``_`` for spaces), by preference
 _X = (
@@ -173,6 +174,12 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
+
+
+def _translated(reason: str) -> str:
+    """A reason ``prefix: values`` with its prefix in the user's language (values as read)."""
+    prefix, sep, details = reason.partition(": ")
+    return _("{reason}: {details}").format(reason=_(prefix), details=details) if sep else _(prefix)
 
 
 def _raw_fields(fields: dict[str, Any]) -> dict[str, Any]:
@@ -443,15 +450,17 @@ def _settle(
                 xs[i] = ys[i] = np.nan
                 kept.append(i)
             else:
-                quarantine.append({"line": line, "reason": problem, **_raw_fields(table.raw(i))})
+                quarantine.append({"line": line, "reason": _translated(problem),
+                                   **_raw_fields(table.raw(i))})
             continue
         if not inside[i]:
-            reason = f"{REASON_OUTSIDE}: x={xs[i]:.10g}, y={ys[i]:.10g} ({crs})"
+            reason = _translated(f"{REASON_OUTSIDE}: x={xs[i]:.10g}, y={ys[i]:.10g} ({crs})")
             quarantine.append({"line": line, "reason": reason, **_raw_fields(table.raw(i))})
             continue
         key = (float(xs[i]), float(ys[i]), subtypes[i], names[i])
         if key in seen:
-            reason = f"{REASON_DUPLICATE}: same coordinates, subtype and name as line {seen[key]}"
+            reason = _("{reason}: same coordinates, subtype and name as line {line}").format(
+                reason=_(REASON_DUPLICATE), line=seen[key])
             quarantine.append({"line": line, "reason": reason, **_raw_fields(table.raw(i))})
             continue
         seen[key] = line
@@ -634,15 +643,14 @@ def _read_csv(path: Path, kind: str, options: dict[str, Any], warnings: list[str
     problems: list[str | None] = [None] * n
     fields: dict[str, list[Any]] = {role: [None] * n for role in _ATTRIBUTES}
     cells_of: list[list[str]] = []
-    for i, (_, cells) in enumerate(rows):
+    for i, (_line, cells) in enumerate(rows):
         if len(cells) > len(names) and not any(c.strip() for c in cells[len(names):]):
             cells = cells[: len(names)]
         cells_of.append(cells)
         if len(cells) != len(names):
-            problems[i] = (
-                f"{REASON_FIELDS}: {len(cells)} where the header has {len(names)} "
-                f"(separator {separator!r})"
-            )
+            problems[i] = _("{reason}: {count} where the header has {expected} (separator "
+                            "{separator!r})").format(reason=_(REASON_FIELDS), count=len(cells),
+                                                     expected=len(names), separator=separator)
             continue
         for role, values in fields.items():
             if role in index:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from territory.errors import InputError
+from territory.i18n import N_, _
 from territory.sources._files import InputRecord, sha256_of
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ POPULATION_VINTAGE = "populations légales 2023 (INSEE, COG 2026)"
 #: 977, Saint-Martin 978, Pacific 98x): real codes, outside the communes the toolkit maps
 OVERSEAS_COLLECTIVITY = re.compile(r"^(97[5789]|98\d)\d{2}$")
 ARRONDISSEMENT = "arrondissement municipal"
-UNKNOWN_REASON = "no current commune has the code {code}, and it is no former code (COG 2026)"
+UNKNOWN_REASON = N_("no current commune has the code {code}, and it is no former code (COG 2026)")
 
 
 @dataclass(frozen=True)
@@ -239,16 +240,16 @@ def to_current_codes(
     overseas = current.isna() & original.str.match(OVERSEAS_COLLECTIVITY.pattern)
     unknown = current.isna() & ~overseas
     if any(arrondissement):
-        result.set_aside["arrondissement municipal: its commune's own row counts it"] = sum(
+        result.set_aside[N_("arrondissement municipal: its commune's own row counts it")] = sum(
             arrondissement)
     if overseas.any():
         result.set_aside[
-            "commune of a collectivité d'outre-mer: outside the communes mapped"] = int(
+            N_("commune of a collectivité d'outre-mer: outside the communes mapped")] = int(
             overseas.sum())
     for index in rows.index[unknown]:
         code = original[index]
         result.quarantine.append({
-            "code_insee": code, "reason": UNKNOWN_REASON.format(code=code),
+            "code_insee": code, "reason": _(UNKNOWN_REASON).format(code=code),
             **{c: str(rows.at[index, c]) for c in describe if c in rows}})
     keep = ~(pd.Series(arrondissement, index=rows.index) | overseas | unknown)
     kept = rows[keep].copy()
