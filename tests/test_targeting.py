@@ -24,7 +24,7 @@ from territory.cli import main
 from territory.settings import RunSettings, data_dir
 from territory.sources.factors import read_factor_table
 from territory.targeting import POLICIES, policy_name, run_targeting
-from tests.conftest import run_qgis_script
+from tests.conftest import realdata_path, run_qgis_script
 
 AGE_HEADER = ("CODGEO;P21_POP;P21_POP0014;P21_POP1529;P21_POP3044;P21_POP4559;P21_POP6074;"
               "P21_POP75P")
@@ -206,6 +206,10 @@ def test_a_foreign_folder_is_refused_and_an_unknown_policy_is_a_usage_error(tmp_
                  "--policy", "everyone"]) == 2
     assert "unknown policy 'everyone'" in capsys.readouterr().err
     assert main(["target", "--out", str(out), "--quiet"]) == 2
+    # a folder holding other files and no territory manifest: refused before any work
+    assert main(["target", "--departement", "44", "--out", str(out), "--quiet"]) == 4
+    assert "not empty" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
     assert policy_name("Reconditionnés") == "refurbished"
     assert policy_name("tous") == "all"
 
@@ -309,3 +313,22 @@ def test_map_opens_offline_and_the_policy_selector_recolours(out_44, browser):
         assert refused == [] and errors == []
     finally:
         context.close()
+
+
+@pytest.mark.realdata
+def test_filosofi_file_gives_the_poverty_rates(tmp_path):
+    source = realdata_path("insee", "cc_filosofi_2021_COM.csv")
+    out = tmp_path / "out"
+    assert main(["target", "--commune", "Nantes", "--commune", "44184", "--out", str(out),
+                 "--quiet", "--policy", "all", "--source", f"income={source}"]) == 0
+    rows = _by(_rows(out), "commune")
+    assert set(rows) == {("44109", "all"), ("44184", "all")}
+    nantes = rows[("44109", "all")]
+    assert float(nantes["poverty_rate_pct"]) == 17.0  # TP6021 of 44109 in the file
+    manifest = json.loads((out / "targeting.json").read_text(encoding="utf-8"))
+    record = next(r for r in manifest["inputs"] if r["name"] == "income")
+    assert record["rows_kept"] > 30_000
+    # the extent is two communes of the département: its total is their sum
+    total = _by(_rows(out), "departement")[("44", "all")]
+    assert float(total["devices"]) == pytest.approx(
+        sum(float(r["devices"]) for r in rows.values()), rel=1e-5)
