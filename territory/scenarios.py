@@ -199,6 +199,22 @@ def read_scenario(path: Path, devices: list[str]) -> Scenario:
                     tuple(levers))
 
 
+def refurbished_factor(device: str) -> str:
+    """Factor id of a refurbished device's embodied share (a professional device takes the
+    household device's: ``laptop_pro`` → ``refurbished.laptop_embodied_share``)."""
+    return f"refurbished.{device.removesuffix('_pro')}_embodied_share"
+
+
+def _check_refurbished(scenario: Scenario, factors: set[str]) -> None:
+    for lever in scenario.levers:
+        if lever.lever == "refurbished_share" and not (
+                f"refurbished.{lever.target}_embodied_share" in factors
+                or refurbished_factor(lever.target) in factors):
+            msg = (f"{scenario.path}: [levers.refurbished_share] {lever.target}: no refurbished "
+                   f"figure for this device (factor {refurbished_factor(lever.target)} in data/)")
+            raise ConfigError(msg)
+
+
 def load_scenarios(con: duckdb.DuckDBPyConnection, given: tuple[str, ...]) -> list[InputRecord]:
     """Create ``raw_scenarios`` and ``raw_scenario_levers`` (empty when no scenario is given;
     else the baseline first, then each given scenario once) and return their provenance."""
@@ -209,10 +225,12 @@ def load_scenarios(con: duckdb.DuckDBPyConnection, given: tuple[str, ...]) -> li
     if not given:
         return []
     devices = [str(r[0]) for r in con.execute("SELECT device FROM raw_devices").fetchall()]
+    factors = {str(r[0]) for r in con.execute("SELECT id FROM raw_factors").fetchall()}
     paths = [shipped_dir() / f"{BASELINE}.toml", *(resolve(v) for v in given)]
     scenarios: dict[str, Scenario] = {}
     for path in paths:
         scenario = read_scenario(path, devices)
+        _check_refurbished(scenario, factors)
         if scenario.name in scenarios and scenarios[scenario.name].path.resolve() != path.resolve():
             msg = (f"{path}: a scenario named {scenario.name!r} is already given "
                    f"({scenarios[scenario.name].path}); rename one file")

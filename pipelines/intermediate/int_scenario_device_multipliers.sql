@@ -35,16 +35,18 @@ basis_growth as (
     select
         factor('trajectory.households_growth_per_year') as households,
         factor('trajectory.population_growth_per_year') as persons_12plus,
-        factor('trajectory.jobs_growth_per_year') as jobs,
-        factor('lever.refurbished_default_embodied_share') as refurbished_default
+        factor('trajectory.jobs_growth_per_year') as jobs
 ),
 
--- embodied footprint of a refurbished device, as a share of a new one's
+-- embodied footprint of a refurbished device, as a share of a new one's: its own figure, else
+-- that of the household device a professional one is (laptop for laptop_pro); none for the
+-- devices the refurbished lever cannot name (territory/scenarios.py checks it)
 refurbished as (
-    select d.device, coalesce(f.value, b.refurbished_default) as embodied_share
+    select d.device, coalesce(f.value, g.value) as embodied_share
     from devices as d
-    cross join basis_growth as b
     left join stg_factors as f on f.id = 'refurbished.' || d.device || '_embodied_share'
+    left join stg_factors as g
+        on g.id = 'refurbished.' || regexp_replace(d.device, '_pro$', '') || '_embodied_share'
 ),
 
 levers as (
@@ -96,7 +98,7 @@ grid as (
     from parameters as p
     cross join devices as d
     cross join basis_growth as b
-    join refurbished as r on r.device = d.device
+    left join refurbished as r on r.device = d.device
     left join carbon as c on c.device = d.device
     left join trends as st on st.device = d.device and st.applies_to = 'stock'
     left join trends as pu on pu.device = d.device and pu.applies_to = 'per_unit'
@@ -118,7 +120,7 @@ final as (
         end as stock_multiplier_independent,
         case when component = 'datacenters' then datacenters_growth
             else lifetime_years / (lifetime_years + lifetime_added_years)
-                * (1 - refurbished_share * (1 - refurbished_embodied_share))
+                * (1 - refurbished_share * (1 - coalesce(refurbished_embodied_share, 1)))
                 * power(1 + per_unit_trend, t)
         end as embodied_multiplier,
         case when component = 'datacenters' then datacenters_growth * datacenters_pue_ratio
