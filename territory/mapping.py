@@ -351,9 +351,18 @@ def encode_lines(geometries: list[Any], scale: int = COORDINATE_SCALE) -> dict[s
             "f": encode_varints(np.diff(feature_offsets))}
 
 
-def _orientation_payload(layer: Orientation, scale: int) -> dict[str, Any]:
+def _orientation_payload(layer: Orientation, scale: int, levels: list[MapLevel]) -> dict[str, Any]:
     """The orientation layer in the page: coast and river lines, place points (deltas, as the
-    registry points) with their names and kinds (index in :data:`PLACE_KINDS`)."""
+    registry points) with their names and kinds (index in :data:`PLACE_KINDS`), préfectures
+    first, then the most populous (the map names them first where names would overlap)."""
+    population = {code: value for level in levels if level.layer == "communes"
+                  for code, value in zip(level.codes, level.values[POPULATION], strict=True)}
+    order = sorted(range(len(layer.places)), key=lambda i: (
+        PLACE_KINDS.index(layer.place_kinds[i]), -float(population.get(layer.place_codes[i], 0) or 0)))
+    layer = replace(layer, places=[layer.places[i] for i in order],
+                    place_names=[layer.place_names[i] for i in order],
+                    place_kinds=[layer.place_kinds[i] for i in order],
+                    place_codes=[layer.place_codes[i] for i in order])
     xy = np.array([[p.x, p.y] for p in layer.places], dtype=float).reshape(-1, 2)
     flat = np.round(xy * scale).astype(np.int64).reshape(-1)
     deltas = flat.copy()
@@ -887,7 +896,7 @@ def build_map(
                    for i in insets],
         "frame": _frame(levels, insets),
         # coast, rivers and chefs-lieux ("Repères"), drawn above the polygons, taking no clicks
-        "orientation": _orientation_payload(landmarks, scale) if landmarks else None,
+        "orientation": _orientation_payload(landmarks, scale, levels) if landmarks else None,
         "tiles": _tiles(tiles),
         # Leaflet inserts attributions as HTML: escaped here, so the text stays text
         "attribution": html.escape(sources),

@@ -41,9 +41,9 @@ class Orientation:
         Coast lines (LineString or MultiLineString).
     rivers, river_names, river_ranks
         River lines, their French names and Natural Earth scalerank (smaller = larger river).
-    places, place_names, place_kinds
-        Points of the préfectures and sous-préfectures, their names and kinds
-        (:data:`PLACE_KINDS`).
+    places, place_names, place_kinds, place_codes
+        Points of the préfectures and sous-préfectures, their names, kinds
+        (:data:`PLACE_KINDS`) and INSEE codes.
     """
 
     coast: list[shapely.Geometry]
@@ -53,6 +53,7 @@ class Orientation:
     places: list[shapely.Point]
     place_names: list[str]
     place_kinds: list[str]
+    place_codes: list[str]
 
 
 def load_orientation() -> Orientation:
@@ -63,7 +64,7 @@ def load_orientation() -> Orientation:
     try:
         with resources.as_file(path) as file:
             rows = duckdb.connect().execute(
-                "SELECT kind, name, rank, geometry FROM read_parquet(?) ORDER BY kind, rank, name",
+                "SELECT kind, name, rank, geometry, code FROM read_parquet(?) ORDER BY kind, rank, name",
                 [file.as_posix()]).fetchall()
     except (OSError, duckdb.Error) as error:
         msg = f"territory/{'/'.join(ORIENTATION_FILE)}: cannot read the orientation layer ({error})"
@@ -78,7 +79,7 @@ def load_orientation() -> Orientation:
         rivers=[geometries[i] for i in rivers], river_names=[rows[i][1] or "" for i in rivers],
         river_ranks=[float(rows[i][2] or 0) for i in rivers],
         places=[geometries[i] for i in places], place_names=[rows[i][1] for i in places],
-        place_kinds=[kinds[i] for i in places],
+        place_kinds=[kinds[i] for i in places], place_codes=[rows[i][4] for i in places],
     )
 
 
@@ -97,6 +98,7 @@ def orientation_for_map(layer: Orientation, regions: list[Region], tolerance_deg
     places: list[shapely.Point] = []
     place_names: list[str] = []
     place_kinds: list[str] = []
+    place_codes: list[str] = []
     for (west, south, east, north), move in regions:
         box = (west - MARGIN_DEG, south - MARGIN_DEG, east + MARGIN_DEG, north + MARGIN_DEG)
 
@@ -114,9 +116,11 @@ def orientation_for_map(layer: Orientation, regions: list[Region], tolerance_deg
                 rivers.append(kept)
                 names.append(name)
                 ranks.append(rank)
-        for point, name, kind in zip(layer.places, layer.place_names, layer.place_kinds, strict=True):
+        for point, name, kind, code in zip(layer.places, layer.place_names, layer.place_kinds,
+                                           layer.place_codes, strict=True):
             if box[0] <= point.x <= box[2] and box[1] <= point.y <= box[3]:
                 places.append(shapely.transform(point, move) if move is not None else point)
                 place_names.append(name)
                 place_kinds.append(kind)
-    return Orientation(coast, rivers, names, ranks, places, place_names, place_kinds)
+                place_codes.append(code)
+    return Orientation(coast, rivers, names, ranks, places, place_names, place_kinds, place_codes)

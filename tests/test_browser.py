@@ -1304,7 +1304,8 @@ _ORIENTATION = """() => {
   const tm = window.territoryMap, o = tm.orientation, map = tm.map, view = map.getBounds();
   const pane = document.querySelector('.leaflet-territoryOrientation-pane');
   const shown = [...document.querySelectorAll('.leaflet-territoryOrientationLabels-pane .territory-place')]
-    .filter(e => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; });
+    .filter(e => { const r = e.getBoundingClientRect();
+      return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden'; });
   const rivers = o.rivers.filter(l => map.hasLayer(l) && view.intersects(l.getBounds()))
     .map(l => ({name: l.territoryName, drawn: !!(l._path && l._path.getAttribute('d') && l._path.getAttribute('d').length > 10)}));
   return {on: map.hasLayer(o.group), names: shown.map(e => e.textContent), rivers: rivers,

@@ -575,9 +575,26 @@ if (data.orientation) {
     orientation.places[kind].addLayer(m);
   });
   orientation.group.addLayer(orientation.places[0]);
+  // names that would overlap one already placed are hidden (places come préfectures first, the
+  // most populous first): at the national view, Paris rather than the préfectures around it
+  var declutter = function() {
+    var placed = [];
+    orientation.places.forEach(function(group) {
+      if (!orientation.group.hasLayer(group)) return;
+      group.eachLayer(function(m) {
+        var node = m.getElement(), p = map.latLngToContainerPoint(m.getLatLng());
+        if (!node) return;
+        var box = {x0: p.x - 4, y0: p.y - 7, x1: p.x + 10 + 6.5 * m.territoryName.length, y1: p.y + 7};
+        var free = placed.every(function(b) { return box.x1 < b.x0 || b.x1 < box.x0 || box.y1 < b.y0 || b.y1 < box.y0; });
+        node.style.visibility = free ? '' : 'hidden';
+        if (free) placed.push(box);
+      });
+    });
+  };
   var placesByZoom = function() {
     var on = map.getZoom() >= SOUS_PREFECTURE_ZOOM;
     if (on !== orientation.group.hasLayer(orientation.places[1])) orientation.group[on ? 'addLayer' : 'removeLayer'](orientation.places[1]);
+    declutter();
   };
   orientation.group.on('add', function() { map.on('zoomend', placesByZoom); placesByZoom(); });
   orientation.group.on('remove', function() { map.off('zoomend', placesByZoom); });
