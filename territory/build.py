@@ -529,7 +529,8 @@ def write_departement_maps(
     for code in codes:
         path = staging / "maps" / f"map-{code or 'france'}.html"
         with steps.step(f"writing maps/{path.name}"):
-            write_map(computed.con, path, definition, settings, code, sources)
+            write_map(computed.con, path, definition, settings, code, sources,
+                      computed.national.get("kgco2e_per_inhabitant"))
         written.append(f"maps/{path.name}")
     computed.con.close()
     return written
@@ -602,7 +603,7 @@ def build_outputs(
             gpkg = pool.submit(_timed, write_geopackage, con.cursor(), staging / "territory.gpkg",
                                definition, gpkg_metadata)
             html = pool.submit(_timed, write_map, con.cursor(), staging / "map.html", definition,
-                               settings, None, sources)
+                               settings, None, sources, national.get("kgco2e_per_inhabitant"))
             layer_counts, steps.timings["territory.gpkg"] = gpkg.result()
             _, steps.timings["map.html"] = html.result()
             density_summary: dict[str, Any] = {"written": False, "reason": "--no-density-raster"}
@@ -617,7 +618,7 @@ def build_outputs(
             for code in departements:
                 with steps.step(f"writing maps/map-{code}.html"):
                     write_map(con, staging / "maps" / f"map-{code}.html", definition, settings,
-                               code, sources)
+                               code, sources, national.get("kgco2e_per_inhabitant"))
         for name, rows in quarantine.items():
             write_quarantine_csv(staging / "quarantine" / f"{name}.csv", rows)
         (staging / "quarantine").mkdir(exist_ok=True)

@@ -32,6 +32,13 @@ import shapely
 
 from territory.columns import LEVELS, TERRITORY_LEVELS, Column, catalogue
 from territory.errors import ConfigError
+from territory.orientation import (
+    PLACE_KINDS,
+    Orientation,
+    Region,
+    load_orientation,
+    orientation_for_map,
+)
 
 if TYPE_CHECKING:
     from markupsafe import Markup
@@ -328,6 +335,64 @@ def encode_geometries(geometries: np.ndarray, scale: int = COORDINATE_SCALE) -> 
     }
 
 
+def encode_lines(geometries: list[Any], scale: int = COORDINATE_SCALE) -> dict[str, str]:
+    """Encode (Multi)LineStrings as :func:`encode_geometries` encodes polygons: integer deltas
+    (``d``), points per line (``l``) and lines per feature (``f``)."""
+    if not geometries:
+        return {"d": "", "l": "", "f": ""}
+    multi = np.array([g if g.geom_type == "MultiLineString" else shapely.MultiLineString([g])
+                      for g in geometries], dtype=object)
+    _, coords, (line_offsets, feature_offsets) = shapely.to_ragged_array(multi)
+    flat = np.round(coords * scale).astype(np.int64).reshape(-1)
+    deltas = np.empty_like(flat)
+    deltas[:2] = flat[:2]
+    deltas[2:] = flat[2:] - flat[:-2]
+    return {"d": encode_varints(deltas), "l": encode_varints(np.diff(line_offsets)),
+            "f": encode_varints(np.diff(feature_offsets))}
+
+
+def _orientation_payload(layer: Orientation, scale: int, levels: list[MapLevel]) -> dict[str, Any]:
+    """The orientation layer in the page: coast and river lines, place points (deltas, as the
+    registry points) with their names and kinds (index in :data:`PLACE_KINDS`), préfectures
+    first, then the most populous (the map names them first where names would overlap)."""
+    population = {code: value for level in levels if level.layer == "communes"
+                  for code, value in zip(level.codes, level.values[POPULATION], strict=True)}
+    order = sorted(range(len(layer.places)), key=lambda i: (
+        PLACE_KINDS.index(layer.place_kinds[i]), -float(population.get(layer.place_codes[i], 0) or 0)))
+    layer = replace(layer, places=[layer.places[i] for i in order],
+                    place_names=[layer.place_names[i] for i in order],
+                    place_kinds=[layer.place_kinds[i] for i in order],
+                    place_codes=[layer.place_codes[i] for i in order])
+    xy = np.array([[p.x, p.y] for p in layer.places], dtype=float).reshape(-1, 2)
+    flat = np.round(xy * scale).astype(np.int64).reshape(-1)
+    deltas = flat.copy()
+    deltas[2:] = flat[2:] - flat[:-2]
+    return {
+        "coast": encode_lines(layer.coast, scale),
+        "rivers": {**encode_lines(layer.rivers, scale), "names": layer.river_names,
+                   "ranks": [round(r, 1) for r in layer.river_ranks]},
+        "places": {"xy": encode_varints(deltas), "names": layer.place_names,
+                   "kinds": [PLACE_KINDS.index(k) for k in layer.place_kinds]},
+    }
+
+
+def orientation_regions(levels: list[MapLevel], insets: list[Inset]) -> list[Region]:
+    """Where a map takes the orientation layer from: its territories outside the insets (as
+    they are) and each inset's territories (moved into its box)."""
+    bounds = shapely.bounds(levels[0].geometries)
+    inside = np.zeros(len(bounds), dtype=bool)
+    regions: list[Region] = []
+    for inset in insets:
+        inside |= _inset_members(bounds, inset.source)
+        (west, south), (east, north) = _lon_lat(np.array(inset.source[::2]), np.array(inset.source[1::2]))
+        regions.append(((float(west), float(south), float(east), float(north)), inset.transform))
+    rest = bounds[~inside]
+    if len(rest):
+        regions.insert(0, ((float(rest[:, 0].min()), float(rest[:, 1].min()),
+                            float(rest[:, 2].max()), float(rest[:, 3].max())), None))
+    return regions
+
+
 # ---- overseas insets
 #
 # A national map shows the overseas départements as insets beside metropolitan France, as
@@ -590,34 +655,16 @@ def encode_texts(values: Any) -> dict[str, Any]:
     return {"u": list(uniques), "i": encode_varints(codes)}
 
 
-def national_average(level: MapLevel, definition: dict[str, Any]) -> float | None:
-    """The national average of the popup's compared column (per inhabitant) that the level's
-    gaps (``[popup] national_gap``, in %) are taken to, or None when the level has no gaps.
-
-    The marts publish each commune's gap, not the average itself: every inhabited commune
-    gives it back exactly (value / (1 + gap / 100)); their median is taken so that no single
-    row decides.
-    """
-    popup = definition.get("popup", {})
-    gap_column, compared = popup.get("national_gap"), popup.get("compared")
-    if gap_column not in level.values or compared not in level.values:
-        return None
-    gaps = np.asarray(level.values[gap_column], dtype=float)
-    values = np.asarray(level.values[compared], dtype=float)
-    usable = np.isfinite(gaps) & np.isfinite(values) & (values > 0) & (gaps > -100)
-    if not usable.any():
-        return None
-    return float(np.median(values[usable] / (1 + gaps[usable] / 100)))
-
-
 def _level_payload(level: MapLevel, definition: dict[str, Any], indicators: list[dict[str, Any]],
-                   scale: int) -> dict[str, Any]:
+                   scale: int, national: float | None) -> dict[str, Any]:
     population = np.asarray(level.values[POPULATION], dtype=float)
     classes = {
         ind["column"]: _classes(np.asarray(level.values[ind["column"]], dtype=float), population, ind, definition)
         for ind in indicators
     }
-    national = national_average(level, definition)
+    # the national average the level's gaps ([popup] national_gap) are taken to
+    if definition.get("popup", {}).get("national_gap") not in level.values:
+        national = None
     return {
         "layer": level.layer,
         "label": level.label,
@@ -773,7 +820,8 @@ def _inline(text: str, tag: str) -> Markup:
 def build_map(
     levels: list[MapLevel], definition: dict[str, Any], *, assets: str = "inline",
     tolerance_m: float = 60.0, points: list[MapPoints] | None = None, subtitle: str = "",
-    tiles: str | None = None, sources: str = "",
+    tiles: str | None = None, sources: str = "", national: float | None = None,
+    orientation: bool = True,
 ) -> str:
     """Build the map's HTML.
 
@@ -798,6 +846,14 @@ def build_map(
         opened; without it the map needs no network at all.
     sources
         Provenance shown in the map's attribution line (text, escaped here).
+    national
+        The model's national average of the popup's compared column (``[popup] compared``,
+        per inhabitant: the national footprint over the national population, all communes of
+        France whatever the map's extent), which the gaps (``[popup] national_gap``) are taken
+        to; None: the popup does not explain gaps.
+    orientation
+        Draw the orientation layer (coast, rivers, préfectures and sous-préfectures:
+        :mod:`territory.orientation`) around the map's territories.
 
     Returns
     -------
@@ -807,6 +863,9 @@ def build_map(
     scale = coordinate_scale(tolerance_m)
     indicators = _indicators(definition, levels)
     insets = plan_insets(levels, definition)
+    landmarks = (orientation_for_map(load_orientation(), orientation_regions(levels, insets),
+                                     max(tolerance_m, 1.0) / 111_000)
+                 if orientation and levels else None)
     levels, points = apply_insets(levels, points or [], insets)
     specs = {spec["layer"]: spec for spec in definition.get("points", [])}
     unknown = [p.layer for p in points or [] if p.layer not in specs]
@@ -829,13 +888,15 @@ def build_map(
         "palette": definition["palette"],
         "scale": scale,
         "pointScale": POINT_SCALE,
-        "levels": [_level_payload(level, definition, indicators, scale) for level in levels],
+        "levels": [_level_payload(level, definition, indicators, scale, national) for level in levels],
         "points": [_points_payload(p, specs[p.layer]) for p in points or [] if len(p.lon)],
         # overseas insets: label and box of each ([[south, west], [north, east]]), and what the
         # map frames at opening (the mainland and the boxes), when the map has insets
         "insets": [{"code": i.departement, "label": i.label, "bounds": i.box_lat_lng()}
                    for i in insets],
         "frame": _frame(levels, insets),
+        # coast, rivers and chefs-lieux ("Repères"), drawn above the polygons, taking no clicks
+        "orientation": _orientation_payload(landmarks, scale, levels) if landmarks else None,
         "tiles": _tiles(tiles),
         # Leaflet inserts attributions as HTML: escaped here, so the text stays text
         "attribution": html.escape(sources),

@@ -170,6 +170,8 @@ def national_check(
                              for name in ("devices", "datacenters", "networks")},
         "embodied_share": round(float(row[4]) / total, 4),
         "population": int(row[6]),
+        # the national average the communes' gaps (footprint_vs_national_pct) are taken to
+        "kgco2e_per_inhabitant": round(total * 1000 / float(row[6]), 4) if row[6] else None,
         "electricity_kwh": round(float(row[7])),
         "checks": checks,
         # checks whose model figure is the reference's own are reported, not judged

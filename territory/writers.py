@@ -171,19 +171,56 @@ def write_geopackage(
 
 def write_map(
     con: duckdb.DuckDBPyConnection, path: Path, definition: dict[str, Any], settings: RunSettings,
-    departement: str | None = None, sources: str = "",
+    departement: str | None = None, sources: str = "", national: float | None = None,
 ) -> None:
-    """Write the map of the run's extent, or of one of its départements."""
+    """Write the map of the run's extent, or of one of its départements (``national``: the
+    model's national footprint per inhabitant, that the popups' gaps are taken to)."""
     levels = map_levels(con, definition, settings.tolerance_m, departement)
-    subtitle = ""
-    if departement is not None:
-        name = con.execute("SELECT nom FROM departements WHERE code_insee = ?", [departement]).fetchone()
-        subtitle = f"{name[0] if name else ''} ({departement})"
+    subtitle = map_subtitle(con, settings, departement)
     definition = {**definition, "points": map_point_layers(definition.get("points", []))}
     html = build_map(levels, definition, assets=settings.map_assets, tolerance_m=settings.tolerance_m,
                      points=map_points(con, definition, departement), subtitle=subtitle,
-                     tiles=settings.map_tiles, sources=sources)
+                     tiles=settings.map_tiles, sources=sources, national=national)
     path.write_text(html, encoding="utf-8")
+
+
+#: how many territories a map's subtitle names before "et N autres"
+SUBTITLE_NAMES = 3
+
+
+def map_subtitle(con: duckdb.DuckDBPyConnection, settings: RunSettings,
+                 departement: str | None = None) -> str:
+    """The map's subtitle (French): the extent the user asked for, as they named it.
+
+    A run given EPCI or communes names them ("Nantes Métropole", "Commune de Rezé"), with the
+    départements given whole ("Loire-Atlantique (44)"); the map of one of its départements
+    names what of the extent lies there. A map of one département of a run of départements
+    names it; the map of a run of départements or of all of France has no subtitle.
+    """
+    if not settings.epcis and not settings.communes:
+        if departement is None:
+            return ""
+        row = con.execute("SELECT nom FROM departements WHERE code_insee = ?", [departement]).fetchone()
+        return f"{row[0] if row else ''} ({departement})"
+    wanted = [departement] if departement is not None else None
+    names = [f"{name} ({code})" for code, name in con.execute(
+        "SELECT code_insee, nom FROM departements WHERE list_contains(?, code_insee) "
+        "AND (?::VARCHAR[] IS NULL OR list_contains(?, code_insee)) ORDER BY code_insee",
+        [list(settings.departements), wanted, wanted]).fetchall()]
+    epcis = dict(con.execute(
+        "SELECT code_insee, nom FROM epci WHERE list_contains(?, code_insee) AND code_insee IN "
+        "(SELECT epci_siren FROM communes WHERE ?::VARCHAR IS NULL OR departement_code = ?)",
+        [list(settings.epcis), departement, departement]).fetchall())
+    names += [epcis[siren] for siren in settings.epcis if siren in epcis]
+    communes = dict(con.execute(
+        "SELECT code_insee, nom FROM communes WHERE list_contains(?, code_insee) "
+        "AND (?::VARCHAR IS NULL OR departement_code = ?)",
+        [list(settings.communes), departement, departement]).fetchall())
+    names += [f"Commune de {communes[code]}" for code in settings.communes if code in communes]
+    if len(names) > SUBTITLE_NAMES:
+        more = len(names) - SUBTITLE_NAMES + 1
+        names = [*names[:SUBTITLE_NAMES - 1], f"et {more} autres territoires"]
+    return ", ".join(names)
 
 
 #: the footprint density raster, beside the GeoPackage (its QGIS style: same name, .qml)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import json
 import os
 import re
 import time
@@ -1295,3 +1296,163 @@ def test_departement_map_polygon_click_not_taken_by_markers(map_44: Path, open_m
         epci.wait_for(state="visible", timeout=5_000)
         assert epci.locator("h2").inner_text() == f"{NANTES_METROPOLE[1]} ({NANTES_METROPOLE[0]})"
     opened.assert_clean()
+
+
+# ---------------------------------------------------------------- orientation, extent, national
+
+_ORIENTATION = """() => {
+  const tm = window.territoryMap, o = tm.orientation, map = tm.map, view = map.getBounds();
+  const pane = document.querySelector('.leaflet-territoryOrientation-pane');
+  const shown = [...document.querySelectorAll('.leaflet-territoryOrientationLabels-pane .territory-place')]
+    .filter(e => { const r = e.getBoundingClientRect();
+      return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden'; });
+  const rivers = o.rivers.filter(l => map.hasLayer(l) && view.intersects(l.getBounds()))
+    .map(l => ({name: l.territoryName, drawn: !!(l._path && l._path.getAttribute('d') && l._path.getAttribute('d').length > 10)}));
+  return {on: map.hasLayer(o.group), names: shown.map(e => e.textContent), rivers: rivers,
+          paths: pane ? pane.querySelectorAll('path').length : 0,
+          pointerEvents: pane ? getComputedStyle(pane).pointerEvents : null,
+          overlays: [...document.querySelectorAll('.leaflet-control-layers-overlays label')].map(l => l.textContent.trim())};
+}"""
+
+
+def _zoom_on(opened: OpenedMap, lat: float, lon: float, zoom: int) -> None:
+    opened.evaluate("([lat, lon, zoom]) => { window.territoryMap.map.setView([lat, lon], zoom, {animate: false}); }",
+                    [lat, lon, zoom])
+    opened.page.wait_for_timeout(300)
+
+
+def test_map_44_orientation_layer(run_44: Path, open_map: Any) -> None:
+    """The "Repères" overlay is on at opening; zoomed on Nantes it names Nantes (préfecture)
+    and draws the Loire; sous-préfectures are named only when zoomed in; unticked, nothing of
+    it is left on the map; ticked again, it is back."""
+    opened = open_map(run_44 / "map.html")
+    opened.drawn_s()
+    state = opened.evaluate(_ORIENTATION)
+    assert state["on"] and "Repères" in state["overlays"], state["overlays"]
+    assert state["pointerEvents"] == "none"
+    _zoom_on(opened, 47.2184, -1.5536, 10)
+    state = opened.evaluate(_ORIENTATION)
+    assert "Nantes" in state["names"] and "Saint-Nazaire" in state["names"], state["names"]
+    assert {"name": "Loire", "drawn": True} in state["rivers"], state["rivers"]
+    _zoom_on(opened, 47.2184, -1.5536, 7)
+    names = opened.evaluate(_ORIENTATION)["names"]
+    assert "Nantes" in names and "Saint-Nazaire" not in names, names
+    _zoom_on(opened, 47.2184, -1.5536, 10)
+    toggle = opened.page.get_by_label("Repères")
+    toggle.uncheck()
+    state = opened.evaluate(_ORIENTATION)
+    assert not state["on"] and state["names"] == [] and state["paths"] == 0, state
+    toggle.check()
+    state = opened.evaluate(_ORIENTATION)
+    assert state["on"] and "Nantes" in state["names"] and {"name": "Loire", "drawn": True} in state["rivers"]
+    opened.assert_clean()
+
+
+def test_map_44_click_on_a_river_opens_the_commune(run_44: Path, open_map: Any) -> None:
+    """A click on the Loire, where it crosses a commune, opens that commune's popup: the
+    orientation layer takes no clicks."""
+    opened = open_map(run_44 / "map.html")
+    opened.drawn_s()
+    _zoom_on(opened, 47.2184, -1.5536, 11)
+    spot = opened.evaluate("""() => {
+      const tm = window.territoryMap, map = tm.map, size = map.getSize(), c = map.getContainer().getBoundingClientRect();
+      const loire = tm.orientation.rivers.filter(l => l.territoryName === 'Loire' && l._path);
+      for (const l of loire) for (const ll of l.getLatLngs().flat()) {
+        const p = map.latLngToContainerPoint(ll);
+        if (p.x < 380 || p.x > size.x - 350 || p.y < 250 || p.y > size.y - 100) continue;
+        const top = document.elementFromPoint(c.left + p.x, c.top + p.y);
+        return {x: p.x, y: p.y, top: top.tagName};
+      }
+      return null;
+    }""")
+    assert spot is not None, "no point of the Loire in view"
+    assert spot["top"] == "CANVAS", spot
+    opened.page.mouse.click(spot["x"], spot["y"])
+    popup = opened.page.locator(".leaflet-popup .territory-popup")
+    popup.wait_for(state="visible", timeout=5_000)
+    assert re.fullmatch(r".+ \(44\d{3}\)", popup.locator("h2").inner_text()), popup.inner_text()
+    opened.assert_clean()
+
+
+def test_map_44_national_average_is_the_models(run_44: Path, open_map: Any) -> None:
+    """The popups' national average is the run's national figure (all communes of France, the
+    manifest's national_check), not the average of the map's own communes."""
+    manifest = json.loads((run_44 / "manifest.json").read_text(encoding="utf-8"))
+    national = manifest["national_check"]["kgco2e_per_inhabitant"]
+    assert national == pytest.approx(manifest["national_check"]["footprint_tco2e"] * 1000
+                                     / manifest["national_check"]["population"], rel=1e-6)
+    with (run_44 / "communes.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    local = (sum(float(r["footprint_tco2e"]) for r in rows) * 1000
+             / sum(float(r["population"]) for r in rows))
+    assert abs(local / national - 1) > 0.001, "the département's own average is the national one?"
+    opened = open_map(run_44 / "map.html")
+    opened.drawn_s()
+    assert opened.evaluate("window.territoryMap.data.levels[0].national") == pytest.approx(national)
+    text = _open_popup(opened, NANTES[0])
+    assert f"moyenne nationale ({_fr(national, 0)} kgCO₂e/hab./an)" in text, text
+    opened.assert_clean()
+
+
+def test_map_france_national_average_is_sum_over_sum(run_france: Path) -> None:
+    """On the national map, the average is France's footprint over France's population:
+    sum over sum of communes.csv."""
+    with (run_france / "communes.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    expected = (sum(float(r["footprint_tco2e"]) for r in rows) * 1000
+                / sum(float(r["population"]) for r in rows))
+    page = (run_france / "map.html").read_text(encoding="utf-8")
+    found = re.search(r'id="territory-data">(.*?)</script>', page, re.DOTALL)
+    assert found is not None
+    data = json.loads(found.group(1))
+    assert data["levels"][0]["national"] == pytest.approx(expected, abs=1e-3)
+    assert data["orientation"] is not None and len(data["orientation"]["places"]["names"]) >= 101
+
+
+@pytest.fixture(scope="module")
+def run_nantes_metropole(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`territory run --epci "Nantes Métropole" --commune Guérande`, and `territory map` of the
+    same extent (maps/map-44.html)."""
+    from territory.run import run_maps, run_pipeline
+    from territory.settings import RunSettings
+
+    out = tmp_path_factory.mktemp("runnm") / "out"
+    settings = RunSettings(out_dir=out, epcis=("244400404",), communes=("44069",), progress=False)
+    run_pipeline(settings)
+    maps = tmp_path_factory.mktemp("mapnm") / "out"
+    run_maps(RunSettings(out_dir=maps, epcis=("244400404",), communes=("44069",), progress=False))
+    (maps / "maps" / "map-44.html").replace(out / "map-44.html")
+    return out
+
+
+def test_map_title_names_an_epci_extent(run_nantes_metropole: Path, open_map: Any) -> None:
+    """A run given an EPCI and a commune is titled with them, not with their département; so is
+    its per-département map."""
+    for name in ("map.html", "map-44.html"):
+        opened = open_map(run_nantes_metropole / name)
+        opened.drawn_s()
+        title = opened.page.locator(".territory-title").inner_text()
+        assert "Nantes Métropole, Commune de Guérande" in title, (name, title)
+        assert "Loire-Atlantique" not in title, (name, title)
+        opened.assert_clean()
+
+
+def test_map_44_legend_fold_follows_a_resize(run_44: Path, browser: Any) -> None:
+    """Opened on a large window, the legend is unfolded; the window made narrow, it folds;
+    made large again, it unfolds."""
+    opened = _open(browser, run_44 / "map.html", viewport={"width": 1400, "height": 950})
+    try:
+        opened.drawn_s()
+        title = opened.page.locator(".territory-legend .territory-legend-title")
+        assert title.is_visible()
+        opened.page.set_viewport_size({"width": 700, "height": 700})
+        opened.page.wait_for_timeout(400)
+        assert opened.evaluate("window.territoryMap.legend.collapsed") is True
+        assert title.is_hidden()
+        opened.page.set_viewport_size({"width": 1400, "height": 950})
+        opened.page.wait_for_timeout(400)
+        assert opened.evaluate("window.territoryMap.legend.collapsed") is False
+        assert title.is_visible()
+        opened.assert_clean()
+    finally:
+        opened.page.context.close()

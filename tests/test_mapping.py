@@ -19,7 +19,6 @@ from territory.mapping import (
     encode_varints,
     load_map_definition,
     map_columns,
-    national_average,
 )
 from territory.settings import maps_dir
 
@@ -133,18 +132,36 @@ def test_popup_drivers_are_catalogue_columns(tmp_path: Path) -> None:
             load_map_definition(path)
 
 
-def test_national_average_from_the_gaps() -> None:
-    """The average the gaps are taken to: any inhabited commune gives it back; communes without
-    a gap (no inhabitant) are left out; a level without gaps has none."""
+def test_national_average_is_the_models() -> None:
+    """The average the gaps are taken to is the one the run gives (the model's national figure),
+    not one recovered from the territories' values: a level with gaps carries it as given, a
+    level without gaps does not, and without it no level has one."""
+    import re
+
+    from territory.mapping import build_map
+
     definition = load_map_definition(maps_dir() / "footprint.toml")
-    values = {c: np.full(3, np.nan) for c in MAP_COLUMNS}
-    values["footprint_kgco2e_per_inhabitant"] = np.array([230.0, 0.0, 180.0])
-    values["footprint_vs_national_pct"] = np.array([15.0, np.nan, -10.0])
-    level = MapLevel("communes", "Communes", ["1", "2", "3"], ["a", "b", "c"], values,
-                     np.array([shapely.box(0, 0, 1, 1)] * 3))
-    assert national_average(level, definition) == pytest.approx(200.0)
-    del values["footprint_vs_national_pct"]
-    assert national_average(level, definition) is None
+    values = {c: np.full(2, 100.0) for c in MAP_COLUMNS}
+    # gaps that would give back 200 kgCO2e/hab.: the map must not use them
+    values["footprint_kgco2e_per_inhabitant"] = np.array([230.0, 180.0])
+    values["footprint_vs_national_pct"] = np.array([15.0, -10.0])
+    boxes = np.array([shapely.box(-1.6, 47.2, -1.5, 47.3), shapely.box(-1.5, 47.2, -1.4, 47.3)])
+    communes = MapLevel("communes", "Communes", ["99001", "99002"], ["a", "b"], values, boxes)
+    upper = {c: values[c] for c in map_columns(definition, "epci")[0]}
+    assert "footprint_vs_national_pct" not in upper
+    epci = MapLevel("epci", "EPCI", ["999999999", "999999998"], ["c", "d"], upper, boxes)
+
+    def levels(page: str) -> list[dict[str, object]]:
+        found = re.search(r'id="territory-data">(.*?)</script>', page, re.DOTALL)
+        assert found is not None
+        return json.loads(found.group(1))["levels"]
+
+    with_national = levels(build_map([communes, epci], definition, national=213.1931,
+                                     orientation=False))
+    assert with_national[0]["national"] == pytest.approx(213.1931)
+    assert "national" not in with_national[1]
+    assert all("national" not in level for level in levels(
+        build_map([communes, epci], definition, orientation=False)))
 
 
 def test_map_data_carries_the_drivers() -> None:
@@ -166,7 +183,7 @@ def test_map_data_carries_the_drivers() -> None:
                      texts={"population_stratum": ["de 500 à 999 habitants"] * 2,
                             "stratum_position": ["dans la moyenne de sa strate",
                                                  "au-dessus de la médiane de sa strate"]})
-    page = build_map([level], definition)
+    page = build_map([level], definition, national=200.0)
     data = json.loads(re.search(r'id="territory-data">(.*?)</script>', page, re.DOTALL).group(1))
     communes = data["levels"][0]
     assert communes["national"] == pytest.approx(200.0)

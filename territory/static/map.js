@@ -526,6 +526,80 @@ data.points.forEach(function(layer) {
   overlays[key.innerHTML] = group;
   pointGroups.push(group);
 });
+// ---- orientation ("Repères"): coast, main rivers and the names of préfectures and
+// sous-préfectures (territory/orientation.py), a light overlay above the polygons that takes no
+// clicks (its panes have no pointer events: a click on a river reaches the commune beneath)
+function decodeLines(g) {
+  var xy = varints(g.d), ll = varints(g.l), fl = varints(g.f), x = 0, y = 0, k = 0, l = 0, out = [];
+  for (var f = 0; f < fl.length; f++) {
+    var lines = [];
+    for (var a = 0; a < fl[f]; a++, l++) {
+      var line = new Array(ll[l]);
+      for (var c = 0; c < line.length; c++, k++) {
+        x += xy[2 * k]; y += xy[2 * k + 1]; line[c] = new L.LatLng(y / data.scale, x / data.scale);
+      }
+      lines.push(line);
+    }
+    out.push(lines);
+  }
+  return out;
+}
+//: zoom from which the sous-préfectures are named (préfectures are named at every zoom)
+var SOUS_PREFECTURE_ZOOM = 8;
+var orientation = null;
+if (data.orientation) {
+  ['territoryOrientation', 'territoryOrientationLabels'].forEach(function(name, k) {
+    var pane = map.createPane(name); pane.style.zIndex = 410 + 20 * k; pane.style.pointerEvents = 'none';
+  });
+  var O = data.orientation, lineRenderer = L.svg({pane: 'territoryOrientation', padding: 0.2});
+  orientation = {group: L.layerGroup(), rivers: [], coast: [], places: [L.layerGroup(), L.layerGroup()]};
+  decodeLines(O.coast).forEach(function(lines) {
+    var l = L.polyline(lines, {renderer: lineRenderer, pane: 'territoryOrientation', interactive: false,
+      color: '#4b5d6e', weight: 1, opacity: 0.7});
+    orientation.coast.push(l); orientation.group.addLayer(l);
+  });
+  decodeLines(O.rivers).forEach(function(lines, i) {
+    // the larger rivers (Natural Earth scalerank up to 6: Seine, Loire, Rhône, Garonne…) thicker
+    var l = L.polyline(lines, {renderer: lineRenderer, pane: 'territoryOrientation', interactive: false,
+      color: '#2f7fc1', weight: O.rivers.ranks[i] <= 6 ? 1.8 : 1.1, opacity: 0.85});
+    l.territoryName = O.rivers.names[i];
+    orientation.rivers.push(l); orientation.group.addLayer(l);
+  });
+  var pxy = varints(O.places.xy), px = 0, py = 0;
+  O.places.names.forEach(function(name, i) {
+    px += pxy[2 * i]; py += pxy[2 * i + 1];
+    var kind = O.places.kinds[i], label = el('span', name);
+    var m = L.marker([py / data.scale, px / data.scale], {pane: 'territoryOrientationLabels', interactive: false, keyboard: false,
+      icon: L.divIcon({html: label, className: 'territory-place territory-place-' + kind, iconSize: null, iconAnchor: [3, 3]})});
+    m.territoryName = name;
+    orientation.places[kind].addLayer(m);
+  });
+  orientation.group.addLayer(orientation.places[0]);
+  // names that would overlap one already placed are hidden (places come préfectures first, the
+  // most populous first): at the national view, Paris rather than the préfectures around it
+  var declutter = function() {
+    var placed = [];
+    orientation.places.forEach(function(group) {
+      if (!orientation.group.hasLayer(group)) return;
+      group.eachLayer(function(m) {
+        var node = m.getElement(), p = map.latLngToContainerPoint(m.getLatLng());
+        if (!node) return;
+        var box = {x0: p.x - 4, y0: p.y - 7, x1: p.x + 10 + 6.5 * m.territoryName.length, y1: p.y + 7};
+        var free = placed.every(function(b) { return box.x1 < b.x0 || b.x1 < box.x0 || box.y1 < b.y0 || b.y1 < box.y0; });
+        node.style.visibility = free ? '' : 'hidden';
+        if (free) placed.push(box);
+      });
+    });
+  };
+  var placesByZoom = function() {
+    var on = map.getZoom() >= SOUS_PREFECTURE_ZOOM;
+    if (on !== orientation.group.hasLayer(orientation.places[1])) orientation.group[on ? 'addLayer' : 'removeLayer'](orientation.places[1]);
+    declutter();
+  };
+  orientation.group.on('add', function() { map.on('zoomend', placesByZoom); placesByZoom(); });
+  orientation.group.on('remove', function() { map.off('zoomend', placesByZoom); });
+  overlays[el('span', 'Repères').innerHTML] = orientation.group;
+}
 L.control.layers(base, overlays, {collapsed: false, position: 'topright'}).addTo(map);
 map.on('baselayerchange', function(e) { legend.update(e.layer.territoryLevel); });
 // indicator switch: recolour every level with that indicator's classes
@@ -679,20 +753,36 @@ function containerRect(node) {
   var r = node.getBoundingClientRect(), c = map.getContainer().getBoundingClientRect();
   return {x0: r.left - c.left, y0: r.top - c.top, x1: r.right - c.left, y1: r.bottom - c.top};
 }
+// whether the legend is folded for the frame at this window size: on a narrow window, or when,
+// unfolded, it would make the view of the frame smaller (it would otherwise cover land)
+function legendFolds(frame) {
+  var size = map.getSize(), bottom = 30;
+  if (size.x < LEGEND_NARROW) return true;
+  var was = legend.collapsed;
+  legend.setCollapsed(false);
+  var room = legend._div.offsetWidth + 20, tall = legend._div.offsetHeight + 90 > size.y;
+  legend.setCollapsed(was);
+  return tall || map.getBoundsZoom(frame, false, L.point(room + 10, bottom + 10)) < map.getBoundsZoom(frame, false, L.point(30, bottom + 10));
+}
 // the opening view: the map's territories (a national map: the mainland and the overseas boxes,
 // data.frame), with the legend folded when it would cover them or shrink the view
 function frameView(frame) {
-  var size = map.getSize(), bottom = 30;
-  legend.setCollapsed(false);
-  var room = legend._div.offsetWidth + 20;
-  var folded = size.x < LEGEND_NARROW
-    || map.getBoundsZoom(frame, false, L.point(room + 10, bottom + 10)) < map.getBoundsZoom(frame, false, L.point(30, bottom + 10));
+  var bottom = 30, folded = legendFolds(frame);
   legend.setCollapsed(folded);
   map.fitBounds(frame, {animate: false, paddingTopLeft: [10, 10], paddingBottomRight: [legendPadding(), bottom]});
   var nw = map.latLngToContainerPoint(frame.getNorthWest()), se = map.latLngToContainerPoint(frame.getSouthEast());
   var r = containerRect(legend._div);
   if (!folded && r.x0 < se.x && nw.x < r.x1 && r.y0 < se.y && nw.y < r.y1) legend.setCollapsed(true);
+  legend.foldedFor = {frame: frame, folded: legend.collapsed};
 }
+// after a window resize, the fold is decided again for the new size; it changes only when the
+// decision does (a legend the reader opened or closed stays so while the size keeps its answer)
+map.on('resize', function() {
+  var last = legend.foldedFor;
+  if (!last) return;
+  var folded = legendFolds(last.frame);
+  if (folded !== last.folded) { legend.setCollapsed(folded); last.folded = folded; }
+});
 if (first) {
   // frame the view before adding the polygons, without animation: they are projected and
   // drawn once (adding them first, then fitting, projected and drew them all twice)
@@ -703,11 +793,12 @@ if (first) {
   frameView(data.frame ? L.latLngBounds(data.frame) : metro.contains(bounds) || !metro.intersects(bounds) ? bounds : metro);
   first.addTo(map);
 }
+if (orientation) orientation.group.addTo(map);
 if (data.insets.length) fitLabels();
 // registry layers shown at opening go on the map once it is framed: added before, they made
 // the map draw at its initial view first (about 0.3 s more for all of France)
 pointGroups.forEach(function(g) { if (g.territoryPoints.shown) g.addTo(map); });
 window.territoryMap = {map: map, groups: groups, data: data, showIndicator: showIndicator, pointGroups: pointGroups,
   searchCommunes: searchCommunes, searchTerritories: searchTerritories, focusFeature: focusFeature,
-  popupContent: popupContent, legend: legend};
+  popupContent: popupContent, legend: legend, orientation: orientation};
 })();
