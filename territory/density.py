@@ -1,4 +1,5 @@
-"""Footprint density raster on the INSPIRE 1 km grid (ETRS89-LAEA, EPSG:3035).
+"""Footprint density raster on the INSPIRE 1 km grid (ETRS89-LAEA, EPSG:3035), or on the 1 km
+grid of another projected CRS (``grid_crs``: an overseas territory's UTM projection).
 
 Spreads one total per commune (e.g. ``footprint_tco2e``) over the communes' surface, or over
 their population when a population raster is given, and writes a single-band float32 Cloud

@@ -24,7 +24,7 @@ from territory.output_folder import OWNED_NAMES
 from territory.overseas import OVERSEAS_TERRITORIES
 from territory.qgis_project import QGIS_PROJECT
 from territory.writers import DENSITY_RASTER, LAYERS, OVERSEAS_GROUP
-from tests.conftest import run_qgis_script
+from tests.conftest import GdalValidators, run_qgis_script
 
 PROBE = Path(__file__).resolve().with_name("qgis_project_probe.py")
 EPSG = {"971": 5490, "972": 5490, "973": 2972, "974": 2975, "976": 4471}
@@ -254,3 +254,14 @@ def test_project_of_one_overseas_territory_is_in_its_crs(qgis_python: str,
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["density_raster"]["covers"] == "La Réunion"
     assert "file" not in manifest["density_raster"]
+
+
+def test_geopackage_and_overseas_rasters_pass_gdal_validators(gdal_validators: GdalValidators,
+                                                              run_overseas: Path) -> None:
+    """The GeoPackage with layers in six CRS is a valid OGC GeoPackage, each overseas raster a
+    valid Cloud Optimized GeoTIFF."""
+    proc = gdal_validators.gpkg(run_overseas / "territory.gpkg")
+    assert proc.returncode == 0 and not proc.stdout.strip(), proc.stdout + proc.stderr
+    for territory in OVERSEAS_TERRITORIES:
+        proc = gdal_validators.cog(run_overseas / territory.density_raster())
+        assert proc.returncode == 0, proc.stdout + proc.stderr
