@@ -36,22 +36,30 @@ device_lines as (
     join scope as s using (code_insee)
 ),
 
-by_device as (
+-- the upper levels' lines per device type: sums of their communes'
+upper_by_device as (
     select
         case
-            when grouping(code_insee) = 0 then 'communes'
             when grouping(epci_siren) = 0 then 'epci'
             when grouping(departement_code) = 0 then 'departements'
             else 'regions'
         end as level,
-        coalesce(code_insee, epci_siren, departement_code, region_code) as code_insee,
+        coalesce(epci_siren, departement_code, region_code) as code_insee,
         device,
         exact_sum(embodied_tco2e) as embodied_tco2e,
         exact_sum(use_kwh) as use_kwh,
         exact_sum(case when device = 'fixed_access' then units else 0 end) as fixed_lines
     from device_lines
-    group by grouping sets ((code_insee, device), (epci_siren, device), (departement_code, device),
-        (region_code, device))
+    group by grouping sets ((epci_siren, device), (departement_code, device), (region_code, device))
+),
+
+-- a commune has one line per device type: nothing to sum
+by_device as (
+    select 'communes' as level, code_insee, device, embodied_tco2e, use_kwh,
+        case when device = 'fixed_access' then units else 0 end as fixed_lines
+    from device_lines
+    union all
+    select * from upper_by_device
 ),
 
 registries as (
