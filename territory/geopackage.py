@@ -50,6 +50,7 @@ from territory.columns import catalogue
 from territory.errors import ConfigError
 from territory.mapping import class_breaks, class_colours
 from territory.overseas import overseas_layer
+from territory.scenarios import SCENARIOS_LAYER, scenario_years
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,25 @@ def polygon_style_specs() -> tuple[PolygonStyle, ...]:
 
 def field_aliases(level: str) -> dict[str, str]:
     """French aliases QGIS shows in the attribute table and forms: the catalogue's labels (and
-    units) of ``level`` (``communes``... or ``registry_points`` for the point layers)."""
-    return {column.name: column.alias for column in catalogue().at(level)}
+    units) of ``level`` (``communes``... or ``registry_points`` for the point layers). A
+    column of the scenarios layer named ``<catalogue column>_<year>`` gets the label and the
+    year (``footprint_tco2e_2030``: "Empreinte carbone 2030 (tCO2e)")."""
+    aliases = {column.name: column.alias for column in catalogue().at(level)}
+    if level == SCENARIOS_LAYER:
+        for column in catalogue().at(level):
+            for year in scenario_years():
+                aliases[f"{column.name}_{year}"] = (
+                    f"{column.label} {year}" + (f" ({column.gis_unit})" if column.unit else ""))
+    return aliases
+
+
+def year_columns(field: str, columns: Sequence[str]) -> list[tuple[str, str]]:
+    """``field`` if ``columns`` has it, else its per-year columns (``field_2030``...), as
+    (column, year or "") pairs."""
+    if field in columns:
+        return [(field, "")]
+    return [(c, c.rsplit("_", 1)[1]) for c in columns
+            if c.startswith(f"{field}_") and c.rsplit("_", 1)[1].isdigit()]
 
 
 #: colour of each registry point layer (ColorBrewer Set1)
@@ -144,6 +162,7 @@ LAYER_TITLES = {
     "epci": "Empreinte numérique par EPCI",
     "departements": "Empreinte numérique par département",
     "regions": "Empreinte numérique par région",
+    SCENARIOS_LAYER: "Scénarios : empreinte par commune et par année jusqu'en 2050",
     "datacenters": "Centres de données localisés",
     "antennas": "Sites d'antennes mobiles localisés",
     "infrastructure": "Infrastructures connectées localisées",
@@ -218,7 +237,13 @@ def graduated_qml(
     ``values``) set the class limits; the first and last classes still stretch to the minimum
     and maximum of ``values`` so that every feature is drawn.
     """
-    column = catalogue().column(field or catalogue().qgis_default_style, level)
+    field = field or catalogue().qgis_default_style
+    # a per-year column of the scenarios layer (footprint_tco2e_2030) is styled as its column
+    base, _, year = field.rpartition("_")
+    found = catalogue().get(field, level)
+    column = found if found is not None or not year.isdigit() else catalogue().column(base, level)
+    if column is None:
+        column = catalogue().column(field, level)
     style = column.style
     colours_of = list(palette or (style.palette if style else ()))
     if not colours_of:
@@ -230,7 +255,7 @@ def graduated_qml(
     colours = class_colours(len(breaks) + 1, colours_of)
     bounds = _class_bounds(values, breaks)
     return qgis_style.graduated_qml(
-        column.name, _ranges(bounds, breaks, column.gis_unit if unit is None else unit),
+        field, _ranges(bounds, breaks, column.gis_unit if unit is None else unit),
         [(colours[i], None) for i in range(len(bounds) - 1)], method="GraduatedColor",
         classification=style.classification if style else "quantile", columns=columns,
         aliases=field_aliases(level), geometry_type=2)
@@ -307,13 +332,20 @@ def polygon_styles(name: str, table: pa.Table, palette: Sequence[str] | None = N
     level = layer_level(name)
     styles: list[NamedStyle] = []
     for style in polygon_style_specs():
-        if style.field not in columns:
-            continue
-        values = reference.column(style.field).to_numpy(zero_copy_only=False).astype(float)
-        class_values = values[inhabited] if style.intensive and inhabited is not None else values
-        qml = graduated_qml(values, palette or style.palette, columns, min_width_share,
-                            class_values, field=style.field, unit=style.unit, level=level)
-        styles.append(NamedStyle(name, style.name, qml, style.description, not styles))
+        fields = year_columns(style.field, columns)
+        # per-year columns share their classes: a colour means the same every year
+        every_year = np.concatenate([np.nan_to_num(reference.column(f).to_numpy(
+            zero_copy_only=False).astype(float), nan=0.0) for f, _ in fields]) if fields else None
+        for field, year in fields:
+            values = reference.column(field).to_numpy(zero_copy_only=False).astype(float)
+            values = np.nan_to_num(values, nan=0.0)
+            class_values = values[inhabited] if style.intensive and inhabited is not None else values
+            if year and every_year is not None:
+                class_values = every_year
+            qml = graduated_qml(values, palette or style.palette, columns, min_width_share,
+                                class_values, field=field, unit=style.unit, level=level)
+            styles.append(NamedStyle(name, f"{style.name} {year}".strip(), qml,
+                                     style.description, not styles))
     return styles
 
 
@@ -434,7 +466,14 @@ def layer_abstract(name: str, metadata: Mapping[str, str],
     GeoPackage's ``overseas_layers``, where the overseas territories are projected right), then
     its provenance (sources, factor table version, population vintage...)."""
     level = layer_level(name)
-    if level in _LEVEL_WORDS:
+    if name == SCENARIOS_LAYER:
+        what = (
+            "Une entité par commune et par scénario (le tendanciel et ceux demandés) : empreinte "
+            "projetée (tCO2e/an) de l'année de base à 2050 et écart au tendanciel (%), une "
+            "colonne par année ; voir scenarios.csv pour les autres échelons. Lambert-93 "
+            "(EPSG:2154)."
+        )
+    elif level in _LEVEL_WORDS:
         what = (
             f"Empreinte environnementale annuelle du numérique par {_LEVEL_WORDS[level]} : "
             "terminaux, réseaux et centres de données, fabrication et utilisation, en tCO2e/an "

@@ -52,6 +52,9 @@ SCENARIOS_CSV_SELECT = (
     "round(use_tco2e, 3) AS use_tco2e, round(use_kwh) AS use_kwh, "
     "round(infrastructure_tco2e, 3) AS infrastructure_tco2e, "
     "round(footprint_vs_baseline_pct, 2) AS footprint_vs_baseline_pct) FROM scenarios")
+#: the GeoPackage layer of the scenarios (communes x scenario, a column per year) and the
+#: catalogue level of its columns
+SCENARIOS_LAYER = "scenarios"
 #: the staging model of the scenarios: the models that read it run only in scenario runs
 SCENARIO_SOURCE = "stg_scenarios"
 #: the scenario every scenario run includes (its trend, without lever)
@@ -306,3 +309,19 @@ def load_device_trajectories(con: duckdb.DuckDBPyConnection, folder: Path) -> In
 def scenario_years() -> list[int]:
     """The years of the scenarios: the base year, then every five years to 2050."""
     return list(range(BASE_YEAR, LAST_YEAR + 1, 5))
+
+
+def scenarios_layer_sql() -> str:
+    """The ``scenarios`` GeoPackage layer: one row per commune of the extent and scenario, the
+    footprint and its change from the baseline one column per year (WKB geometry)."""
+    pivots = ",\n".join(
+        f"max(s.{column}) FILTER (WHERE s.year = {year}) AS {column}_{year}"
+        for column in ("footprint_tco2e", "footprint_vs_baseline_pct") for year in scenario_years())
+    return (
+        "SELECT s.code_insee, s.nom, s.scenario, s.scenario_title,\n"
+        f"{pivots},\n"
+        "any_value(ST_AsWKB(ST_Multi(c.geometry))) AS geometry\n"
+        "FROM scenarios AS s JOIN communes AS c ON c.code_insee = s.code_insee\n"
+        "WHERE s.level = 'communes'\n"
+        "GROUP BY s.code_insee, s.nom, s.scenario, s.scenario_title\n"
+        "ORDER BY s.code_insee, s.scenario")

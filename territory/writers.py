@@ -31,6 +31,7 @@ from territory.geopackage import save_layers_geopackage
 from territory.mapping import MapLevel, MapPoints, build_map, map_columns
 from territory.overseas import OVERSEAS_TERRITORIES, OverseasTerritory
 from territory.registries.specs import map_point_layers, point_layers
+from territory.scenarios import SCENARIOS_LAYER, scenarios_layer_sql
 from territory.settings import CRS_METROPOLE, RunSettings
 
 #: the polygon layers of every output, one per administrative level
@@ -188,6 +189,8 @@ def write_geopackage(
         if table.num_rows:
             layers[name] = table
             layer_crs[name] = crs
+    if fetch_value(con, "SELECT count(*) FROM scenarios"):
+        layers[SCENARIOS_LAYER] = con.execute(scenarios_layer_sql()).fetch_arrow_table()
     points = {
         layer: con.execute(
             "SELECT * EXCLUDE (geometry), ST_AsWKB(geometry) AS geometry FROM registry_points "

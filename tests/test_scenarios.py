@@ -97,10 +97,12 @@ def test_every_shipped_scenario_reads_with_a_french_title() -> None:
     ('[scenario]\ntitle = "t"\ndescription = "d"\nclasses = 7\n', "unknown key 'classes'"),
     ('[scenario]\ntitle = "t"\ndescription = "d"\n[levers]\nlifetime = 1\n',
      "unknown key 'lifetime' (did you mean 'lifetime_extension_years'?)"),
-    ('[scenario]\ntitle = "t"\ndescription = "d"\n[levers]\n'
-     'stock_change = { televison = -0.3 }\n', "unknown key 'televison' (did you mean 'television'?)"),
-    ('[scenario]\ntitle = "t"\ndescription = "d"\n[levers]\n'
-     'refurbished_share = { laptop = 1.5 }\n', "refurbished_share] laptop = 1.5 is outside [0, 1]"),
+    (('[scenario]\ntitle = "t"\ndescription = "d"\n[levers]\n'
+      'stock_change = { televison = -0.3 }\n'),
+     "unknown key 'televison' (did you mean 'television'?)"),
+    (('[scenario]\ntitle = "t"\ndescription = "d"\n[levers]\n'
+      'refurbished_share = { laptop = 1.5 }\n'),
+     "refurbished_share] laptop = 1.5 is outside [0, 1]"),
     ('[scenario]\ntitle = "t"\ndescription = "d"\n[levers]\nby = 2024\n', "by must be a year"),
     ('[scenario]\ndescription = "d"\n', "[scenario] title is missing"),
 ])
@@ -319,3 +321,28 @@ def test_switching_street_lights_off_or_to_led_lowers_their_use(levers_run) -> N
         commune = next(csv.DictReader(handle))
     assert float(commune["streetlights_count"]) > 0
     assert off["infrastructure_tco2e"] < base["infrastructure_tco2e"] * (1 - 0.4)
+
+
+def test_the_scenarios_layer_opens_styled_in_qgis(qgis_python: str, shipped_run: Path) -> None:
+    """One feature per commune and scenario, a column per year with French aliases, a graduated
+    style per year whose classes are shared by the years."""
+    from tests.test_qgis import run_probe
+
+    seen = run_probe(qgis_python, shipped_run / "territory.gpkg", ("scenarios",))
+    layer = seen["layers"]["scenarios"]
+    with (shipped_run / "communes.csv").open(encoding="utf-8") as handle:
+        communes = sum(1 for _ in csv.DictReader(handle))
+    assert layer["valid"] and layer["crs_authid"] == "EPSG:2154"
+    assert layer["feature_count"] == communes * len(shipped_names())
+    opened = layer["on_open"]
+    assert opened["aliases"]["footprint_tco2e_2050"] == "Empreinte totale 2050 (tCO2e/an)"
+    assert opened["aliases"]["footprint_vs_baseline_pct_2030"] == "Écart au tendanciel 2030 (%)"
+    assert opened["renderer"]["type"] == "graduatedSymbol"
+    assert opened["not_drawn"] == 0
+    styles = {s["name"]: s["loaded"] for s in layer["database_styles"]["related"]}
+    for year in scenario_years():
+        assert f"Empreinte totale {year}" in styles
+        assert f"Écart au tendanciel {year}" in styles
+    bounds = {year: [r["upper"] for r in styles[f"Empreinte totale {year}"]["renderer"]["ranges"]][:-1]
+              for year in (2030, 2050)}
+    assert bounds[2030] == bounds[2050]
