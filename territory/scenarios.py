@@ -14,7 +14,8 @@ A scenario is a TOML file (the shipped ones are in ``pipelines/scenarios/``)::
     stock_change = { television = -0.3 }                        # relative change of the stock
     fibre = { ftth_share = 1.0 }                                # share of copper lines moved to FttH
     streetlights = { led_share = 1.0, switch_off_hours_per_night = 5 }
-    datacenters = { pue = 1.2 }                                 # target PUE of the datacenters
+    datacenters = { pue = 1.2, heat_recovery_share = 0.3 }      # target PUE; share of their
+                                                                # energy delivered as heat
     low_carbon_hours = { shifted_share = 1.0 }                  # flexible use moved to clean hours
 
 Every scenario includes the trend trajectories (households, population, jobs, connected objects,
@@ -51,6 +52,8 @@ SCENARIOS_CSV_SELECT = (
     "round(datacenters_tco2e, 3) AS datacenters_tco2e, round(embodied_tco2e, 3) AS embodied_tco2e, "
     "round(use_tco2e, 3) AS use_tco2e, round(use_kwh) AS use_kwh, "
     "round(infrastructure_tco2e, 3) AS infrastructure_tco2e, "
+    "round(datacenters_heat_recovered_kwh) AS datacenters_heat_recovered_kwh, "
+    "round(avoided_heating_tco2e, 3) AS avoided_heating_tco2e, "
     "round(footprint_vs_baseline_pct, 2) AS footprint_vs_baseline_pct) FROM scenarios")
 #: the GeoPackage layer of the scenarios (communes x scenario, a column per year) and the
 #: catalogue level of its columns
@@ -73,7 +76,7 @@ DEVICE_LEVERS: dict[str, tuple[float, float]] = {
 PARAMETER_LEVERS: dict[str, dict[str, tuple[float, float]]] = {
     "fibre": {"ftth_share": (0.0, 1.0)},
     "streetlights": {"led_share": (0.0, 1.0), "switch_off_hours_per_night": (0.0, 12.0)},
-    "datacenters": {"pue": (1.0, 3.0)},
+    "datacenters": {"pue": (1.0, 3.0), "heat_recovery_share": (0.0, 1.0)},
     "low_carbon_hours": {"shifted_share": (0.0, 1.0)},
 }
 _TOP_KEYS = ("scenario", "levers")

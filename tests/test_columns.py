@@ -132,7 +132,8 @@ def test_qgis_styles_are_the_catalogue_styled_columns() -> None:
     specs = polygon_style_specs()
     assert specs[0].field == catalogue().qgis_default_style
     assert sorted(s.field for s in specs) == sorted(c.name for c in styled)
-    assert all(s.name == catalogue().column(s.field, "communes").label for s in specs)
+    assert all(s.name == (catalogue().get(s.field, "communes")
+                          or catalogue().column(s.field, "scenarios")).label for s in specs)
 
 
 # ---------------------------------------------------------------- the map

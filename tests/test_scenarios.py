@@ -66,6 +66,7 @@ def levers_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
         _write(folder, "switch_off", "streetlights = { switch_off_hours_per_night = 5 }"),
         _write(folder, "led", "streetlights = { led_share = 1.0 }"),
         _write(folder, "pue", "datacenters = { pue = 1.2 }"),
+        _write(folder, "heat", "datacenters = { heat_recovery_share = 0.5 }"),
         _write(folder, "shifted", "low_carbon_hours = { shifted_share = 1.0 }"),
         _write(folder, "late", "by = 2050\nlifetime_extension_years = { laptop = 2 }"),
     ]
@@ -346,3 +347,16 @@ def test_the_scenarios_layer_opens_styled_in_qgis(qgis_python: str, shipped_run:
     bounds = {year: [r["upper"] for r in styles[f"Empreinte totale {year}"]["renderer"]["ranges"]][:-1]
               for year in (2030, 2050)}
     assert bounds[2030] == bounds[2050]
+
+
+def test_heat_recovery_is_reported_beside_the_footprint_never_subtracted(levers_run) -> None:
+    _, rows = levers_run
+    for year in scenario_years()[1:]:
+        base, heat = _commune(rows, "baseline", year), _commune(rows, "heat", year)
+        assert base["avoided_heating_tco2e"] == 0 and base["datacenters_heat_recovered_kwh"] == 0
+        assert heat["footprint_tco2e"] == pytest.approx(base["footprint_tco2e"], rel=1e-12)
+        assert heat["avoided_heating_tco2e"] > 0
+        # half of the datacenters' electricity (reached in 2030), at most
+        assert heat["datacenters_heat_recovered_kwh"] <= 0.5 * base["use_kwh"]
+    assert _commune(rows, "heat", 2035)["datacenters_heat_recovered_kwh"] > \
+        _commune(rows, "heat", 2030)["datacenters_heat_recovered_kwh"]  # the datacenters grow

@@ -29,7 +29,8 @@ trend as (
         factor('fixed_access.ftth_kwh_per_line_year') as ftth_kwh_per_line,
         factor('streetlights.power_w') as light_w,
         factor('lever.streetlights_led_power_w') as led_w,
-        factor('streetlights.hours_per_year') as light_h
+        factor('streetlights.hours_per_year') as light_h,
+        factor('lever.avoided_heating_kgco2e_per_kwh') as avoided_heating_kgco2e_per_kwh
 ),
 
 grid as (
@@ -68,7 +69,9 @@ lever_values as (
             where r.lever = 'streetlights' and r.target = 'switch_off_hours_per_night'), 0)
             as switch_off_hours,
         coalesce(max(r.value) filter (where r.lever = 'low_carbon_hours' and r.target = 'shifted_share'), 0)
-            as shifted_share
+            as shifted_share,
+        coalesce(max(r.value) filter (where r.lever = 'datacenters' and r.target = 'heat_recovery_share'), 0)
+            as heat_recovery_share
     from grid as g
     left join ramped as r on r.scenario = g.scenario and r.year = g.year
     group by g.scenario, g.year, g.t, g.base_year
@@ -94,7 +97,11 @@ final as (
         -- street lights: share converted to LED, and hours switched off each night
         (1 - v.led_share * (1 - tr.led_w / tr.light_w))
             * greatest(tr.light_h - 365 * v.switch_off_hours, 0) / tr.light_h as streetlights_kwh_ratio,
-        v.shifted_share
+        v.shifted_share,
+        -- share of the datacenters' electricity delivered as heat to a heat network, and the
+        -- emissions a kWh of that heat spares (reported, not subtracted from the footprint)
+        v.heat_recovery_share,
+        tr.avoided_heating_kgco2e_per_kwh
     from lever_values as v
     cross join trend as tr
 )

@@ -55,7 +55,9 @@ multipliers as (
             as fixed_carbon_multiplier,
         count(*) as devices_count,
         any_value(p.electricity_kgco2e_per_kwh) as electricity_kgco2e_per_kwh,
-        any_value(p.streetlights_kwh_ratio) as streetlights_kwh_ratio
+        any_value(p.streetlights_kwh_ratio) as streetlights_kwh_ratio,
+        any_value(p.heat_recovery_share) as heat_recovery_share,
+        any_value(p.avoided_heating_kgco2e_per_kwh) as avoided_heating_kgco2e_per_kwh
     from int_scenario_device_multipliers as m
     join int_scenario_parameters as p on p.scenario = m.scenario and p.year = m.year
     group by m.scenario, m.year
@@ -68,6 +70,8 @@ products as (
         m.scenario,
         m.year,
         m.electricity_kgco2e_per_kwh as ef,
+        m.heat_recovery_share,
+        m.avoided_heating_kgco2e_per_kwh,
         l.streetlights_kwh * m.streetlights_kwh_ratio + l.other_kwh as infrastructure_kwh,
         list_dot_product(l.embodied_tco2e, m.embodied_devices) as embodied_devices,
         list_dot_product(l.embodied_tco2e, m.embodied_networks) as embodied_networks,
@@ -102,7 +106,12 @@ final as (
         embodied_devices + embodied_networks + embodied_datacenters as embodied_tco2e,
         (co2_kwh_devices + co2_kwh_networks + co2_kwh_datacenters) * ef / 1000 as use_tco2e,
         kwh_devices + kwh_networks + kwh_datacenters as use_kwh,
-        infrastructure_kwh * ef / 1000 as infrastructure_tco2e
+        infrastructure_kwh * ef / 1000 as infrastructure_tco2e,
+        -- the datacenters' heat delivered to heat networks and the heating emissions it spares
+        -- (the electricity a datacenter uses ends as heat)
+        kwh_datacenters * heat_recovery_share as datacenters_heat_recovered_kwh,
+        kwh_datacenters * heat_recovery_share * avoided_heating_kgco2e_per_kwh / 1000
+            as avoided_heating_tco2e
     from products
 )
 

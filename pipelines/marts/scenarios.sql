@@ -26,6 +26,8 @@ final as (
         s.use_tco2e,
         s.use_kwh,
         s.infrastructure_tco2e,
+        s.datacenters_heat_recovered_kwh,
+        s.avoided_heating_tco2e,
         (s.footprint_tco2e / nullif(max(s.footprint_tco2e) filter (where s.scenario = 'baseline')
             over (partition by s.level, s.code_insee, s.year), 0) - 1) * 100
             as footprint_vs_baseline_pct
