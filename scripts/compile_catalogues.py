@@ -8,7 +8,7 @@
 Standard library only (a small msgfmt: the ``.mo`` is GNU's format, without hash table, entries
 sorted by msgid, so the same ``.po`` always gives the same bytes). Fuzzy entries and empty
 translations are left out, as ``msgfmt`` does. Marked messages are the string literals given to
-``_``, ``N_`` and ``ngettext`` in ``territory/``; argparse's own messages (looked up in the same
+``_``, ``N_``, ``ngettext`` and ``Message`` (first argument) in ``territory/``; argparse's own messages (looked up in the same
 catalogue) are those of the running Python's ``argparse`` module.
 """
 
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "territory"
 LOCALE = PACKAGE / "locale"
 #: functions whose literal arguments are messages of the catalogue
-MARKERS = {"_": 1, "N_": 1, "ngettext": 2}
+MARKERS = {"_": 1, "N_": 1, "ngettext": 2, "Message": 1}
 
 
 @dataclass

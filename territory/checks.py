@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from territory.errors import ConfigError, PipelineError
+from territory.i18n import _
 from territory.sources._files import InputRecord
 
 #: columns of the territory layers that must never be null (the outputs contract): each layer's
@@ -55,33 +56,37 @@ def load_contracts(path: Path) -> dict[str, Contract]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as error:
-        msg = f"{path}: cannot read the mart contracts ({error})"
+        msg = _("{path}: cannot read the mart contracts ({error})").format(path=path,
+                                                                           error=error)
         raise ConfigError(msg) from error
     contracts = {}
     for mart, spec in data.items():
         where = f"{path}: [{mart}]"
         if not isinstance(spec, dict):
-            msg = f"{where}: expected a table with columns and unique_key"
+            msg = _("{where}: expected a table with columns and unique_key").format(where=where)
             raise ConfigError(msg)
         unknown = sorted(set(spec) - _CONTRACT_KEYS)
         if unknown:
-            msg = f"{where}: unknown keys {', '.join(unknown)}; known: {', '.join(sorted(_CONTRACT_KEYS))}"
+            msg = _("{where}: unknown keys {unknown}; known: {known}").format(
+                where=where, unknown=", ".join(unknown), known=", ".join(sorted(_CONTRACT_KEYS)))
             raise ConfigError(msg)
         columns = []
         for name, declared in spec.get("columns", {}).items():
             match = _TYPE.fullmatch(declared) if isinstance(declared, str) else None
             if match is None:
-                msg = (f"{where}: column {name}: expected a DuckDB type optionally followed by "
-                       f"NOT NULL, such as \"DOUBLE NOT NULL\", got {declared!r}")
+                msg = _("{where}: column {name}: expected a DuckDB type optionally followed by "
+                        "NOT NULL, such as \"DOUBLE NOT NULL\", got {value!r}").format(
+                    where=where, name=name, value=declared)
                 raise ConfigError(msg)
             columns.append(Column(name, match.group(1), bool(match.group(2))))
         if not columns:
-            msg = f"{where}: no columns declared"
+            msg = _("{where}: no columns declared").format(where=where)
             raise ConfigError(msg)
         key = spec.get("unique_key", [])
         names = {c.name for c in columns}
         if not key or not all(isinstance(k, str) and k in names for k in key):
-            msg = f"{where}: unique_key must list declared columns, got {key!r}"
+            msg = _("{where}: unique_key must list declared columns, got {value!r}").format(
+                where=where, value=key)
             raise ConfigError(msg)
         contracts[mart] = Contract(mart, tuple(columns), tuple(key), path)
     return contracts
@@ -93,18 +98,20 @@ def check_contracts(
     """Check each of ``marts`` (tables in ``con``) against its contract."""
     for mart in marts:
         if mart not in contracts:
-            msg = f"mart {mart} has no contract in {next(iter(contracts.values())).path}"
+            msg = _("mart {mart} has no contract in {path}").format(
+                mart=mart, path=next(iter(contracts.values())).path)
             raise PipelineError(msg)
         check_contract(con, contracts[mart])
     for mart, contract in contracts.items():
         if mart not in marts:
-            msg = f"{contract.path}: [{mart}] is the contract of no mart of pipelines/marts/"
+            msg = _("{path}: [{mart}] is the contract of no mart of pipelines/marts/").format(
+                path=contract.path, mart=mart)
             raise PipelineError(msg)
 
 
 def check_contract(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
     """Check one mart: columns (names, order, types), nulls, unique key."""
-    where = f"mart {contract.mart}"
+    where = _("mart {mart}").format(mart=contract.mart)
     actual = con.execute(
         "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
         "ORDER BY column_index", [contract.mart]).fetchall()
@@ -113,18 +120,22 @@ def check_contract(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
     missing = [n for n in declared if n not in names]
     extra = [n for n in names if n not in declared]
     if missing:
-        msg = f"{where}, column {missing[0]}: declared in {contract.path} but not in the table"
+        msg = _("{where}, column {column}: declared in {path} but not in the table").format(
+            where=where, column=missing[0], path=contract.path)
         raise PipelineError(msg)
     if extra:
-        msg = f"{where}, column {extra[0]}: not declared in {contract.path}"
+        msg = _("{where}, column {column}: not declared in {path}").format(
+            where=where, column=extra[0], path=contract.path)
         raise PipelineError(msg)
     if names != declared:
         moved = next(a for a, b in zip(names, declared, strict=True) if a != b)
-        msg = f"{where}, column {moved}: not in the order declared in {contract.path}"
+        msg = _("{where}, column {column}: not in the order declared in {path}").format(
+            where=where, column=moved, path=contract.path)
         raise PipelineError(msg)
-    for column, (_, data_type) in zip(contract.columns, actual, strict=True):
+    for column, (_name, data_type) in zip(contract.columns, actual, strict=True):
         if data_type != column.type:
-            msg = f"{where}, column {column.name}: type {data_type}, declared {column.type}"
+            msg = _("{where}, column {column}: type {type}, declared {declared}").format(
+                where=where, column=column.name, type=data_type, declared=column.type)
             raise PipelineError(msg)
     required = [c.name for c in contract.columns if c.not_null]
     if required:
@@ -133,7 +144,8 @@ def check_contract(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
             f"FROM {_quote(contract.mart)}").fetchone() or ()
         for name, count in zip(required, nulls, strict=True):
             if count:
-                msg = f"{where}, column {name}: {count} null values, declared NOT NULL"
+                msg = _("{where}, column {column}: {count} null values, declared NOT "
+                        "NULL").format(where=where, column=name, count=count)
                 raise PipelineError(msg)
     key = ", ".join(_quote(k) for k in contract.unique_key)
     duplicate = con.execute(
@@ -141,8 +153,9 @@ def check_contract(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
         "ORDER BY ALL LIMIT 1").fetchone()
     if duplicate:
         *value, count = duplicate
-        msg = (f"{where}, column {', '.join(contract.unique_key)}: unique key "
-               f"{', '.join(map(str, value))} is on {count} rows")
+        msg = _("{where}, column {column}: unique key {value} is on {count} rows").format(
+            where=where, column=", ".join(contract.unique_key), value=", ".join(map(str, value)),
+            count=count)
         raise PipelineError(msg)
 
 
@@ -158,7 +171,8 @@ def check_invariants(con: duckdb.DuckDBPyConnection, layers: Sequence[str]) -> N
             f"max(abs(embodied_tco2e + use_tco2e - footprint_tco2e)) FROM {layer}"
         ).fetchone() or (0, 0)
         if max(g or 0 for g in gap) > 1e-6:
-            msg = f"layer {layer}: parts do not add up to footprint_tco2e (gap {max(gap)})"
+            msg = _("layer {layer}: parts do not add up to footprint_tco2e (gap {gap})").format(
+                layer=layer, gap=max(gap))
             raise PipelineError(msg)
 
 
@@ -166,8 +180,8 @@ def check_rows_accounted(records: Sequence[InputRecord]) -> None:
     """Every input's rows read = kept + set aside + quarantined."""
     unbalanced = [r.name for r in records if not r.balanced()]
     if unbalanced:
-        msg = ("rows read do not equal rows kept + set aside + quarantined for "
-               f"{', '.join(unbalanced)}")
+        msg = _("rows read do not equal rows kept + set aside + quarantined for {names}").format(
+            names=", ".join(unbalanced))
         raise PipelineError(msg)
 
 

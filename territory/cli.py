@@ -518,7 +518,7 @@ def _fetch(args: argparse.Namespace) -> int:
             failed.append(error)
             continue
         print(_("{name:<32} {status:<13} {size:>14,} bytes  {path}").format(
-            name=name, status=result.status, size=result.copy.size, path=result.copy.path))
+            name=name, status=_(result.status), size=result.copy.size, path=result.copy.path))
     return failed[0].exit_code if failed else 0
 
 

@@ -25,6 +25,7 @@ import pandas as pd
 
 from territory.database import connect, fetch_value
 from territory.errors import ConfigError, InputError, OutputError
+from territory.i18n import _
 from territory.settings import data_dir
 
 #: levels and the GeoPackage layer holding each (communes are read from communes.csv)
@@ -95,13 +96,15 @@ def _read_former_communes(path: Path) -> dict[str, str]:
         reader = csv.DictReader(handle)
         missing = [c for c in ("old_code", "new_code") if c not in (reader.fieldnames or [])]
         if missing:
-            msg = f"{path}: column {missing[0]} missing (expected old_code,new_code)"
+            msg = _("{path}: column {column} missing (expected old_code,new_code)").format(
+                path=path, column=missing[0])
             raise InputError(msg)
         table = {}
         for row_number, row in enumerate(reader, start=2):
             for column in ("old_code", "new_code"):
                 if not (row.get(column) or "").strip():
-                    msg = f"{path}: row {row_number}, column {column}: empty code"
+                    msg = _("{path}: row {row}, column {column}: empty code").format(
+                        path=path, row=row_number, column=column)
                     raise InputError(msg)
             table[row["old_code"].strip()] = row["new_code"].strip()
     return table
@@ -110,19 +113,20 @@ def _read_former_communes(path: Path) -> dict[str, str]:
 def read_manifest(folder: Path) -> dict[str, Any]:
     """The ``manifest.json`` of a run folder; ``InputError`` when it is not a territory run."""
     if not folder.is_dir():
-        msg = f"{folder}: no such folder"
+        msg = _("{folder}: no such folder").format(folder=folder)
         raise InputError(msg)
     path = folder / "manifest.json"
     if not path.is_file():
-        msg = f"{folder}: not a territory run folder (manifest.json missing)"
+        msg = _("{folder}: not a territory run folder (manifest.json missing)").format(
+            folder=folder)
         raise InputError(msg)
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        msg = f"{path}: not valid JSON ({error})"
+        msg = _("{path}: not valid JSON ({error})").format(path=path, error=error)
         raise InputError(msg) from error
     if not isinstance(manifest, dict) or "territory_version" not in manifest:
-        msg = f"{path}: not a territory manifest (no territory_version)"
+        msg = _("{path}: not a territory manifest (no territory_version)").format(path=path)
         raise InputError(msg)
     return manifest
 
@@ -148,7 +152,8 @@ def compare_runs(
         some old commune code is missing from the new run.
     """
     if level not in LEVELS:
-        msg = f"unknown level {level!r}; levels: {', '.join(LEVELS)}"
+        msg = _("unknown level {level!r}; levels: {levels}").format(level=level,
+                                                                    levels=", ".join(LEVELS))
         raise ConfigError(msg)
     old_manifest, new_manifest = read_manifest(old_dir), read_manifest(new_dir)
     out_dir = Path.cwd() if out_dir is None else out_dir
@@ -246,22 +251,27 @@ def explain_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 
 def format_summary(result: Comparison) -> str:
-    """Short English summary: totals, top changes, statuses and the "why" lines."""
+    """Short summary in the user's language: totals, top changes, statuses and the "why"
+    lines (column names, statuses and codes as in the files)."""
     why = result.why
     lines = [
-        f"{result.level} level: {result.old_dir} → {result.new_dir}",
-        "totals (all territories of each run):",
+        _("{level} level: {old} → {new}").format(level=result.level, old=result.old_dir,
+                                                 new=result.new_dir),
+        _("totals (all territories of each run):"),
     ]
     for column, total in result.totals.items():
         lines.append(f"  {column:<34} {_number(total['old'])} → {_number(total['new'])}"
                      f"{_percent(total['change_pct'])}")
-    lines.append("territories: " + ", ".join(f"{n} {s}" for s, n in result.statuses.items()))
+    lines.append(_("territories: {counts}").format(
+        counts=", ".join(f"{n} {s}" for s, n in result.statuses.items())))
     if "footprint_tco2e" in result.columns and not result.top:
-        lines.append("no footprint changed")
+        lines.append(_("no footprint changed"))
     if result.top:
-        lines.append(f"largest footprint changes (tCO2e), top {len(result.top)}:")
+        lines.append(_("largest footprint changes (tCO2e), top {count}:").format(
+            count=len(result.top)))
         for row in result.top:
-            merged = f" (with {row['merged_from']})" if row.get("merged_from") else ""
+            merged = (_(" (with {codes})").format(codes=row["merged_from"])
+                      if row.get("merged_from") else "")
             lines.append(
                 f"  {row['code_insee']:<9} {str(row['nom'] or '')[:30]:<30} "
                 f"{_number(row['footprint_tco2e_old'])} → {_number(row['footprint_tco2e_new'])}  "
@@ -272,41 +282,49 @@ def format_summary(result: Comparison) -> str:
         rows = [r for r in result.unmatched if r["status"] == status]
         if rows:
             shown = ", ".join(f"{r['code_insee']} {r['nom'] or ''}".strip() for r in rows[:10])
-            more = f" and {len(rows) - 10} more" if len(rows) > 10 else ""
-            run = "old" if status == "only_old" else "new"
-            lines.append(f"only in the {run} run ({status}): {shown}{more}")
-    lines.append("why:")
+            more = _(" and {more} more").format(more=len(rows) - 10) if len(rows) > 10 else ""
+            template = (_("only in the old run ({status}): {shown}{more}") if status == "only_old"
+                        else _("only in the new run ({status}): {shown}{more}"))
+            lines.append(template.format(status=status, shown=shown, more=more))
+    lines.append(_("why:"))
     lines.extend(f"  {line}" for line in _why_lines(why))
     if result.skipped:
-        lines.append("columns skipped (not in both runs): " + ", ".join(result.skipped))
-    lines.append(f"wrote {result.csv_path} and {result.why_path}")
+        lines.append(_("columns skipped (not in both runs): {columns}").format(
+            columns=", ".join(result.skipped)))
+    lines.append(_("wrote {csv} and {why}").format(csv=result.csv_path, why=result.why_path))
     return "\n".join(lines)
 
 
 def _why_lines(why: dict[str, Any]) -> list[str]:
     lines = []
-    for key, label in (("factor_table_version", "factor table version"),
-                       ("population_vintage", "population vintage"),
-                       ("territory_version", "territory version")):
+    unchanged = 0
+    for key, label in (("factor_table_version", _("factor table version")),
+                       ("population_vintage", _("population vintage")),
+                       ("territory_version", _("territory version"))):
         pair = why[key]
         if pair["old"] != pair["new"]:
-            lines.append(f"{label}: {pair['old']} → {pair['new']}")
+            lines.append(_("{label}: {old} → {new}").format(label=label, old=pair["old"],
+                                                             new=pair["new"]))
         elif key != "territory_version":
-            lines.append(f"{label}: unchanged ({pair['old']})")
+            lines.append(_("{label}: unchanged ({value})").format(label=label, value=pair["old"]))
+            unchanged += 1
     for key, pair in why["parameters_changed"].items():
-        lines.append(f"parameter {key}: {pair['old']!r} → {pair['new']!r}")
+        lines.append(_("parameter {key}: {old!r} → {new!r}").format(key=key, old=pair["old"],
+                                                                    new=pair["new"]))
     for item in why["inputs_changed"]:
-        lines.append(f"input {item['name']}: sha256 changed "
-                     f"({str(item['old_sha256'])[:12]} → {str(item['new_sha256'])[:12]})")
+        lines.append(_("input {name}: sha256 changed ({old} → {new})").format(
+            name=item["name"], old=str(item["old_sha256"])[:12],
+            new=str(item["new_sha256"])[:12]))
     for item in why["inputs_appeared"]:
-        lines.append(f"input {item['name']}: new ({item['path']})")
+        lines.append(_("input {name}: new ({path})").format(name=item["name"], path=item["path"]))
     for item in why["inputs_disappeared"]:
-        lines.append(f"input {item['name']}: gone ({item['path']})")
+        lines.append(_("input {name}: gone ({path})").format(name=item["name"],
+                                                             path=item["path"]))
     for item in why["rows_kept_changed"]:
-        lines.append(f"rows kept {item['name']}: {item['old']:,} → {item['new']:,} "
-                     f"({item['change']:+,})")
-    if len(lines) == 2 and all("unchanged" in line for line in lines):
-        lines.append("no input, parameter or version changed")
+        lines.append(_("rows kept {name}: {old:,} → {new:,} ({change:+,})").format(
+            name=item["name"], old=item["old"], new=item["new"], change=item["change"]))
+    if len(lines) == 2 and unchanged == 2:
+        lines.append(_("no input, parameter or version changed"))
     return lines
 
 
@@ -318,7 +336,8 @@ def _load_level(con: duckdb.DuckDBPyConnection, table: str, folder: Path, level:
     if level == "commune":
         path = folder / "communes.csv"
         if not path.is_file():
-            msg = f"{folder}: communes.csv missing (needed for --level commune)"
+            msg = _("{folder}: communes.csv missing (needed for --level commune)").format(
+                folder=folder)
             raise InputError(msg)
         con.execute(
             f"CREATE TABLE {table}_raw AS SELECT * FROM read_csv(?, header = true, "
@@ -329,7 +348,8 @@ def _load_level(con: duckdb.DuckDBPyConnection, table: str, folder: Path, level:
         path = folder / "territory.gpkg"
         layer = LEVELS[level]
         if not path.is_file():
-            msg = f"{folder}: territory.gpkg missing (needed for --level {level})"
+            msg = _("{folder}: territory.gpkg missing (needed for --level {level})").format(
+                folder=folder, level=level)
             raise InputError(msg)
         frame = _read_gpkg_layer(path, layer, level)
         con.register(f"{table}_frame", frame)
@@ -338,7 +358,7 @@ def _load_level(con: duckdb.DuckDBPyConnection, table: str, folder: Path, level:
         present = list(frame.columns)
     for required in ("code_insee", "nom", "population"):
         if required not in present:
-            msg = f"{path}: column {required} missing"
+            msg = _("{path}: column {column} missing").format(path=path, column=required)
             raise InputError(msg)
     values = [c for c in VALUE_COLUMNS if c in present]
     casts = "".join(f", TRY_CAST({_quote(c)} AS DOUBLE) AS {_quote(c)}" for c in values)
@@ -356,18 +376,20 @@ def _read_gpkg_layer(path: Path, layer: str, level: str) -> pd.DataFrame:
             known = gpkg.execute("SELECT 1 FROM gpkg_contents WHERE table_name = ?",
                                  [layer]).fetchone()
             if not known:
-                msg = f"{path}: layer {layer} missing (needed for --level {level})"
+                msg = _("{path}: layer {layer} missing (needed for --level {level})").format(
+                    path=path, layer=layer, level=level)
                 raise InputError(msg)
             present = [r[1] for r in gpkg.execute(f"PRAGMA table_info({_quote(layer)})")]
             wanted = [c for c in ("code_insee", "nom", "population", *VALUE_COLUMNS)
                       if c in present]
             if not wanted:
-                msg = f"{path}: layer {layer} has none of the compared columns"
+                msg = _("{path}: layer {layer} has none of the compared columns").format(
+                    path=path, layer=layer)
                 raise InputError(msg)
             sql = f"SELECT {', '.join(_quote(c) for c in wanted)} FROM {_quote(layer)}"
             return pd.read_sql_query(sql, gpkg, dtype={"code_insee": str, "nom": str})
     except sqlite3.DatabaseError as error:
-        msg = f"{path}: not a readable GeoPackage ({error})"
+        msg = _("{path}: not a readable GeoPackage ({error})").format(path=path, error=error)
         raise InputError(msg) from error
 
 
@@ -524,7 +546,8 @@ def _prepare_out_dir(out_dir: Path) -> None:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        msg = f"{out_dir}: cannot create the output folder ({error.strerror or error})"
+        msg = _("{folder}: cannot create the output folder ({error})").format(
+            folder=out_dir, error=error.strerror or error)
         raise OutputError(msg) from error
 
 
@@ -538,7 +561,7 @@ def _atomic_path(target: Path) -> Iterator[Path]:
     except OutputError:
         raise
     except (OSError, duckdb.IOException) as error:
-        msg = f"{target}: cannot write it ({error})"
+        msg = _("{path}: cannot write it ({error})").format(path=target, error=error)
         raise OutputError(msg) from error
     finally:
         partial.unlink(missing_ok=True)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from territory.errors import ConfigError
+from territory.i18n import _
 from territory.settings import FactorOverride, data_dir
 
 #: per-commune INSEE files of a pipeline's [run] table (paths relative to the TOML file)
@@ -53,7 +54,8 @@ def read_pipeline_file(path: Path) -> dict[str, Any]:
     # scenarios: shipped names, or files relative to the TOML file
     scenarios = run.get("scenarios", [])
     if not isinstance(scenarios, list) or not all(isinstance(v, str) for v in scenarios):
-        msg = f"{path}: [run] scenarios must be a list of scenario names or files"
+        msg = _("{path}: [run] scenarios must be a list of scenario names or files").format(
+            path=path)
         raise ConfigError(msg)
     run["scenarios"] = [str((path.parent / v).resolve()) if v.endswith(".toml") else v
                         for v in scenarios]
@@ -78,8 +80,9 @@ def _overrides(path: Path, prefix: str, table: dict[str, Any]) -> list[FactorOve
         if isinstance(spec, dict) and "value" in spec:
             unknown = sorted(set(spec) - OVERRIDE_KEYS)
             if unknown:
-                msg = (f"{path}: [factors] {fid}: unknown keys {', '.join(unknown)}; known: "
-                       f"{', '.join(sorted(OVERRIDE_KEYS))}")
+                msg = _("{path}: [factors] {id}: unknown keys {unknown}; known: {known}").format(
+                    path=path, id=fid, unknown=", ".join(unknown),
+                    known=", ".join(sorted(OVERRIDE_KEYS)))
                 raise ConfigError(msg)
             found.append((fid, spec["value"], spec.get("low"), spec.get("high")))
         elif isinstance(spec, dict):
@@ -105,20 +108,21 @@ def _load(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        msg = f"{path}: pipeline file not found"
+        msg = _("{path}: pipeline file not found").format(path=path)
         raise ConfigError(msg) from None
     except tomllib.TOMLDecodeError as error:
-        msg = f"{path}: invalid TOML ({error})"
+        msg = _("{path}: invalid TOML ({error})").format(path=path, error=error)
         raise ConfigError(msg) from error
     run = data.get("run", {})
     unknown = sorted(set(data) - TABLES)
     if unknown:
-        msg = f"{path}: unknown keys {', '.join(unknown)}; known tables: {', '.join(sorted(TABLES))}"
+        msg = _("{path}: unknown keys {unknown}; known tables: {known}").format(
+            path=path, unknown=", ".join(unknown), known=", ".join(sorted(TABLES)))
         raise ConfigError(msg)
     unknown = sorted(set(run) - KNOWN_KEYS)
     if unknown:
-        msg = (f"{path}: [run]: unknown keys {', '.join(unknown)}; known: "
-               f"{', '.join(sorted(KNOWN_KEYS))}")
+        msg = _("{path}: [run]: unknown keys {unknown}; known: {known}").format(
+            path=path, unknown=", ".join(unknown), known=", ".join(sorted(KNOWN_KEYS)))
         raise ConfigError(msg)
     examples = {"departements": '["44", "2A"]', "epcis": '["244400404", "Rennes Métropole"]',
                 "communes": '["44109", "Saint-Herblain"]'}
@@ -126,7 +130,8 @@ def _load(path: Path) -> dict[str, Any]:
         if key in run and not (
             isinstance(run[key], list) and all(isinstance(c, str) for c in run[key])
         ):
-            msg = f"{path}: [run] {key} must be a list of strings such as {example}"
+            msg = _("{path}: [run] {key} must be a list of strings such as {example}").format(
+                path=path, key=key, example=example)
             raise ConfigError(msg)
     return data
 
@@ -136,15 +141,18 @@ def _check_source(path: Path, name: str, spec: dict[str, Any]) -> None:
 
     unknown = sorted(set(spec) - SOURCE_KEYS)
     if unknown:
-        msg = f"{path}: [sources.{name}]: unknown keys {', '.join(unknown)}; known: {', '.join(sorted(SOURCE_KEYS))}"
+        msg = _("{path}: [sources.{name}]: unknown keys {unknown}; known: {known}").format(
+            path=path, name=name, unknown=", ".join(unknown), known=", ".join(sorted(SOURCE_KEYS)))
         raise ConfigError(msg)
     kind = spec.get("kind")
     if not isinstance(kind, str) or canonical_kind(kind) is None:
-        msg = f"{path}: [sources.{name}]: kind must be one of {kinds_help()}, got {kind!r}"
+        msg = _("{path}: [sources.{name}]: kind must be one of {kinds}, got {kind!r}").format(
+            path=path, name=name, kinds=kinds_help(), kind=kind)
         raise ConfigError(msg)
     spec["kind"] = canonical_kind(kind)
     if "path" not in spec and "url" not in spec:
-        msg = f"{path}: [sources.{name}]: path (or url) is missing"
+        msg = _("{path}: [sources.{name}]: path (or url) is missing").format(path=path,
+                                                                              name=name)
         raise ConfigError(msg)
     if "url" in spec:
         from territory.fetch import check_url
@@ -163,7 +171,8 @@ def _source(path: Path, name: str, spec: dict[str, Any]) -> tuple[str, Path, dic
 
     copy = cached_copy(spec["url"])
     if copy is None:
-        msg = (f"{path}: [sources.{name}]: {spec['url']} is not in the cache ({cache_dir()}): "
-               f"run `territory fetch --config {path}` first")
+        msg = _("{path}: [sources.{name}]: {url} is not in the cache ({cache}): run `territory "
+                "fetch --config {path}` first").format(path=path, name=name, url=spec["url"],
+                                                       cache=cache_dir())
         raise ConfigError(msg)
     return spec["kind"], copy.path, options

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from territory.errors import ConfigError, FetchError
+from territory.i18n import N_, _
 
 if TYPE_CHECKING:
     import httpx
@@ -118,7 +119,8 @@ def official_sources(path: Path | None = None) -> dict[str, OfficialSource]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as error:
-        msg = f"{path}: cannot read the catalogue of official sources ({error})"
+        msg = _("{path}: cannot read the catalogue of official sources ({error})").format(
+            path=path, error=error)
         raise ConfigError(msg) from error
     kinds = (*KINDS, *CATALOGUE_EXTRA_KINDS)
     sources = {}
@@ -127,13 +129,16 @@ def official_sources(path: Path | None = None) -> dict[str, OfficialSource]:
         missing = sorted(_CATALOGUE_KEYS - {"note"} - set(spec))
         unknown = sorted(set(spec) - _CATALOGUE_KEYS)
         if missing or unknown:
-            msg = f"{where}: missing keys {missing}, unknown keys {unknown}"
+            msg = _("{where}: missing keys {missing}, unknown keys {unknown}").format(
+                where=where, missing=missing, unknown=unknown)
             raise ConfigError(msg)
         if spec["kind"] not in kinds:
-            msg = f"{where}: kind must be one of {', '.join(kinds)}, got {spec['kind']!r}"
+            msg = _("{where}: kind must be one of {known}, got {value!r}").format(
+                where=where, known=", ".join(kinds), value=spec["kind"])
             raise ConfigError(msg)
         if spec["format"] not in FORMATS:
-            msg = f"{where}: format must be one of {', '.join(FORMATS)}, got {spec['format']!r}"
+            msg = _("{where}: format must be one of {known}, got {value!r}").format(
+                where=where, known=", ".join(FORMATS), value=spec["format"])
             raise ConfigError(msg)
         check_url(spec["url"], where)
         sources[name] = OfficialSource(name=name, **spec)
@@ -174,7 +179,8 @@ def check_url(url: Any, where: str) -> None:
     """Raise :class:`~territory.errors.ConfigError` unless ``url`` is an http(s) address."""
     parts = urlsplit(url) if isinstance(url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-        msg = f"{where}: url must be an http:// or https:// address, got {url!r}"
+        msg = _("{where}: url must be an http:// or https:// address, got {value!r}").format(
+            where=where, value=url)
         raise ConfigError(msg)
 
 
@@ -220,12 +226,15 @@ def fetch(
             except _Refused as error:
                 raise _failure(url, str(error), previous) from None
             except httpx.TimeoutException:
-                reason = f"no data for {policy.timeout_s:g} s (timeout)"
+                reason = _("no data for {seconds:g} s (timeout)").format(
+                    seconds=policy.timeout_s)
             except httpx.TransportError as error:
-                reason = f"connection failed ({type(error).__name__}: {error})"
+                reason = _("connection failed ({error})").format(
+                    error=f"{type(error).__name__}: {error}")
             except httpx.HTTPError as error:
                 raise _failure(url, f"{type(error).__name__}: {error}", previous) from error
-    raise _failure(url, f"{reason}, after {policy.tries} tries", previous)
+    raise _failure(url, _("{reason}, after {tries} tries").format(reason=reason,
+                                                                   tries=policy.tries), previous)
 
 
 # -- plumbing ----------------------------------------------------------------------------------
@@ -298,10 +307,12 @@ def _sync_folder(folder: Path) -> None:
 def _failure(url: str, reason: str, previous: CachedCopy | None) -> FetchError:
     reason = " ".join(reason.split())  # one line, whatever the library's message
     if previous is not None:
-        kept = f"kept the copy fetched on {previous.fetched_label} ({previous.path})"
+        kept = _("kept the copy fetched on {when} ({path})").format(
+            when=previous.fetched_label, path=previous.path)
     else:
-        kept = "nothing in the cache for it yet"
-    return FetchError(f"{url}: download failed: {reason}; {kept}")
+        kept = _("nothing in the cache for it yet")
+    return FetchError(_("{url}: download failed: {reason}; {kept}").format(
+        url=url, reason=reason, kept=kept))
 
 
 def _file_name(url: str, name: str | None, expected: str | None, content_type: str) -> str:
@@ -327,21 +338,22 @@ def _format_of_content_type(content_type: str) -> str | None:
 def _refusal(head: bytes, size: int, expected: str | None, content_type: str) -> str | None:
     """Why a body is not the expected file, or ``None`` when it looks right."""
     if size == 0 or not head.strip():
-        return "the server sent an empty body"
+        return _("the server sent an empty body")
     text = head.removeprefix(b"\xef\xbb\xbf").lstrip().lower()
     markup = text.startswith((b"<!doctype html", b"<html", b"<head", b"<body", b"<!--"))
     if markup or (text.startswith(b"<") and expected in ("csv", "json", "geojson")):
-        what = "an HTML page" if markup or b"<html" in text else "markup"
-        ctype = content_type or "not given"
-        return f"{what} (Content-Type {ctype}) came instead of {expected or 'a data file'}"
+        what = _("an HTML page") if markup or b"<html" in text else _("markup")
+        ctype = content_type or _("not given")
+        return _("{what} (Content-Type {type}) came instead of {expected}").format(
+            what=what, type=ctype, expected=expected or _("a data file"))
     if expected == "zip" and not head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return "the body is not a zip archive (no PK signature)"
+        return _("the body is not a zip archive (no PK signature)")
     if expected == "gz" and not head.startswith(b"\x1f\x8b"):
-        return "the body is not gzip-compressed"
+        return _("the body is not gzip-compressed")
     if expected in ("json", "geojson") and text[:1] not in (b"{", b"["):
-        return f"the body is not JSON (starts with {head[:20]!r})"
+        return _("the body is not JSON (starts with {head!r})").format(head=head[:20])
     if expected == "csv" and b"\x00" in head:
-        return "the body is binary, not CSV text"
+        return _("the body is binary, not CSV text")
     return None
 
 
@@ -355,7 +367,7 @@ def _attempt(
             checked = _now()
             meta = {**_sidecar_dict(previous), "checked": checked}
             _write_json_atomically(folder / SIDECAR, meta)
-            return FetchResult(_read_sidecar(folder) or previous, "not modified")
+            return FetchResult(_read_sidecar(folder) or previous, N_("not modified"))
         if status >= 500 or status == 429:
             raise _Retryable(f"HTTP {status} {response.reason_phrase}")
         if status != 200:
@@ -383,8 +395,9 @@ def _store(
             os.fsync(out.fileno())
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and response.num_bytes_downloaded != int(declared):
-            msg = (f"truncated body: {response.num_bytes_downloaded:,} bytes received, "
-                   f"Content-Length {int(declared):,}")
+            msg = _("truncated body: {received:,} bytes received, Content-Length "
+                    "{declared:,}").format(received=response.num_bytes_downloaded,
+                                           declared=int(declared))
             raise _Retryable(msg)
         refusal = _refusal(head, size, expected, content_type)
         if refusal:
@@ -408,9 +421,10 @@ def _store(
         previous.path.unlink(missing_ok=True)
     copy = _read_sidecar(folder)
     if copy is None:  # pragma: no cover - only when the folder is changed under our feet
-        msg = f"{folder}: the cached copy vanished right after it was written"
+        msg = _("{folder}: the cached copy vanished right after it was written").format(
+            folder=folder)
         raise FetchError(msg)
-    return FetchResult(copy, "downloaded")
+    return FetchResult(copy, N_("downloaded"))
 
 
 def _sidecar_dict(copy: CachedCopy) -> dict[str, Any]:

@@ -12,6 +12,11 @@ Nothing is translated until :func:`install` is called — the command line does 
 gettext does: the first of ``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES`` and ``LANG`` that is set
 (its first ``:``-separated entry); French when it starts with ``fr``, English otherwise.
 Placeholders are named (``{path}``) and filled with :meth:`str.format` after translation.
+
+Messages recorded in a machine-read file as well as shown to the user — a registry's notes and
+warnings (``notes`` of manifest.json), the names of a run's steps (keys of ``step_timings_s``)
+— are :class:`Message` objects: English strings (what the files keep, whatever the locale) that
+remember their template and values, translated where they are shown (:func:`translated`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import gettext
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Self
 
 #: gettext domain of the catalogues (territory/locale/<language>/LC_MESSAGES/territory.mo)
 DOMAIN = "territory"
@@ -82,3 +88,38 @@ def N_(message: str) -> str:
     """Mark ``message`` for the catalogue without translating it (a constant translated with
     :func:`_` where it is shown)."""
     return message
+
+
+class Message(str):
+    """A message kept in English — the string itself, e.g. a note of manifest.json — that can
+    still be shown in the user's language with :func:`translated`: ``Message("{count} rows
+    with no name", count=3)`` is ``"3 rows with no name"`` and remembers its template (marked for
+    the catalogue, as ``_`` marks) and its values (messages themselves, possibly)."""
+
+    template: str
+    values: dict[str, Any]
+
+    def __new__(cls, template: str, /, **values: Any) -> Self:
+        message = super().__new__(cls, template.format(**values))
+        message.template = template
+        message.values = values
+        return message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _message, (self.template, self.values)
+
+
+def _message(template: str, values: dict[str, Any]) -> Message:
+    """Unpickle a :class:`Message`."""
+    return Message(template, **values)
+
+
+def translated(message: str) -> str:
+    """``message`` in the language chosen by :func:`install`: a :class:`Message`'s template
+    translated then filled (its values translated too), any other string looked up as is
+    (a constant marked with :func:`N_`, or text that has no translation and stays as it is)."""
+    if isinstance(message, Message):
+        values = {name: translated(value) if isinstance(value, Message) else value
+                  for name, value in message.values.items()}
+        return _(message.template).format(**values)
+    return _(message)

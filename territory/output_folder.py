@@ -35,6 +35,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Self
 
 from territory.errors import LockBusyError, OutputError
+from territory.i18n import _
 from territory.overseas import density_raster_names
 
 MANIFEST = "manifest.json"
@@ -115,7 +116,8 @@ class OutputFolder:
     def __enter__(self) -> Self:
         try:
             if self.path.exists() and not self.path.is_dir():
-                msg = f"the output path {self.path} exists and is not a folder"
+                msg = _("the output path {path} exists and is not a folder").format(
+                    path=self.path)
                 raise OutputError(msg)
             self._created = not self.path.exists()
             self.path.mkdir(parents=True, exist_ok=True)
@@ -123,7 +125,8 @@ class OutputFolder:
         except OSError as error:
             if isinstance(error, OutputError | LockBusyError):
                 raise
-            msg = f"cannot write the output folder {self.path}: {error.strerror or error}"
+            msg = _("cannot write the output folder {path}: {error}").format(
+                path=self.path, error=error.strerror or error)
             raise OutputError(msg) from error
         try:
             self.previous = read_manifest(self.path)
@@ -158,9 +161,10 @@ class OutputFolder:
         )
         if foreign:
             shown = ", ".join(foreign[:3]) + (", …" if len(foreign) > 3 else "")
-            msg = (f"the output folder {self.path} is not empty and holds no territory manifest "
-                   f"({len(foreign)} other entries: {shown}); choose an empty or new folder, or "
-                   "add --force to write territory's files beside them (nothing else is touched)")
+            msg = _("the output folder {path} is not empty and holds no territory manifest "
+                    "({count} other entries: {shown}); choose an empty or new folder, or add "
+                    "--force to write territory's files beside them (nothing else is touched)"
+                    ).format(path=self.path, count=len(foreign), shown=shown)
             raise OutputError(msg)
 
     def _remove_stale_staging(self) -> None:
@@ -195,7 +199,8 @@ class OutputFolder:
                     target.unlink()
                     self._remove_if_empty(rel.parent, keep=folders)
         except OSError as error:
-            msg = f"cannot write into the output folder {self.path}: {error.strerror or error}"
+            msg = _("cannot write into the output folder {path}: {error}").format(
+                path=self.path, error=error.strerror or error)
             raise OutputError(msg) from error
         finally:
             self._published = True
@@ -233,8 +238,9 @@ class OutputFolder:
                 if time.monotonic() >= deadline:
                     holder = _read_holder(fd)
                     os.close(fd)
-                    msg = (f"another territory run is writing {self.path} ({holder}); "
-                           "try again later, or wait for it with --wait SECONDS")
+                    msg = _("another territory run is writing {path} ({holder}); try again "
+                            "later, or wait for it with --wait SECONDS").format(
+                        path=self.path, holder=holder)
                     raise LockBusyError(msg) from None
                 os.close(fd)
                 time.sleep(0.2)
@@ -272,6 +278,8 @@ def _read_holder(fd: int) -> str:
     except (OSError, ValueError):
         info = {}
     if not info:
-        return "pid unknown"
-    return f"pid {info.get('pid', '?')}, `territory {info.get('command', '?')}`, started {info.get('started', '?')}"
+        return _("pid unknown")
+    return _("pid {pid}, `territory {command}`, started {started}").format(
+        pid=info.get("pid", "?"), command=info.get("command", "?"),
+        started=info.get("started", "?"))
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from territory.freshness import is_up_to_date, run_key
+from territory.i18n import _
 from territory.output_folder import OutputFolder
 from territory.settings import RunSettings
 
@@ -53,7 +54,7 @@ def run_maps(settings: RunSettings) -> list[Path]:
             written = [settings.out_dir / name for name in names]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    steps.say("done: " + ", ".join(str(p) for p in written))
+    steps.say(_("done: {outputs}").format(outputs=", ".join(str(p) for p in written)))
     return written
 
 
@@ -85,5 +86,5 @@ def run_pipeline(settings: RunSettings) -> RunResult:
             folder.publish()
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    steps.say(f"done: {settings.out_dir}")
+    steps.say(_("done: {outputs}").format(outputs=settings.out_dir))
     return RunResult(settings.out_dir, manifest)

@@ -39,6 +39,7 @@ from typing import Any
 import duckdb
 
 from territory.errors import ConfigError
+from territory.i18n import _
 from territory.settings import pipelines_dir
 from territory.sources._files import InputRecord, sha256_of
 
@@ -120,7 +121,7 @@ def resolve(value: str) -> Path:
     path = Path(value)
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
-            msg = f"{value}: no such scenario file"
+            msg = _("{path}: no such scenario file").format(path=value)
             raise ConfigError(msg)
         return path
     shipped = shipped_dir() / f"{value}.toml"
@@ -128,8 +129,10 @@ def resolve(value: str) -> Path:
         return shipped
     names = shipped_names()
     close = difflib.get_close_matches(value, names, n=3, cutoff=0.5)
-    hint = f"closest: {', '.join(close)}" if close else f"shipped: {', '.join(names)}"
-    msg = f"unknown scenario {value!r} (not a file, not a shipped scenario); {hint}"
+    msg = (_("unknown scenario {value!r} (not a file, not a shipped scenario); closest: "
+             "{names}") if close
+           else _("unknown scenario {value!r} (not a file, not a shipped scenario); shipped: "
+                  "{names}")).format(value=value, names=", ".join(close or names))
     raise ConfigError(msg)
 
 
@@ -138,33 +141,41 @@ def _unknown(path: Path, where: str, keys: set[str], known: tuple[str, ...] | li
     if unknown:
         close = (difflib.get_close_matches(unknown[0], list(known), n=1)
                  or [k for k in sorted(known) if k.startswith(unknown[0])][:1])
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        msg = (f"{path}: {where}unknown key {unknown[0]!r}{hint}; known: "
-               f"{', '.join(sorted(known))}")
+        place = where.removesuffix(": ")
+        template = (_("{path}: {where}: unknown key {key!r}") if place
+                    else _("{path}: unknown key {key!r}"))
+        hint = _(" (did you mean {close!r}?)").format(close=close[0]) if close else ""
+        msg = _("{error}{hint}; known: {known}").format(
+            error=template.format(path=path, where=place, key=unknown[0]), hint=hint,
+            known=", ".join(sorted(known)))
         raise ConfigError(msg)
 
 
 def _number(path: Path, where: str, value: object, bounds: tuple[float, float]) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        msg = f"{path}: {where} must be a number, got {value!r}"
+        msg = _("{path}: {where} must be a number, got {value!r}").format(
+            path=path, where=where, value=value)
         raise ConfigError(msg)
     low, high = bounds
     if not low <= float(value) <= high:
-        msg = f"{path}: {where} = {value} is outside [{low:g}, {high:g}]"
+        msg = _("{path}: {where} = {value} is outside [{low:g}, {high:g}]").format(
+            path=path, where=where, value=value, low=low, high=high)
         raise ConfigError(msg)
     return float(value)
 
 
 def _by_year(path: Path, where: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not BASE_YEAR < value <= LAST_YEAR:
-        msg = f"{path}: {where}by must be a year after {BASE_YEAR} and at most {LAST_YEAR}, got {value!r}"
+        msg = _("{path}: {where}by must be a year after {first} and at most {last}, got "
+                "{value!r}").format(path=path, where=where, first=BASE_YEAR,
+                                    last=LAST_YEAR, value=value)
         raise ConfigError(msg)
     return value
 
 
 def _table(path: Path, where: str, value: object) -> dict[str, Any]:
     if not isinstance(value, dict):
-        msg = f"{path}: {where} must be a table"
+        msg = _("{path}: {where} must be a table").format(path=path, where=where)
         raise ConfigError(msg)
     return value
 
@@ -200,17 +211,18 @@ def read_scenario(path: Path, devices: list[str]) -> Scenario:
         with path.open("rb") as handle:
             document = tomllib.load(handle)
     except tomllib.TOMLDecodeError as error:
-        msg = f"{path}: not valid TOML: {error}"
+        msg = _("{path}: not valid TOML: {error}").format(path=path, error=error)
         raise ConfigError(msg) from error
     except OSError as error:
-        msg = f"{path}: cannot read: {error.strerror}"
+        msg = _("{path}: cannot read: {error}").format(path=path, error=error.strerror)
         raise ConfigError(msg) from error
     _unknown(path, "", set(document), _TOP_KEYS)
     head = _table(path, "[scenario]", document.get("scenario"))
     _unknown(path, "[scenario]: ", set(head), _SCENARIO_KEYS)
     for key in _SCENARIO_KEYS:
         if not isinstance(head.get(key), str) or not head[key].strip():
-            msg = f"{path}: [scenario] {key} is missing (a French text)"
+            msg = _("{path}: [scenario] {key} is missing (a French text)").format(path=path,
+                                                                                  key=key)
             raise ConfigError(msg)
     levers = _levers(path, _table(path, "[levers]", document.get("levers", {})), devices)
     return Scenario(path.stem, head["title"].strip(), head["description"].strip(), path,
@@ -250,8 +262,9 @@ def load_scenarios(con: duckdb.DuckDBPyConnection, given: tuple[str, ...]) -> li
         scenario = read_scenario(path, devices)
         _check_refurbished(scenario, factors)
         if scenario.name in scenarios and scenarios[scenario.name].path.resolve() != path.resolve():
-            msg = (f"{path}: a scenario named {scenario.name!r} is already given "
-                   f"({scenarios[scenario.name].path}); rename one file")
+            msg = _("{path}: a scenario named {name!r} is already given ({other}); rename one "
+                    "file").format(path=path, name=scenario.name,
+                                   other=scenarios[scenario.name].path)
             raise ConfigError(msg)
         scenarios[scenario.name] = scenario
     ordered = list(scenarios.values())
@@ -282,7 +295,7 @@ def load_device_trajectories(con: duckdb.DuckDBPyConnection, folder: Path) -> In
     try:
         rows = read_table(path, DEVICE_TRAJECTORY_COLUMNS)
     except (OSError, ValueError) as error:
-        msg = f"{path}: row 1: {error}"
+        msg = _("{path}: row 1: {error}").format(path=path, error=error)
         raise FactorTableError(msg) from error
     devices = {str(r[0]) for r in con.execute("SELECT device FROM raw_devices").fetchall()}
     factors = {str(r[0]) for r in con.execute("SELECT id FROM raw_factors").fetchall()}
@@ -292,12 +305,15 @@ def load_device_trajectories(con: duckdb.DuckDBPyConnection, folder: Path) -> In
                               ("applies_to", set(APPLIES_TO))):
             if row[column] not in known:
                 close = difflib.get_close_matches(row[column], sorted(known), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                msg = f"{path}: row {line}, column {column}: unknown {row[column]!r}{hint}"
+                hint = _(" (did you mean {close!r}?)").format(close=close[0]) if close else ""
+                msg = _("{path}: row {row}, column {column}: unknown {value!r}{hint}").format(
+                    path=path, row=line, column=column, value=row[column], hint=hint)
                 raise FactorTableError(msg)
         key = (row["device"], row["applies_to"])
         if key in seen:
-            msg = f"{path}: row {line}, column device: {row['device']} has two {row['applies_to']} trends"
+            msg = _("{path}: row {row}, column device: {device} has two {applies_to} "
+                    "trends").format(path=path, row=line, device=row["device"],
+                                     applies_to=row["applies_to"])
             raise FactorTableError(msg)
         seen.add(key)
     con.execute("CREATE OR REPLACE TABLE raw_device_trajectories "

@@ -76,6 +76,7 @@ from pathlib import Path
 from typing import Any
 
 from territory.errors import ConfigError
+from territory.i18n import _
 
 CRS_METROPOLE = "EPSG:2154"
 CRS_WEB = "EPSG:4326"
@@ -120,10 +121,8 @@ def maps_dir() -> Path:
 def _project_folder(name: str) -> Path:
     path = PROJECT_ROOT / name
     if not path.is_dir():
-        msg = (
-            f"territory's {name}/ folder was not found at {path}; install the project from its "
-            "source checkout with `pip install -e .`"
-        )
+        msg = _("territory's {name}/ folder was not found at {path}; install the project from "
+                "its source checkout with `pip install -e .`").format(name=name, path=path)
         raise ConfigError(msg)
     return path
 
@@ -171,43 +170,45 @@ class RunSettings:
 
     def __post_init__(self) -> None:
         if self.national_reference not in NATIONAL_REFERENCES:
-            msg = (f"national_reference must be one of {', '.join(NATIONAL_REFERENCES)}, "
-                   f"got {self.national_reference!r}")
+            msg = _("national_reference must be one of {known}, got {value!r}").format(
+                known=", ".join(NATIONAL_REFERENCES), value=self.national_reference)
             raise ConfigError(msg)
         if self.datacenter_scope not in DATACENTER_SCOPES:
-            msg = (
-                f"datacenter_scope must be one of {', '.join(DATACENTER_SCOPES)}, "
-                f"got {self.datacenter_scope!r}"
-            )
+            msg = _("datacenter_scope must be one of {known}, got {value!r}").format(
+                known=", ".join(DATACENTER_SCOPES), value=self.datacenter_scope)
             raise ConfigError(msg)
         ids = [override[0] for override in self.factor_overrides]
         twice = sorted({fid for fid in ids if ids.count(fid) > 1})
         if twice:
-            msg = f"factor_overrides: {', '.join(twice)} overridden more than once"
+            msg = _("factor_overrides: {ids} overridden more than once").format(
+                ids=", ".join(twice))
             raise ConfigError(msg)
         if DATACENTER_SCOPE_FACTORS[self.datacenter_scope] and DATACENTER_FACTOR in ids:
-            msg = (f"datacenter_scope = {self.datacenter_scope} sets {DATACENTER_FACTOR}, which "
-                   "factor_overrides sets too: keep one")
+            msg = _("datacenter_scope = {scope} sets {factor}, which factor_overrides sets too: "
+                    "keep one").format(scope=self.datacenter_scope, factor=DATACENTER_FACTOR)
             raise ConfigError(msg)
         if self.map_assets not in MAP_ASSETS:
-            msg = f"map_assets must be one of {', '.join(MAP_ASSETS)}, got {self.map_assets!r}"
+            msg = _("map_assets must be one of {known}, got {value!r}").format(
+                known=", ".join(MAP_ASSETS), value=self.map_assets)
             raise ConfigError(msg)
         if self.retention_days is not None and not 0 <= self.retention_days <= 3650:
-            msg = f"retention_days must be between 0 and 3650 days, got {self.retention_days}"
+            msg = _("retention_days must be between 0 and 3650 days, got {value}").format(
+                value=self.retention_days)
             raise ConfigError(msg)
         if self.map_tiles is not None and self.map_tiles not in BASEMAPS and not (
             self.map_tiles.startswith(("https://", "http://"))
             and all(k in self.map_tiles for k in ("{z}", "{x}", "{y}"))
         ):
-            msg = (f"map_tiles must be {' or '.join(repr(b) for b in BASEMAPS)} or a tile URL "
-                   f"template with {{z}}, {{x}} and {{y}}, "
-                   f"got {self.map_tiles!r}")
+            msg = _("map_tiles must be {known} or a tile URL template with {z}, {x} and {y}, got "
+                    "{value!r}").format(known=_(" or ").join(repr(b) for b in BASEMAPS),
+                                        z="{z}", x="{x}", y="{y}", value=self.map_tiles)
             raise ConfigError(msg)
         if self.wait_s < 0:
-            msg = f"wait must be >= 0 seconds, got {self.wait_s}"
+            msg = _("wait must be >= 0 seconds, got {value}").format(value=self.wait_s)
             raise ConfigError(msg)
         if self.map_tolerance_m is not None and self.map_tolerance_m < 0:
-            msg = f"map_tolerance_m must be >= 0 metres, got {self.map_tolerance_m}"
+            msg = _("map_tolerance_m must be >= 0 metres, got {value}").format(
+                value=self.map_tolerance_m)
             raise ConfigError(msg)
 
     @property

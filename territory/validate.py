@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from territory.database import connect, fetch_value
-from territory.i18n import N_, _
+from territory.i18n import N_, _, translated
 from territory.pipeline import discover_models, run_models
 from territory.registries import read_registry
 from territory.registries.specs import registry_spec
@@ -102,7 +102,7 @@ def validate_file(path: Path, kind: str, options: dict[str, Any] | None = None) 
         ],
         "communes": int(communes),
         "crs": load.crs,
-        "warnings": load.warnings,
+        "warnings": [translated(warning) for warning in load.warnings],
     }
 
 

@@ -222,3 +222,138 @@ def test_translations_keep_their_placeholders():
                 assert sorted(placeholder.findall(text)) == sorted(
                     placeholder.findall(entry.msgid)), (po, entry.msgid)
                 assert "\n" not in text or "\n" in entry.msgid, entry.msgid
+
+
+# -- messages of every module family in French (issue 12, item 1) -------------------------------
+
+
+def test_message_is_english_where_recorded_and_translated_where_shown(french):
+    note = i18n.Message("{count} rows had a commune code without its leading zero "
+                        "(e.g. 1001 → 01001)", count=3)
+    assert note == "3 rows had a commune code without its leading zero (e.g. 1001 → 01001)"
+    assert json.loads(json.dumps([note])) == [str(note)]  # what manifest.json records
+    assert i18n.translated(note) == (
+        "3 lignes avaient un code commune sans son zéro initial (p. ex. 1001 → 01001)")
+    nested = i18n.Message("file: {note}", note=i18n.Message("gzip-compressed"))
+    assert i18n.translated(nested) == "fichier : compressé en gzip"
+    import pickle
+
+    assert i18n.translated(pickle.loads(pickle.dumps(note))) == i18n.translated(note)
+
+
+def test_registry_notes_stay_english_in_the_manifest_and_show_in_french(french):
+    from territory.validate import format_report, validate_file
+
+    load = read_registry("cameras", CAMERAS)
+    assert load.record is not None
+    # the manifest's notes are English whatever the locale (a machine contract)
+    assert any(note.startswith("columns detected: x=lon, y=lat") for note in load.record.notes)
+    assert "CRS not declared: WGS84 (EPSG:4326) inferred from coordinate ranges" in (
+        load.record.notes)
+    shown = [i18n.translated(w) for w in load.warnings]
+    assert any(w.startswith("colonnes détectées : x=lon, y=lat") for w in shown)
+    assert "SCR non déclaré : WGS84 (EPSG:4326) déduit des étendues des coordonnées" in shown
+    text = format_report(validate_file(CAMERAS, "cameras", {}))
+    assert "  remarque : colonnes détectées : x=lon, y=lat" in text
+    assert "columns detected" not in text
+
+
+def test_factor_table_error_in_french(french, tmp_path):
+    from territory.errors import FactorTableError
+    from territory.sources.factors import FACTOR_COLUMNS, read_factors
+
+    path = tmp_path / "factors.csv"
+    row = {c: "x" for c in FACTOR_COLUMNS} | {"id": "tv.power_w", "value": "abc", "low": "1",
+                                               "high": "2"}
+    path.write_text(",".join(FACTOR_COLUMNS) + "\n" + ",".join(row[c] for c in FACTOR_COLUMNS)
+                    + "\n", encoding="utf-8")
+    with pytest.raises(FactorTableError) as caught:
+        read_factors(path)
+    assert str(caught.value) == f"{path} : ligne 2, colonne value : 'abc' n'est pas un nombre"
+
+
+def test_pipeline_file_error_in_french(french, tmp_path):
+    from territory.config import read_pipeline_file
+    from territory.errors import ConfigError
+
+    path = tmp_path / "run.toml"
+    path.write_text('[run]\ndepartement = ["44"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        read_pipeline_file(path)
+    assert str(caught.value).startswith(f"{path} : [run] : clés inconnues departement ; connues : ")
+
+
+def test_scenario_file_error_in_french(french, tmp_path):
+    from territory.errors import ConfigError
+    from territory.scenarios import read_scenario
+
+    path = tmp_path / "mine.toml"
+    path.write_text('[scenario]\ntitle = "Sobriété"\ndescription = "Moins d\'écrans"\n'
+                    "[levers]\nlifetim = 1\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        read_scenario(path, ["smartphone"])
+    message = str(caught.value)
+    assert message.startswith(f"{path} : [levers] : clé inconnue 'lifetim'"), message
+    assert " ; connues : " in message and "\n" not in message
+    i18n.reset()
+    with pytest.raises(ConfigError, match=r": \[levers\]: unknown key 'lifetim'"):
+        read_scenario(path, ["smartphone"])
+
+
+def test_grid_file_error_in_french(french, tmp_path):
+    from territory.errors import InputError
+    from territory.sources.grid import read_eco2mix
+
+    path = tmp_path / "eco2mix.csv"
+    path.write_text("Date - Heure;Taux de CO2 (g/kWh)\n2024-01-15T18:30:00+01:00;beaucoup\n",
+                    encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        read_eco2mix(path)
+    assert str(caught.value) == (
+        f"{path} : ligne 2, colonne 'Taux de CO2 (g/kWh)' : 'beaucoup' n'est pas un taux de "
+        "CO2 en g/kWh (un nombre entre 0 et 2000)")
+
+
+def test_compare_summary_in_french(french, tmp_path):
+    from territory.compare import Comparison, format_summary
+
+    same = {"old": "v1", "new": "v1"}
+    result = Comparison(
+        level="commune", old_dir=tmp_path / "2025", new_dir=tmp_path / "2026",
+        csv_path=tmp_path / "compare.csv", why_path=tmp_path / "compare-why.json",
+        columns=["footprint_tco2e"], skipped=[], statuses={"matched": 2},
+        totals={"footprint_tco2e": {"old": 10.0, "new": 12.0, "change_pct": 20.0}}, top=[],
+        unmatched=[{"status": "only_old", "code_insee": "44225", "nom": "Ancienne"}],
+        why={"factor_table_version": same, "population_vintage": same,
+             "territory_version": same, "parameters_changed": {}, "inputs_changed": [],
+             "inputs_appeared": [], "inputs_disappeared": [], "rows_kept_changed": []})
+    lines = format_summary(result).splitlines()
+    assert lines[1] == "totaux (tous les territoires de chaque calcul) :"
+    assert "territoires : 2 matched" in lines
+    assert "aucune empreinte n'a changé" in lines
+    assert "seulement dans l'ancien calcul (only_old) : 44225 Ancienne" in lines
+    assert "  version des tables de facteurs : inchangé (v1)" in lines
+    assert "  aucune entrée, aucun paramètre ni aucune version n'a changé" in lines
+    i18n.reset()
+    english = format_summary(result).splitlines()
+    assert "territories: 2 matched" in english
+    assert "  no input, parameter or version changed" in english
+
+
+def test_progress_lines_in_french_with_english_timing_keys(french, capsys):
+    from territory.build import Steps
+
+    steps = Steps(progress=True, live=False)  # cron: one line per step when it ends
+    with steps.step(i18n.N_("footprint models and boundaries of the upper levels")):
+        pass
+    with steps.step(i18n.Message("reading {kind} registry {path}", kind="fibre",
+                                 path="ftth.csv")):
+        pass
+    steps.say(i18n._("done: {outputs}").format(outputs="out"))
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].endswith("] modèles d'empreinte et contours des niveaux supérieurs : 0.0 s")
+    assert lines[1].endswith("] lecture du registre fibre ftth.csv : 0.0 s")
+    assert lines[2].endswith("] terminé : out")
+    # the manifest's step_timings_s keys stay English (tests and tools look for them)
+    assert list(steps.timings) == ["footprint models and boundaries of the upper levels",
+                                   "reading fibre registry ftth.csv"]

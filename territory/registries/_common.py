@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from territory.errors import InputError
-from territory.i18n import N_, _
+from territory.i18n import N_, Message, _
 from territory.registries.kinds import POINT_KINDS  # noqa: F401 - re-exported
 from territory.sources._files import InputRecord, sha256_of, with_fetch_provenance
 
@@ -116,19 +116,19 @@ class DecodedText:
 
 #: what a file is, told by its first bytes, when it is not text: (magic, what, what to do)
 _NOT_TEXT = (
-    (b"%PDF", "a PDF document",
-     "export the table from the software that made the PDF as CSV UTF-8"),
+    (b"%PDF", N_("a PDF document"),
+     N_("export the table from the software that made the PDF as CSV UTF-8")),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
-     "an old-format Excel workbook (.xls) or another Microsoft Office file",
-     "open it in a spreadsheet and save it as CSV UTF-8 (or as .xlsx)"),
-    (b"SQLite format 3\x00", "an SQLite database (a GeoPackage?)",
-     "export the table as CSV UTF-8 (or give it where a vector file is accepted)"),
-    (b"PAR1", "a Parquet file", "export it as CSV UTF-8"),
-    (b"\x89PNG", "a PNG image", "give the CSV file itself"),
-    (b"\xff\xd8\xff", "a JPEG image", "give the CSV file itself"),
-    (b"GIF8", "a GIF image", "give the CSV file itself"),
-    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "extract it and give the CSV inside"),
-    (b"Rar!", "a RAR archive", "extract it and give the CSV inside"),
+     N_("an old-format Excel workbook (.xls) or another Microsoft Office file"),
+     N_("open it in a spreadsheet and save it as CSV UTF-8 (or as .xlsx)")),
+    (b"SQLite format 3\x00", N_("an SQLite database (a GeoPackage?)"),
+     N_("export the table as CSV UTF-8 (or give it where a vector file is accepted)")),
+    (b"PAR1", N_("a Parquet file"), N_("export it as CSV UTF-8")),
+    (b"\x89PNG", N_("a PNG image"), N_("give the CSV file itself")),
+    (b"\xff\xd8\xff", N_("a JPEG image"), N_("give the CSV file itself")),
+    (b"GIF8", N_("a GIF image"), N_("give the CSV file itself")),
+    (b"7z\xbc\xaf\x27\x1c", N_("a 7-Zip archive"), N_("extract it and give the CSV inside")),
+    (b"Rar!", N_("a RAR archive"), N_("extract it and give the CSV inside")),
 )
 _GZIP = b"\x1f\x8b"
 _ZIP = b"PK\x03\x04"
@@ -138,9 +138,19 @@ _TEXT_MEMBERS = (".csv", ".txt", ".tsv", ".json", ".geojson")
 _SHEET_SEPARATOR = ";"
 
 
+class MissingHeaderError(InputError):
+    """A CSV file without a header line: none at all (``searched`` empty), or none holding any
+    of the names ``searched`` in its first lines."""
+
+    def __init__(self, message: str, searched: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.searched = searched
+
+
 def _refuse(path: Path, what: str, todo: str) -> InputError:
+    """``what`` and ``todo``: messages (translated here, looked up as they are)."""
     return InputError(_("{path}: this is {what}, not CSV text: {todo}").format(
-        path=path, what=what, todo=todo))
+        path=path, what=_(what), todo=_(todo)))
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -169,30 +179,31 @@ def _unzip(path: Path, raw: bytes) -> tuple[str, bytes] | None:
     try:
         archive = zipfile.ZipFile(io.BytesIO(raw))
     except zipfile.BadZipFile:
-        raise _refuse(path, "a damaged zip archive", "zip the CSV file again") from None
+        raise _refuse(path, _("a damaged zip archive"), _("zip the CSV file again")) from None
     with archive:
         names = [n for n in archive.namelist()
                  if not n.endswith("/") and not n.startswith("__MACOSX/")]
         if "xl/workbook.xml" in names:
             return None
         if "mimetype" in names and b"opendocument.spreadsheet" in archive.read("mimetype"):
-            raise _refuse(path, "an OpenDocument spreadsheet (.ods)",
-                          "open it and save it as CSV UTF-8 (or as .xlsx)")
+            raise _refuse(path, _("an OpenDocument spreadsheet (.ods)"),
+                          _("open it and save it as CSV UTF-8 (or as .xlsx)"))
         if "word/document.xml" in names:
-            raise _refuse(path, "a Word document", "give the table as CSV UTF-8")
+            raise _refuse(path, _("a Word document"), _("give the table as CSV UTF-8"))
         texts = [n for n in names if n.lower().endswith(_TEXT_MEMBERS)]
         shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
         if not texts:
-            raise _refuse(path, f"a zip archive without a CSV file (it holds {shown or 'nothing'})",
-                          "extract the table and give it as CSV UTF-8")
+            raise _refuse(path, _("a zip archive without a CSV file (it holds {names})").format(
+                names=shown or _("nothing")), _("extract the table and give it as CSV UTF-8"))
         if len(texts) > 1:
-            raise _refuse(path, f"a zip archive holding several files ({shown})",
-                          "extract it and give one CSV file")
+            raise _refuse(path, _("a zip archive holding several files ({names})").format(
+                names=shown), _("extract it and give one CSV file"))
         try:
             return texts[0], archive.read(texts[0])
         except (zipfile.BadZipFile, OSError, zlib.error, RuntimeError) as error:
-            what = f"a zip archive whose {texts[0]} cannot be extracted ({type(error).__name__})"
-            raise _refuse(path, what, "extract it and give the CSV file itself") from None
+            what = _("a zip archive whose {member} cannot be extracted ({error})").format(
+                member=texts[0], error=type(error).__name__)
+            raise _refuse(path, what, _("extract it and give the CSV file itself")) from None
 
 
 def _cell_text(value: Any) -> str:
@@ -233,8 +244,9 @@ def _workbook(path: Path, raw: bytes, notes: list[str]) -> DecodedText:
             finally:
                 book.close()
     except Exception as error:  # noqa: BLE001 - openpyxl raises many kinds on damaged files
-        what = f"an Excel workbook that cannot be read ({type(error).__name__})"
-        raise _refuse(path, what, "open it and save it as CSV UTF-8") from None
+        what = _("an Excel workbook that cannot be read ({error})").format(
+            error=type(error).__name__)
+        raise _refuse(path, what, _("open it and save it as CSV UTF-8")) from None
     width = max(map(len, rows), default=0)  # a sheet has no "missing separator": pad rows
     for cells in rows:
         if cells:
@@ -243,10 +255,13 @@ def _workbook(path: Path, raw: bytes, notes: list[str]) -> DecodedText:
             out.write("\n")  # an empty sheet row: a blank line, not a data row
     text = out.getvalue()
     if not text.strip():
-        msg = f"{path}: the first sheet ({title!r}) of this Excel workbook is empty"
+        msg = _("{path}: the first sheet ({title!r}) of this Excel workbook is empty").format(
+            path=path, title=title)
         raise InputError(msg)
-    others = f" ({count - 1} other sheet(s) ignored)" if count > 1 else ""
-    notes.append(f"read the first sheet {title!r} of an Excel workbook{others}")
+    notes.append(
+        Message("read the first sheet {title!r} of an Excel workbook ({count} other sheet(s) "
+                "ignored)", title=title, count=count - 1) if count > 1
+        else Message("read the first sheet {title!r} of an Excel workbook", title=title))
     return DecodedText(text, "utf-8", tuple(notes), _SHEET_SEPARATOR)
 
 
@@ -270,8 +285,9 @@ def _decode_declared(path: Path, raw: bytes, encoding: str, notes: list[str]) ->
     try:
         text = raw.decode(encoding)
     except (UnicodeDecodeError, LookupError) as error:
-        reason = error.reason if isinstance(error, UnicodeDecodeError) else "unknown encoding"
-        msg = f"{path}: cannot decode the file as {encoding} ({reason}): check the encoding option"
+        reason = error.reason if isinstance(error, UnicodeDecodeError) else _("unknown encoding")
+        msg = _("{path}: cannot decode the file as {encoding} ({reason}): check the encoding "
+                "option").format(path=path, encoding=encoding, reason=reason)
         raise InputError(msg) from None
     return DecodedText(text.removeprefix("\ufeff"), encoding, tuple(notes))
 
@@ -289,12 +305,12 @@ def decode_text(path: Path, encoding: str | None = None) -> DecodedText:
     for _attempt in range(3):  # a zip in a gzip is the most nesting worth undoing
         if raw.startswith(_GZIP):
             raw = _gunzip(path, raw)
-            notes.append("gzip-compressed")
+            notes.append(N_("gzip-compressed"))
         elif raw.startswith(_ZIP):
             member = _unzip(path, raw)
             if member is None:
                 return _workbook(path, raw, notes)
-            notes.append(f"read {member[0]} inside the zip archive")
+            notes.append(Message("read {member} inside the zip archive", member=member[0]))
             raw = member[1]
         else:
             break
@@ -302,7 +318,7 @@ def decode_text(path: Path, encoding: str | None = None) -> DecodedText:
         if raw.startswith(magic):
             raise _refuse(path, what, todo)
     if not raw.strip():
-        msg = f"{path}: the file is empty"
+        msg = _("{path}: the file is empty").format(path=path)
         raise InputError(msg)
     if encoding:
         return _decode_declared(path, raw, encoding, notes)
@@ -311,21 +327,23 @@ def decode_text(path: Path, encoding: str | None = None) -> DecodedText:
     if wide:
         candidates = (wide,)
     elif b"\x00" in raw[:4096]:
-        raise _refuse(path, "a binary file (it holds NUL bytes)", "give a CSV file saved as UTF-8")
+        raise _refuse(path, _("a binary file (it holds NUL bytes)"),
+                      _("give a CSV file saved as UTF-8"))
     for candidate in candidates:
         try:
             text = raw.decode(candidate).removeprefix("\ufeff")
         except UnicodeDecodeError:
             continue
         if not text.strip():
-            msg = f"{path}: the file is empty"
+            msg = _("{path}: the file is empty").format(path=path)
             raise InputError(msg)
         name = {"utf-8-sig": "utf-8", "utf-16-le": "utf-16", "utf-16-be": "utf-16"}.get(
             candidate, candidate)
         if name == "utf-16":
-            notes.append("UTF-16 text")
+            notes.append(N_("UTF-16 text"))
         return DecodedText(text, name, tuple(notes))
-    msg = f"{path}: cannot decode the file (tried {', '.join(candidates)}): give it as UTF-8"
+    msg = _("{path}: cannot decode the file (tried {encodings}): give it as UTF-8").format(
+        path=path, encodings=", ".join(candidates))
     raise InputError(msg)
 
 
@@ -394,8 +412,10 @@ def _header_names(cells: list[str], rows: list[tuple[int, list[str]]]) -> tuple[
         while f"{name}_{suffix}" in names:
             suffix += 1
         names[i] = f"{name}_{suffix}"
-        warnings.append(f"column name {name!r} appears more than once (columns {seen[name] + 1} "
-                        f"and {i + 1}): column {i + 1} is read as {names[i]!r}")
+        warnings.append(Message("column name {name!r} appears more than once (columns {first} "
+                                "and {second}): column {second} is read as {renamed!r}",
+                                name=name, first=seen[name] + 1, second=i + 1,
+                                renamed=names[i]))
     return names, warnings
 
 
@@ -425,23 +445,25 @@ def read_csv_table(
                 start = i
                 break
         else:
-            msg = (
-                f"{path}: no header line with any of {', '.join(header_contains)} in the first "
-                f"{max_title_lines + 1} lines"
-            )
-            raise InputError(msg)
+            msg = _("{path}: no header line with any of {names} in the first {count} "
+                    "lines").format(path=path, names=", ".join(header_contains),
+                                    count=max_title_lines + 1)
+            raise MissingHeaderError(msg, header_contains)
     sep = decoded.separator or sniff_separator(lines[start][:10_000], separator)
     csv.field_size_limit(FIELD_LIMIT)  # process-wide: another caller may have raised it
     reader = csv.reader(io.StringIO("\n".join(lines[start:])), delimiter=sep)
     try:
         header_cells = next(reader)
     except StopIteration:
-        msg = f"{path}: no header line"
-        raise InputError(msg) from None
+        msg = _("{path}: no header line").format(path=path)
+        raise MissingHeaderError(msg) from None
     except csv.Error as error:
-        problem = (f"a field is longer than {FIELD_LIMIT:,} characters (an unclosed quote?)"
-                   if "field limit" in str(error) else f"it cannot be split into fields ({error})")
-        msg = f"{path}: line {start + 1}: the header line cannot be read: {problem}; fix it"
+        problem = (_("a field is longer than {limit:,} characters (an unclosed "
+                     "quote?)").format(limit=FIELD_LIMIT)
+                   if "field limit" in str(error)
+                   else _("it cannot be split into fields ({error})").format(error=error))
+        msg = _("{path}: line {line}: the header line cannot be read: {problem}; fix it").format(
+            path=path, line=start + 1, problem=problem)
         raise InputError(msg) from None
     rows: list[tuple[int, list[str]]] = []
     rejected: list[dict[str, Any]] = []
@@ -481,7 +503,8 @@ def read_csv_table(
     rows = [(line, row[:width] if len(row) > width and not any(c.strip() for c in row[width:])
              else row) for line, row in rows]
     rejected.sort(key=lambda entry: entry["line"])
-    warnings += [f"file: {note}" for note in decoded.notes]
+    warnings += [Message("file: {note}", note=Message(note) if not isinstance(note, Message)
+                         else note) for note in decoded.notes]
     return CsvTable(header, rows, decoded, sep, rejected, warnings)
 
 
@@ -535,7 +558,7 @@ def infer_crs(xs: pd.Series, ys: pd.Series, declared: str | None = None) -> CrsG
         return CrsGuess(declared, False, None)
     x, y = xs.dropna(), ys.dropna()
     if x.empty:
-        return CrsGuess(None, False, "no coordinates to infer a CRS from")
+        return CrsGuess(None, False, Message("no coordinates to infer a CRS from"))
 
     def share(mask: pd.Series) -> float:
         return float(mask.mean())
@@ -545,12 +568,15 @@ def infer_crs(xs: pd.Series, ys: pd.Series, declared: str | None = None) -> CrsG
     metro_latlon = share(y.between(-6, 10) & x.between(41, 52))
     l93 = share(x.between(-400_000, 1_400_000) & y.between(5_900_000, 7_300_000))
     if l93 >= 0.5:
-        return CrsGuess(LAMBERT93, False, "CRS not declared: Lambert-93 (EPSG:2154) inferred from coordinate ranges")
+        return CrsGuess(LAMBERT93, False, Message(
+            "CRS not declared: Lambert-93 (EPSG:2154) inferred from coordinate ranges"))
     if metro_latlon > metro_lonlat and metro_latlon >= 0.5:
-        return CrsGuess(WGS84, True, "CRS not declared: WGS84 inferred, latitude and longitude swapped in the file")
+        return CrsGuess(WGS84, True, Message(
+            "CRS not declared: WGS84 inferred, latitude and longitude swapped in the file"))
     if lonlat >= 0.5:
-        return CrsGuess(WGS84, False, "CRS not declared: WGS84 (EPSG:4326) inferred from coordinate ranges")
-    return CrsGuess(None, False, "coordinate ranges fit neither WGS84 nor Lambert-93")
+        return CrsGuess(WGS84, False, Message(
+            "CRS not declared: WGS84 (EPSG:4326) inferred from coordinate ranges"))
+    return CrsGuess(None, False, Message("coordinate ranges fit neither WGS84 nor Lambert-93"))
 
 
 def read_registry(kind: str, path: Path, *, options: dict[str, Any] | None = None) -> RegistryLoad:
@@ -572,9 +598,9 @@ def read_registry(kind: str, path: Path, *, options: dict[str, Any] | None = Non
     record.notes = [*record.notes, *load.warnings]
     load.record = with_fetch_provenance(record)
     if record.rows_read != record.rows_kept + record.rows_quarantined:
-        msg = (
-            f"{path}: {kind} reader lost rows: read {record.rows_read}, kept {record.rows_kept}, "
-            f"quarantined {record.rows_quarantined}"
-        )
+        msg = _("{path}: {kind} reader lost rows: read {read}, kept {kept}, quarantined "
+                "{quarantined}").format(path=path, kind=kind, read=record.rows_read,
+                                        kept=record.rows_kept,
+                                        quarantined=record.rows_quarantined)
         raise InputError(msg)
     return load

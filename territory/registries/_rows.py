@@ -30,7 +30,7 @@ from typing import Any
 
 import duckdb
 
-from territory.i18n import _
+from territory.i18n import Message, _
 from territory.registries._common import (
     _GZIP,
     _NOT_TEXT,
@@ -353,8 +353,8 @@ def normalise_crs(path: Path, declared: Any, where: str) -> tuple[str, Any]:
     try:
         crs = CRS.from_user_input(int(text) if text.isdigit() else text)
     except CRSError:
-        msg = (f"{path}: unknown CRS {text!r} in {where}; use EPSG:2154 (Lambert-93) or "
-               "EPSG:4326 (WGS84)")
+        msg = _("{path}: unknown CRS {crs!r} in {where}; use EPSG:2154 (Lambert-93) or "
+                "EPSG:4326 (WGS84)").format(path=path, crs=text, where=_(where))
         from territory.errors import InputError
 
         raise InputError(msg) from None
@@ -378,5 +378,6 @@ def read_all_rows(
     table.con.close()
     warnings += table.warnings
     if table.encoding != "utf-8" and not options.get("encoding"):
-        warnings.append(f"encoding not declared: decoded as {table.encoding}")
+        warnings.append(Message("encoding not declared: decoded as {encoding}",
+                                encoding=table.encoding))
     return header, rows, separator, table

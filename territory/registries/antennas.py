@@ -42,10 +42,11 @@ from typing import Any
 import pandas as pd
 
 from territory.errors import ConfigError, InputError
-from territory.i18n import _
+from territory.i18n import N_, Message, _
 from territory.registries._common import (
     LAMBERT93,
     WGS84,
+    MissingHeaderError,
     RegistryLoad,
     decode_text,
     infer_crs,
@@ -110,7 +111,7 @@ _CRS_ALIASES = {
 _DEGREE_NAMES = {"lon", "long", "longitude", "lng", "lat", "latitude"}
 _TRUE = {"1", "true", "vrai", "oui", "yes", "y", "o", "x"}
 _FALSE = {"0", "false", "faux", "non", "no", "n"}
-_LAYOUTS_HINT = (
+_LAYOUTS_HINT = N_(
     "expected the Arcep/ANFR header Operateur;X;Y;2G;3G;4G, the Paris antennes-relais columns "
     "(operateur, type, geo_point_2d), or lon/lat or x/y columns"
 )
@@ -131,8 +132,8 @@ def _normalise_crs(value: Any) -> str:
         return _CRS_ALIASES[text.lower()]
     if re.fullmatch(r"(?i)epsg:\d+", text):
         return text.upper()
-    msg = (f"options crs {value!r} is not a CRS; use EPSG:4326 (WGS84 lon/lat) or EPSG:2154 "
-           "(Lambert-93)")
+    msg = _("options crs {value!r} is not a CRS; use EPSG:4326 (WGS84 lon/lat) or EPSG:2154 "
+            "(Lambert-93)").format(value=value)
     raise ConfigError(msg)
 
 
@@ -175,7 +176,8 @@ def _flag(text: str, column: str) -> bool | None:
         pass
     if number in (0.0, 1.0):
         return bool(number)
-    raise _Skip(f"technology flag {column}={text.strip()!r} is not 0/1")
+    raise _Skip(_("technology flag {column}={value!r} is not 0/1").format(column=column,
+                                                                          value=text.strip()))
 
 
 def _generations(text: str) -> set[str]:
@@ -189,7 +191,7 @@ def _generations(text: str) -> set[str]:
 def _technologies(gens: set[str] | None) -> dict[str, Any]:
     """``gens`` None: the file says nothing (unknown); empty: it says none (quarantined)."""
     if gens is not None and not gens:
-        raise _Skip("no technology (no 2G, 3G, 4G or 5G)")
+        raise _Skip(_("no technology (no 2G, 3G, 4G or 5G)"))
     known = gens or set()
     return {
         "has_2g": "2G" in known, "has_3g": "3G" in known, "has_4g": "4G" in known,
@@ -208,9 +210,10 @@ def _number_pair(x_text: str, y_text: str) -> tuple[float, float]:
     try:
         parsed_x, parsed_y = parse_number(x_text), parse_number(y_text)
     except ValueError:
-        raise _Skip(f"non-numeric coordinates ({x_text.strip()!r}, {y_text.strip()!r})") from None
+        raise _Skip(_("non-numeric coordinates ({x!r}, {y!r})").format(
+            x=x_text.strip(), y=y_text.strip())) from None
     if parsed_x is None or parsed_y is None:
-        raise _Skip("no coordinates")
+        raise _Skip(_("no coordinates"))
     return parsed_x, parsed_y
 
 
@@ -232,7 +235,7 @@ def _point(point_text: str, shape_text: str) -> tuple[float, float, bool]:
     point = point_text.strip()
     shape = shape_text.strip()
     if not point and not shape:
-        raise _Skip("no coordinates")
+        raise _Skip(_("no coordinates"))
     if point:
         value = _parse_mapping(point) if point.startswith("{") else None
         if isinstance(value, dict) and "lon" in value and "lat" in value:
@@ -252,8 +255,9 @@ def _point(point_text: str, shape_text: str) -> tuple[float, float, bool]:
                 return (*_number_pair(str(coords[0]), str(coords[1])), True)
             except _Skip:
                 pass
-    raise _Skip(f"unreadable coordinates: geo_point_2d {point[:60]!r} is not a "
-                "{'lon': …, 'lat': …} point and geo_shape has no point")
+    raise _Skip(_("unreadable coordinates: geo_point_2d {point!r} is not a {example} point and "
+                  "geo_shape has no point").format(point=point[:60],
+                                                   example="{'lon': …, 'lat': …}"))
 
 
 def _year(text: str) -> int | None:
@@ -265,7 +269,8 @@ def _detect(header: list[str], options: dict[str, Any]) -> str:
     declared = options.get("format")
     if declared:
         if declared not in ("arcep", "paris", "generic"):
-            msg = f"options format {declared!r} is not one of arcep, paris, generic"
+            msg = _("options format {value!r} is not one of arcep, paris, generic").format(
+                value=declared)
             raise ConfigError(msg)
         return str(declared)
     names = [_norm(h) for h in header]
@@ -282,13 +287,13 @@ def _find_columns(path: Path, header: list[str], options: dict[str, Any]) -> dic
     """Index of each role's column in a generic file; declared names first, then guesses."""
     declared = options.get("columns") or {}
     if not isinstance(declared, dict):
-        msg = ("options columns must be a table of role = column name "
-               f"(roles: {', '.join(COLUMN_ROLES)})")
+        msg = _("options columns must be a table of role = column name (roles: "
+                "{roles})").format(roles=", ".join(COLUMN_ROLES))
         raise ConfigError(msg)
     unknown_roles = sorted(set(declared) - set(COLUMN_ROLES))
     if unknown_roles:
-        msg = (f"options columns: unknown role(s) {', '.join(unknown_roles)}; "
-               f"known: {', '.join(COLUMN_ROLES)}")
+        msg = _("options columns: unknown role(s) {unknown}; known: {known}").format(
+            unknown=", ".join(unknown_roles), known=", ".join(COLUMN_ROLES))
         raise ConfigError(msg)
     names = [_norm(h) for h in header]
     found: dict[str, int] = {}
@@ -298,10 +303,9 @@ def _find_columns(path: Path, header: list[str], options: dict[str, Any]) -> dic
         elif _norm(str(column)) in names:
             found[role] = names.index(_norm(str(column)))
         else:
-            msg = (
-                f"{path}: column {column!r} (options columns {role}) is not in the header "
-                f"({', '.join(header)}); pass the column names with options columns x=…, y=…"
-            )
+            msg = _("{path}: column {column!r} (options columns {role}) is not in the header "
+                    "({header}); pass the column names with options columns x=…, y=…").format(
+                path=path, column=column, role=role, header=", ".join(header))
             raise InputError(msg)
     taken = set(found.values())
     for role, candidates in CANDIDATES.items():
@@ -315,13 +319,14 @@ def _find_columns(path: Path, header: list[str], options: dict[str, Any]) -> dic
     missing = [r for r in ("x", "y") if r not in found]
     if missing:
         if len(header) == 1:
-            what = (f"the header has a single column {header[0][:60]!r}, so the separator is not "
-                    "one of ; , tab |: pass options separator=…")
+            what = _("the header has a single column {column!r}, so the separator is not one of "
+                     "; , tab |: pass options separator=…").format(column=header[0][:60])
         else:
-            what = (f"no {' or '.join(missing)} coordinate column in the header "
-                    f"({', '.join(header)[:200]}); {_LAYOUTS_HINT}: "
-                    "pass the column names with options columns x=…, y=…")
-        msg = f"{path}: unknown antenna file layout: {what}"
+            what = _("no {missing} coordinate column in the header ({header}); {hint}: pass the "
+                     "column names with options columns x=…, y=…").format(
+                missing=_(" or ").join(missing), header=", ".join(header)[:200],
+                hint=_(_LAYOUTS_HINT))
+        msg = _("{path}: unknown antenna file layout: {what}").format(path=path, what=what)
         raise InputError(msg)
     return found
 
@@ -345,21 +350,21 @@ def _read_rows(path: Path, options: dict[str, Any]) -> Rows:
             path, encoding=encoding, separator=separator,
             header_contains=_header_names(options) if title_skip else (),
         )
-    except InputError as error:
-        text = str(error)
-        if "no header line with any of" not in text:
-            if "no header line" in text:
-                raise InputError(f"{text}; {_LAYOUTS_HINT}") from error
-            raise
+    except MissingHeaderError as error:
+        if not error.searched:
+            raise InputError(_("{error}; {hint}").format(error=error, hint=_(_LAYOUTS_HINT))
+                             ) from error
         lines = decode_text(path, encoding).text.splitlines()
         first = next((line for line in lines if line.strip()), "")
         if len(re.split(r"[;,\t|]", first)) == 1:
-            what = (f"the first line {first[:60]!r} has a single column, so the separator is not "
-                    "one of ; , tab |: pass options separator=…")
+            what = _("the first line {line!r} has a single column, so the separator is not one "
+                     "of ; , tab |: pass options separator=…").format(line=first[:60])
         else:
-            what = (f"no coordinate column in the first lines (first line: {first[:120]!r}); "
-                    f"{_LAYOUTS_HINT}: pass the column names with options columns x=…, y=…")
-        raise InputError(f"{path}: unknown antenna file layout: {what}") from None
+            what = _("no coordinate column in the first lines (first line: {line!r}); {hint}: "
+                     "pass the column names with options columns x=…, y=…").format(
+                line=first[:120], hint=_(_LAYOUTS_HINT))
+        raise InputError(_("{path}: unknown antenna file layout: {what}").format(
+            path=path, what=what)) from None
 
 
 def _raw(header: list[str], row: list[str]) -> dict[str, str]:
@@ -499,7 +504,7 @@ def read(path: Path, *, kind: str, options: dict[str, Any]) -> RegistryLoad:
     layout = _detect(header, options)
     warnings: list[str] = list(rows.warnings)
     if encoding != "utf-8" and not options.get("encoding"):
-        warnings.append(f"encoding not declared: read as {encoding}")
+        warnings.append(Message("encoding not declared: read as {encoding}", encoding=encoding))
     declared_crs = _normalise_crs(options["crs"]) if options.get("crs") else None
     cols = _layout_columns(path, layout, header, options)
     width = max(cols.values()) + 1
@@ -522,7 +527,8 @@ def read(path: Path, *, kind: str, options: dict[str, Any]) -> RegistryLoad:
     for line, row in sorted(rows.fields(odd_lines).items()):
         try:
             if len(row) < width or (strict and len(row) != len(header)):
-                msg = f"{len(row)} fields instead of {len(header)} (separator or quoting problem)"
+                msg = _("{count} fields instead of {expected} (separator or quoting "
+                        "problem)").format(count=len(row), expected=len(header))
                 raise _Skip(msg)
             rec = parse({r: row[i] for r, i in cols.items()}, unknown_ops)
         except _Skip as skip:
@@ -553,7 +559,7 @@ def read(path: Path, *, kind: str, options: dict[str, Any]) -> RegistryLoad:
     quarantine.sort(key=lambda q: q["line"])
     record = InputRecord(name="antennas", path=str(path), sha256=sha256_of(path),
                          rows_read=rows.count + len(rows.rejected),
-                         notes=[f"layout: {layout}"])
+                         notes=[Message("layout: {layout}", layout=layout)])
     con.close()
     return RegistryLoad(kind=kind, rows=kept, crs=crs, quarantine=quarantine, record=record,
                         warnings=warnings)
@@ -627,17 +633,18 @@ def _frame(kept: list[dict[str, Any]]) -> pd.DataFrame:
 def _summarise(warnings: list[str], unknown_ops: set[str], from_shapes: list[int], con: Any) -> None:
     if unknown_ops:
         codes = ", ".join(sorted(unknown_ops))
-        warnings.append(f"unknown operator code(s) kept as written: {codes}")
+        warnings.append(Message("unknown operator code(s) kept as written: {codes}",
+                                codes=codes))
     if from_shapes:
         lines = ", ".join(map(str, from_shapes[:10])) + (" …" if len(from_shapes) > 10 else "")
-        warnings.append(f"{len(from_shapes)} row(s) with an unreadable geo_point_2d placed from "
-                        f"geo_shape (line {lines})")
+        warnings.append(Message("{count} row(s) with an unreadable geo_point_2d placed from "
+                                "geo_shape (line {lines})", count=len(from_shapes), lines=lines))
     (unknown_tech,) = con.execute(
         "SELECT count(*) FROM parsed ANTI JOIN problems USING (line) WHERE gens IS NULL"
     ).fetchone()
     if unknown_tech:
-        warnings.append(f"{unknown_tech} row(s) give no technology information: kept with "
-                        "technologies unknown (null), has_5g false")
+        warnings.append(Message("{count} row(s) give no technology information: kept with "
+                                "technologies unknown (null), has_5g false", count=unknown_tech))
 
 
 def _settle_crs(
@@ -651,32 +658,36 @@ def _settle_crs(
     ys = pd.Series(coords["y"], dtype="float64")
     pending = len(xs)
     guess = infer_crs(xs, ys)
-    swapped = " with latitude and longitude swapped" if guess.swapped else ""
+    seen: str = (Message("{crs} with latitude and longitude swapped", crs=guess.crs)
+                 if guess.swapped else str(guess.crs))
     if declared:
         if guess.crs and (guess.crs != declared or guess.swapped) and declared in _FRANCE_BOXES:
-            warnings.append(f"options crs is {declared} but the coordinate ranges look like "
-                            f"{guess.crs}{swapped}")
+            warnings.append(Message("options crs is {declared} but the coordinate ranges look "
+                                    "like {seen}", declared=declared, seen=seen))
         return declared
     default = {"arcep": LAMBERT93, "paris": WGS84}.get(layout)
     if default:
         if guess.crs and (guess.crs != default or guess.swapped):
-            warnings.append(f"the {layout} layout is in {default} but the coordinate ranges look "
-                            f"like {guess.crs}{swapped}; rows outside France are quarantined "
-                            "(declare options crs to override)")
+            warnings.append(Message("the {layout} layout is in {default} but the coordinate "
+                                    "ranges look like {seen}; rows outside France are "
+                                    "quarantined (declare options crs to override)",
+                                    layout=layout, default=default, seen=seen))
         return default
     xname, yname = header[cols["x"]], header[cols["y"]]
     if guess.crs is None:
         if not pending:
-            warnings.append("CRS not declared and no coordinates to infer it from: WGS84 assumed")
+            warnings.append(
+                Message("CRS not declared and no coordinates to infer it from: WGS84 assumed"))
             return WGS84
-        msg = (
-            f"{path}: the coordinates in columns {xname}, {yname} fit neither WGS84 nor "
-            "Lambert-93 over France; declare the CRS with options crs=EPSG:…"
-        )
+        msg = _("{path}: the coordinates in columns {x}, {y} fit neither WGS84 nor Lambert-93 "
+                "over France; declare the CRS with options crs=EPSG:…").format(
+            path=path, x=xname, y=yname)
         raise InputError(msg)
-    warnings.append(f"{guess.warning} (columns {xname}, {yname})")
+    warnings.append(Message("{warning} (columns {x}, {y})", warning=guess.warning, x=xname,
+                            y=yname))
     if guess.crs == LAMBERT93 and {_norm(xname), _norm(yname)} & _DEGREE_NAMES:
-        warnings.append(f"columns {xname}, {yname} are named as degrees but hold Lambert-93 metres")
+        warnings.append(Message("columns {x}, {y} are named as degrees but hold Lambert-93 "
+                                "metres", x=xname, y=yname))
     if guess.swapped:
         con.execute("UPDATE parsed SET x = y, y = x")
     return guess.crs

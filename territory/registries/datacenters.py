@@ -40,6 +40,7 @@ import pandas as pd
 from shapely.geometry import shape
 
 from territory.errors import InputError
+from territory.i18n import N_, Message, _
 from territory.registries._common import (
     LAMBERT93,
     WGS84,
@@ -142,24 +143,27 @@ def _measure(value: Any, label: str) -> tuple[float | None, str | None]:
     """``(number, None)``, ``(None, None)`` when absent, or ``(None, reason)`` when unusable."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None, None
+    not_a_number = _("{column} is not a number: {value!r}").format(column=label, value=value)
     if isinstance(value, bool):
-        return None, f"{label} is not a number: {value!r}"
+        return None, not_a_number
     try:
         number = parse_number(value)
     except ValueError:
-        return None, f"{label} is not a number: {value!r}"
+        return None, not_a_number
     if number is None:
         return None, None
     if not math.isfinite(number):
-        return None, f"{label} is not a number: {value!r}"
+        return None, not_a_number
     if label == "capacity_mw":
         low, high = CAPACITY_MW_RANGE
         if not low < number <= high:
-            return None, f"capacity_mw out of plausible range (0, {high:g}]: {number:g}"
+            return None, _("capacity_mw out of plausible range (0, {high:g}]: {value:g}").format(
+                high=high, value=number)
     else:
         low, high = PUE_RANGE
         if not low <= number <= high:
-            return None, f"pue out of plausible range [{low:g}, {high:g}]: {number:g}"
+            return None, _("pue out of plausible range [{low:g}, {high:g}]: {value:g}").format(
+                low=low, high=high, value=number)
     return number, None
 
 
@@ -188,10 +192,8 @@ def _normalise_crs(path: Path, declared: Any, where: str) -> str | None:
         return WGS84
     if code == "2154":
         return LAMBERT93
-    msg = (
-        f"{path}: unsupported CRS {text!r} in {where}; reproject to EPSG:4326 (WGS84) or "
-        "EPSG:2154 (Lambert-93)"
-    )
+    msg = _("{path}: unsupported CRS {crs!r} in {where}; reproject to EPSG:4326 (WGS84) or "
+            "EPSG:2154 (Lambert-93)").format(path=path, crs=text, where=_(where))
     raise InputError(msg)
 
 
@@ -244,11 +246,10 @@ class _Collector:
         ys = pd.Series([c["y"] for c in self.candidates], dtype="float64")
         guess = infer_crs(xs, ys, declared)
         if guess.crs is None:
-            msg = (
-                f"{self.path}: coordinate ranges fit neither WGS84 nor Lambert-93 (x "
-                f"{xs.min():g}..{xs.max():g}, y {ys.min():g}..{ys.max():g}); declare the CRS with "
-                "the crs option (EPSG:4326 or EPSG:2154) or check the coordinate columns"
-            )
+            msg = _("{path}: coordinate ranges fit neither WGS84 nor Lambert-93 (x "
+                    "{xmin:g}..{xmax:g}, y {ymin:g}..{ymax:g}); declare the CRS with the crs "
+                    "option (EPSG:4326 or EPSG:2154) or check the coordinate columns").format(
+                path=self.path, xmin=xs.min(), xmax=xs.max(), ymin=ys.min(), ymax=ys.max())
             raise InputError(msg)
         if guess.warning:
             warnings.append(guess.warning)
@@ -259,12 +260,14 @@ class _Collector:
                 candidate["x"], candidate["y"] = candidate["y"], candidate["x"]
             x, y, line = candidate["x"], candidate["y"], candidate["source_line"]
             if not _in_range(guess.crs, x, y):
-                reason = f"coordinates out of range for {guess.crs}: x={x:g}, y={y:g}"
+                reason = _("coordinates out of range for {crs}: x={x:g}, y={y:g}").format(
+                    crs=guess.crs, x=x, y=y)
                 self.reject(line, reason, raw)
                 continue
             key = (x, y, candidate["name"])
             if key in seen:
-                self.reject(line, f"duplicate of line {seen[key]} (same coordinates and name)", raw)
+                self.reject(line, _("duplicate of line {line} (same coordinates and name)").format(
+                    line=seen[key]), raw)
                 continue
             seen[key] = line
             kept.append(candidate)
@@ -308,39 +311,39 @@ def _flatten_coordinates(coordinates: Any) -> list[Any]:
 def _geometry_point(geometry: Any) -> tuple[float, float] | str:
     """``(x, y)`` of a point, or of a point on the surface of other geometries; else a reason."""
     if geometry is None:
-        return "no geometry"
+        return _("no geometry")
     if not isinstance(geometry, dict) or "type" not in geometry:
-        return "geometry is not a GeoJSON geometry object"
+        return _("geometry is not a GeoJSON geometry object")
     kind = geometry.get("type")
     if kind == "GeometryCollection":
         parts = geometry.get("geometries") or []
         if not parts:
-            return "empty geometry"
+            return _("empty geometry")
         scalars = [s for part in parts if isinstance(part, dict)
                    for s in _flatten_coordinates(part.get("coordinates"))]
     else:
         coordinates = geometry.get("coordinates")
         scalars = _flatten_coordinates(coordinates)
         if coordinates is None or scalars in ([], [None]):
-            return "empty geometry"
+            return _("empty geometry")
     try:
         [_coordinate(s) for s in scalars]
     except (ValueError, TypeError):
-        return "non-numeric coordinates"
+        return _("non-numeric coordinates")
     if kind == "Point":
         coordinates = geometry["coordinates"]
         if len(coordinates) < 2 or any(isinstance(c, list | tuple) for c in coordinates):
-            return "malformed Point coordinates"
+            return _("malformed Point coordinates")
         return _coordinate(coordinates[0]), _coordinate(coordinates[1])
     try:
         shp = shape(geometry)
         if shp.is_empty:
-            return "empty geometry"
+            return _("empty geometry")
         point = shp.point_on_surface()
     except Exception as error:  # noqa: BLE001 - shapely raises many kinds on bad input
-        return f"invalid {kind} geometry ({error})"
+        return _("invalid {kind} geometry ({error})").format(kind=kind, error=error)
     if point.is_empty:
-        return f"invalid {kind} geometry (no point on its surface)"
+        return _("invalid {kind} geometry (no point on its surface)").format(kind=kind)
     return float(point.x), float(point.y)
 
 
@@ -382,24 +385,26 @@ def _read_geojson(path: Path, text: str, options: dict[str, Any], warnings: list
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        msg = f"{path}: invalid JSON at line {error.lineno}, column {error.colno} ({error.msg})"
+        msg = _("{path}: invalid JSON at line {line}, column {column} ({error})").format(
+            path=path, line=error.lineno, column=error.colno, error=error.msg)
         raise InputError(msg) from None
     if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
         found = (
-            f"type {document.get('type')!r}" if isinstance(document, dict)
-            else f"a JSON {type(document).__name__}"
+            _("type {type!r}").format(type=document.get("type")) if isinstance(document, dict)
+            else _("a JSON {type}").format(type=type(document).__name__)
         )
-        msg = f"{path}: not a GeoJSON FeatureCollection (found {found})"
+        msg = _("{path}: not a GeoJSON FeatureCollection (found {found})").format(path=path,
+                                                                                  found=found)
         raise InputError(msg)
     features = document.get("features")
     if not isinstance(features, list):
-        msg = f"{path}: GeoJSON FeatureCollection without a 'features' list"
+        msg = _("{path}: GeoJSON FeatureCollection without a 'features' list").format(path=path)
         raise InputError(msg)
     if not features:
-        msg = f"{path}: the GeoJSON FeatureCollection has no features"
+        msg = _("{path}: the GeoJSON FeatureCollection has no features").format(path=path)
         raise InputError(msg)
 
-    declared = _normalise_crs(path, options.get("crs"), "the crs option")
+    declared = _normalise_crs(path, options.get("crs"), N_("the crs option"))
     crs_member = document.get("crs")
     if crs_member is not None:
         name = crs_member
@@ -408,9 +413,10 @@ def _read_geojson(path: Path, text: str, options: dict[str, Any], warnings: list
             member_props = member_props if isinstance(member_props, dict) else {}
             # {"type": "name", "properties": {"name": URN}} or the 2008 {"properties": {"code": n}}
             name = member_props.get("name") or member_props.get("code")
-        from_file = _normalise_crs(path, name, "the GeoJSON crs member")
+        from_file = _normalise_crs(path, name, N_("the GeoJSON crs member"))
         if declared and from_file and declared != from_file:
-            warnings.append(f"crs option {declared} overrides the file's crs member {from_file}")
+            warnings.append(Message("crs option {option} overrides the file's crs member "
+                                    "{member}", option=declared, member=from_file))
         declared = declared or from_file
 
     columns = _columns_option(path, options)
@@ -418,7 +424,7 @@ def _read_geojson(path: Path, text: str, options: dict[str, Any], warnings: list
     for index, feature in enumerate(features):
         line = index + 1
         if not isinstance(feature, dict) or feature.get("type") != "Feature":
-            collector.reject(line, "not a GeoJSON Feature", {"raw": feature})
+            collector.reject(line, _("not a GeoJSON Feature"), {"raw": feature})
             continue
         properties = feature.get("properties")
         properties = properties if isinstance(properties, dict) else {}
@@ -441,17 +447,14 @@ def _read_geojson(path: Path, text: str, options: dict[str, Any], warnings: list
 def _columns_option(path: Path, options: dict[str, Any]) -> dict[str, str]:
     columns = options.get("columns") or {}
     if not isinstance(columns, dict):
-        msg = (
-            f"{path}: the columns option must map x, y, name, ... to column names, "
-            f"got {columns!r}"
-        )
+        msg = _("{path}: the columns option must map x, y, name, ... to column names, got "
+                "{columns!r}").format(path=path, columns=columns)
         raise InputError(msg)
     unknown = [k for k in columns if k not in _COLUMN_KEYS]
     if unknown:
-        msg = (
-            f"{path}: unknown key(s) {', '.join(map(str, unknown))} in the columns option; "
-            f"known keys: {', '.join(_COLUMN_KEYS)}"
-        )
+        msg = _("{path}: unknown key(s) {unknown} in the columns option; known keys: "
+                "{known}").format(path=path, unknown=", ".join(map(str, unknown)),
+                                  known=", ".join(_COLUMN_KEYS))
         raise InputError(msg)
     return {str(k): str(v) for k, v in columns.items() if v is not None}
 
@@ -466,10 +469,8 @@ def _resolve_csv_columns(path: Path, header: list[str], columns: dict[str, str])
         elif _fold(name) in folded:
             index[key] = folded.index(_fold(name))
         else:
-            msg = (
-                f"{path}: column {name!r} declared for {key} is not in the header "
-                f"({', '.join(header)})"
-            )
+            msg = _("{path}: column {name!r} declared for {key} is not in the header "
+                    "({header})").format(path=path, name=name, key=key, header=", ".join(header))
             raise InputError(msg)
     for key in _COLUMN_KEYS:
         if key in index:
@@ -479,11 +480,10 @@ def _resolve_csv_columns(path: Path, header: list[str], columns: dict[str, str])
                 index[key] = folded.index(candidate)
                 break
     if "x" not in index or "y" not in index:
-        msg = (
-            f"{path}: no coordinate columns found in the header ({', '.join(header)}); name them "
-            'lon/lat or x/y, or declare them with the columns option, e.g. columns = '
-            '{x = "my_lon", y = "my_lat"}'
-        )
+        msg = _("{path}: no coordinate columns found in the header ({header}); name them "
+                "lon/lat or x/y, or declare them with the columns option, e.g. columns = "
+                "{example}").format(path=path, header=", ".join(header),
+                                    example='{x = "my_lon", y = "my_lat"}')
         raise InputError(msg)
     return index
 
@@ -491,10 +491,10 @@ def _resolve_csv_columns(path: Path, header: list[str], columns: dict[str, str])
 def _read_csv(path: Path, options: dict[str, Any], warnings: list[str]) -> _Read:
     header, rows, separator, table = read_all_rows(path, options, warnings)
     if not rows and not table.rejected:
-        msg = f"{path}: the CSV has a header line but no data rows"
+        msg = _("{path}: the CSV has a header line but no data rows").format(path=path)
         raise InputError(msg)
     index = _resolve_csv_columns(path, header, _columns_option(path, options))
-    declared = _normalise_crs(path, options.get("crs"), "the crs option")
+    declared = _normalise_crs(path, options.get("crs"), N_("the crs option"))
     collector = _Collector(path)
     collector.quarantine += table.rejected
     for line, cells in rows:
@@ -503,21 +503,20 @@ def _read_csv(path: Path, options: dict[str, Any], warnings: list[str]) -> _Read
             for i, cell in enumerate(cells)
         }
         if len(cells) != len(header):
-            reason = (
-                f"{len(cells)} fields where the header has {len(header)} "
-                f"(separator {separator!r})"
-            )
+            reason = _("{count} fields where the header has {expected} (separator "
+                       "{separator!r})").format(count=len(cells), expected=len(header),
+                                                separator=separator)
             collector.reject(line, reason, raw)
             continue
         fields = {key: cells[i] for key, i in index.items()}
         x_text, y_text = fields["x"], fields["y"]
         try:
             if parse_number(x_text) is None or parse_number(y_text) is None:
-                collector.reject(line, "no coordinates", raw)
+                collector.reject(line, _("no coordinates"), raw)
                 continue
             x, y = _coordinate(x_text), _coordinate(y_text)
         except ValueError:
-            collector.reject(line, "non-numeric coordinates", raw)
+            collector.reject(line, _("non-numeric coordinates"), raw)
             continue
         collector.offer(line, x, y, fields, raw)
     result_rows, crs = collector.settle(declared, warnings)
@@ -534,7 +533,8 @@ def _is_json(path: Path, text: str, options: dict[str, Any]) -> bool:
     if declared == "csv":
         return False
     if declared:
-        msg = f"{path}: unknown format option {declared!r}; use geojson or csv"
+        msg = _("{path}: unknown format option {value!r}; use geojson or csv").format(
+            path=path, value=declared)
         raise InputError(msg)
     start = text.lstrip()[:1]
     return start in {"{", "["} or path.suffix.lower() in {".geojson", ".json"}

@@ -36,6 +36,7 @@ from typing import Any
 import pandas as pd
 
 from territory.errors import InputError
+from territory.i18n import Message, _
 from territory.registries._common import RegistryLoad, normalize_code, parse_number
 from territory.registries._rows import Rows, open_rows
 from territory.sources._files import InputRecord, sha256_of
@@ -74,7 +75,7 @@ def _count(text: str) -> float | None:
     except ValueError:
         value = None
     if value is None or math.isnan(value):
-        msg = f"{cleaned!r} is not a number"
+        msg = _("{value!r} is not a number").format(value=cleaned)
         raise ValueError(msg)
     return value
 
@@ -100,11 +101,11 @@ def _check_field_counts(
     wrong = [(line, len(fields)) for line, fields in rows if len(fields) != len(header)]
     if len(wrong) * 2 > len(rows):
         line, count = wrong[0]
-        msg = (
-            f"{path}: {len(wrong)} of {len(rows)} data lines do not split into the header's "
-            f"{len(header)} columns with the separator {sep!r} (line {line} has {count} fields): "
-            "the lines use another separator than the header"
-        )
+        msg = _("{path}: {wrong} of {total} data lines do not split into the header's "
+                "{expected} columns with the separator {separator!r} (line {line} has {count} "
+                "fields): the lines use another separator than the header").format(
+            path=path, wrong=len(wrong), total=len(rows), expected=len(header), separator=sep,
+            line=line, count=count)
         raise InputError(msg)
 
 
@@ -114,7 +115,8 @@ def read_premises(path: Path, *, encoding: str | None = None) -> tuple[dict[str,
     Returns the premises by INSEE code (NaN when a count is unreadable) and warnings.
     """
     if not path.is_file():
-        msg = f"{path}: Arcep companion file (premises per commune) not found"
+        msg = _("{path}: Arcep companion file (premises per commune) not found").format(
+            path=path)
         raise InputError(msg)
     table = open_rows(path, encoding=encoding, header_contains=(CODE_COLUMN,))
     header, rows, sep = table.header, table.all_rows(), table.separator
@@ -123,43 +125,45 @@ def read_premises(path: Path, *, encoding: str | None = None) -> tuple[dict[str,
     found = {name: index for name, index in columns.items() if index is not None}
     missing = [name for name in names if name not in found]
     if missing:
-        msg = (
-            f"{path}: the Arcep companion file has no column {', '.join(missing)} "
-            f"(header: {', '.join(header)})"
-        )
+        msg = _("{path}: the Arcep companion file has no column {missing} (header: "
+                "{header})").format(path=path, missing=", ".join(missing),
+                                    header=", ".join(header))
         raise InputError(msg)
     _check_field_counts(path, header, rows, sep)
     code_i, dwell_i, estab_i = (found[n] for n in names)
     premises: dict[str, float] = {}
-    problems = [f"line {entry['line']}: {entry['reason']}" for entry in table.rejected]
+    problems = [_("line {line}: {reason}").format(line=entry["line"], reason=entry["reason"])
+                for entry in table.rejected]
     for line, fields in rows:
         if len(fields) <= max(code_i, dwell_i, estab_i):
-            problems.append(f"line {line}: {len(fields)} fields")
+            problems.append(_("line {line}: {count} fields").format(line=line,
+                                                                    count=len(fields)))
             continue
         code = normalize_code(fields[code_i])
         if code is None:
-            problems.append(f"line {line}: {fields[code_i]!r} is not a commune code")
+            problems.append(_("line {line}: {value!r} is not a commune code").format(
+                line=line, value=fields[code_i]))
             continue
         if code in premises:
-            problems.append(f"line {line}: duplicate code {code}")
+            problems.append(_("line {line}: duplicate code {code}").format(line=line, code=code))
             premises[code] = math.nan
             continue
         try:
             dwellings, establishments = _count(fields[dwell_i]), _count(fields[estab_i])
         except ValueError as error:
-            problems.append(f"line {line}: {error}")
+            problems.append(_("line {line}: {reason}").format(line=line, reason=error))
             premises[code] = math.nan
             continue
         if dwellings is None and establishments is None:
             premises[code] = math.nan
         else:
             premises[code] = (dwellings or 0.0) + (establishments or 0.0)
-    warnings = []
+    warnings: list[str] = []
     if problems:
-        warnings.append(
-            f"{path.name}: {len(problems)} companion lines unusable, their premises unknown "
-            f"({'; '.join(problems[:3])}{'; …' if len(problems) > 3 else ''})"
-        )
+        warnings.append(Message(
+            "{file}: {count} companion lines unusable, their premises unknown ({details})",
+            file=path.name, count=len(problems),
+            details="; ".join(problems[:3]) + ("; …" if len(problems) > 3 else "")))
     return premises, warnings
 
 
@@ -172,10 +176,9 @@ def _companion(path: Path, options: dict[str, Any]) -> tuple[Path | None, str | 
         return Path(given), None
     sibling = path.parent / COMPANION_NAME
     if sibling.is_file() and sibling.resolve() != path.resolve():
-        warning = (
-            f"premises (dwellings + establishments) taken from {sibling}, the Arcep companion "
-            f"file found next to {path.name}"
-        )
+        warning = Message("premises (dwellings + establishments) taken from {companion}, the "
+                          "Arcep companion file found next to {file}", companion=sibling,
+                          file=path.name)
         return sibling, warning
     return None, None
 
@@ -188,17 +191,19 @@ def _line_problem(
         try:
             value = _count(fields[index])
         except ValueError as error:
-            return f"column {name}: {error}"
+            return _("column {column}: {reason}").format(column=name, reason=error)
         if value is None:
             if index == latest:
-                return f"column {name}: no value"
+                return _("column {column}: no value").format(column=name)
             continue
         if value < 0 or value != int(value):
-            return f"column {name}: {fields[index].strip()!r} is not a whole count"
+            return _("column {column}: {value!r} is not a whole count").format(
+                column=name, value=fields[index].strip())
         if slot == "category" and index == latest and value not in COVERAGE_CLASSES:
             classes = ", ".join(map(str, COVERAGE_CLASSES))
             found = fields[index].strip()
-            return f"column {name}: coverage class {found!r} is not one of {classes}"
+            return _("column {column}: coverage class {value!r} is not one of {classes}").format(
+                column=name, value=found, classes=classes)
     return None
 
 
@@ -209,10 +214,12 @@ def _pair_problem(code: str, entry: dict[str, Any]) -> tuple[int, list[str], str
         found = entry[slot]
         if len(found) > 1:
             lines = ", ".join(str(f[0]) for f in found)
-            return (*found[1], f"commune {code}: duplicate {names[slot]!r} line (lines {lines})")
+            return (*found[1], _("commune {code}: duplicate {field!r} line (lines {lines})").format(
+                code=code, field=names[slot], lines=lines))
         if not found:
-            reason = f"only its {names[other]!r} line, the {names[slot]!r} line is missing"
-            return (*entry[other][0], f"commune {code}: {reason}")
+            return (*entry[other][0], _("commune {code}: only its {present!r} line, the "
+                                        "{missing!r} line is missing").format(
+                code=code, present=names[other], missing=names[slot]))
     return None
 
 
@@ -223,7 +230,7 @@ def _plain_lines(
     latest coverage class one of Arcep's unless the line is a connectable count): they need no
     check in Python. Any other line is checked by :func:`_line_problem`."""
     checks = []
-    for index, _ in quarters:
+    for index, _name in quarters:
         value = f"trim(coalesce({table.column(index)}, ''))"
         number = f"(regexp_full_match({value}, '[0-9]+') OR {value} IN ('-', '\u2013', '\u2014'))"
         checks.append(number if index == latest else f"({number} OR {value} = '')")
@@ -248,9 +255,10 @@ def _layout(path: Path, header: list[str]) -> tuple[int, int, list[tuple[int, st
     )
     if code_i is None or field_i is None or not dated:
         missing = [n for n, i in ((CODE_COLUMN, code_i), (FIELD_COLUMN, field_i)) if i is None]
-        what = ", ".join([*missing, *([] if dated else ["a quarter column such as 'T1 2018'"])])
-        msg = (f"{path}: not an Arcep FttH-per-commune file: no column {what} "
-               f"(header: {', '.join(header)})")
+        what = ", ".join([*missing,
+                          *([] if dated else [_("a quarter column such as 'T1 2018'")])])
+        msg = _("{path}: not an Arcep FttH-per-commune file: no column {what} (header: "
+                "{header})").format(path=path, what=what, header=", ".join(header))
         raise InputError(msg)
     return code_i, field_i, [(i, h) for _, _, i, h in dated]
 
@@ -266,16 +274,14 @@ def _add_premises(
     frame["premises"] = frame["code_insee"].map(premises).astype("float64")
     absent = sum(code not in premises for code in frame["code_insee"])
     if absent:
-        warnings.append(
-            f"{absent} communes are not in {companion.name}: premises and share unknown")
+        warnings.append(Message("{count} communes are not in {file}: premises and share unknown",
+                                count=absent, file=companion.name))
     usable = frame["premises"] > 0
     share = frame["ftth_connectable"].where(usable) / frame["premises"].where(usable)
     over = int((share > 1).sum())
     if over:
-        warnings.append(
-            f"{over} communes have more FttH-connectable premises than dwellings + "
-            f"establishments: share capped to 1"
-        )
+        warnings.append(Message("{count} communes have more FttH-connectable premises than "
+                                "dwellings + establishments: share capped to 1", count=over))
     frame["ftth_share"] = share.clip(upper=1.0)
     return warnings
 
@@ -293,14 +299,14 @@ def read(
     header, rows, sep = table.header, table.all_rows(), table.separator
     code_i, field_i, quarters = _layout(path, header)
     if not rows and not table.rejected:
-        msg = f"{path}: no data line below the header"
+        msg = _("{path}: no data line below the header").format(path=path)
         raise InputError(msg)
     _check_field_counts(path, header, rows, sep)
     latest_i, quarter = quarters[-1]
     plain = _plain_lines(table, quarters, latest_i, field_i)
     warnings: list[str] = list(table.warnings)
     if table.encoding != "utf-8":
-        warnings.append(f"encoding: {table.encoding} (not UTF-8)")
+        warnings.append(Message("encoding: {encoding} (not UTF-8)", encoding=table.encoding))
 
     quarantine: list[dict[str, Any]] = list(table.rejected)
 
@@ -314,14 +320,15 @@ def read(
     slots = {CONNECTABLE: "connectable", CATEGORY: "category"}
     for line, fields in rows:
         if len(fields) != len(header):
-            set_aside(line, fields, f"{len(fields)} fields where the header has {len(header)}")
+            set_aside(line, fields, _("{count} fields where the header has {expected}").format(
+                count=len(fields), expected=len(header)))
             unattached += 1
             continue
         raw_code = fields[code_i].strip()
         code = normalize_code(raw_code)
         if code is None:
-            set_aside(line, fields,
-                      f"column {CODE_COLUMN}: {raw_code!r} is not an INSEE commune code")
+            set_aside(line, fields, _("column {column}: {value!r} is not an INSEE commune "
+                                      "code").format(column=CODE_COLUMN, value=raw_code))
             unattached += 1
             continue
         unpadded += code != raw_code
@@ -329,7 +336,8 @@ def read(
         slot = slots.get(_fold(fields[field_i]))
         if slot is None:
             label = fields[field_i].strip()
-            problem: str | None = f"column {FIELD_COLUMN}: unknown field {label!r}"
+            problem: str | None = _("column {column}: unknown field {value!r}").format(
+                column=FIELD_COLUMN, value=label)
         else:
             entry[slot].append((line, fields))
             problem = None if line in plain else _line_problem(fields, slot, quarters, latest_i)
@@ -351,8 +359,8 @@ def read(
 
     quarantine.sort(key=lambda q: q["line"])
     if unpadded:
-        warnings.append(
-            f"{unpadded} lines had a commune code without its leading zero (e.g. 1001 → 01001)")
+        warnings.append(Message("{count} lines had a commune code without its leading zero "
+                                "(e.g. 1001 → 01001)", count=unpadded))
 
     frame = pd.DataFrame(kept, columns=list(COLUMNS[:4]))
     frame["code_insee"] = frame["code_insee"].astype(str)
@@ -363,10 +371,11 @@ def read(
     frame["ftth_share"] = math.nan
 
     companion, where = _companion(path, options)
-    notes = [f"{len(rows):,} data lines, 2 per commune; latest quarter {quarter}"]
+    notes: list[str] = [Message("{count:,} data lines, 2 per commune; latest quarter {quarter}",
+                                count=len(rows), quarter=quarter)]
     if companion is not None:
         warnings += _add_premises(frame, companion, where, encoding)
-        notes.append(f"premises from {companion}")
+        notes.append(Message("premises from {file}", file=companion))
 
     record = InputRecord(
         name=kind, path=str(path), sha256=sha256_of(path), vintage=quarter,

@@ -32,6 +32,7 @@ from typing import Any
 import pandas as pd
 
 from territory.errors import InputError
+from territory.i18n import Message, _
 from territory.registries._common import RegistryLoad, normalize_code, parse_number, read_csv_table
 from territory.sources._files import InputRecord, sha256_of
 
@@ -69,8 +70,9 @@ def find_columns(path: Path, header: list[str]) -> tuple[dict[str, int], int, li
         pattern = re.compile(rf"^{prefix}(\d{{2}})$", re.IGNORECASE)
         suffixes[out] = {m[1]: i for i, h in enumerate(header) if (m := pattern.match(h.strip()))}
     if not suffixes[REQUIRED]:
-        msg = (f"{path}: not an INSEE Filosofi per-commune file: no column "
-               f"{PREFIXES[REQUIRED]}YY (median income, e.g. MED21) (header: {', '.join(header)})")
+        msg = _("{path}: not an INSEE Filosofi per-commune file: no column {column}YY (median "
+                "income, e.g. MED21) (header: {header})").format(
+            path=path, column=PREFIXES[REQUIRED], header=", ".join(header))
         raise InputError(msg)
     suffix = max(suffixes[REQUIRED])
     columns = {out: s[suffix] for out, s in suffixes.items() if suffix in s}
@@ -91,17 +93,16 @@ def _check_field_counts(
     columns (a wrong separator)."""
     longer = next(((line, len(f)) for line, f in rows if len(f) > len(header)), None)
     if longer and sep == ",":
-        msg = (
-            f"{path}: line {longer[0]} has {longer[1]} fields where the header has {len(header)}: "
-            "the separator ',' is also the decimal mark; export the file with ';'"
-        )
+        msg = _("{path}: line {line} has {count} fields where the header has {expected}: the "
+                "separator ',' is also the decimal mark; export the file with ';'").format(
+            path=path, line=longer[0], count=longer[1], expected=len(header))
         raise InputError(msg)
     wrong = sum(len(f) != len(header) for _, f in rows)
     if wrong * 2 > len(rows):
-        msg = (
-            f"{path}: {wrong} of {len(rows)} rows do not split into the header's {len(header)} "
-            f"columns with the separator {sep!r}: the rows use another separator than the header"
-        )
+        msg = _("{path}: {wrong} of {count} rows do not split into the header's {expected} "
+                "columns with the separator {separator!r}: the rows use another separator than "
+                "the header").format(path=path, wrong=wrong, count=len(rows),
+                                     expected=len(header), separator=sep)
         raise InputError(msg)
 
 
@@ -111,14 +112,16 @@ def _code(
     """``(code, reason)`` of a row: its commune code (``None`` when it has none) and why the row
     is quarantined (``None`` when it is not, so far)."""
     if len(fields) != len(header):
-        return None, f"{len(fields)} fields where the header has {len(header)}"
+        return None, _("{count} fields where the header has {expected}").format(
+            count=len(fields), expected=len(header))
     raw_code = fields[code_i].strip()
     code = normalize_code(raw_code)
     if code is None:
-        return None, f"column {header[code_i]}: {raw_code!r} is not an INSEE commune code"
+        return None, _("column {column}: {value!r} is not an INSEE commune code").format(
+            column=header[code_i], value=raw_code)
     if code in seen:
-        return code, (f"column {header[code_i]}: duplicate code {code} "
-                      f"(first on line {seen[code]})")
+        return code, _("column {column}: duplicate code {code} (first on line {line})").format(
+            column=header[code_i], code=code, line=seen[code])
     return code, None
 
 
@@ -142,8 +145,9 @@ def _read_values(
         try:
             value = parse_number(text)
         except ValueError:
-            return secret_columns, missing, (f"column {header[index]}: {text!r} is neither a "
-                                             "number nor 's' (secret)")
+            return secret_columns, missing, _("column {column}: {value!r} is neither a number "
+                                              "nor 's' (secret)").format(column=header[index],
+                                                                         value=text)
         if value is None:
             missing = True
             row[out] = math.nan
@@ -151,7 +155,8 @@ def _read_values(
         low, high = RANGES[out]
         if not low <= value <= high:
             return (secret_columns, missing,
-                    f"column {header[index]}: {text!r} is outside [{low:g}, {high:g}]")
+                    _("column {column}: {value!r} is outside [{low:g}, {high:g}]").format(
+                        column=header[index], value=text, low=low, high=high))
         row[out] = value
     return secret_columns, missing, None
 
@@ -172,16 +177,18 @@ def read(
     code_i = next(i for i, h in enumerate(header) if h.strip().lower() in code_names)
     columns, year, absent = find_columns(path, header)
     if not rows and not table.rejected:
-        msg = f"{path}: no data row below the header"
+        msg = _("{path}: no data row below the header").format(path=path)
         raise InputError(msg)
     _check_field_counts(path, header, rows, sep)
 
     warnings: list[str] = list(table.warnings)
     if table.decoded.encoding != "utf-8":
-        warnings.append(f"encoding: {table.decoded.encoding} (not UTF-8)")
+        warnings.append(Message("encoding: {encoding} (not UTF-8)",
+                                encoding=table.decoded.encoding))
     if absent:
         names = ", ".join(f"{PREFIXES[out]}{year % 100:02d}" for out in absent)
-        warnings.append(f"no column {names}: {', '.join(absent)} left empty")
+        warnings.append(Message("no column {names}: {columns} left empty", names=names,
+                                columns=", ".join(absent)))
     quarantine: list[dict[str, Any]] = list(table.rejected)
     seen: dict[str, int] = {}
     kept: list[dict[str, Any]] = []
@@ -204,11 +211,11 @@ def read(
         kept.append(row)
 
     if unpadded:
-        warnings.append(
-            f"{unpadded} rows had a commune code without its leading zero (e.g. 1001 → 01001)")
+        warnings.append(Message("{count} rows had a commune code without its leading zero "
+                                "(e.g. 1001 → 01001)", count=unpadded))
     if not_available:
-        warnings.append(f"{not_available} communes have values marked 'nd' (not available), "
-                        "'-' or empty: kept as NaN")
+        warnings.append(Message("{count} communes have values marked 'nd' (not available), "
+                                "'-' or empty: kept as NaN", count=not_available))
     frame = pd.DataFrame(kept, columns=list(COLUMNS))
     frame["code_insee"] = frame["code_insee"].astype(str)
     frame["year"] = frame["year"].astype("int64")
@@ -221,8 +228,9 @@ def read(
         name=kind, path=str(path), sha256=sha256_of(path), vintage=str(year),
         rows_read=len(rows) + len(table.rejected),
         notes=[
-            (f"Filosofi {year}: {secret:,} communes under statistical secrecy (kept, values NaN); "
-            f"{poverty_hidden:,} more without a poverty rate")
+            Message("Filosofi {year}: {secret:,} communes under statistical secrecy (kept, "
+                    "values NaN); {hidden:,} more without a poverty rate", year=year,
+                    secret=secret, hidden=poverty_hidden)
         ],
     )
     return RegistryLoad(kind=kind, rows=frame, crs=None, quarantine=quarantine, record=record,

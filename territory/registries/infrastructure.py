@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from territory.errors import ConfigError, InputError
-from territory.i18n import N_, _
+from territory.i18n import N_, Message, _
 from territory.registries._common import (
     LAMBERT93,
     WGS84,
@@ -196,10 +196,8 @@ def commune_option(options: dict[str, Any]) -> str | None:
         return None
     code = normalize_code(str(value))
     if code is None:
-        msg = (
-            f"commune option: {value!r} is not an INSEE commune code "
-            "(5 characters, e.g. 34172 or 2A004)"
-        )
+        msg = _("commune option: {value!r} is not an INSEE commune code (5 characters, e.g. "
+                "34172 or 2A004)").format(value=value)
         raise ConfigError(msg)
     return code
 
@@ -292,10 +290,8 @@ def _normalise_crs(path: Path, declared: Any, where: str) -> tuple[str, Any]:
     try:
         crs = CRS.from_user_input(int(text) if text.isdigit() else text)
     except CRSError:
-        msg = (
-            f"{path}: unknown CRS {text!r} in {where}; use EPSG:2154 (Lambert-93) or "
-            "EPSG:4326 (WGS84)"
-        )
+        msg = _("{path}: unknown CRS {crs!r} in {where}; use EPSG:2154 (Lambert-93) or "
+                "EPSG:4326 (WGS84)").format(path=path, crs=text, where=_(where))
         raise InputError(msg) from None
     return _classify(crs)
 
@@ -349,10 +345,10 @@ def _declared_crs(
     file, states; ``(None, None)`` when neither does or the file's is not trusted (then
     ``table.crs_note`` says why)."""
     if options.get("crs"):
-        return _normalise_crs(path, options["crs"], "the crs option")
+        return _normalise_crs(path, options["crs"], N_("the crs option"))
     if table.file_crs is None:
         return None, None
-    crs, reproject = _normalise_crs(path, table.file_crs, "the file")
+    crs, reproject = _normalise_crs(path, table.file_crs, N_("the file"))
     if crs == WGS84 and usable.any():
         out_of_degrees = ~((np.abs(xs[usable]) <= 180) & (np.abs(ys[usable]) <= 90))
         if out_of_degrees.mean() >= 0.5:  # metres labelled as degrees
@@ -373,18 +369,19 @@ def _guessed_crs(
     if guess.crs is None:
         x_range = f"{np.nanmin(xs[usable]):g}..{np.nanmax(xs[usable]):g}"
         y_range = f"{np.nanmin(ys[usable]):g}..{np.nanmax(ys[usable]):g}"
-        msg = (
-            f"{path}: coordinate ranges (x {x_range}, y {y_range}) fit neither WGS84 nor "
-            'Lambert-93; declare the CRS with the crs option (e.g. crs = "EPSG:2154") '
-            'or the coordinate columns (columns = {x = "...", y = "..."})'
-        )
+        msg = _("{path}: coordinate ranges (x {x_range}, y {y_range}) fit neither WGS84 nor "
+                "Lambert-93; declare the CRS with the crs option (e.g. {crs_example}) or the "
+                "coordinate columns ({columns_example})").format(
+            path=path, x_range=x_range, y_range=y_range, crs_example='crs = "EPSG:2154"',
+            columns_example='columns = {x = "...", y = "..."}')
         raise InputError(msg)
     if guess.swapped:
         xs, ys = ys, xs
     plain_geojson = table.crs_note == "rfc7946" and guess.crs == WGS84 and not guess.swapped
     if guess.warning and not plain_geojson:
         note = table.crs_note if table.crs_note not in (None, "rfc7946") else None
-        warnings.append(f"{guess.warning} ({note})" if note else guess.warning)
+        warnings.append(Message("{warning} ({note})", warning=guess.warning, note=note) if note
+                        else guess.warning)
     return guess.crs, xs, ys
 
 
@@ -399,10 +396,9 @@ def _installation_years(values: list[Any], warnings: list[str]) -> list[int | No
         if not understood:
             not_understood.append(value)
     if not_understood:
-        warnings.append(
-            f"{len(not_understood)} installation dates not understood "
-            f"(e.g. {_plain(not_understood[0])!r}), left empty"
-        )
+        warnings.append(Message("{count} installation dates not understood (e.g. {example!r}), "
+                                "left empty", count=len(not_understood),
+                                example=_plain(not_understood[0])))
     return years
 
 
@@ -427,7 +423,8 @@ def _settle(
 
             transformer = Transformer.from_crs(reproject, "EPSG:4326", always_xy=True)
             xs[usable], ys[usable] = transformer.transform(xs[usable], ys[usable])
-            warnings.append(f"coordinates reprojected from {crs} to {WGS84}")
+            warnings.append(Message("coordinates reprojected from {source} to {target}",
+                                    source=crs, target=WGS84))
         crs = WGS84
 
     inside = np.zeros(n, dtype=bool)
@@ -486,19 +483,15 @@ def _settle(
 def _columns_option(path: Path, options: dict[str, Any]) -> dict[str, str]:
     columns = options.get("columns") or {}
     if not isinstance(columns, dict):
-        msg = (
-            f"{path}: the columns option must map roles ({', '.join(ROLES)}) to column names, "
-            f"got {columns!r}"
-        )
+        msg = _("{path}: the columns option must map roles ({roles}) to column names, got "
+                "{columns!r}").format(path=path, roles=", ".join(ROLES), columns=columns)
         raise InputError(msg)
     out: dict[str, str] = {}
     for key, name in columns.items():
         role = _ROLE_ALIASES.get(str(key), str(key))
         if role not in ROLES:
-            msg = (
-                f"{path}: unknown role {key!r} in the columns option; "
-                f"known roles: {', '.join(ROLES)}"
-            )
+            msg = _("{path}: unknown role {key!r} in the columns option; known roles: "
+                    "{roles}").format(path=path, key=key, roles=", ".join(ROLES))
             raise InputError(msg)
         if name is not None and str(name).strip():
             out[role] = str(name)
@@ -519,10 +512,8 @@ def _resolve(
             index[role] = folded.index(_fold(name))
         else:
             shown = ", ".join(names[:30]) + (", …" if len(names) > 30 else "")
-            msg = (
-                f"{path}: column {name!r} declared for {role} is not in the file "
-                f"(columns: {shown})"
-            )
+            msg = _("{path}: column {name!r} declared for {role} is not in the file (columns: "
+                    "{shown})").format(path=path, name=name, role=role, shown=shown)
             raise InputError(msg)
     candidates = {
         "subtype": _SUBTYPE[kind], "name": _NAME, "installed_year": _YEAR, "code_insee": _INSEE,
@@ -548,11 +539,10 @@ def _resolve(
             index.pop(found)
             detected.remove(found)
         else:
-            msg = (
-                f"{path}: found a {found} coordinate column ({names[index[found]]}) but no "
-                f"{missing} column; declare both with the columns option, "
-                'e.g. columns = {x = "lon", y = "lat"}'
-            )
+            msg = _("{path}: found a {found} coordinate column ({column}) but no {missing} "
+                    "column; declare both with the columns option, e.g. {example}").format(
+                path=path, found=found, column=names[index[found]], missing=missing,
+                example='columns = {x = "lon", y = "lat"}')
             raise InputError(msg)
     return index, detected
 
@@ -561,7 +551,7 @@ def _detected_note(names: list[str], index: dict[str, int], detected: list[str])
     if not detected:
         return None
     parts = ", ".join(f"{role}={names[index[role]]}" for role in detected if role in index)
-    return f"columns detected: {parts}" if parts else None
+    return Message("columns detected: {columns}", columns=parts) if parts else None
 
 
 # -- CSV ----------------------------------------------------------------------------------------
@@ -606,7 +596,7 @@ def _column_names(header: list[str], warnings: list[str]) -> list[str]:
             name += "_2"
         names.append(name)
     if any(_DBF_SUFFIX.match(cell) for cell in header):
-        warnings.append("DBF-style type suffixes removed from the column names")
+        warnings.append(Message("DBF-style type suffixes removed from the column names"))
     return names
 
 
@@ -614,10 +604,9 @@ def _read_csv(path: Path, kind: str, options: dict[str, Any], warnings: list[str
     header, rows, separator, table = read_all_rows(path, options, warnings)
     names = _column_names(header, warnings)
     if len(names) == 1 and rows and not options.get("separator"):
-        msg = (
-            f"{path}: the header has a single column ({header[0][:60]!r}); declare the field "
-            'separator with the separator option (e.g. separator = ";")'
-        )
+        msg = _("{path}: the header has a single column ({column!r}); declare the field "
+                "separator with the separator option (e.g. {example})").format(
+            path=path, column=header[0][:60], example='separator = ";"')
         raise InputError(msg)
     index, detected = _resolve(path, kind, names, _columns_option(path, options), coordinates=True)
     note = _detected_note(names, index, detected)
@@ -626,16 +615,13 @@ def _read_csv(path: Path, kind: str, options: dict[str, Any], warnings: list[str
     has_xy = "x" in index and "y" in index
     if not has_xy and "point" not in index:
         if commune_option(options):
-            warnings.append(
-                f"no coordinate columns: rows placed in commune {commune_option(options)} "
-                "(commune option)"
-            )
+            warnings.append(Message("no coordinate columns: rows placed in commune {code} "
+                                    "(commune option)", code=commune_option(options)))
         else:
-            warnings.append(
+            warnings.append(Message(
                 "no coordinate columns (lon/lat, x/y, geo_point_2d): every row is quarantined; "
-                'declare them with the columns option (columns = {x = "...", y = "..."}) '
-                "or give the commune option"
-            )
+                "declare them with the columns option ({example}) or give the commune option",
+                example='columns = {x = "...", y = "..."}'))
 
     n = len(rows)
     lines = [line for line, _ in rows]
@@ -697,25 +683,28 @@ def _read_vector(
     import pyogrio
     import shapely
 
-    what = "a zipped shapefile" if path.suffix.lower() == ".zip" else "a vector file"
+    what = _("a zipped shapefile") if path.suffix.lower() == ".zip" else _("a vector file")
     try:
         layers = pyogrio.list_layers(str(path))
     except Exception as error:  # noqa: BLE001 - GDAL raises several kinds
-        msg = f"{path}: cannot open as {what} ({_gdal_error(error)})"
+        msg = _("{path}: cannot open as {what} ({error})").format(path=path, what=what,
+                                                                  error=_gdal_error(error))
         raise InputError(msg) from None
     names = [str(name) for name, _ in layers]
     layer = options.get("layer")
     if layer is not None and str(layer) not in names:
-        msg = f"{path}: no layer {layer!r} (layers: {', '.join(names) or 'none'})"
+        msg = _("{path}: no layer {layer!r} (layers: {names})").format(
+            path=path, layer=layer, names=", ".join(names) or _("none"))
         raise InputError(msg)
     if layer is None:
         if not names:
-            msg = f"{path}: {what} without any layer"
+            msg = _("{path}: {what} without any layer").format(path=path, what=what)
             raise InputError(msg)
         with_points = [str(name) for name, gtype in layers if gtype and "Point" in str(gtype)]
         layer = names[0] if len(names) == 1 else (with_points[0] if len(with_points) == 1 else None)
         if layer is None:
-            msg = f"{path}: several layers ({', '.join(names)}); name one with the layer option"
+            msg = _("{path}: several layers ({names}); name one with the layer option").format(
+                path=path, names=", ".join(names))
             raise InputError(msg)
     read_kwargs: dict[str, Any] = {"layer": layer}
     if options.get("encoding"):
@@ -725,14 +714,14 @@ def _read_vector(
         try:
             meta, _fids, geometry, field_data = pyogrio.raw.read(str(path), **read_kwargs)
         except Exception as error:  # noqa: BLE001
-            msg = f"{path}: cannot read layer {layer!r} of {what} ({_gdal_error(error)})"
+            msg = _("{path}: cannot read layer {layer!r} of {what} ({error})").format(
+                path=path, layer=layer, what=what, error=_gdal_error(error))
             raise InputError(msg) from None
-    warnings.extend(f"GDAL: {w.message}" for w in caught)
+    warnings.extend(Message("GDAL: {message}", message=str(w.message)) for w in caught)
     if geometry is None:
-        msg = (
-            f"{path}: layer {layer!r} has no geometry; give a file of points, or a CSV with "
-            'coordinate columns (columns = {x = "...", y = "..."})'
-        )
+        msg = _("{path}: layer {layer!r} has no geometry; give a file of points, or a CSV "
+                "with coordinate columns ({example})").format(
+            path=path, layer=layer, example='columns = {x = "...", y = "..."}')
         raise InputError(msg)
     fields_names = [str(f) for f in meta["fields"]]
     columns = [_values(a) for a in field_data]
@@ -809,13 +798,15 @@ def _sniff(path: Path) -> tuple[str, bool]:
         with path.open("rb") as handle:
             head = handle.read(4096)
     except IsADirectoryError:
-        msg = f"{path}: is a folder, not a file (give the .zip, .shp, .gpkg, .geojson or .csv)"
+        msg = _("{path}: is a folder, not a file (give the .zip, .shp, .gpkg, .geojson or "
+                ".csv)").format(path=path)
         raise InputError(msg) from None
     except OSError as error:
-        msg = f"{path}: cannot read the file ({error.strerror or error})"
+        msg = _("{path}: cannot read the file ({error})").format(path=path,
+                                                                 error=error.strerror or error)
         raise InputError(msg) from None
     if size == 0 or (size <= 4096 and not head.strip()):
-        msg = f"{path}: the file is empty"
+        msg = _("{path}: the file is empty").format(path=path)
         raise InputError(msg)
     if head.startswith(b"PK\x03\x04"):
         return ("csv" if _zip_holds_table(path) else "vector"), False
@@ -835,7 +826,8 @@ def read(path: Path, *, kind: str, options: dict[str, Any]) -> RegistryLoad:
     ``commune`` option.
     """
     if kind not in INFRASTRUCTURE_KINDS:
-        msg = f"the infrastructure reader reads {', '.join(INFRASTRUCTURE_KINDS)}, not {kind!r}"
+        msg = _("the infrastructure reader reads {kinds}, not {kind!r}").format(
+            kinds=", ".join(INFRASTRUCTURE_KINDS), kind=kind)
         raise ConfigError(msg)
     options = options or {}
     commune_option(options)  # fail early on a malformed code

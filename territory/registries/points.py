@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from territory.errors import InputError
+from territory.i18n import N_, Message, _
 from territory.registries._common import LAMBERT93, WGS84, RegistryLoad, infer_crs
 from territory.registries._rows import FRANCE_EXTENTS, Rows, fold_name, normalise_crs, open_rows
 from territory.registries.specs import ColumnSpec, RegistrySpec
@@ -48,8 +49,8 @@ def _resolve(path: Path, spec: RegistrySpec, header: list[str],
     roles = {c.role: c for c in spec.columns}
     unknown = sorted(set(declared) - set(roles))
     if unknown:
-        msg = (f"{path}: unknown role(s) {', '.join(unknown)} in the columns option; "
-               f"known: {', '.join(roles)}")
+        msg = _("{path}: unknown role(s) {unknown} in the columns option; known: {known}").format(
+            path=path, unknown=", ".join(unknown), known=", ".join(roles))
         raise InputError(msg)
     index: dict[str, int] = {}
     for column in spec.columns:
@@ -60,10 +61,11 @@ def _resolve(path: Path, spec: RegistrySpec, header: list[str],
                 break
         else:
             if column.required or column.role in declared:
-                msg = (f"{path}: no {column.role} column (accepted names: "
-                       f"{', '.join(wanted)}) in the header ({', '.join(header)[:200]}); "
-                       f"declare it with the columns option, e.g. columns = "
-                       f'{{{column.role} = "..."}}')
+                msg = _("{path}: no {role} column (accepted names: {names}) in the header "
+                        "({header}); declare it with the columns option, e.g. {example}").format(
+                    path=path, role=column.role, names=", ".join(wanted),
+                    header=", ".join(header)[:200],
+                    example=f'columns = {{{column.role} = "..."}}')
                 raise InputError(msg)
     return index
 
@@ -75,15 +77,16 @@ def _settle_crs(
     con = rows.con
     declared = options.get("crs") or spec.crs
     if declared:
-        label, crs = normalise_crs(path, declared, "the crs option")
+        label, crs = normalise_crs(path, declared, N_("the crs option"))
     else:
         coords = con.execute("SELECT x, y FROM parsed WHERE x IS NOT NULL").fetchnumpy()
         if not len(coords["x"]):
             return WGS84
         guess = infer_crs(pd.Series(coords["x"]), pd.Series(coords["y"]))
         if guess.crs is None:
-            msg = (f"{path}: coordinate ranges fit neither WGS84 nor Lambert-93; declare the "
-                   'CRS with the crs option (e.g. crs = "EPSG:2154")')
+            msg = _("{path}: coordinate ranges fit neither WGS84 nor Lambert-93; declare the CRS "
+                    "with the crs option (e.g. {example})").format(path=path,
+                                                                   example='crs = "EPSG:2154"')
             raise InputError(msg)
         if guess.warning:
             warnings.append(guess.warning)
@@ -99,7 +102,8 @@ def _settle_crs(
         moved = pd.DataFrame({"line": coords["line"], "lon": lon, "lat": lat})  # noqa: F841
         con.execute("UPDATE parsed SET x = moved.lon, y = moved.lat FROM moved "
                     "WHERE parsed.line = moved.line")
-        warnings.append(f"coordinates reprojected from {label} to {WGS84}")
+        warnings.append(Message("coordinates reprojected from {source} to {target}",
+                                source=label, target=WGS84))
         return WGS84
     return label
 
@@ -115,7 +119,8 @@ def read(path: Path, *, spec: RegistrySpec, options: dict[str, Any]) -> Registry
     header, con = rows.header, rows.con
     warnings = list(rows.warnings)
     if rows.encoding != "utf-8" and not options.get("encoding"):
-        warnings.append(f"encoding not declared: read as {rows.encoding}")
+        warnings.append(Message("encoding not declared: read as {encoding}",
+                                encoding=rows.encoding))
     index = _resolve(path, spec, header, options.get("columns") or {})
     x, y = (f"coalesce({rows.column(index[r])}, '')" for r in ("x", "y"))
     attributes = [c for c in spec.columns if c.target and c.role in index]

@@ -35,6 +35,7 @@ from typing import Any
 import duckdb
 
 from territory.errors import InputError
+from territory.i18n import Message, _
 from territory.sources._files import InputRecord, sha256_of, with_fetch_provenance
 from territory.sources.cog import Aggregation, CommuneCodes, to_current_codes
 
@@ -170,12 +171,11 @@ def _find_columns(
     if missing or (code_col is None and not split_code):
         wanted = "; ".join(
             f"{f.column}: " + ", ".join(p.pattern.strip("^$") for p, _ in f.patterns)
-            for f in spec.figures if f.column in missing) or "found"
-        msg = (
-            f"{path}: row 1: cannot find a commune code column ({', '.join(CODE_COLUMNS)} holding "
-            f"INSEE codes, or DEP/CODDEP + CODCOM) and the {spec.label} columns ({wanted}); "
-            f"found {', '.join(header)}"
-        )
+            for f in spec.figures if f.column in missing) or _("found")
+        msg = _("{path}: row 1: cannot find a commune code column ({codes} holding INSEE codes, "
+                "or DEP/CODDEP + CODCOM) and the {label} columns ({wanted}); found "
+                "{header}").format(path=path, codes=", ".join(CODE_COLUMNS), label=spec.label,
+                                   wanted=wanted, header=", ".join(header))
         raise InputError(msg)
     type_col = next((c for c in TYPE_COLUMNS if c in header), None)
     values = tuple((column, *hit) for column, hit in found if hit is not None)
@@ -214,18 +214,21 @@ def _reason(
     row: dict[str, str], codes: CommuneCodes | None,
 ) -> str | None:
     if not INSEE_CODE.match(code):
-        return f"column {columns.code_name}: {code!r} is not an INSEE commune code"
-    for (_, name, _, _), value in zip(columns.values, values, strict=True):
+        return _("column {column}: {value!r} is not an INSEE commune code").format(
+            column=columns.code_name, value=code)
+    for (_column, name, _kind, _year), value in zip(columns.values, values, strict=True):
         if value is None:
-            what = "a whole number" if spec.whole else "a number"
-            return f"column {name}: {(row.get(name) or '').strip()!r} is not {what}"
+            template = (_("column {column}: {value!r} is not a whole number") if spec.whole
+                        else _("column {column}: {value!r} is not a number"))
+            return template.format(column=name, value=(row.get(name) or "").strip())
     if code in rows.kept:
-        return (f"column {columns.code_name}: duplicate code {code} with other figures "
-                f"(line {rows.kept[code][1]} kept)")
+        return _("column {column}: duplicate code {code} with other figures (line {line} "
+                 "kept)").format(column=columns.code_name, code=code, line=rows.kept[code][1])
     if (spec.zero_means_missing and values[0] == 0 and codes is not None
             and codes.populations.get(code, 0) > 0):
-        return (f"column {columns.values[0][1]}: 0 while the legal population (COG 2026) is "
-                f"{codes.populations[code]}: taken as no figure (e.g. Mayotte before its census)")
+        return _("column {column}: 0 while the legal population (COG 2026) is {population}: "
+                 "taken as no figure (e.g. Mayotte before its census)").format(
+            column=columns.values[0][1], population=codes.populations[code])
     return None
 
 
@@ -293,11 +296,11 @@ def load_census_file(
     from territory.registries._common import read_csv_table
 
     if not path.is_file():
-        msg = f"{path}: {spec.name} file not found"
+        msg = _("{path}: {kind} file not found").format(path=path, kind=spec.name)
         raise InputError(msg)
     table = read_csv_table(path)
     if not table.rows and not table.rejected:
-        msg = f"{path}: no data row below the header"
+        msg = _("{path}: no data row below the header").format(path=path)
         raise InputError(msg)
     header = table.header
     lines = [(line, {h: (fields[i] if i < len(fields) else "") for i, h in enumerate(header) if h})
@@ -308,16 +311,20 @@ def load_census_file(
         _sort_row(spec, rows, columns, line, row, codes)
     used = ", ".join(f"{name} ({kind}{f' {year}' if year else ', year not stated'})"
                      for _, name, kind, year in columns.values)
-    notes = [f"{spec.name} column{'s' if len(columns.values) > 1 else ''} {used}"]
+    notes: list[str] = [Message("{name} columns {used}", name=spec.name, used=used)
+                        if len(columns.values) > 1
+                        else Message("{name} column {used}", name=spec.name, used=used)]
     if codes is not None and rows.kept:
         final = _to_current_communes(spec, rows, codes, notes)
     else:
         final = [(code, *values) for code, (values, _) in rows.kept.items()]
     rows_read = len(lines) + len(table.rejected)
     if not final:
-        reasons = sorted({entry["reason"].split(":", 1)[0] for entry in rows.quarantine})
-        msg = (f"{path}: no valid row (all {rows_read} rows were quarantined or set aside"
-               f"{': ' + '; '.join(reasons[:3]) if reasons else ''})")
+        reasons = sorted({entry["reason"].split(":", 1)[0].strip() for entry in rows.quarantine})
+        msg = (_("{path}: no valid row (all {count} rows were quarantined or set aside: "
+                 "{reasons})") if reasons
+               else _("{path}: no valid row (all {count} rows were quarantined or set aside)")
+               ).format(path=path, count=rows_read, reasons="; ".join(reasons[:3]))
         raise InputError(msg)
     rows.quarantine.sort(key=lambda entry: int(entry["line"]))
     _create_table(con, spec, final)

@@ -25,6 +25,7 @@ from typing import Any, cast
 import duckdb
 
 from territory.errors import ConfigError, FactorTableError
+from territory.i18n import _
 from territory.settings import FactorOverride
 from territory.sources._files import InputRecord, sha256_of
 
@@ -57,7 +58,7 @@ GLOBAL_FACTORS = (
 
 def _read(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
     if not path.is_file():
-        msg = f"{path}: factor table not found"
+        msg = _("{path}: factor table not found").format(path=path)
         raise FactorTableError(msg)
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
@@ -65,10 +66,9 @@ def _read(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
         missing = [c for c in columns if c not in header]
         unknown = [c for c in header if c not in columns]
         if missing or unknown:
-            msg = (
-                f"{path}: row 1: expected columns {', '.join(columns)}; "
-                f"missing {missing or 'none'}, unknown {unknown or 'none'}"
-            )
+            msg = _("{path}: row 1: expected columns {columns}; missing {missing}, unknown "
+                    "{unknown}").format(path=path, columns=", ".join(columns),
+                                        missing=missing or _("none"), unknown=unknown or _("none"))
             raise FactorTableError(msg)
         return list(reader)
 
@@ -77,7 +77,8 @@ def _number(path: Path, row: int, column: str, text: str) -> float:
     try:
         return float(text)
     except ValueError:
-        msg = f"{path}: row {row}, column {column}: {text!r} is not a number"
+        msg = _("{path}: row {row}, column {column}: {value!r} is not a number").format(
+            path=path, row=row, column=column, value=text)
         raise FactorTableError(msg) from None
 
 
@@ -88,18 +89,21 @@ def read_factors(path: Path) -> list[dict[str, object]]:
     for i, raw in enumerate(_read(path, FACTOR_COLUMNS), start=2):
         fid = raw["id"].strip()
         if not fid:
-            msg = f"{path}: row {i}, column id: empty factor id"
+            msg = _("{path}: row {row}, column id: empty factor id").format(path=path, row=i)
             raise FactorTableError(msg)
         if fid in seen:
-            msg = f"{path}: row {i}, column id: {fid!r} already defined on row {seen[fid]}"
+            msg = _("{path}: row {row}, column id: {id!r} already defined on row {first}").format(
+                path=path, row=i, id=fid, first=seen[fid])
             raise FactorTableError(msg)
         seen[fid] = i
         value, low, high = (_number(path, i, c, raw[c]) for c in ("value", "low", "high"))
         if not low <= value <= high:
-            msg = f"{path}: row {i}, column value: {fid} = {value} is outside [{low}, {high}]"
+            msg = _("{path}: row {row}, column value: {id} = {value} is outside [{low}, "
+                    "{high}]").format(path=path, row=i, id=fid, value=value, low=low, high=high)
             raise FactorTableError(msg)
         if not raw["source"].strip():
-            msg = f"{path}: row {i}, column source: {fid} has no source"
+            msg = _("{path}: row {row}, column source: {id} has no source").format(
+                path=path, row=i, id=fid)
             raise FactorTableError(msg)
         rows.append({**raw, "id": fid, "value": value, "low": low, "high": high, "row": i,
                      "path": str(path)})
@@ -113,27 +117,35 @@ def read_devices(path: Path, factors: list[dict[str, object]], factors_path: Pat
     for i, dev in enumerate(devices, start=2):
         for column, allowed in (("component", COMPONENTS), ("basis", BASES)):
             if dev[column] not in allowed:
-                msg = f"{path}: row {i}, column {column}: {dev[column]!r} is not one of {', '.join(allowed)}"
+                msg = _("{path}: row {row}, column {column}: {value!r} is not one of "
+                        "{allowed}").format(path=path, row=i, column=column, value=dev[column],
+                                            allowed=", ".join(allowed))
                 raise FactorTableError(msg)
         if dev["territorial"] not in ("true", "false"):
-            msg = f"{path}: row {i}, column territorial: expected true or false, got {dev['territorial']!r}"
+            msg = _("{path}: row {row}, column territorial: expected true or false, got "
+                    "{value!r}").format(path=path, row=i, value=dev["territorial"])
             raise FactorTableError(msg)
         needed = DEVICE_FACTORS if dev["component"] != "datacenters" else DATACENTER_FACTORS
         for name, unit in needed.items():
             fid = f"{dev['device']}.{name}"
             factor = by_id.get(fid)
             if factor is None:
-                msg = f"{factors_path}: factor {fid} is missing (needed by device {dev['device']!r}, {path} row {i})"
+                msg = _("{path}: factor {id} is missing (needed by device {device!r}, {devices} "
+                        "row {row})").format(path=factors_path, id=fid, device=dev["device"],
+                                             devices=path, row=i)
                 raise FactorTableError(msg)
             if unit and factor["unit"] != unit:
-                msg = f"{factors_path}: row {factor['row']}, column unit: {fid} must be in {unit}, got {factor['unit']!r}"
+                msg = _("{path}: row {row}, column unit: {id} must be in {unit}, got "
+                        "{value!r}").format(path=factors_path, row=factor["row"], id=fid,
+                                            unit=unit, value=factor["unit"])
                 raise FactorTableError(msg)
             if name == "lifetime_years" and cast(float, factor["low"]) <= 0:
-                msg = f"{factors_path}: row {factor['row']}, column low: {fid} must be > 0"
+                msg = _("{path}: row {row}, column low: {id} must be > 0").format(
+                    path=factors_path, row=factor["row"], id=fid)
                 raise FactorTableError(msg)
     for fid in GLOBAL_FACTORS:
         if fid not in by_id:
-            msg = f"{factors_path}: factor {fid} is missing"
+            msg = _("{path}: factor {id} is missing").format(path=factors_path, id=fid)
             raise FactorTableError(msg)
     return devices
 
@@ -154,7 +166,8 @@ def _read_factor_files(folder: Path, extra: Sequence[Path] = ()) -> list[dict[st
     counts = Counter(str(f["id"]) for f in factors)
     duplicated = sorted(fid for fid, n in counts.items() if n > 1)
     if duplicated:
-        msg = f"{folder}: factor ids defined in two factor tables: {', '.join(duplicated)}"
+        msg = _("{folder}: factor ids defined in two factor tables: {ids}").format(
+            folder=folder, ids=", ".join(duplicated))
         raise FactorTableError(msg)
     return factors
 
@@ -166,14 +179,18 @@ def read_factor_table(folder: Path) -> dict[str, dict[str, object]]:
 
 def _unknown_id(where: str, fid: str, known: Sequence[str]) -> ConfigError:
     close = difflib.get_close_matches(fid, known, n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    return ConfigError(f"{where}: unknown factor id {fid!r} (ids are those of data/factors.csv "
-                       f"and data/factors_*.csv){hint}")
+    if close:
+        return ConfigError(_("{where}: unknown factor id {id!r} (ids are those of "
+                             "data/factors.csv and data/factors_*.csv); did you mean "
+                             "{close}?").format(where=where, id=fid, close=", ".join(close)))
+    return ConfigError(_("{where}: unknown factor id {id!r} (ids are those of data/factors.csv "
+                         "and data/factors_*.csv)").format(where=where, id=fid))
 
 
 def _override_number(where: str, fid: str, name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        msg = f"{where}: {fid}: {name} must be a finite number, got {value!r}"
+        msg = _("{where}: {id}: {name} must be a finite number, got {value!r}").format(
+            where=where, id=fid, name=name, value=value)
         raise ConfigError(msg)
     return float(value)
 
@@ -198,7 +215,7 @@ def resolve_overrides(
         if row is None:
             raise _unknown_id(where, fid, list(table))
         if fid in resolved:
-            msg = f"{where}: factor {fid} is overridden twice"
+            msg = _("{where}: factor {id} is overridden twice").format(where=where, id=fid)
             raise ConfigError(msg)
         was = {k: float(row[k]) for k in ("value", "low", "high")}
         entry: dict[str, Any]
@@ -207,8 +224,9 @@ def resolve_overrides(
             if other is None:
                 raise _unknown_id(where, value, list(table))
             if other["unit"] != row["unit"]:
-                msg = (f"{where}: {fid} ({row['unit']}) cannot take the figures of {value} "
-                       f"({other['unit']}): the units differ")
+                msg = _("{where}: {id} ({unit}) cannot take the figures of {other} "
+                        "({other_unit}): the units differ").format(
+                    where=where, id=fid, unit=row["unit"], other=value, other_unit=other["unit"])
                 raise ConfigError(msg)
             entry = {k: float(other[k]) for k in ("value", "low", "high")} | {"from": value}
         else:
@@ -219,17 +237,22 @@ def resolve_overrides(
                          else _override_number(where, fid, "high", high)),
             }
             if not entry["low"] <= entry["value"] <= entry["high"]:
-                given = "" if low is not None and high is not None else (
-                    " (bounds not given are the table's: write "
-                    f"{{ value = {entry['value']:g}, low = …, high = … }})")
-                msg = (f"{where}: {fid} = {entry['value']:g} is outside "
-                       f"[{entry['low']:g}, {entry['high']:g}]{given}")
+                template = (_("{where}: {id} = {value:g} is outside [{low:g}, {high:g}]")
+                            if low is not None and high is not None
+                            else _("{where}: {id} = {value:g} is outside [{low:g}, {high:g}] "
+                                   "(bounds not given are the table's: write {example})"))
+                msg = template.format(
+                    where=where, id=fid, value=entry["value"], low=entry["low"],
+                    high=entry["high"],
+                    example=f"{{ value = {entry['value']:g}, low = …, high = … }}")
                 raise ConfigError(msg)
             if entry["low"] < 0 <= was["low"]:
-                msg = f"{where}: {fid} cannot be negative (low = {entry['low']:g})"
+                msg = _("{where}: {id} cannot be negative (low = {low:g})").format(
+                    where=where, id=fid, low=entry["low"])
                 raise ConfigError(msg)
             if fid.endswith(".lifetime_years") and entry["low"] <= 0:
-                msg = f"{where}: {fid} must be above 0 years (low = {entry['low']:g})"
+                msg = _("{where}: {id} must be above 0 years (low = {low:g})").format(
+                    where=where, id=fid, low=entry["low"])
                 raise ConfigError(msg)
         resolved[fid] = {**entry, "was": was}
     return resolved
@@ -280,7 +303,8 @@ def load_factor_tables(
     estimates = _read(paths["population_estimates"], ESTIMATE_COLUMNS)
     for i, row in enumerate(estimates, start=2):
         if _number(paths["population_estimates"], i, "population", row["population"]) < 0:
-            msg = f"{paths['population_estimates']}: row {i}, column population: negative"
+            msg = _("{path}: row {row}, column population: negative").format(
+                path=paths["population_estimates"], row=i)
             raise FactorTableError(msg)
     strata = _read(paths["population_strata"], STRATA_COLUMNS)
     previous_max = -1.0
@@ -288,8 +312,9 @@ def load_factor_tables(
         low = _number(paths["population_strata"], i, "min_population", row["min_population"])
         high = _number(paths["population_strata"], i, "max_population", row["max_population"])
         if low != previous_max + 1 or high < low:
-            msg = (f"{paths['population_strata']}: row {i}, column min_population: strata must "
-                   f"follow each other without gap or overlap (expected {previous_max + 1:.0f})")
+            msg = _("{path}: row {row}, column min_population: strata must follow each other "
+                    "without gap or overlap (expected {expected:.0f})").format(
+                path=paths["population_strata"], row=i, expected=previous_max + 1)
             raise FactorTableError(msg)
         previous_max = high
 

@@ -23,6 +23,7 @@ from typing import Any
 import duckdb
 
 from territory.errors import InputError
+from territory.i18n import Message, _
 from territory.sources._files import InputRecord, sha256_of
 
 EMBEDDED = "grid_intensity_month_hour.csv"
@@ -61,7 +62,7 @@ def _pick(columns: list[str], names: tuple[str, ...]) -> str | None:
 def read_eco2mix(path: Path) -> GridReading:
     """Mean ``Taux de CO2 (g/kWh)`` per month and local hour of an éCO2mix export."""
     if not path.is_file():
-        msg = f"{path}: grid file not found"
+        msg = _("{path}: grid file not found").format(path=path)
         raise InputError(msg)
     con = duckdb.connect()
     try:
@@ -72,7 +73,8 @@ def read_eco2mix(path: Path) -> GridReading:
                 "null_padding = true)", [str(path)])
         except duckdb.Error as error:
             first = str(error).splitlines()[0]
-            msg = f"{path}: not a readable éCO2mix export (';'-separated CSV): {first}"
+            msg = _("{path}: not a readable éCO2mix export (';'-separated CSV): {error}").format(
+                path=path, error=first)
             raise InputError(msg) from error
         columns = [r[0] for r in con.execute(
             "SELECT column_name FROM duckdb_columns() WHERE table_name = 'rows' "
@@ -81,8 +83,9 @@ def read_eco2mix(path: Path) -> GridReading:
         stamp = _pick(columns, DATETIME_COLUMNS)
         day, clock = _pick(columns, DATE_COLUMNS), _pick(columns, TIME_COLUMNS)
         if rate is None or (stamp is None and (day is None or clock is None)):
-            msg = (f"{path}: row 1: not an éCO2mix export: needs the columns "
-                   f"'{RATE_COLUMNS[0]}' and '{DATETIME_COLUMNS[0]}' (or 'Date' and 'Heure')")
+            msg = _("{path}: row 1: not an éCO2mix export: needs the columns '{rate}' and "
+                    "'{when}' (or 'Date' and 'Heure')").format(path=path, rate=RATE_COLUMNS[0],
+                                                               when=DATETIME_COLUMNS[0])
             raise InputError(msg)
         when = (f'substr(trim("{stamp}"), 1, 16)' if stamp is not None
                 else f"""trim("{day}") || 'T' || substr(trim("{clock}"), 1, 5)""")
@@ -98,15 +101,17 @@ def read_eco2mix(path: Path) -> GridReading:
             "SELECT _line, when_text FROM parsed WHERE local_time IS NULL ORDER BY _line LIMIT 1"
         ).fetchone()
         if bad:
-            msg = (f"{path}: row {bad[0]}, column '{when_column}': {bad[1]!r} is not a date and "
-                   "time (expected 2021-12-11T10:00:00+01:00)")
+            msg = _("{path}: row {row}, column '{column}': {value!r} is not a date and time "
+                    "(expected 2021-12-11T10:00:00+01:00)").format(
+                path=path, row=bad[0], column=when_column, value=bad[1])
             raise InputError(msg)
         bad = con.execute(
             "SELECT _line, rate_text FROM parsed WHERE rate_text IS NOT NULL "
             "AND (rate IS NULL OR rate < 0 OR rate > 2000) ORDER BY _line LIMIT 1").fetchone()
         if bad:
-            msg = (f"{path}: row {bad[0]}, column '{rate}': {bad[1]!r} is not a carbon rate in "
-                   "g/kWh (a number between 0 and 2000)")
+            msg = _("{path}: row {row}, column '{column}': {value!r} is not a carbon rate in "
+                    "g/kWh (a number between 0 and 2000)").format(
+                path=path, row=bad[0], column=rate, value=bad[1])
             raise InputError(msg)
         rows_read = int(con.execute("SELECT count(*) FROM parsed").fetchone()[0])  # type: ignore[index]
         cells = {(int(m), int(h)): float(v) for m, h, v in con.execute(
@@ -117,13 +122,14 @@ def read_eco2mix(path: Path) -> GridReading:
     finally:
         con.close()
     if not cells:
-        msg = f"{path}: column '{rate}': no row gives a carbon rate"
+        msg = _("{path}: column '{column}': no row gives a carbon rate").format(path=path,
+                                                                                 column=rate)
         raise InputError(msg)
     months = sorted({m for m, _ in cells})
     partial = [m for m in months if sum(1 for mm, _ in cells if mm == m) < 24]
     if partial:
-        msg = (f"{path}: column '{rate}': month {partial[0]} lacks some hours of the day "
-               "(give whole days)")
+        msg = _("{path}: column '{column}': month {month} lacks some hours of the day (give "
+                "whole days)").format(path=path, column=rate, month=partial[0])
         raise InputError(msg)
     return GridReading(path, cells, rows_read, kept, rows_read - kept, months)
 
@@ -134,7 +140,8 @@ def read_embedded(folder: Path) -> list[dict[str, Any]]:
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
         if tuple(reader.fieldnames or ()) != EMBEDDED_COLUMNS:
-            msg = f"{path}: row 1: expected the columns {', '.join(EMBEDDED_COLUMNS)}"
+            msg = _("{path}: row 1: expected the columns {columns}").format(
+                path=path, columns=", ".join(EMBEDDED_COLUMNS))
             raise InputError(msg)
         rows = []
         for line, row in enumerate(reader, start=2):
@@ -142,15 +149,17 @@ def read_embedded(folder: Path) -> list[dict[str, Any]]:
                 cell = {"month": int(row["month"]), "hour": int(row["hour"]),
                         "gco2_per_kwh": float(row["gco2_per_kwh"]), "origin": row["origin"]}
             except ValueError as error:
-                msg = f"{path}: row {line}: {error}"
+                msg = _("{path}: row {row}: {error}").format(path=path, row=line, error=error)
                 raise InputError(msg) from error
             if cell["origin"] not in ORIGINS:
-                msg = f"{path}: row {line}, column origin: {cell['origin']!r} is not one of {ORIGINS}"
+                msg = _("{path}: row {row}, column origin: {value!r} is not one of "
+                        "{known}").format(path=path, row=line, value=cell["origin"],
+                                          known=ORIGINS)
                 raise InputError(msg)
             rows.append(cell)
     if sorted((r["month"], r["hour"]) for r in rows) != [
             (m, h) for m in range(1, 13) for h in range(24)]:
-        msg = f"{path}: expected one row per month (1-12) and hour (0-23)"
+        msg = _("{path}: expected one row per month (1-12) and hour (0-23)").format(path=path)
         raise InputError(msg)
     return rows
 
@@ -181,7 +190,8 @@ def load_grid(
             rows_read=reading.rows_read, rows_kept=reading.rows_kept,
             rows_set_aside=({"no carbon rate (quarter-hours of consolidated files)":
                              reading.rows_without_rate} if reading.rows_without_rate else {}),
-            notes=[f"months read: {', '.join(map(str, reading.months))}"]))
+            notes=[Message("months read: {months}",
+                           months=", ".join(map(str, reading.months)))]))
         rows = [(m, h, reading.cells[(m, h)], "user_file") if (m, h) in reading.cells
                 else (m, h, g, o) for m, h, g, o in rows]
         others = [m for m in range(1, 13) if m not in reading.months]

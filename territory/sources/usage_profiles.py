@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from territory.errors import FactorTableError
+from territory.i18n import _
 from territory.sources._files import InputRecord, sha256_of
 
 PROFILES_FILE = "usage_profiles.csv"
@@ -32,7 +33,8 @@ def _rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
         if tuple(reader.fieldnames or ()) != columns:
-            msg = f"{path}: row 1: expected the columns {', '.join(columns)}"
+            msg = _("{path}: row 1: expected the columns {columns}").format(
+                path=path, columns=", ".join(columns))
             raise FactorTableError(msg)
         return list(reader)
 
@@ -50,29 +52,33 @@ def load_usage_profiles(con: duckdb.DuckDBPyConnection, folder: Path) -> list[In
             try:
                 values.append(float(row[column]))
             except ValueError:
-                msg = f"{path}: row {line}, column {column}: {row[column]!r} is not a number"
+                msg = _("{path}: row {row}, column {column}: {value!r} is not a number").format(
+                    path=path, row=line, column=column, value=row[column])
                 raise FactorTableError(msg) from None
         month, hour, share, weight = values
         if month not in range(1, 13) or hour not in range(24) or share < 0 or weight < 0:
-            msg = f"{path}: row {line}: month 1-12, hour 0-23, share and day_weight >= 0"
+            msg = _("{path}: row {row}: month 1-12, hour 0-23, share and day_weight >= 0").format(
+                path=path, row=line)
             raise FactorTableError(msg)
         cells.setdefault((row["profile"], int(month)), []).append(share)
         parsed.append((row["profile"], int(month), int(hour), share, weight))
     for (profile, month), shares in cells.items():
         if len(shares) != 24 or not math.isclose(sum(shares), 1, abs_tol=1e-6):
-            msg = (f"{path}: profile {profile}, month {month}: expected 24 hourly shares "
-                   f"summing to 1, got {len(shares)} summing to {sum(shares):.6f}")
+            msg = _("{path}: profile {profile}, month {month}: expected 24 hourly shares "
+                    "summing to 1, got {count} summing to {total:.6f}").format(
+                path=path, profile=profile, month=month, count=len(shares), total=sum(shares))
             raise FactorTableError(msg)
     names = {p for p, _ in cells}
     incomplete = sorted(p for p in names if sum(1 for q, _ in cells if q == p) != 12)
     if incomplete:
-        msg = f"{path}: profile {incomplete[0]}: expected 12 months"
+        msg = _("{path}: profile {profile}: expected 12 months").format(path=path,
+                                                                        profile=incomplete[0])
         raise FactorTableError(msg)
     factors = {str(r[0]) for r in con.execute("SELECT id FROM raw_factors").fetchall()}
     lacking = sorted(p for p in names if f"profile.{p}.flexible_share" not in factors)
     if lacking:
-        msg = (f"{path}: profile {lacking[0]}: the factor tables lack "
-               f"profile.{lacking[0]}.flexible_share")
+        msg = _("{path}: profile {profile}: the factor tables lack {factor}").format(
+            path=path, profile=lacking[0], factor=f"profile.{lacking[0]}.flexible_share")
         raise FactorTableError(msg)
 
     apath = folder / ASSIGNMENTS_FILE
@@ -82,21 +88,26 @@ def load_usage_profiles(con: duckdb.DuckDBPyConnection, folder: Path) -> list[In
     for line, row in enumerate(assignments, start=2):
         key = (row["subject_kind"], row["subject"])
         if row["subject_kind"] not in ("device", "registry"):
-            msg = f"{apath}: row {line}, column subject_kind: 'device' or 'registry'"
+            msg = _("{path}: row {row}, column subject_kind: 'device' or 'registry'").format(
+                path=apath, row=line)
             raise FactorTableError(msg)
         if row["subject_kind"] == "device" and row["subject"] not in devices:
-            msg = f"{apath}: row {line}, column subject: unknown device {row['subject']!r}"
+            msg = _("{path}: row {row}, column subject: unknown device {value!r}").format(
+                path=apath, row=line, value=row["subject"])
             raise FactorTableError(msg)
         if row["profile"] not in names:
-            msg = f"{apath}: row {line}, column profile: unknown profile {row['profile']!r}"
+            msg = _("{path}: row {row}, column profile: unknown profile {value!r}").format(
+                path=apath, row=line, value=row["profile"])
             raise FactorTableError(msg)
         if key in seen:
-            msg = f"{apath}: row {line}, column subject: {row['subject']!r} assigned twice"
+            msg = _("{path}: row {row}, column subject: {value!r} assigned twice").format(
+                path=apath, row=line, value=row["subject"])
             raise FactorTableError(msg)
         seen.add(key)
     missing = sorted(devices - {s for k, s in seen if k == "device"})
     if missing:
-        msg = f"{apath}: device {missing[0]} of devices.csv has no usage profile"
+        msg = _("{path}: device {device} of devices.csv has no usage profile").format(
+            path=apath, device=missing[0])
         raise FactorTableError(msg)
 
     con.execute("CREATE OR REPLACE TABLE raw_usage_profiles (profile VARCHAR, month INTEGER, "
