@@ -1049,7 +1049,8 @@ def _page(title: str, data: str, assets: str, *, scenarios: bool = False) -> str
     neither compiles them nor reads a "{{" in them as syntax. Every other variable is escaped.
     The page has fixed element ids and no time stamp: the same inputs give the same bytes.
     ``scenarios``: the scenario selector's script and style (``static/map-scenarios.js`` and
-    ``.css``) follow the map's; a page without scenarios does not carry them.
+    ``.css``) come with the map's (the script before map.js, which calls it before building
+    the polygons); a page without scenarios does not carry them.
     """
     from jinja2 import Environment
     from markupsafe import Markup

@@ -1539,16 +1539,26 @@ def test_scenario_year_and_scenario_recolour_with_fixed_classes(run_44_scenarios
         return colours[sum(per > b for b in breaks)]
 
     x, y = opened.screen_point(0, NANTES[0])
-    pixel = f"""() => {{ const c = document.querySelector('.leaflet-overlay-pane canvas'), r = window.devicePixelRatio || 1;
-        const d = c.getContext('2d').getImageData(Math.round({x} * r), Math.round({y} * r), 1, 1).data;
-        return '#' + [0, 1, 2].map(k => d[k].toString(16).padStart(2, '0')).join(''); }}"""
+    # the canvas overhangs the map (Leaflet's padding): the point is taken to its own pixels
+    pixel = f"""() => {{ const c = document.querySelector('.leaflet-overlay-pane canvas'), b = c.getBoundingClientRect();
+        const m = window.territoryMap.map.getContainer().getBoundingClientRect(), k = c.width / b.width;
+        const d = c.getContext('2d').getImageData(Math.round((m.left + {x} - b.left) * k), Math.round((m.top + {y} - b.top) * k), 1, 1).data;
+        return [d[0], d[1], d[2]]; }}"""
+
+    def painted(hex_colour: str) -> bool:
+        """Nantes' pixel on the canvas carries that class colour (up to rounding)."""
+        rgb = [int(hex_colour[k:k + 2], 16) for k in (1, 3, 5)]
+        return all(abs(a - b) <= 3 for a, b in zip(opened.evaluate(pixel), rgb, strict=True))
+
+    # at opening the canvas already shows the projection (baseline, 2025), not the indicator
     assert opened.evaluate(_FILL, NANTES[0]) == expected("baseline", 2025)
+    assert painted(expected("baseline", 2025))
     before = (opened.evaluate(_FILLS), opened.evaluate(pixel))
     page.select_option(".territory-year-select", label="2050")
     page.wait_for_timeout(150)
     assert opened.evaluate(_FILL, NANTES[0]) == expected("baseline", 2050) != expected("baseline", 2025)
     after_year = (opened.evaluate(_FILLS), opened.evaluate(pixel))
-    assert after_year[1] != before[1], "the canvas was not repainted"
+    assert after_year[1] != before[1] and painted(expected("baseline", 2050)), "the canvas was not repainted"
     assert opened.evaluate(_LEGEND_CLASSES) == legend
     page.select_option(".territory-scenario-select", label="Combiné")
     page.wait_for_timeout(150)

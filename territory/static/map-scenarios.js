@@ -1,12 +1,13 @@
 // The scenario and year selector of map.html, in the page only when the run has scenarios
-// (territory/mapping.py puts it after map.js, whose window.territoryMap it uses). The polygons
+// (territory/mapping.py puts it before map.js, which calls it with its window.territoryMap
+// before building any polygon: the opening view is drawn once, with the projection). The polygons
 // show, for the chosen scenario and year, the projected footprint per inhabitant or its change
 // vs the baseline (scenarios.csv), with classes fixed across scenarios and years so that colours
 // compare; each popup gains the territory's trajectory. Choosing an indicator in the indicator
 // list leaves the projection; touching the selector comes back to it. Labels and units come from
 // the column catalogue (data.columns); scenario titles from the scenario files.
-(function() {
-var tm = window.territoryMap, data = tm.data, S = data.scenarios, el = tm.el, svg = tm.svg;
+(window.territoryPlugins = window.territoryPlugins || []).push(function(tm) {
+var data = tm.data, S = data.scenarios, el = tm.el, svg = tm.svg;
 var nS = S.names.length, nY = S.years.length;
 // the view: on (the projection is painted), scenario and year indexes, kind (per: footprint per
 // inhabitant, gap: change vs the baseline)
@@ -33,7 +34,8 @@ function shown(level) {
   for (var i = 0; i < out.length; i++) out[i] = value(level, state.kind, i, state.s, state.y);
   return out;
 }
-// paint every level with the chosen projection and its level's fixed classes
+// paint every level with the chosen projection and its level's fixed classes (at opening no
+// polygon is built yet: map.js builds them with these colours)
 function apply() {
   var col = column(state.kind), m = tm.meta(col);
   state.on = true;
@@ -47,6 +49,7 @@ function apply() {
     if (!p) return;
     var c = p.classes[state.kind];
     lvl.breaks = c.breaks; lvl.colours = c.colours; lvl.spread = c.spread; lvl.range = c.range;
+    if (!group.territoryBuilt) return;
     var values = shown(lvl);
     group.eachLayer(function(poly) { poly.setStyle({fillColor: tm.colour(values[poly.featureIndex], lvl)}); });
     if (tm.map.hasLayer(group)) tm.legend.update(lvl);
@@ -132,4 +135,4 @@ tm.hooks.popup.push(function(level, i) {
 });
 apply();
 tm.scenarios = {state: state, apply: apply, value: value};
-})();
+});

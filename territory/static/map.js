@@ -851,6 +851,14 @@ map.on('resize', function() {
   var folded = legendFolds(last.frame);
   if (folded !== last.folded) { legend.setCollapsed(folded); last.folded = folded; }
 });
+window.territoryMap = {map: map, groups: groups, data: data, showIndicator: showIndicator, pointGroups: pointGroups,
+  searchCommunes: searchCommunes, searchTerritories: searchTerritories, focusFeature: focusFeature,
+  popupContent: popupContent, legend: legend, orientation: orientation, hooks: hooks, series: series,
+  decodeLevel: decodeLevel, colour: colour, meta: meta, withUnit: withUnit, amount: amount, signedPct: signedPct,
+  el: el, svg: svg};
+// scripts placed before this one (static/map-scenarios.js) plug in here, before any polygon is
+// built: the opening view is drawn once, with what they chose
+(window.territoryPlugins || []).forEach(function(plugin) { plugin(window.territoryMap); });
 if (first) {
   // frame the view before adding the polygons, without animation: they are projected and
   // drawn once (adding them first, then fitting, projected and drew them all twice)
@@ -866,9 +874,4 @@ if (data.insets.length) fitLabels();
 // registry layers shown at opening go on the map once it is framed: added before, they made
 // the map draw at its initial view first (about 0.3 s more for all of France)
 pointGroups.forEach(function(g) { if (g.territoryPoints.shown) g.addTo(map); });
-window.territoryMap = {map: map, groups: groups, data: data, showIndicator: showIndicator, pointGroups: pointGroups,
-  searchCommunes: searchCommunes, searchTerritories: searchTerritories, focusFeature: focusFeature,
-  popupContent: popupContent, legend: legend, orientation: orientation, hooks: hooks, series: series,
-  decodeLevel: decodeLevel, colour: colour, meta: meta, withUnit: withUnit, amount: amount, signedPct: signedPct,
-  el: el, svg: svg};
 })();
