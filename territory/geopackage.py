@@ -49,6 +49,8 @@ from territory import qgis_style
 from territory.columns import catalogue
 from territory.errors import ConfigError
 from territory.mapping import class_breaks, class_colours
+from territory.overseas import overseas_layer
+from territory.scenarios import SCENARIOS_LAYER, scenario_years
 
 
 @dataclass(frozen=True)
@@ -100,8 +102,25 @@ def polygon_style_specs() -> tuple[PolygonStyle, ...]:
 
 def field_aliases(level: str) -> dict[str, str]:
     """French aliases QGIS shows in the attribute table and forms: the catalogue's labels (and
-    units) of ``level`` (``communes``... or ``registry_points`` for the point layers)."""
-    return {column.name: column.alias for column in catalogue().at(level)}
+    units) of ``level`` (``communes``... or ``registry_points`` for the point layers). A
+    column of the scenarios layer named ``<catalogue column>_<year>`` gets the label and the
+    year (``footprint_tco2e_2030``: "Empreinte carbone 2030 (tCO2e)")."""
+    aliases = {column.name: column.alias for column in catalogue().at(level)}
+    if level == SCENARIOS_LAYER:
+        for column in catalogue().at(level):
+            for year in scenario_years():
+                aliases[f"{column.name}_{year}"] = (
+                    f"{column.label} {year}" + (f" ({column.gis_unit})" if column.unit else ""))
+    return aliases
+
+
+def year_columns(field: str, columns: Sequence[str]) -> list[tuple[str, str]]:
+    """``field`` if ``columns`` has it, else its per-year columns (``field_2030``...), as
+    (column, year or "") pairs."""
+    if field in columns:
+        return [(field, "")]
+    return [(c, c.rsplit("_", 1)[1]) for c in columns
+            if c.startswith(f"{field}_") and c.rsplit("_", 1)[1].isdigit()]
 
 
 #: colour of each registry point layer (ColorBrewer Set1)
@@ -143,6 +162,7 @@ LAYER_TITLES = {
     "epci": "Empreinte numérique par EPCI",
     "departements": "Empreinte numérique par département",
     "regions": "Empreinte numérique par région",
+    SCENARIOS_LAYER: "Scénarios : empreinte par commune et par année jusqu'en 2050",
     "datacenters": "Centres de données localisés",
     "antennas": "Sites d'antennes mobiles localisés",
     "infrastructure": "Infrastructures connectées localisées",
@@ -217,7 +237,13 @@ def graduated_qml(
     ``values``) set the class limits; the first and last classes still stretch to the minimum
     and maximum of ``values`` so that every feature is drawn.
     """
-    column = catalogue().column(field or catalogue().qgis_default_style, level)
+    field = field or catalogue().qgis_default_style
+    # a per-year column of the scenarios layer (footprint_tco2e_2030) is styled as its column
+    base, _, year = field.rpartition("_")
+    found = catalogue().get(field, level)
+    column = found if found is not None or not year.isdigit() else catalogue().column(base, level)
+    if column is None:
+        column = catalogue().column(field, level)
     style = column.style
     colours_of = list(palette or (style.palette if style else ()))
     if not colours_of:
@@ -229,7 +255,7 @@ def graduated_qml(
     colours = class_colours(len(breaks) + 1, colours_of)
     bounds = _class_bounds(values, breaks)
     return qgis_style.graduated_qml(
-        column.name, _ranges(bounds, breaks, column.gis_unit if unit is None else unit),
+        field, _ranges(bounds, breaks, column.gis_unit if unit is None else unit),
         [(colours[i], None) for i in range(len(bounds) - 1)], method="GraduatedColor",
         classification=style.classification if style else "quantile", columns=columns,
         aliases=field_aliases(level), geometry_type=2)
@@ -285,22 +311,41 @@ class NamedStyle:
     default: bool
 
 
+def layer_level(name: str) -> str:
+    """The administrative level of a polygon layer: its name, or for an overseas layer
+    (``communes_reunion``) the level it is a part of (``communes``)."""
+    found = overseas_layer(name)
+    return found[0] if found else name
+
+
 def polygon_styles(name: str, table: pa.Table, palette: Sequence[str] | None = None,
-                   min_width_share: float = 0.0) -> list[NamedStyle]:
+                   min_width_share: float = 0.0, reference: pa.Table | None = None,
+                   ) -> list[NamedStyle]:
     """The named styles of a polygon layer (:func:`polygon_style_specs` whose column it has),
-    the first one default; ``palette`` replaces the columns' default palettes."""
+    the first one default; ``palette`` replaces the columns' default palettes. ``reference``
+    (default: ``table``) sets the classes: an overseas layer gets the classes of its level's
+    layer, so that a colour means the same overseas and in metropolitan France."""
     columns = [c for c in table.column_names if c != "geometry"]
-    inhabited = (table.column("population").to_numpy(zero_copy_only=False) > 0
+    reference = table if reference is None else reference
+    inhabited = (reference.column("population").to_numpy(zero_copy_only=False) > 0
                  if "population" in columns else None)
+    level = layer_level(name)
     styles: list[NamedStyle] = []
     for style in polygon_style_specs():
-        if style.field not in columns:
-            continue
-        values = table.column(style.field).to_numpy(zero_copy_only=False).astype(float)
-        class_values = values[inhabited] if style.intensive and inhabited is not None else values
-        qml = graduated_qml(values, palette or style.palette, columns, min_width_share,
-                            class_values, field=style.field, unit=style.unit, level=name)
-        styles.append(NamedStyle(name, style.name, qml, style.description, not styles))
+        fields = year_columns(style.field, columns)
+        # per-year columns share their classes: a colour means the same every year
+        every_year = np.concatenate([np.nan_to_num(reference.column(f).to_numpy(
+            zero_copy_only=False).astype(float), nan=0.0) for f, _ in fields]) if fields else None
+        for field, year in fields:
+            values = reference.column(field).to_numpy(zero_copy_only=False).astype(float)
+            values = np.nan_to_num(values, nan=0.0)
+            class_values = values[inhabited] if style.intensive and inhabited is not None else values
+            if year and every_year is not None:
+                class_values = every_year
+            qml = graduated_qml(values, palette or style.palette, columns, min_width_share,
+                                class_values, field=field, unit=style.unit, level=level)
+            styles.append(NamedStyle(name, f"{style.name} {year}".strip(), qml,
+                                     style.description, not styles))
     return styles
 
 
@@ -388,22 +433,53 @@ def _declared_style(name: str) -> tuple[str, str] | None:
 
 
 def layer_title(name: str) -> str:
-    """French title of a layer (a point layer of a declared kind: its spec's label)."""
+    """French title of a layer (a point layer of a declared kind: its spec's label; an overseas
+    layer: its level's title and the territory's name)."""
     if name in LAYER_TITLES:
         return LAYER_TITLES[name]
+    overseas = overseas_layer(name)
+    if overseas and overseas[0] in LAYER_TITLES:
+        return f"{LAYER_TITLES[overseas[0]]} – {overseas[1].name}"
     declared = _declared_style(name)
     return declared[0] if declared else name
 
 
-def layer_abstract(name: str, metadata: Mapping[str, str]) -> str:
-    """French abstract of a layer: what it holds, then its provenance (sources, factor table
-    version, population vintage...)."""
-    if name in _LEVEL_WORDS:
+def _crs_sentence(name: str, overseas_layers: Sequence[str]) -> str:
+    """What a polygon layer's CRS is, and where the overseas territories are projected right."""
+    overseas = overseas_layer(name)
+    if overseas:
+        level, territory = overseas
+        return (f"{territory.name} ({territory.departement}) seulement, dans sa projection "
+                f"officielle {territory.crs_name} ({territory.crs}) : surfaces et distances "
+                f"justes ; la couche « {level} » contient aussi ces entités, en Lambert-93.")
+    mine = [layer for layer in overseas_layers if layer_level(layer) == name]
+    if not mine:
+        return "Lambert-93 (EPSG:2154)."
+    return ("Toutes les entités, outre-mer compris, en Lambert-93 (EPSG:2154), projection "
+            "juste en métropole seulement ; l'outre-mer est aussi dans les couches "
+            f"{', '.join(mine)}, chacune dans sa projection officielle.")
+
+
+def layer_abstract(name: str, metadata: Mapping[str, str],
+                   overseas_layers: Sequence[str] = ()) -> str:
+    """French abstract of a layer: what it holds (for a polygon layer, its CRS and, given the
+    GeoPackage's ``overseas_layers``, where the overseas territories are projected right), then
+    its provenance (sources, factor table version, population vintage...)."""
+    level = layer_level(name)
+    if name == SCENARIOS_LAYER:
         what = (
-            f"Empreinte environnementale annuelle du numérique par {_LEVEL_WORDS[name]} : "
+            "Une entité par commune et par scénario (le tendanciel et ceux demandés) : empreinte "
+            "projetée (tCO2e/an) de l'année de base à 2050 et écart au tendanciel (%), une "
+            "colonne par année ; voir scenarios.csv pour les autres échelons. Lambert-93 "
+            "(EPSG:2154)."
+        )
+    elif level in _LEVEL_WORDS:
+        what = (
+            f"Empreinte environnementale annuelle du numérique par {_LEVEL_WORDS[level]} : "
             "terminaux, réseaux et centres de données, fabrication et utilisation, en tCO2e/an "
             "et en kgCO2e par habitant et par an ; part émise sur le territoire (électricité "
-            "consommée) et pollution déplacée (émise ailleurs)."
+            "consommée) et pollution déplacée (émise ailleurs). "
+            + _crs_sentence(name, overseas_layers)
         )
     else:
         what = (
@@ -431,13 +507,17 @@ def _history(metadata: Mapping[str, str]) -> list[str]:
 
 def _keywords(name: str) -> dict[str, list[str]]:
     words = ["numérique", "empreinte carbone", "gaz à effet de serre", "territoire"]
-    if name in _LEVEL_WORDS:
-        words.append(_LEVEL_WORDS[name])
+    if layer_level(name) in _LEVEL_WORDS:
+        words.append(_LEVEL_WORDS[layer_level(name)])
+    overseas = overseas_layer(name)
+    if overseas:
+        words += ["outre-mer", overseas[1].name]
     return {"gmd:topicCategory": ["environment"], "Mots-clés": words}
 
 
 def qgis_metadata_xml(name: str, metadata: Mapping[str, str], *, crs: str,
-                      bounds: tuple[float, float, float, float] | None = None) -> str:
+                      bounds: tuple[float, float, float, float] | None = None,
+                      overseas_layers: Sequence[str] = ()) -> str:
     """QGIS layer metadata document (what QGIS reads from ``gpkg_metadata`` for a GeoPackage
     layer): French title and abstract, keywords, history (provenance), CRS and extent."""
     root = qgis_style.document(version=qgis_style.VECTOR_VERSION)
@@ -453,7 +533,7 @@ def qgis_metadata_xml(name: str, metadata: Mapping[str, str], *, crs: str,
     add(root, "language", "fre")
     add(root, "type", "dataset")
     add(root, "title", layer_title(name))
-    add(root, "abstract", layer_abstract(name, metadata))
+    add(root, "abstract", layer_abstract(name, metadata, overseas_layers))
     for vocabulary, words in _keywords(name).items():
         keywords = add(root, "keywords", vocabulary=vocabulary)
         for word in words:
@@ -471,11 +551,13 @@ def qgis_metadata_xml(name: str, metadata: Mapping[str, str], *, crs: str,
     return qgis_style.to_qml(root)
 
 
-def _gdal_layer_metadata(name: str, metadata: Mapping[str, str]) -> dict[str, str]:
+def _gdal_layer_metadata(name: str, metadata: Mapping[str, str],
+                         overseas_layers: Sequence[str] = ()) -> dict[str, str]:
     """GDAL metadata of a layer: IDENTIFIER and DESCRIPTION (stored by GDAL in
     ``gpkg_contents``, read by QGIS as title and abstract), the provenance keys in
     ``gpkg_metadata`` (reference_scope ``table``)."""
-    return {"IDENTIFIER": layer_title(name), "DESCRIPTION": layer_abstract(name, metadata),
+    return {"IDENTIFIER": layer_title(name),
+            "DESCRIPTION": layer_abstract(name, metadata, overseas_layers),
             **{str(k): str(v) for k, v in metadata.items()}}
 
 
@@ -543,8 +625,10 @@ def _gdal_content_date() -> Iterator[None]:
 
 
 def _write_qgis_metadata(db: sqlite3.Connection, names: Sequence[str], metadata: Mapping[str, str],
-                         crs: str, timestamp: str) -> None:
-    """One QGIS metadata document per layer, referenced with reference_scope ``table``."""
+                         crs: Mapping[str, str], timestamp: str,
+                         overseas_layers: Sequence[str] = ()) -> None:
+    """One QGIS metadata document per layer (``crs``: each layer's), referenced with
+    reference_scope ``table``."""
     _ensure_metadata_extension(db)
     for name in names:
         row = db.execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents "
@@ -554,7 +638,8 @@ def _write_qgis_metadata(db: sqlite3.Connection, names: Sequence[str], metadata:
         md_id = db.execute(
             "INSERT INTO gpkg_metadata (md_scope, md_standard_uri, mime_type, metadata) "
             "VALUES ('dataset', ?, 'text/xml', ?)",
-            (QGIS_METADATA_URI, qgis_metadata_xml(name, metadata, crs=crs, bounds=bounds)),
+            (QGIS_METADATA_URI, qgis_metadata_xml(name, metadata, crs=crs[name], bounds=bounds,
+                                                  overseas_layers=overseas_layers)),
         ).lastrowid
         db.execute(
             "INSERT INTO gpkg_metadata_reference (reference_scope, table_name, column_name, "
@@ -567,7 +652,7 @@ def _write_qgis_metadata(db: sqlite3.Connection, names: Sequence[str], metadata:
 def save_layers_geopackage(
     layers: dict[str, pa.Table], path: Path, *, crs: str, metadata: dict[str, str],
     palette: Sequence[str] | None = None, min_width_share: float = 0.0,
-    points: dict[str, pa.Table] | None = None,
+    points: dict[str, pa.Table] | None = None, layer_crs: Mapping[str, str] | None = None,
 ) -> None:
     """Write each Arrow table (with a WKB ``geometry`` column) as a GeoPackage layer, then its
     named QGIS styles and its provenance metadata.
@@ -580,6 +665,10 @@ def save_layers_geopackage(
         GeoPackage to create (overwritten).
     crs
         CRS of the geometries, e.g. ``EPSG:2154``.
+    layer_crs
+        Layer name -> CRS of the layers in another CRS (the overseas layers, e.g.
+        ``communes_reunion`` -> ``EPSG:2975``). An overseas layer's classes are those of its
+        level's layer when ``layers`` holds it.
     palette
         Colours of the graduated classes, lightest first (default: each styled column's
         palette in the column catalogue).
@@ -601,18 +690,21 @@ def save_layers_geopackage(
     points = {name: table for name, table in (points or {}).items() if table.num_rows}
     written = [(name, table, "MultiPolygon") for name, table in layers.items()] + [
         (name, table, "Point") for name, table in points.items()]
+    crs_of = {name: (layer_crs or {}).get(name, crs) for name, _, _ in written}
+    overseas_layers = [name for name in layers if overseas_layer(name)]
     with _gdal_content_date():
         for i, (name, table, geometry_type) in enumerate(written):
             append = path.exists()
             write_arrow(table, path, layer=name, driver="GPKG", geometry_name="geometry",
-                        geometry_type=geometry_type, crs=crs, append=append,
+                        geometry_type=geometry_type, crs=crs_of[name], append=append,
                         # GeoPackage 1.2: what the GDAL of QGIS 3.22 reads without a warning
                         dataset_options=None if append else {"VERSION": GEOPACKAGE_VERSION},
                         layer_options={"SPATIAL_INDEX": "YES"},
                         dataset_metadata=_gdal_dataset_metadata(metadata) if i == 0 else None,
-                        layer_metadata=_gdal_layer_metadata(name, metadata))
+                        layer_metadata=_gdal_layer_metadata(name, metadata, overseas_layers))
     styles = [s for name, table in layers.items()
-              for s in polygon_styles(name, table, palette, min_width_share)]
+              for s in polygon_styles(name, table, palette, min_width_share,
+                                      layers.get(layer_level(name)))]
     styles += [s for name, table in points.items() for s in point_styles(name, table)]
     with closing(sqlite3.connect(path)) as db, db:
         # QGIS's own table, but with styleName unbounded: some names are longer than its 30
@@ -643,4 +735,5 @@ def save_layers_geopackage(
                 "last_change) VALUES (?, 'attributes', ?, ?)",
                 (table, table, CONTENT_DATE),
             )
-        _write_qgis_metadata(db, [name for name, _, _ in written], metadata, crs, CONTENT_DATE)
+        _write_qgis_metadata(db, [name for name, _, _ in written], metadata, crs_of, CONTENT_DATE,
+                             overseas_layers)

@@ -35,14 +35,16 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Self
 
 from territory.errors import LockBusyError, OutputError
+from territory.overseas import density_raster_names
 
 MANIFEST = "manifest.json"
 LOCK = ".territory.lock"
 STAGING_PREFIX = ".territory-partial-"
 
 #: top-level names a run may write: the outputs contract, the density raster and its style,
-#: the QGIS project, and the per-département maps (``territory map`` and multi-département runs)
-OWNED_NAMES = frozenset({
+#: the QGIS project, the per-département maps (``territory map`` and multi-département runs) and
+#: the overseas density rasters
+OWNED_NAMES = density_raster_names() | frozenset({
     "territory.gpkg", "map.html", "communes.csv", MANIFEST, "quarantine", "scenarios.csv",
     "hourly.csv", "sensitivity.csv", "territory_density_1km.tif", "territory_density_1km.qml",
     "maps", "compare.csv", "territoire.xlsx", "territory.qgz",

@@ -7,15 +7,20 @@ QGIS 3.22 writes: a ``.qgs`` document zipped in a ``.qgz``. It holds
 - the layers by paths relative to the project (``./territory.gpkg|layername=communes``,
   ``./territory_density_1km.tif``): the output folder can be moved or shared;
 - in the layer tree, the registry point layers on top, then communes (checked), EPCI,
-  départements and régions (unchecked), the density raster at the bottom (unchecked: the
-  communes' fills would hide it);
+  départements and régions (unchecked), the density raster (unchecked: the communes' fills
+  would hide it), then a group "Outre-mer" with one group per overseas territory holding its
+  layers in its official CRS and its raster, ordered the same way. The metropolitan layers
+  read the GeoPackage's contract layers through a filter (``|subset=``) leaving out the
+  overseas features, which the overseas layers hold: every feature is drawn once, and "zoom
+  to layer" frames the right land;
 - each GeoPackage layer with its default style as the GeoPackage's ``layer_styles`` table holds
   it (the row marked ``useAsDefault``, read back from the file just written: styles are built
   once, by :mod:`territory.geopackage`) and its QGIS metadata document (``gpkg_metadata``); the
   raster with the style written beside it (``.qml``) and a metadata document saying what it
   covers;
-- the project CRS Lambert-93 (EPSG:2154), the initial view framed on the run's extent, a
-  project title and metadata (factor table version, extent).
+- the project CRS Lambert-93 (EPSG:2154), or a territory's own CRS for a run of one overseas
+  territory, the initial view framed on the run's extent, a project title and metadata
+  (factor table version, extent).
 
 Same inputs, same bytes: no date nor user is written, the zip entry has a fixed date.
 """
@@ -84,6 +89,41 @@ class ProjectLayer:
     wkb_type: str | None = None
 
 
+@dataclass(frozen=True)
+class ProjectGroup:
+    """A group of the layer tree (``Outre-mer``, ``La Réunion``), its children top first."""
+
+    name: str
+    children: tuple[ProjectLayer | ProjectGroup, ...]
+    visible: bool = True
+    expanded: bool = True
+
+
+def project_layers(items: Sequence[ProjectLayer | ProjectGroup]) -> list[ProjectLayer]:
+    """The layers of a layer tree, top first (groups flattened)."""
+    out: list[ProjectLayer] = []
+    for item in items:
+        out += project_layers(item.children) if isinstance(item, ProjectGroup) else [item]
+    return out
+
+
+def _tree(parent: ET.Element, items: Sequence[ProjectLayer | ProjectGroup]) -> None:
+    for item in items:
+        if isinstance(item, ProjectGroup):
+            group = _add(parent, "layer-tree-group", name=item.name,
+                         checked="Qt::Checked" if item.visible else "Qt::Unchecked",
+                         expanded="1" if item.expanded else "0")
+            _add(group, "customproperties")
+            _tree(group, item.children)
+            continue
+        node = _add(parent, "layer-tree-layer", id=item.layer_id, name=item.name,
+                    source=item.source, providerKey=item.provider,
+                    checked="Qt::Checked" if item.visible else "Qt::Unchecked",
+                    expanded="1" if item.visible else "0", legend_exp="",
+                    patch_size="-1,-1", legend_split_behavior="0")
+        _add(node, "customproperties")
+
+
 def _add(parent: ET.Element, tag: str, text: str | None = None, **attrib: str) -> ET.Element:
     return qgis_style.add(parent, tag, text, **attrib)
 
@@ -138,36 +178,33 @@ def _project_metadata(parent: ET.Element, title: str, abstract: str, identifier:
     _add(metadata, "author", "territory")
 
 
-def project_document(layers: Sequence[ProjectLayer], *, title: str, abstract: str,
-                     identifier: str, extent: tuple[float, float, float, float]) -> str:
-    """The ``.qgs`` document: ``layers`` top first, the initial view on ``extent`` (EPSG:2154:
-    xmin, ymin, xmax, ymax, widened by a small margin)."""
+def project_document(items: Sequence[ProjectLayer | ProjectGroup], *, title: str, abstract: str,
+                     identifier: str, extent: tuple[float, float, float, float],
+                     crs: str = PROJECT_CRS) -> str:
+    """The ``.qgs`` document: ``items`` (layers and groups) top first, the project CRS
+    ``crs``, the initial view on ``extent`` (in ``crs``: xmin, ymin, xmax, ymax, widened by a
+    small margin)."""
     root = ET.Element("qgis", {"projectname": title, "version": PROJECT_VERSION})
     _add(root, "homePath", path="")
     _add(root, "title", title)
-    _srs(root, "projectCrs", PROJECT_CRS)
+    _srs(root, "projectCrs", crs)
     tree = _add(root, "layer-tree-group")
     _add(tree, "customproperties")
-    for layer in layers:
-        node = _add(tree, "layer-tree-layer", id=layer.layer_id, name=layer.name,
-                    source=layer.source, providerKey=layer.provider,
-                    checked="Qt::Checked" if layer.visible else "Qt::Unchecked",
-                    expanded="1" if layer.visible else "0", legend_exp="",
-                    patch_size="-1,-1", legend_split_behavior="0")
-        _add(node, "customproperties")
+    _tree(tree, items)
+    layers = project_layers(items)
     order = _add(tree, "custom-order", enabled="0")
     for layer in layers:
         _add(order, "item", layer.layer_id)
-    project_layers = _add(root, "projectlayers")
+    maplayers = _add(root, "projectlayers")
     for layer in layers:
-        _map_layer(project_layers, layer)
+        _map_layer(maplayers, layer)
     properties = _add(root, "properties")
     _add(_add(properties, "Paths"), "Absolute", "false", type="bool")
     spatial = _add(properties, "SpatialRefSys")
     _add(spatial, "ProjectionsEnabled", "1", type="int")
     # QGIS 3.22 does not build the project CRS from <projectCrs> without QGIS's internal srsid:
     # it falls back on this entry
-    _add(spatial, "ProjectCrs", PROJECT_CRS, type="QString")
+    _add(spatial, "ProjectCrs", crs, type="QString")
     _project_metadata(root, title, abstract, identifier)
     xmin, ymin, xmax, ymax = extent
     dx, dy = (xmax - xmin) * _MARGIN, (ymax - ymin) * _MARGIN
@@ -176,7 +213,7 @@ def project_document(layers: Sequence[ProjectLayer], *, title: str, abstract: st
     # QGIS opens the project on this extent when it holds no map canvas state
     default = _add(view, "DefaultViewExtent", xmin=_number(xmin - dx), ymin=_number(ymin - dy),
                    xmax=_number(xmax + dx), ymax=_number(ymax + dy))
-    _add(_add(default, "spatialrefsys"), "authid", PROJECT_CRS)
+    _add(_add(default, "spatialrefsys"), "authid", crs)
     return qgis_style.to_qml(root, indent=True)
 
 
@@ -231,19 +268,22 @@ _GEOMETRIES = {"MULTIPOLYGON": ("Polygon", "MultiPolygon"), "POLYGON": ("Polygon
 
 
 def vector_layer(gpkg_name: str, layer: GeoPackageLayer, name: str, *,
-                 visible: bool) -> ProjectLayer:
-    """A GeoPackage layer of the project, with the GeoPackage's default style."""
+                 visible: bool, subset: str | None = None) -> ProjectLayer:
+    """A GeoPackage layer of the project, with the GeoPackage's default style; ``subset`` (an
+    OGR SQL condition) keeps only the features matching it."""
     geometry, wkb_type = _GEOMETRIES[layer.wkb_type.upper()]
+    source = f"./{gpkg_name}|layername={layer.table}" + (f"|subset={subset}" if subset else "")
     return ProjectLayer(name=name, layer_id=f"territory_{layer.table}",
-                        source=f"./{gpkg_name}|layername={layer.table}", provider="ogr",
+                        source=source, provider="ogr",
                         crs=layer.srs, style=layer.default_style, metadata=layer.metadata,
                         visible=visible, geometry=geometry, wkb_type=wkb_type)
 
 
-def raster_metadata(title: str, abstract: str, crs: str) -> str:
-    """QGIS layer metadata document of the density raster (French title and abstract)."""
+def raster_metadata(title: str, abstract: str, crs: str,
+                    identifier: str = "territory:density_1km") -> str:
+    """QGIS layer metadata document of a density raster (French title and abstract)."""
     root = qgis_style.document(version=qgis_style.VECTOR_VERSION)
-    _add(root, "identifier", "territory:density_1km")
+    _add(root, "identifier", identifier)
     _add(root, "parentidentifier", "")
     _add(root, "language", "fre")
     _add(root, "type", "dataset")
@@ -256,19 +296,26 @@ def raster_metadata(title: str, abstract: str, crs: str) -> str:
 
 
 def raster_layer(raster: Path, name: str, *, crs: str, abstract: str) -> ProjectLayer:
-    """The density raster, with the style written beside it (same stem, ``.qml``)."""
-    return ProjectLayer(name=name, layer_id="territory_density_1km", source=f"./{raster.name}",
+    """A density raster, with the style written beside it (same stem, ``.qml``); its layer id
+    is its file's stem."""
+    return ProjectLayer(name=name, layer_id=raster.stem, source=f"./{raster.name}",
                         provider="gdal", crs=crs,
                         style=raster.with_suffix(".qml").read_text(encoding="utf-8"),
-                        metadata=raster_metadata(name, abstract, crs), visible=False)
+                        metadata=raster_metadata(name, abstract, crs,
+                                                 f"territory:{raster.stem.removeprefix('territory_')}"),
+                        visible=False)
 
 
-def project_abstract(metadata: Mapping[str, str]) -> str:
-    """French abstract of the project: what it shows, the factor table version, the extent."""
+def project_abstract(metadata: Mapping[str, str], overseas: Sequence[str] = ()) -> str:
+    """French abstract of the project: what it shows, the overseas territories it shows in
+    their own CRS (``overseas``: their names), the factor table version, the extent."""
     parts = [("Empreinte environnementale annuelle du numérique par commune, EPCI, département "
               "et région (couches de territory.gpkg, style par défaut : empreinte par habitant), "
               "équipements localisés des registres fournis et densité de l'empreinte sur la "
               "grille INSPIRE de 1 km.")]
+    if overseas:
+        parts.append(f"Outre-mer ({', '.join(overseas)}) : dans le groupe « Outre-mer », chaque "
+                     "territoire dans sa projection officielle (UTM), avec sa grille de 1 km.")
     if metadata.get("factor_table_version"):
         parts.append(f"Table de facteurs d'émission version {metadata['factor_table_version']}.")
     if metadata.get("population_vintage"):

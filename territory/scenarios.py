@@ -22,7 +22,7 @@ networks, datacenters, electricity; ``data/factors_trajectories.csv``); the base
 (``baseline.toml``) has no lever. This module reads and checks the files (an unknown key, device
 or out-of-range value is one error naming the file and the key) and loads them into DuckDB as
 ``raw_scenarios`` and ``raw_scenario_levers``; the arithmetic is in the SQL models
-(``pipelines/intermediate/int_scenario_*.sql``, ``int_communes_scenarios.sql``, the
+(``pipelines/intermediate/int_scenario_*.sql``, ``int_scenario_lines.sql``, ``int_scenarios.sql``, the
 ``scenarios`` mart).
 """
 
@@ -43,6 +43,20 @@ from territory.sources._files import InputRecord, sha256_of
 
 #: the output of a scenario run: every territory, scenario and year
 SCENARIOS_CSV = "scenarios.csv"
+#: scenarios.csv: the ``scenarios`` mart, tonnes to the kilogram and kWh to the kWh (1.5 M rows
+#: for all of France and seven scenarios: 60 % of the bytes of the full doubles)
+SCENARIOS_CSV_SELECT = (
+    "SELECT * REPLACE (round(footprint_tco2e, 3) AS footprint_tco2e, "
+    "round(devices_tco2e, 3) AS devices_tco2e, round(networks_tco2e, 3) AS networks_tco2e, "
+    "round(datacenters_tco2e, 3) AS datacenters_tco2e, round(embodied_tco2e, 3) AS embodied_tco2e, "
+    "round(use_tco2e, 3) AS use_tco2e, round(use_kwh) AS use_kwh, "
+    "round(infrastructure_tco2e, 3) AS infrastructure_tco2e, "
+    "round(footprint_vs_baseline_pct, 2) AS footprint_vs_baseline_pct) FROM scenarios")
+#: the GeoPackage layer of the scenarios (communes x scenario, a column per year) and the
+#: catalogue level of its columns
+SCENARIOS_LAYER = "scenarios"
+#: the staging model of the scenarios: the models that read it run only in scenario runs
+SCENARIO_SOURCE = "stg_scenarios"
 #: the scenario every scenario run includes (its trend, without lever)
 BASELINE = "baseline"
 #: first and last years of the scenarios (the model's baseline is the first)
@@ -119,7 +133,8 @@ def resolve(value: str) -> Path:
 def _unknown(path: Path, where: str, keys: set[str], known: tuple[str, ...] | list[str]) -> None:
     unknown = sorted(keys - set(known))
     if unknown:
-        close = difflib.get_close_matches(unknown[0], list(known), n=1)
+        close = (difflib.get_close_matches(unknown[0], list(known), n=1)
+                 or [k for k in sorted(known) if k.startswith(unknown[0])][:1])
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         msg = (f"{path}: {where}unknown key {unknown[0]!r}{hint}; known: "
                f"{', '.join(sorted(known))}")
@@ -294,3 +309,19 @@ def load_device_trajectories(con: duckdb.DuckDBPyConnection, folder: Path) -> In
 def scenario_years() -> list[int]:
     """The years of the scenarios: the base year, then every five years to 2050."""
     return list(range(BASE_YEAR, LAST_YEAR + 1, 5))
+
+
+def scenarios_layer_sql() -> str:
+    """The ``scenarios`` GeoPackage layer: one row per commune of the extent and scenario, the
+    footprint and its change from the baseline one column per year (WKB geometry)."""
+    pivots = ",\n".join(
+        f"max(s.{column}) FILTER (WHERE s.year = {year}) AS {column}_{year}"
+        for column in ("footprint_tco2e", "footprint_vs_baseline_pct") for year in scenario_years())
+    return (
+        "SELECT s.code_insee, s.nom, s.scenario, s.scenario_title,\n"
+        f"{pivots},\n"
+        "any_value(ST_AsWKB(ST_Multi(c.geometry))) AS geometry\n"
+        "FROM scenarios AS s JOIN communes AS c ON c.code_insee = s.code_insee\n"
+        "WHERE s.level = 'communes'\n"
+        "GROUP BY s.code_insee, s.nom, s.scenario, s.scenario_title\n"
+        "ORDER BY s.code_insee, s.scenario")

@@ -63,8 +63,9 @@ setting                    default      meaning
 
 Constants
 ---------
-``CRS_METROPOLE`` is Lambert-93 (EPSG:2154), the CRS of every GeoPackage layer. Overseas
-communes are stored in the same CRS (see ``docs/methodology.md``, "Coordinate reference
+``CRS_METROPOLE`` is Lambert-93 (EPSG:2154), the CRS of the marts and of the GeoPackage's
+contract layers, overseas communes included; each overseas territory's own layers are in its
+official CRS (:mod:`territory.overseas`; ``docs/methodology.md``, "Coordinate reference
 systems"). ``CRS_WEB`` (EPSG:4326) is the CRS of the map.
 """
 

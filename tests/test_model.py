@@ -58,6 +58,8 @@ def tiny():
                 "VARCHAR, region VARCHAR, epci_siren VARCHAR, population VARCHAR, "
                 "population_year VARCHAR, zone VARCHAR)")
     con.execute("CREATE TABLE raw_former_communes (old_code VARCHAR, new_code VARCHAR, kind VARCHAR)")
+    con.execute("CREATE TABLE raw_epci_cog (siren VARCHAR, nom VARCHAR, type VARCHAR, "
+                "mode_financement VARCHAR, communes VARCHAR)")
     create_registry_tables(con, [])
     # local drivers: census households for A and B (2.5 and 2 persons per household), Filosofi
     # medians for A (decile 2) and B (decile 8), establishments in A and B; boxes follow income

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from territory.columns import catalogue
 from territory.geopackage import (
     POINT_DEFAULT_STYLE_NAMES,
     POINT_STYLE_NAMES,
@@ -37,7 +38,8 @@ pytestmark = pytest.mark.qgis
 #: French aliases of the polygon layers' fields, from the column catalogue
 FIELD_ALIASES = field_aliases("communes")
 #: the polygon layers' named styles (catalogue columns with a QGIS style), the default first
-POLYGON_STYLES = polygon_style_specs()
+#: the named styles of the territory layers (not the scenarios layer's per-year columns)
+POLYGON_STYLES = tuple(s for s in polygon_style_specs() if catalogue().get(s.field, "communes"))
 STYLE_FIELD = POLYGON_STYLES[0].field
 STYLE_NAME = POLYGON_STYLES[0].name
 

@@ -192,15 +192,15 @@ def test_manifest_raster_covers_metropole_and_nothing_left_out_for_44(run_44: Pa
     assert density["not_covered_footprint_tco2e"] == 0
 
 
-def test_manifest_lists_the_overseas_departements_the_raster_leaves_out(run_france: Path) -> None:
-    """A France run: the five overseas départements, each with the communes count and
-    footprint of communes.csv (read independently); the GeoTIFF's tags and the style's notes
-    say so too."""
+def test_manifest_says_every_overseas_departement_has_its_raster(run_france: Path) -> None:
+    """A France run: the metropolitan raster holds the metropolitan footprint, and each of the
+    five overseas départements has its own raster holding its communes' footprint (communes.csv,
+    read independently); nothing is left out, and the metropolitan raster's tags and style
+    name the overseas rasters."""
     import rasterio
 
     manifest = json.loads((run_france / "manifest.json").read_text(encoding="utf-8"))
     density = manifest["density_raster"]
-    assert density["covers"] == DENSITY_COVERS
     counts: Counter[str] = Counter()
     totals: defaultdict[str, float] = defaultdict(float)
     national = 0.0
@@ -210,15 +210,14 @@ def test_manifest_lists_the_overseas_departements_the_raster_leaves_out(run_fran
             if row["departement_code"].startswith("97"):
                 counts[row["departement_code"]] += 1
                 totals[row["departement_code"]] += float(row["footprint_tco2e"])
-    listed = density["not_covered"]
+    assert density["covers"].startswith(DENSITY_COVERS + ", ")
+    assert density["not_covered"] == [] and density["not_covered_footprint_tco2e"] == 0
+    assert density["communes_spread"] == density["communes"] == manifest["layers"]["communes"]
+    listed = density["overseas"]
     assert [d["departement_code"] for d in listed] == OVERSEAS == sorted(counts)
     for entry in listed:
-        code = entry["departement_code"]
-        assert entry["communes"] == counts[code] > 0
-        assert entry["footprint_tco2e"] == pytest.approx(totals[code], rel=1e-9)
-        assert entry["nom"]
-    assert density["not_covered_footprint_tco2e"] == pytest.approx(sum(totals.values()))
-    # the raster holds the rest: the metropolitan footprint, not the overseas one
+        assert entry["input_total"] == pytest.approx(totals[entry["departement_code"]], rel=1e-9)
+        assert entry["nom"] in density["covers"]
     assert density["input_total"] == pytest.approx(national - sum(totals.values()), rel=1e-9)
     with rasterio.open(run_france / DENSITY_RASTER) as src:
         coverage = src.tags()["COVERAGE"]

