@@ -63,6 +63,14 @@ POINT_LEVEL = "registry_points"
 #: the registry points' column naming the file a point comes from: the map shows its name only,
 #: never the folders of the machine that ran territory
 SOURCE_FILE = "source_file"
+#: the scenario view's columns (catalogue): the projected footprint per inhabitant is shown with
+#: the label, unit and decimals of today's, the change vs the baseline is scenarios.csv's
+SCENARIO_PER_INHABITANT = "footprint_kgco2e_per_inhabitant"
+SCENARIO_GAP = "footprint_vs_baseline_pct"
+#: columns of the scenarios level whose labels the selector shows
+SCENARIO_LABELS = ("scenario", "year", SCENARIO_GAP)
+#: the heat-map's column (hourly.csv): use-phase emissions of the cell
+HOURLY_COLUMN = "use_tco2e"
 #: inset layout, in shares of the height of the map's main extent (metropolitan France): box
 #: height and width, gap between boxes, boxes per row
 INSET_HEIGHT, INSET_WIDTH, INSET_GAP, INSET_COLUMNS = 0.21, 0.19, 0.02, 2
@@ -118,6 +126,51 @@ class MapPoints:
     lon: np.ndarray
     lat: np.ndarray
     fields: dict[str, list[Any]]
+
+
+@dataclass(frozen=True)
+class MapScenarios:
+    """The run's scenarios (mart ``scenarios``) for the map's scenario and year selector.
+
+    Attributes
+    ----------
+    names, titles
+        Scenario identifiers and French titles, the baseline first.
+    years
+        Projected years (2025 ... 2050).
+    per_inhabitant
+        Layer -> array (territories in the level's order x scenarios x years) of the projected
+        footprint per inhabitant (:data:`SCENARIO_PER_INHABITANT`: footprint_tco2e x 1000 /
+        the level's population, 0 where nobody lives); NaN for a territory without projection.
+    gap
+        Layer -> array (territories x scenarios after the baseline x years) of
+        :data:`SCENARIO_GAP` (the baseline's is 0 by definition and is not sent).
+    """
+
+    names: list[str]
+    titles: list[str]
+    years: list[int]
+    per_inhabitant: dict[str, np.ndarray]
+    gap: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class MapHourly:
+    """Use-phase emissions by month x hour (mart ``hourly``) for the popups' heat-map.
+
+    Attributes
+    ----------
+    values
+        Layer -> array (territories in the level's order x 12 months x 24 hours) of
+        :data:`HOURLY_COLUMN`; NaN for a territory without hourly figures. Levels without an
+        entry (communes) have no heat-map.
+    measured_months
+        Months whose grid carbon intensity is measured (éCO2mix, the embedded table or the
+        user's file); the other months are approximated (manifest ``hourly.grid_intensity``).
+    """
+
+    values: dict[str, np.ndarray]
+    measured_months: list[int]
 
 
 #: keys a map definition may hold: top level, then each table of ``[[levels]]``, ``[popup]``
@@ -645,6 +698,71 @@ def encode_numbers(values: Any, column: str, level: str | None = None) -> dict[s
     return out
 
 
+def encode_series(values: np.ndarray, column: str, level: str | None = None) -> dict[str, Any]:
+    """Rows of numbers, one per territory (a trajectory, a month x hour grid), for the browser:
+    integers at the catalogue's decimals of ``column`` (scale ``s``), each row (``k`` numbers)
+    as its first value then the differences to the previous one (neighbours are close: small
+    numbers are short varints, ``v``). A row with a missing value is listed in ``n`` (sent as
+    zeros)."""
+    rows = np.asarray(values, dtype=float).reshape(len(values), -1)
+    scale = _column_scale(column, level)
+    missing = ~np.isfinite(rows).all(axis=1)
+    scaled = np.round(np.where(np.isfinite(rows), rows, 0) * scale).astype(np.int64)
+    scaled[missing] = 0
+    out: dict[str, Any] = {"s": scale, "k": int(rows.shape[1]),
+                           "v": encode_varints(np.diff(scaled, axis=1, prepend=0))}
+    if missing.any():
+        out["n"] = np.flatnonzero(missing).tolist()
+    return out
+
+
+def _scenario_payload(scenarios: MapScenarios, levels: list[MapLevel],
+                      definition: dict[str, Any]) -> dict[str, Any]:
+    """What the scenario selector needs: names, titles, years, the columns shown, and per level
+    its projections (:func:`encode_series`) with classes fixed across scenarios and years (taken
+    over every scenario-year of the level's inhabited territories: colours compare)."""
+    palette, share = definition["palette"], definition.get("min_class_width_share", 0.0)
+    out: dict[str, Any] = {
+        "names": scenarios.names, "titles": scenarios.titles, "years": scenarios.years,
+        "column": SCENARIO_PER_INHABITANT, "gap": SCENARIO_GAP, "levels": {},
+    }
+    for level in levels:
+        if level.layer not in scenarios.per_inhabitant:
+            continue
+        per = scenarios.per_inhabitant[level.layer]
+        gap = scenarios.gap[level.layer]
+        inhabited = np.asarray(level.values[POPULATION], dtype=float) > 0
+        classes = {}
+        for kind, array in (("per", per), ("gap", gap)):
+            considered = np.asarray(array, dtype=float)[inhabited].reshape(-1)
+            finite = considered[np.isfinite(considered)]
+            breaks = class_breaks(finite, len(palette), share if kind == "per" else 0.0)
+            classes[kind] = {
+                "breaks": breaks, "colours": class_colours(len(breaks) + 1, palette),
+                # the spread to the median means nothing for a change in %: not shown
+                "spread": round(relative_spread(finite), 4) if kind == "per" else 0,
+                "range": [float(finite.min()), float(finite.max())] if finite.size else [],
+            }
+        out["levels"][level.layer] = {
+            "per": encode_series(per, SCENARIO_PER_INHABITANT, level.layer),
+            "gap": encode_series(gap, SCENARIO_GAP, "scenarios"),
+            "classes": classes,
+        }
+    return out
+
+
+def _hourly_payload(hourly: MapHourly) -> dict[str, Any]:
+    """The heat-map's data: its column, the months measured and approximated, and per level
+    the 288 cells (months x hours) of each territory (:func:`encode_series`)."""
+    return {
+        "column": HOURLY_COLUMN,
+        "measured": hourly.measured_months,
+        "approximated": [m for m in range(1, 13) if m not in hourly.measured_months],
+        "levels": {layer: encode_series(values, HOURLY_COLUMN, layer)
+                   for layer, values in hourly.values.items()},
+    }
+
+
 def encode_texts(values: Any) -> dict[str, Any]:
     """A text column as its distinct values (``u``, sorted; None is "") and one index per row
     (``i``)."""
@@ -821,7 +939,8 @@ def build_map(
     levels: list[MapLevel], definition: dict[str, Any], *, assets: str = "inline",
     tolerance_m: float = 60.0, points: list[MapPoints] | None = None, subtitle: str = "",
     tiles: str | None = None, sources: str = "", national: float | None = None,
-    orientation: bool = True,
+    orientation: bool = True, scenarios: MapScenarios | None = None,
+    hourly: MapHourly | None = None,
 ) -> str:
     """Build the map's HTML.
 
@@ -854,6 +973,12 @@ def build_map(
     orientation
         Draw the orientation layer (coast, rivers, préfectures and sous-préfectures:
         :mod:`territory.orientation`) around the map's territories.
+    scenarios
+        The run's scenarios: a scenario and year selector (``static/map-scenarios.js``, in the
+        page only then), the choropleth of the chosen projection and the popups' trajectory.
+        None (a run without scenarios): the page has none of it.
+    hourly
+        Use-phase emissions by month x hour: a heat-map in the popups of the levels it has.
 
     Returns
     -------
@@ -901,21 +1026,31 @@ def build_map(
         # Leaflet inserts attributions as HTML: escaped here, so the text stays text
         "attribution": html.escape(sources),
     }
+    if hourly is not None and hourly.values:
+        payload["hourly"] = _hourly_payload(hourly)
+        payload["columns"] |= _columns_payload([HOURLY_COLUMN], "communes")
+    if scenarios is not None:
+        payload["scenarios"] = _scenario_payload(scenarios, levels, definition)
+        payload["columns"] |= _columns_payload(SCENARIO_LABELS, "scenarios")
+        payload["columns"] |= _columns_payload([SCENARIO_PER_INHABITANT], "communes")
     # sent as a JSON data block read by JSON.parse: V8 parses JSON much faster than the same
     # data written as a JavaScript literal, and the HTML parser does not tokenise it as script.
     # Every "<" is escaped (\u003c, which JSON.parse restores): no "</script>" nor "<!--" in
     # a name can end or alter the block
     data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
-    return _page(definition["title"], data, assets)
+    return _page(definition["title"], data, assets, scenarios=scenarios is not None)
 
 
-def _page(title: str, data: str, assets: str) -> str:
+def _page(title: str, data: str, assets: str, *, scenarios: bool = False) -> str:
     """The HTML document: ``templates/map.html.j2`` with Leaflet (inlined or from the CDN),
     ``static/map.css``, the JSON data block and ``static/map.js``.
 
     The large parts (Leaflet, the data) are template variables, never template source: Jinja
     neither compiles them nor reads a "{{" in them as syntax. Every other variable is escaped.
     The page has fixed element ids and no time stamp: the same inputs give the same bytes.
+    ``scenarios``: the scenario selector's script and style (``static/map-scenarios.js`` and
+    ``.css``) come with the map's (the script before map.js, which calls it before building
+    the polygons); a page without scenarios does not carry them.
     """
     from jinja2 import Environment
     from markupsafe import Markup
@@ -923,6 +1058,10 @@ def _page(title: str, data: str, assets: str) -> str:
     context: dict[str, Any] = {"title": title, "data": Markup(data),
                                "map_css": _inline(_front_end_file("static", "map.css"), "style"),
                                "map_js": _inline(_front_end_file("static", "map.js"), "script")}
+    if scenarios:
+        context.update(
+            scenario_css=_inline(_front_end_file("static", "map-scenarios.css"), "style"),
+            scenario_js=_inline(_front_end_file("static", "map-scenarios.js"), "script"))
     if assets == "cdn":
         context["leaflet_cdn"] = LEAFLET_CDN
     else:

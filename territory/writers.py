@@ -28,7 +28,15 @@ from territory.columns import Column, catalogue
 from territory.database import fetch_value
 from territory.errors import PipelineError
 from territory.geopackage import save_layers_geopackage
-from territory.mapping import MapLevel, MapPoints, build_map, map_columns
+from territory.mapping import (
+    HOURLY_COLUMN,
+    MapHourly,
+    MapLevel,
+    MapPoints,
+    MapScenarios,
+    build_map,
+    map_columns,
+)
 from territory.overseas import OVERSEAS_TERRITORIES, OverseasTerritory
 from territory.registries.specs import map_point_layers, point_layers
 from territory.scenarios import SCENARIOS_LAYER, scenarios_layer_sql
@@ -218,8 +226,74 @@ def write_map(
     definition = {**definition, "points": map_point_layers(definition.get("points", []))}
     html = build_map(levels, definition, assets=settings.map_assets, tolerance_m=settings.tolerance_m,
                      points=map_points(con, definition, departement), subtitle=subtitle,
-                     tiles=settings.map_tiles, sources=sources, national=national)
+                     tiles=settings.map_tiles, sources=sources, national=national,
+                     scenarios=map_scenarios(con, levels) if settings.scenarios else None,
+                     hourly=map_hourly(con, levels))
     path.write_text(html, encoding="utf-8")
+
+
+def _positions(level: MapLevel) -> dict[str, int]:
+    return {code: i for i, code in enumerate(level.codes)}
+
+
+def map_scenarios(con: duckdb.DuckDBPyConnection, levels: list[MapLevel]) -> MapScenarios:
+    """The mart ``scenarios`` arranged for the map: per level, footprint per inhabitant
+    (footprint_tco2e x 1000 / the level's population, as footprint_kgco2e_per_inhabitant; 0
+    where nobody lives) and change vs the baseline, by territory x scenario x year."""
+    scenarios = con.cursor().execute(
+        "SELECT scenario, any_value(scenario_title) FROM scenarios GROUP BY scenario "
+        "ORDER BY scenario <> 'baseline', min(rowid)").fetchall()
+    names = [str(name) for name, _ in scenarios]
+    years = [int(y) for (y,) in con.cursor().execute(
+        "SELECT DISTINCT year FROM scenarios ORDER BY year").fetchall()]
+    per: dict[str, np.ndarray] = {}
+    gap: dict[str, np.ndarray] = {}
+    for level in levels:
+        rows = con.cursor().execute(
+            "SELECT code_insee, scenario, year, footprint_tco2e, footprint_vs_baseline_pct "
+            "FROM scenarios WHERE level = ?", [level.layer]).fetchnumpy()
+        position = _positions(level)
+        index = np.array([position.get(c, -1) for c in rows["code_insee"]], dtype=np.int64)
+        which = {name: k for k, name in enumerate(names)}
+        s = np.array([which[name] for name in rows["scenario"]], dtype=np.int64)
+        y = np.searchsorted(np.array(years), rows["year"])
+        keep = index >= 0
+        footprint = np.full((len(level.codes), len(names), len(years)), np.nan)
+        change = np.full_like(footprint, np.nan)
+        footprint[index[keep], s[keep], y[keep]] = np.asarray(rows["footprint_tco2e"], dtype=float)[keep]
+        change[index[keep], s[keep], y[keep]] = np.asarray(
+            rows["footprint_vs_baseline_pct"], dtype=float)[keep]
+        population = np.asarray(level.values["population"], dtype=float)[:, None, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per[level.layer] = np.where(population > 0, footprint * 1000 / population,
+                                        np.where(np.isfinite(footprint), 0.0, np.nan))
+        gap[level.layer] = change[:, 1:, :]
+    return MapScenarios(names=names, titles=[str(title) for _, title in scenarios], years=years,
+                        per_inhabitant=per, gap=gap)
+
+
+def map_hourly(con: duckdb.DuckDBPyConnection, levels: list[MapLevel]) -> MapHourly:
+    """The mart ``hourly`` arranged for the heat-map: per level it has (régions, départements,
+    EPCI; not the communes: 288 numbers each would weigh on the map), territory x month x
+    hour; and the months whose grid intensity is measured (mart ``hourly_profiles``)."""
+    values: dict[str, np.ndarray] = {}
+    for level in levels:
+        rows = con.cursor().execute(
+            f"SELECT code_insee, month, hour, {HOURLY_COLUMN} AS v FROM hourly WHERE level = ?",
+            [level.layer]).fetchnumpy()
+        if not len(rows["v"]):
+            continue
+        position = _positions(level)
+        index = np.array([position.get(c, -1) for c in rows["code_insee"]], dtype=np.int64)
+        keep = index >= 0
+        grid = np.full((len(level.codes), 12, 24), np.nan)
+        grid[index[keep], np.asarray(rows["month"])[keep] - 1, np.asarray(rows["hour"])[keep]] = \
+            np.asarray(rows["v"], dtype=float)[keep]
+        values[level.layer] = grid
+    measured = [int(m) for (m,) in con.cursor().execute(
+        "SELECT DISTINCT month FROM hourly_profiles WHERE origin <> 'approximated' "
+        "ORDER BY month").fetchall()]
+    return MapHourly(values=values, measured_months=measured)
 
 
 #: how many territories a map's subtitle names before "et N autres"

@@ -1456,3 +1456,227 @@ def test_map_44_legend_fold_follows_a_resize(run_44: Path, browser: Any) -> None
         opened.assert_clean()
     finally:
         opened.page.context.close()
+
+
+# ---------------------------------------------------------------- scenarios and hourly heat-map
+
+#: the scenarios of the scenario map (the baseline is always added)
+MAP_SCENARIOS = ("sobriety", "combined")
+
+
+@pytest.fixture(scope="module")
+def run_44_scenarios(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Output folder of `territory run --departement 44 --scenario sobriety --scenario combined`,
+    shared by the module's scenario tests."""
+    from territory.run import run_pipeline
+    from territory.settings import RunSettings
+
+    out = tmp_path_factory.mktemp("run44scen") / "out"
+    run_pipeline(RunSettings(out_dir=out, departements=("44",), scenarios=MAP_SCENARIOS,
+                             progress=False))
+    return out
+
+
+def _scenario_rows(out: Path, level: str, code: str) -> list[dict[str, str]]:
+    with (out / "scenarios.csv").open(encoding="utf-8", newline="") as handle:
+        return [r for r in csv.DictReader(handle) if r["level"] == level and r["code_insee"] == code]
+
+
+def _shown(value: float) -> tuple[float, float]:
+    """A true value and the largest gap to it that a map amount may show: the display's
+    rounding (no decimal from 100 on, else the catalogue's one) plus the 0.1 step sent."""
+    decimals = 0 if abs(value) >= 100 else 1
+    return value, 0.5 * 10 ** -decimals + 0.05 + 1e-9
+
+
+def _number(text: str) -> float:
+    return float(_text(text).replace(" ", "").replace("\u2212", "-").replace(",", ".").rstrip("%"))
+
+
+_LEGEND_CLASSES = """() => [...document.querySelectorAll('.territory-legend > div')]
+    .filter(d => d.querySelector('i')).map(d => [d.querySelector('i').style.background, d.textContent])"""
+
+_FILL = """(code) => { const g = window.territoryMap.groups[0], l = g.territoryLevel;
+    return g.getLayers().find(p => l.codes[p.featureIndex] === code).options.fillColor; }"""
+
+_FILLS = """() => window.territoryMap.groups[0].getLayers().map(p => p.options.fillColor)"""
+
+
+def test_scenario_selector_offers_the_french_titles(run_44_scenarios: Path, open_map: Any) -> None:
+    """The selector lists the run's scenarios by their French titles (baseline first, as in
+    scenarios.csv) and the years 2025...2050; the projection is shown at opening."""
+    opened = open_map(run_44_scenarios / "map.html")
+    opened.drawn_s()
+    titles = list(dict.fromkeys(r["scenario_title"] for r in _scenario_rows(run_44_scenarios, "communes", NANTES[0])))
+    assert titles[0] == "Tendanciel (sans action)" and len(titles) == 1 + len(MAP_SCENARIOS)
+    page = opened.page
+    assert page.locator(".territory-scenario label").first.inner_text().startswith("Scénario")
+    assert page.locator(".territory-scenario-select option").all_inner_texts() == titles
+    assert page.locator(".territory-year-select option").all_inner_texts() == [str(y) for y in range(2025, 2051, 5)]
+    assert page.locator(".territory-scenario-kind option").all_inner_texts() == [
+        "Empreinte par habitant (kgCO₂e/hab./an)", "Écart au tendanciel (%)"]
+    assert page.locator(".territory-legend-scenario").inner_text().startswith("Tendanciel (sans action), 2025")
+    _assert_painted(opened.evaluate(_CANVAS_STATS))
+    opened.assert_clean()
+
+
+def test_scenario_year_and_scenario_recolour_with_fixed_classes(run_44_scenarios: Path,
+                                                               open_map: Any) -> None:
+    """Changing the year or the scenario repaints the communes (Nantes: its class follows its
+    projected footprint per inhabitant) while the legend's classes stay the same."""
+    opened = open_map(run_44_scenarios / "map.html")
+    opened.drawn_s()
+    page = opened.page
+    legend = opened.evaluate(_LEGEND_CLASSES)
+    assert len(legend) >= 3
+    breaks = opened.evaluate("window.territoryMap.groups[0].territoryLevel.breaks")
+    colours = opened.evaluate("window.territoryMap.groups[0].territoryLevel.colours")
+    population = float(_csv_row(run_44_scenarios, NANTES[0])["population"])
+    rows = {(r["scenario"], int(r["year"])): r for r in _scenario_rows(run_44_scenarios, "communes", NANTES[0])}
+
+    def expected(scenario: str, year: int) -> str:
+        per = round(float(rows[(scenario, year)]["footprint_tco2e"]) * 1000 / population, 1)
+        return colours[sum(per > b for b in breaks)]
+
+    x, y = opened.screen_point(0, NANTES[0])
+    # the canvas overhangs the map (Leaflet's padding): the point is taken to its own pixels
+    pixel = f"""() => {{ const c = document.querySelector('.leaflet-overlay-pane canvas'), b = c.getBoundingClientRect();
+        const m = window.territoryMap.map.getContainer().getBoundingClientRect(), k = c.width / b.width;
+        const d = c.getContext('2d').getImageData(Math.round((m.left + {x} - b.left) * k), Math.round((m.top + {y} - b.top) * k), 1, 1).data;
+        return [d[0], d[1], d[2]]; }}"""
+
+    def painted(hex_colour: str) -> bool:
+        """Nantes' pixel on the canvas carries that class colour (up to rounding)."""
+        rgb = [int(hex_colour[k:k + 2], 16) for k in (1, 3, 5)]
+        return all(abs(a - b) <= 3 for a, b in zip(opened.evaluate(pixel), rgb, strict=True))
+
+    # at opening the canvas already shows the projection (baseline, 2025), not the indicator
+    assert opened.evaluate(_FILL, NANTES[0]) == expected("baseline", 2025)
+    assert painted(expected("baseline", 2025))
+    before = (opened.evaluate(_FILLS), opened.evaluate(pixel))
+    page.select_option(".territory-year-select", label="2050")
+    page.wait_for_timeout(150)
+    assert opened.evaluate(_FILL, NANTES[0]) == expected("baseline", 2050) != expected("baseline", 2025)
+    after_year = (opened.evaluate(_FILLS), opened.evaluate(pixel))
+    assert after_year[1] != before[1] and painted(expected("baseline", 2050)), "the canvas was not repainted"
+    assert opened.evaluate(_LEGEND_CLASSES) == legend
+    page.select_option(".territory-scenario-select", label="Combiné")
+    page.wait_for_timeout(150)
+    assert opened.evaluate(_FILL, NANTES[0]) == expected("combined", 2050)
+    fills = opened.evaluate(_FILLS)
+    assert sum(a != b for a, b in zip(fills, after_year[0], strict=True)) > 0
+    assert opened.evaluate(_LEGEND_CLASSES) == legend
+    assert page.locator(".territory-legend-scenario").inner_text().startswith("Combiné, 2050")
+    # the change vs the baseline has its own fixed classes, named in the legend's title
+    page.select_option(".territory-scenario-kind", index=1)
+    assert page.locator(".territory-legend-title").inner_text().startswith("Écart au tendanciel (%)")
+    # an indicator of the list leaves the projection; the selector brings it back
+    page.select_option(".territory-indicator select", "displaced_tco2e")
+    assert page.locator(".territory-legend-title").inner_text().startswith("Pollution déplacée")
+    assert page.locator(".territory-legend-scenario").count() == 0
+    page.select_option(".territory-scenario-kind", index=0)
+    assert opened.evaluate(_FILL, NANTES[0]) == expected("combined", 2050)
+    assert opened.evaluate(_LEGEND_CLASSES) == legend
+    opened.assert_clean()
+
+
+def test_scenario_popup_trajectory_matches_scenarios_csv(run_44_scenarios: Path,
+                                                         open_map: Any) -> None:
+    """Nantes' popup, scenario "Combiné" and year 2030 chosen: the trajectory's footprint per
+    inhabitant (baseline and scenario, 2025-2050) and change vs baseline are scenarios.csv's to
+    the precision shown, and the chosen year's change is stated."""
+    opened = open_map(run_44_scenarios / "map.html")
+    opened.drawn_s()
+    page = opened.page
+    page.select_option(".territory-scenario-select", label="Combiné")
+    page.select_option(".territory-year-select", label="2030")
+    x, y = opened.screen_point(0, NANTES[0])
+    page.mouse.click(x, y)
+    block = page.locator(".leaflet-popup .territory-trajectory")
+    block.wait_for(state="attached", timeout=10_000)
+    assert block.locator("h3").inner_text() == "Trajectoire 2025–2050 : Combiné"
+    assert block.locator("th").all_inner_texts() == ["Année", "Tendanciel (sans action)", "Combiné", "Écart au tendanciel"]
+    population = float(_csv_row(run_44_scenarios, NANTES[0])["population"])
+    rows = {(r["scenario"], int(r["year"])): r for r in _scenario_rows(run_44_scenarios, "communes", NANTES[0])}
+    table = block.locator("tr[data-year]").evaluate_all(
+        "rs => rs.map(r => [...r.cells].map(c => c.textContent))")
+    assert [int(r[0]) for r in table] == list(range(2025, 2051, 5))
+    for year_text, base_text, combined_text, gap_text in table:
+        year = int(year_text)
+        for text, scenario in ((base_text, "baseline"), (combined_text, "combined")):
+            value, tolerance = _shown(float(rows[(scenario, year)]["footprint_tco2e"]) * 1000 / population)
+            assert abs(_number(text) - value) <= tolerance, (year, scenario, text, value)
+        gap = float(rows[("combined", year)]["footprint_vs_baseline_pct"])
+        assert abs(_number(gap_text) - gap) <= 0.05 + 0.05 + 1e-9, (year, gap_text, gap)
+    chosen = block.locator("tr.territory-trajectory-chosen td").first.inner_text()
+    assert chosen == "2030"
+    gap_2030 = float(rows[("combined", 2030)]["footprint_vs_baseline_pct"])
+    assert gap_2030 < 0
+    stated = block.locator(".territory-trajectory-gap").inner_text()
+    assert stated.startswith("Écart au tendanciel en 2030 : \u2212")
+    assert abs(_number(stated.split(" : ")[1]) - gap_2030) <= 0.1
+    assert block.locator("svg.territory-sparkline polyline").count() == 2
+    opened.assert_clean()
+
+
+def test_map_without_scenarios_has_no_selector(run_44: Path, open_map: Any) -> None:
+    """A run without scenarios: no selector, no scenario script in the page, no trajectory."""
+    html = (run_44 / "map.html").read_text(encoding="utf-8")
+    assert "territory-scenario" not in html and '"scenarios":' not in html
+    opened = open_map(run_44 / "map.html")
+    opened.drawn_s()
+    assert opened.page.locator(".territory-scenario").count() == 0
+    assert opened.evaluate("window.territoryMap.scenarios === undefined")
+    texts = opened.evaluate("""() => { const g = window.territoryMap.groups[0], l = g.territoryLevel;
+        return window.territoryMap.popupContent(l, l.codes.indexOf('44109')).textContent; }""")
+    assert "Trajectoire" not in texts
+    opened.assert_clean()
+
+
+def test_departement_popup_heat_map_matches_hourly_csv(run_44: Path, open_map: Any) -> None:
+    """The département's popup has the 24 h x 12 months heat-map of use-phase emissions: 288
+    cells whose values are hourly.csv's to the precision shown, and a caption naming the months
+    measured; communes have none (kept out of the map to keep it small)."""
+    opened = open_map(run_44 / "map.html")
+    opened.drawn_s()
+    opened.page.locator(".leaflet-control-layers label", has_text="Départements").click()
+    x, y = opened.screen_point(2, "44")
+    opened.page.mouse.click(x, y)
+    block = opened.page.locator(".leaflet-popup .territory-heatmap")
+    block.wait_for(state="attached", timeout=10_000)
+    assert block.locator("h3").inner_text() == "Quand l’électricité est consommée"
+    cells = block.locator("rect").evaluate_all(
+        "rs => rs.map(r => [Number(r.dataset.month), Number(r.dataset.hour), r.textContent, r.getAttribute('fill')])")
+    assert len(cells) == 288
+    assert sorted((m, h) for m, h, _, _ in cells) == [(m, h) for m in range(1, 13) for h in range(24)]
+    with (run_44 / "hourly.csv").open(encoding="utf-8", newline="") as handle:
+        expected = {(int(r["month"]), int(r["hour"])): float(r["use_tco2e"]) for r in csv.DictReader(handle)
+                    if r["level"] == "departements" and r["code_insee"] == "44"}
+    assert len(expected) == 288
+    for month, hour, title, _ in cells:
+        assert title.endswith(" tCO₂e/an"), title
+        value, tolerance = _shown(expected[(month, hour)])
+        shown = _number(title.split(" : ")[1].removesuffix(" tCO₂e/an"))
+        assert abs(shown - value) <= tolerance, (month, hour, title, expected[(month, hour)])
+    # the darkest cell is the largest: colours follow the values
+    palette = opened.evaluate("window.territoryMap.data.palette")
+    largest = max(expected, key=expected.__getitem__)
+    assert next(c[3] for c in cells if (c[0], c[1]) == largest) == palette[-1]
+    manifest = json.loads((run_44 / "manifest.json").read_text(encoding="utf-8"))
+    grid = manifest["hourly"]["grid_intensity"]
+    caption = block.locator(".territory-note").last.inner_text()
+    if grid["approximated_months"]:
+        assert "approchés" in caption and "décembre" in caption, caption
+        assert grid["measured_months"] == [12]
+    assert opened.evaluate("""() => { const g = window.territoryMap.groups[0], l = g.territoryLevel;
+        return window.territoryMap.popupContent(l, l.codes.indexOf('44109')).querySelector('.territory-heatmap'); }""") is None
+    opened.assert_clean()
+
+
+def test_scenario_map_size(run_44: Path, run_44_scenarios: Path) -> None:
+    """The selector's data are compact: two scenarios and the baseline add at most a quarter
+    to the département's map (the sizes are printed for the record)."""
+    base = (run_44 / "map.html").stat().st_size
+    with_scenarios = (run_44_scenarios / "map.html").stat().st_size
+    print(f"map.html, département 44: {base:,} bytes; with {len(MAP_SCENARIOS)} scenarios: {with_scenarios:,}")
+    assert base < with_scenarios <= 1.25 * base

@@ -38,6 +38,20 @@ function decodeColumn(c, n) {
   (c.n || []).forEach(function(j) { out[j] = null; });
   return out;
 }
+// rows of numbers, one per territory (mapping.encode_series): each row's first value then the
+// differences to the previous one; rows listed in n are missing
+function series(c, n) {
+  var v = varints(c.v), k = c.k, values = new Float64Array(n * k), missing = new Uint8Array(n);
+  for (var i = 0; i < n; i++) {
+    for (var j = 0, x = 0; j < k; j++) { x += v[i * k + j]; values[i * k + j] = x / c.s; }
+  }
+  (c.n || []).forEach(function(j) { missing[j] = 1; });
+  return {k: k, values: values, missing: missing, decoded: true};
+}
+// what other scripts of the page (static/map-scenarios.js) plug in: the values the polygons
+// are painted with (null: the indicator's), blocks added to popups and to the legend, and
+// functions told when an indicator is chosen
+var hooks = {values: null, popup: [], legend: [], indicator: []};
 // a level's columns are decoded when it is first used (drawn, searched or recoloured)
 function decodeLevel(level) {
   if (level.decoded) return level;
@@ -193,8 +207,56 @@ function driversBlock(level, i) {
     'territory-note'));
   return div;
 }
+// ---- "when the electricity is used": use-phase emissions by month (rows) and local hour
+// (columns) of hourly.csv, for the levels that have them (régions, départements, EPCI)
+var HOURLY = data.hourly || null;
+function monthName(m, form) {
+  return new Intl.DateTimeFormat('fr-FR', {month: form, timeZone: 'UTC'}).format(new Date(Date.UTC(2001, m - 1, 15)));
+}
+function hourlyCells(level, i) {
+  var h = HOURLY && HOURLY.levels[level.layer];
+  if (!h) return null;
+  if (!h.decoded) h = HOURLY.levels[level.layer] = series(h, level.codes.length);
+  return h.missing[i] ? null : h.values.subarray(i * h.k, (i + 1) * h.k);
+}
+function heatMap(level, i) {
+  var cells = hourlyCells(level, i);
+  if (!cells) return null;
+  var column = HOURLY.column, m = meta(column), lo = Infinity, hi = -Infinity, P = data.palette;
+  for (var k = 0; k < cells.length; k++) { lo = Math.min(lo, cells[k]); hi = Math.max(hi, cells[k]); }
+  var div = el('div', undefined, 'territory-heatmap');
+  div.appendChild(el('h3', 'Quand l’électricité est consommée'));
+  div.appendChild(el('div', m.label + ' (' + m.unit + ') par mois et heure locale, de ' + amount(column, lo) + ' (clair) à '
+    + amount(column, hi) + ' (foncé) par case', 'territory-note'));
+  var W = 10, H = 9, left = 34, top = 11, approx = {};
+  HOURLY.approximated.forEach(function(x) { approx[x] = true; });
+  var s = svg('svg', {width: left + 24 * W + 12, height: top + 12 * H + 2, role: 'img', 'class': 'territory-heatmap-grid'});
+  [0, 6, 12, 18, 23].forEach(function(h) {
+    var t = svg('text', {x: left + h * W + W / 2, y: 8, 'text-anchor': 'middle'}); t.textContent = h + ' h'; s.appendChild(t);
+  });
+  for (var month = 1; month <= 12; month++) {
+    var label = svg('text', {x: left - 3, y: top + (month - 1) * H + H - 1, 'text-anchor': 'end'});
+    label.textContent = monthName(month, 'short') + (approx[month] ? '*' : '');
+    s.appendChild(label);
+    for (var hour = 0; hour < 24; hour++) {
+      var v = cells[(month - 1) * 24 + hour], c = hi > lo ? Math.min(P.length - 1, Math.floor((v - lo) / (hi - lo) * P.length)) : 0;
+      var r = svg('rect', {x: left + hour * W, y: top + (month - 1) * H, width: W, height: H, fill: P[c], 'data-month': month, 'data-hour': hour});
+      var title = svg('title', {}); title.textContent = monthName(month, 'long') + ', ' + hour + ' h : ' + withUnit(column, v);
+      r.appendChild(title); s.appendChild(r);
+    }
+  }
+  div.appendChild(s);
+  var measured = HOURLY.measured.map(function(x) { return monthName(x, 'long'); }).join(', ');
+  if (HOURLY.approximated.length) {
+    div.appendChild(el('div', (measured ? 'Intensité carbone du réseau mesurée (RTE éCO2mix) en ' + measured + ' ; les autres mois (*) sont '
+      : 'Intensité carbone du réseau : tous les mois (*) sont ') + 'approchés à partir des mois mesurés (voir la méthodologie).', 'territory-note'));
+  }
+  return div;
+}
 // popups are panned clear of the title and search box (top left) and of the legend
-var POPUP_OPTIONS = {maxWidth: 340, minWidth: 280, autoPanPaddingTopLeft: L.point(20, 190), autoPanPaddingBottomRight: L.point(20, 40)};
+// and scroll when taller than the window (a territory's popup with its heat-map and trajectory)
+var POPUP_OPTIONS = {maxWidth: 340, minWidth: 280, maxHeight: Math.max(300, window.innerHeight - 260),
+  autoPanPaddingTopLeft: L.point(20, 190), autoPanPaddingBottomRight: L.point(20, 40)};
 function keepNumbers(text) { return text.replace(/(\d) (\d)/g, '$1\u202f$2'); }
 function popupContent(level, i) {
   var div = el('div', undefined, 'territory-popup'), per = val(level, POPUP.compared, i);
@@ -225,6 +287,8 @@ function popupContent(level, i) {
       return [p[1], val(level, p[0], i), p[2], withUnit(p[0], val(level, p[0], i))];
     }), 280));
   }
+  var heat = heatMap(level, i);
+  if (heat) div.appendChild(heat);
   var registry = (POPUP.equipment || []).filter(function(c) { return val(level, c, i) > 0; });
   if (registry.length) {
     div.appendChild(el('h3', 'Équipements recensés'));
@@ -268,6 +332,7 @@ function popupContent(level, i) {
     ], 280));
     cmp.lines.forEach(function(line) { div.appendChild(el('div', line, 'territory-note territory-rank')); });
   }
+  hooks.popup.forEach(function(block) { var b = block(level, i); if (b) div.appendChild(b); });
   return div;
 }
 var base = {}, groups = [], first = null;
@@ -276,7 +341,8 @@ function weightOf(level) { return level.layer === 'communes' ? 0.3 : 0.8; }
 function build(group) {
   if (group.territoryBuilt) return;
   group.territoryBuilt = true;
-  var level = decodeLevel(group.territoryLevel), features = decode(level.geometry), values = level.values[data.indicator];
+  var level = decodeLevel(group.territoryLevel), features = decode(level.geometry);
+  var values = hooks.values ? hooks.values(level) : level.values[data.indicator];
   group.territoryLayers = [];
   features.forEach(function(polys, i) {
     // noClip: clipping every ring to the view at each redraw costs more than drawing the
@@ -354,6 +420,7 @@ legend.update = function(level) {
     else txt.textContent = fmtb.format(lows[i]) + ' – ' + fmtb.format(highs[i]);
     line.appendChild(sw); line.appendChild(txt); div.appendChild(line);
   }
+  hooks.legend.forEach(function(block) { block(div, level); });
   var n = level.codes.length, range = level.range || [];
   if (range.length && range[0] !== range[1]) {
     // the spread in the indicator's unit: how far apart the lightest and darkest territories are
@@ -606,6 +673,7 @@ map.on('baselayerchange', function(e) { legend.update(e.layer.territoryLevel); }
 function showIndicator(column) {
   var ind = data.indicators.filter(function(x) { return x.column === column; })[0];
   if (!ind) return;
+  hooks.indicator.forEach(function(told) { told(column); });
   data.indicator = ind.column; data.indicatorLabel = ind.label; data.unit = ind.unit;
   var select = document.querySelector('.territory-indicator select');
   if (select && select.value !== column) select.value = column;
@@ -783,6 +851,14 @@ map.on('resize', function() {
   var folded = legendFolds(last.frame);
   if (folded !== last.folded) { legend.setCollapsed(folded); last.folded = folded; }
 });
+window.territoryMap = {map: map, groups: groups, data: data, showIndicator: showIndicator, pointGroups: pointGroups,
+  searchCommunes: searchCommunes, searchTerritories: searchTerritories, focusFeature: focusFeature,
+  popupContent: popupContent, legend: legend, orientation: orientation, hooks: hooks, series: series,
+  decodeLevel: decodeLevel, colour: colour, meta: meta, withUnit: withUnit, amount: amount, signedPct: signedPct,
+  el: el, svg: svg};
+// scripts placed before this one (static/map-scenarios.js) plug in here, before any polygon is
+// built: the opening view is drawn once, with what they chose
+(window.territoryPlugins || []).forEach(function(plugin) { plugin(window.territoryMap); });
 if (first) {
   // frame the view before adding the polygons, without animation: they are projected and
   // drawn once (adding them first, then fitting, projected and drew them all twice)
@@ -798,7 +874,4 @@ if (data.insets.length) fitLabels();
 // registry layers shown at opening go on the map once it is framed: added before, they made
 // the map draw at its initial view first (about 0.3 s more for all of France)
 pointGroups.forEach(function(g) { if (g.territoryPoints.shown) g.addTo(map); });
-window.territoryMap = {map: map, groups: groups, data: data, showIndicator: showIndicator, pointGroups: pointGroups,
-  searchCommunes: searchCommunes, searchTerritories: searchTerritories, focusFeature: focusFeature,
-  popupContent: popupContent, legend: legend, orientation: orientation};
 })();
