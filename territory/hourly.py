@@ -23,10 +23,10 @@ HOURLY_MAX_COMMUNES = 5000
 
 _COMMUNES = """
     SELECT 'communes' AS level, c.code_insee, s.month, s.hour,
-        sum(c.use_kwh * s.annual_share) AS use_kwh,
-        sum(c.use_kwh * s.annual_share * s.tco2e_per_kwh) AS use_tco2e,
-        sum(c.registries_kwh * s.annual_share) AS registries_kwh,
-        sum(c.registries_kwh * s.annual_share * s.tco2e_per_kwh) AS registries_tco2e
+        exact_sum(c.use_kwh * s.annual_share) AS use_kwh,
+        exact_sum(c.use_kwh * s.annual_share * s.tco2e_per_kwh) AS use_tco2e,
+        exact_sum(c.registries_kwh * s.annual_share) AS registries_kwh,
+        exact_sum(c.registries_kwh * s.annual_share * s.tco2e_per_kwh) AS registries_tco2e
     FROM hourly_communes AS c
     JOIN hourly_profiles AS s USING (profile)
     GROUP BY ALL

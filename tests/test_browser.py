@@ -916,7 +916,8 @@ def test_default_map_offers_no_empty_registry_indicator(run_44: Path, open_map: 
     options = opened.page.locator(".territory-indicator select option").all_inner_texts()
     assert not any(o.startswith(("Sites d'antennes", "Centres de données implantés",
                                  "Infrastructures connectées")) for o in options), options
-    assert opened.evaluate(_POINTS_STATE)["overlays"] == []
+    # no registry overlay: only the orientation layer ("Repères")
+    assert opened.evaluate(_POINTS_STATE)["overlays"] == ["Repères"]
     opened.assert_clean()
 
 

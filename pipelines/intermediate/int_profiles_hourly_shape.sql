@@ -19,7 +19,9 @@ grid as (
     select
         g.*,
         d.days,
-        sum(g.gco2_per_kwh * d.days) over () / sum(d.days) over () as mean_gco2_per_kwh,
+        -- summed as exact decimals: the same bits whatever the order of the rows
+        sum((g.gco2_per_kwh * d.days)::decimal(38, 12)) over ()::double / sum(d.days) over ()
+            as mean_gco2_per_kwh,
         row_number() over (partition by g.month order by g.gco2_per_kwh, g.hour) as rank_in_month
     from stg_grid_intensity as g
     join days as d using (month)
@@ -45,7 +47,7 @@ final as (
         profile,
         month,
         hour,
-        weight / sum(weight) over (partition by profile) as annual_share,
+        weight / (sum(weight::decimal(38, 12)) over (partition by profile))::double as annual_share,
         intensity_weight,
         factor('electricity.kgco2e_per_kwh') / 1000 * intensity_weight as tco2e_per_kwh,
         gco2_per_kwh,

@@ -43,10 +43,10 @@ final as (
         l.code_insee,
         s.month,
         s.hour,
-        sum(l.use_kwh * s.annual_share) as use_kwh,
-        sum(l.use_kwh * s.annual_share * s.tco2e_per_kwh) as use_tco2e,
-        sum(l.registries_kwh * s.annual_share) as registries_kwh,
-        sum(l.registries_kwh * s.annual_share * s.tco2e_per_kwh) as registries_tco2e
+        exact_sum(l.use_kwh * s.annual_share) as use_kwh,
+        exact_sum(l.use_kwh * s.annual_share * s.tco2e_per_kwh) as use_tco2e,
+        exact_sum(l.registries_kwh * s.annual_share) as registries_kwh,
+        exact_sum(l.registries_kwh * s.annual_share * s.tco2e_per_kwh) as registries_tco2e
     from levels as l
     semi join published as p using (level, code_insee)
     join int_profiles_hourly_shape as s using (profile)
