@@ -129,6 +129,13 @@ def territory_command() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "territory.cli"]
 
 
+#: the scenario case: all of France with every shipped scenario (issue: at most +50 % of the
+#: baseline run's time)
+SCENARIOS = ("sobriety", "longer-life", "refurbished", "fibre-and-switch-off", "low-carbon-hours",
+             "combined")
+SCENARIO_CASE = "territory, France, every shipped scenario"
+
+
 def cases(repeat: int, repeat_naive_national: int) -> list[Case]:
     territory = territory_command()
     naive = [sys.executable, str(NAIVE), "--out", "{out}"]
@@ -146,6 +153,8 @@ def cases(repeat: int, repeat_naive_national: int) -> list[Case]:
         ]
     return [
         Case("territory, France", [*territory, "run", "--out", "{out}", "--quiet"], repeat, True),
+        Case(SCENARIO_CASE, [*territory, "run", "--out", "{out}", "--quiet",
+                             *(f"--scenario={name}" for name in SCENARIOS)], repeat, True),
         Case("territory, 44",
              [*territory, "run", "--out", "{out}", "--quiet", "--departement", "44"], repeat, True),
         *every_layer,
@@ -428,6 +437,13 @@ def main() -> None:
             notes.append("page errors: " + "; ".join(r["page_errors"]))
         for note in notes:
             print(f"- {r['case']}: {note}")
+    by_name = {r["case"]: r for r in results}
+    if SCENARIO_CASE in by_name and "territory, France" in by_name:
+        base, scen = by_name["territory, France"], by_name[SCENARIO_CASE]
+        if base.get("wall_s") and scen.get("wall_s"):
+            print(f"\nScenario run: {scen['wall_s']:.1f} s against {base['wall_s']:.1f} s for the "
+                  f"same run without scenarios: +{(scen['wall_s'] / base['wall_s'] - 1) * 100:.0f} % "
+                  "(target: at most +50 %)")
     if national_steps:
         print("\nStep timings of `territory run` (all of France), median of "
               f"{len(national_steps)} run(s), from manifest.json `step_timings_s`:\n")

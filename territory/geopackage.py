@@ -649,10 +649,49 @@ def _write_qgis_metadata(db: sqlite3.Connection, names: Sequence[str], metadata:
         )
 
 
+_SQLITE_TYPES = {"string": "TEXT", "large_string": "TEXT", "double": "REAL", "float": "REAL",
+                 "int64": "INTEGER", "int32": "INTEGER", "bool": "BOOLEAN"}
+
+
+def _write_spatial_view(db: sqlite3.Connection, name: str, table: pa.Table, base: str,
+                        crs: str, title: str, abstract: str) -> None:
+    """``table`` (attributes, a ``code_insee`` column) as the attributes table
+    ``<name>_values`` and the spatial view ``<name>`` joining the geometry of ``base`` (GDAL
+    reads a view registered in gpkg_contents and gpkg_geometry_columns as a layer: its first
+    column, an integer, is the feature id)."""
+    values = f"{name}_values"
+    columns = [c for c in table.column_names if c != "geometry"]
+    types = [_SQLITE_TYPES.get(str(table.schema.field(c).type), "TEXT") for c in columns]
+    db.execute(f'DROP TABLE IF EXISTS "{values}"')
+    db.execute(f'CREATE TABLE "{values}" (fid INTEGER PRIMARY KEY AUTOINCREMENT, '
+               + ", ".join(f'"{c}" {t}' for c, t in zip(columns, types, strict=True)) + ")")
+    db.executemany(
+        f'INSERT INTO "{values}" ({", ".join(chr(34) + c + chr(34) for c in columns)}) '
+        f'VALUES ({", ".join("?" for _ in columns)})',
+        zip(*(table.column(c).to_pylist() for c in columns), strict=True))
+    db.execute(
+        f'CREATE VIEW "{name}" AS SELECT v.fid AS fid, b.geom AS geom, '
+        + ", ".join(f'v."{c}"' for c in columns)
+        + f' FROM "{values}" AS v JOIN "{base}" AS b ON b.code_insee = v.code_insee')
+    srs_id = int(crs.split(":")[1])
+    bounds = db.execute('SELECT min_x, min_y, max_x, max_y FROM gpkg_contents '
+                        "WHERE table_name = ?", (base,)).fetchone()
+    db.execute("INSERT OR REPLACE INTO gpkg_contents (table_name, data_type, identifier, "
+               "description, last_change, min_x, min_y, max_x, max_y, srs_id) "
+               "VALUES (?, 'features', ?, ?, ?, ?, ?, ?, ?, ?)",
+               (name, title, abstract, CONTENT_DATE, *bounds, srs_id))
+    db.execute("INSERT OR REPLACE INTO gpkg_contents (table_name, data_type, identifier, "
+               "last_change) VALUES (?, 'attributes', ?, ?)", (values, values, CONTENT_DATE))
+    db.execute("INSERT OR REPLACE INTO gpkg_geometry_columns (table_name, column_name, "
+               "geometry_type_name, srs_id, z, m) VALUES (?, 'geom', 'MULTIPOLYGON', ?, 0, 0)",
+               (name, srs_id))
+
+
 def save_layers_geopackage(
     layers: dict[str, pa.Table], path: Path, *, crs: str, metadata: dict[str, str],
     palette: Sequence[str] | None = None, min_width_share: float = 0.0,
     points: dict[str, pa.Table] | None = None, layer_crs: Mapping[str, str] | None = None,
+    views: Mapping[str, str] | None = None,
 ) -> None:
     """Write each Arrow table (with a WKB ``geometry`` column) as a GeoPackage layer, then its
     named QGIS styles and its provenance metadata.
@@ -683,13 +722,19 @@ def save_layers_geopackage(
     points
         Point layer name (``datacenters``, ``antennas``, ``infrastructure``) -> attributes and
         ``geometry`` (WKB Points); empty tables are not written.
+    views
+        Layer of ``layers`` (without geometry) -> the polygon layer whose geometry it takes by
+        ``code_insee``: written as an attributes table ``<layer>_values`` and a GeoPackage
+        spatial view ``<layer>`` (GDAL's "spatial views"), so that a layer with several rows per
+        commune (the scenarios) does not store each commune's outline again.
     """
     from pyogrio.raw import write_arrow
 
     metadata = {k: v for k, v in metadata.items() if k not in RUN_TIME_KEYS}
     points = {name: table for name, table in (points or {}).items() if table.num_rows}
-    written = [(name, table, "MultiPolygon") for name, table in layers.items()] + [
-        (name, table, "Point") for name, table in points.items()]
+    views = dict(views or {})
+    written = [(name, table, "MultiPolygon") for name, table in layers.items()
+               if name not in views] + [(name, table, "Point") for name, table in points.items()]
     crs_of = {name: (layer_crs or {}).get(name, crs) for name, _, _ in written}
     overseas_layers = [name for name in layers if overseas_layer(name)]
     with _gdal_content_date():
@@ -707,6 +752,9 @@ def save_layers_geopackage(
                                       layers.get(layer_level(name)))]
     styles += [s for name, table in points.items() for s in point_styles(name, table)]
     with closing(sqlite3.connect(path)) as db, db:
+        for name, base in views.items():
+            _write_spatial_view(db, name, layers[name], base, crs_of.get(base, crs),
+                                layer_title(name), layer_abstract(name, metadata))
         # QGIS's own table, but with styleName unbounded: some names are longer than its 30
         db.execute(
             """CREATE TABLE IF NOT EXISTS layer_styles (
@@ -735,5 +783,6 @@ def save_layers_geopackage(
                 "last_change) VALUES (?, 'attributes', ?, ?)",
                 (table, table, CONTENT_DATE),
             )
-        _write_qgis_metadata(db, [name for name, _, _ in written], metadata, crs_of, CONTENT_DATE,
-                             overseas_layers)
+        _write_qgis_metadata(db, [name for name, _, _ in written] + list(views), metadata,
+                             {**crs_of, **{v: crs_of.get(b, crs) for v, b in views.items()}},
+                             CONTENT_DATE, overseas_layers)

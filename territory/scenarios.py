@@ -331,16 +331,16 @@ def scenario_years() -> list[int]:
 
 
 def scenarios_layer_sql() -> str:
-    """The ``scenarios`` GeoPackage layer: one row per commune of the extent and scenario, the
-    footprint and its change from the baseline one column per year (WKB geometry)."""
+    """The ``scenarios`` GeoPackage layer's attributes: one row per commune of the extent and
+    scenario, the footprint and its change from the baseline one column per year (the layer is
+    a spatial view taking the ``communes`` layer's outlines)."""
     pivots = ",\n".join(
         f"max(s.{column}) FILTER (WHERE s.year = {year}) AS {column}_{year}"
         for column in ("footprint_tco2e", "footprint_vs_baseline_pct") for year in scenario_years())
     return (
         "SELECT s.code_insee, s.nom, s.scenario, s.scenario_title,\n"
-        f"{pivots},\n"
-        "any_value(ST_AsWKB(ST_Multi(c.geometry))) AS geometry\n"
-        "FROM scenarios AS s JOIN communes AS c ON c.code_insee = s.code_insee\n"
+        f"{pivots}\n"
+        "FROM scenarios AS s\n"
         "WHERE s.level = 'communes'\n"
         "GROUP BY s.code_insee, s.nom, s.scenario, s.scenario_title\n"
         "ORDER BY s.code_insee, s.scenario")

@@ -211,6 +211,7 @@ def write_geopackage(
         layers, path, crs=CRS_METROPOLE,
         min_width_share=definition.get("min_class_width_share", 0.0), metadata=metadata,
         points=points, layer_crs=layer_crs,
+        views={SCENARIOS_LAYER: "communes"} if SCENARIOS_LAYER in layers else None,
     )
     return {name: table.num_rows for name, table in {**layers, **points}.items() if table.num_rows or name in layers}
 

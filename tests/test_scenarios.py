@@ -360,3 +360,23 @@ def test_heat_recovery_is_reported_beside_the_footprint_never_subtracted(levers_
         assert heat["datacenters_heat_recovered_kwh"] <= 0.5 * base["use_kwh"]
     assert _commune(rows, "heat", 2035)["datacenters_heat_recovered_kwh"] > \
         _commune(rows, "heat", 2030)["datacenters_heat_recovered_kwh"]  # the datacenters grow
+
+
+def test_the_scenarios_layer_is_a_view_on_the_communes_outlines(gdal_validators,
+                                                               shipped_run: Path) -> None:
+    """The outlines are stored once (the communes layer); the layer is a GeoPackage spatial view
+    over an attributes table, and the file still conforms."""
+    import sqlite3
+    from contextlib import closing
+
+    from tests.test_conformance import _assert_conforms
+
+    with closing(sqlite3.connect(shipped_run / "territory.gpkg")) as db:
+        kinds = dict(db.execute("SELECT name, type FROM sqlite_master "
+                                "WHERE name IN ('scenarios', 'scenarios_values')").fetchall())
+        assert kinds == {"scenarios": "view", "scenarios_values": "table"}
+        assert db.execute("SELECT data_type, srs_id FROM gpkg_contents "
+                          "WHERE table_name = 'scenarios'").fetchone() == ("features", 2154)
+        rows = db.execute("SELECT count(*), count(DISTINCT fid) FROM scenarios").fetchone()
+    assert rows[0] == rows[1] > 0
+    _assert_conforms(gdal_validators, shipped_run / "territory.gpkg")
