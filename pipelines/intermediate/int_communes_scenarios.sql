@@ -14,15 +14,26 @@
 -- of 28 M joined rows summed as exact decimals (26 s on a département run, measured).
 with
 
-lines as (
+-- the vectors are sorted lists of structs rather than list(... order by device): an ordered
+-- aggregate keeps a sort buffer per group, about 1 GB and 4 s for 35,000 communes (measured)
+device_lists as (
     select
         code_insee,
-        list(embodied_tco2e order by device) as embodied_tco2e,
-        list(use_kwh order by device) as use_kwh,
+        list_sort(list({'device': device, 'embodied': embodied_tco2e, 'use': use_kwh})) as parts,
         coalesce(max(units) filter (where device = 'fixed_access'), 0) as fixed_lines,
         count(*) as devices_count
     from int_communes_device_footprint
     group by code_insee
+),
+
+lines as (
+    select
+        code_insee,
+        list_transform(parts, p -> p.embodied) as embodied_tco2e,
+        list_transform(parts, p -> p.use) as use_kwh,
+        fixed_lines,
+        devices_count
+    from device_lists
 ),
 
 multipliers as (
