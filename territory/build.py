@@ -438,7 +438,7 @@ def _compute(
         quarantine.setdefault(kind, []).extend(
             {"file": str(path), **row} for row in load.quarantine)
     _recode_registry_codes(loads, codes, quarantine)
-    create_registry_tables(con, loads)
+    create_registry_tables(con, loads, records)
     models = discover_models(pipelines_dir())
     staging_models = [m for m in models if m.layer == "staging"]
     with steps.step("staging models"):
