@@ -10,7 +10,8 @@ reads the file and places its points:
 
 - **duckdb**: territory's own path. ``read_registry("antennas", csv)`` reads and validates
   the file (separator, encoding and CRS sniffed, rows checked, quarantine), the rows go into
-  ``raw_registry_points`` through ``create_registry_tables``, then ``run_models`` runs the
+  ``raw_registry_points`` through ``create_registry_tables`` (which looks every point up in the
+  commune grid, unless ``--no-grid``), then ``run_models`` runs the
   ``stg_registry_points`` (WGS84 to Lambert-93) and ``int_registry_points_located`` models
   exactly as the pipeline does (DuckDB's ``SPATIAL_JOIN`` operator, a point on a border goes
   to the smaller code, a point in no commune keeps a null code);
@@ -28,7 +29,8 @@ may differ: ``within`` excludes the boundary, ``ST_Intersects`` includes it) and
 Usage::
 
     python3 benchmarks/points_join.py [--points 1000000] [--seed 42] [--repeat 3]
-        [--distribution bbox|communes] [--threads N] [--located-sql FILE] [--markdown] [--json FILE]
+        [--distribution bbox|communes] [--threads N] [--located-sql FILE] [--no-grid]
+        [--markdown] [--json FILE]
 
 Not a test. Figures are published in docs/benchmarks.md.
 """
@@ -278,6 +280,14 @@ def disagreements(duck: Path, geo: Path) -> dict[str, int]:
     return dict(zip(keys, (int(v) for v in row), strict=True))
 
 
+def _grid_size() -> str:
+    """Size of the commune grid's file, for the printout."""
+    from territory.registries.commune_grid import GRID_FILE, grid_folder
+
+    path = grid_folder() / GRID_FILE
+    return f"{path.name} {path.stat().st_size / 1e6:.2f} MB" if path.is_file() else "no grid file"
+
+
 def _median(runs: list[dict[str, Any]], key: str) -> float | None:
     values = [r[key] for r in runs if r.get(key) is not None]
     return statistics.median(values) if values else None
@@ -360,7 +370,8 @@ def driver_main(args: argparse.Namespace) -> None:
           f"insert {_fmt(_median(d, 'insert_s'))} s, "
           f"stg_registry_points {_fmt(_median(d, 'stg_s'))} s, "
           f"int_registry_points_located {_fmt(_median(d, 'located_s'))} s "
-          f"(join s = both models); commune grid: {d[0].get('grid')}")
+          f"(join s = both models); commune grid: {d[0].get('grid')} "
+          f"({_grid_size()})")
     print(f"geopandas breakdown (medians): read_csv + points_from_xy + to_crs "
           f"{_fmt(_median(g, 'read_s'))} s, communes GeoDataFrame {_fmt(_median(g, 'build_s'))} s, "
           f"sjoin {_fmt(_median(g, 'join_s'))} s, smallest code per point "

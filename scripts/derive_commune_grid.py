@@ -74,7 +74,7 @@ def communes() -> tuple[np.ndarray, np.ndarray, list]:
         run_models(con, [m for m in discover_models(pipelines_dir()) if m.name == "stg_communes"])
         table = con.execute(
             "SELECT code_insee, ST_AsWKB(geometry) AS wkb FROM stg_communes "
-            "WHERE geometry IS NOT NULL ORDER BY code_insee").fetch_arrow_table()
+            "WHERE geometry IS NOT NULL ORDER BY code_insee").to_arrow_table()
         con.close()
     geometries = shapely.from_wkb(table.column("wkb").to_pylist())
     return np.array(table.column("code_insee").to_pylist(), dtype=object), geometries, records

@@ -81,7 +81,8 @@ def grid_mismatch(records: Sequence[InputRecord], folder: Path | None = None) ->
 
 @dataclass
 class CommuneGrid:
-    """The grid's runs: Morton start, index of the run's code in ``codes`` (-1: mixed)."""
+    """The grid's runs: Morton start (uint32: 2 x 16 bits), index of the run's code in
+    ``codes`` (-1: mixed)."""
 
     starts: Any
     index: Any
@@ -98,7 +99,11 @@ class CommuneGrid:
             ix, iy = np.floor(x / CELL_M), np.floor(y / CELL_M)
             inside = (ix >= 0) & (ix < 1 << AXIS_BITS) & (iy >= 0) & (iy < 1 << AXIS_BITS)
         ix, iy = np.where(inside, ix, 0).astype(np.uint64), np.where(inside, iy, 0).astype(np.uint64)
-        run = np.searchsorted(self.starts, morton(ix, iy), side="right") - 1
+        cells = morton(ix, iy).astype(np.uint32)
+        # the cells searched in order: twice as fast as in the points' order (cache)
+        order = np.argsort(cells, kind="stable")
+        run = np.empty(len(cells), dtype=np.intp)
+        run[order] = np.searchsorted(self.starts, cells[order], side="right") - 1
         index = np.where(inside, self.index[run], -1)
         return pa.DictionaryArray.from_arrays(pa.array(index, mask=index < 0), self.codes)
 
@@ -135,5 +140,5 @@ def load_commune_grid(
     codes = table.column("code_insee").combine_chunks()
     index = codes.indices.to_numpy(zero_copy_only=False)
     index = np.where(codes.is_null().to_numpy(zero_copy_only=False), -1, index).astype(np.int32)
-    starts = table.column("start").to_numpy().astype(np.uint64)
+    starts = table.column("start").to_numpy().astype(np.uint32)
     return CommuneGrid(starts, index, codes.dictionary), None
