@@ -37,12 +37,17 @@ def boundaries(tmp_path_factory: pytest.TempPathFactory):
     con.close()
 
 
-def _place(con, records, mark: bool = False) -> tuple[dict[int, str | None], bool]:
+def _place(
+    con, records, mark: bool = False, frame: bool = False,
+) -> tuple[dict[int, str | None], bool]:
     """Codes given to the points of ``test_points`` (Lambert-93 x, y) inserted as an antenna
     registry, and whether the grid was used; with ``mark``, the grid's communes are renamed
-    ``grid``."""
+    ``grid``; with ``frame``, the points are a pandas frame (as some readers give them) whose
+    index is not 0..n-1."""
     points = con.execute("SELECT row_number() OVER () AS source_line, x, y FROM test_points"
                          ).fetch_arrow_table()
+    if frame:
+        points = points.to_pandas().set_axis(range(7, 7 + points.num_rows * 3, 3))
     reason = create_registry_tables(con, [RegistryLoad("antennas", points, "EPSG:2154")], records)
     if mark:
         con.execute("UPDATE raw_registry_points SET grid_code = 'grid' WHERE grid_code <> ''")
@@ -81,11 +86,14 @@ def test_grid_places_points_as_the_exact_join(boundaries):
     assert used and not unused
     assert len(with_grid) > GRID_MIN_POINTS
     assert with_grid == exact
+    from_frame, used = _place(con, records, frame=True)
+    assert used and from_frame == exact
     placed = [c for c in with_grid.values() if c]
     assert len(placed) > 20_000 and len(set(placed)) > 2_000
     # most random points on land are placed by the grid; points on or beside a vertex never are
     marked, _ = _place(con, records, mark=True)
     by_grid = [line for line, code in marked.items() if code == "grid"]
+    assert _place(con, records, mark=True, frame=True)[0] == marked  # codes kept in row order
     random_on_land = sum(1 for line in range(1, 20_001) if exact[line])
     assert 0.7 * random_on_land < len(by_grid) < random_on_land
     # within a cell's 1 m margin of a border: always the exact join
