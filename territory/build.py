@@ -345,8 +345,8 @@ class _Computed:
     communes: list[str] = field(default_factory=list)
     #: the baseline trajectory against the ADEME/Arcep prospective (``{}`` without scenarios)
     trajectory: dict[str, Any] = field(default_factory=dict)
-    #: the scenarios of the run, baseline first (``[]`` without scenarios)
-    scenario_names: list[str] = field(default_factory=list)
+    #: the scenarios of the run and their French titles, baseline first (``{}`` without)
+    scenario_titles: dict[str, str] = field(default_factory=dict)
     #: where the grid's carbon intensity by month and hour comes from (manifest ``hourly``)
     grid: dict[str, Any] = field(default_factory=dict)
 
@@ -504,8 +504,8 @@ def _compute(
         sensitivity = sensitivity_rows(con, devices)
         drivers = _local_drivers(con, settings)
         trajectory = trajectory_check(con)
-        scenario_names = [str(r[0]) for r in con.execute(
-            "SELECT scenario FROM stg_scenarios ORDER BY position").fetchall()]
+        scenario_titles = {str(name): str(title) for name, title in con.execute(
+            "SELECT scenario, title FROM stg_scenarios ORDER BY position").fetchall()}
         check_contracts(con, contracts, [m.name for m in models if m.layer == "marts"]
                         + sorted(skipped & set(contracts)))
 
@@ -514,7 +514,7 @@ def _compute(
 
     return _Computed(con, records, quarantine, departements, national, factor_version,
                      model_timings, factor_overrides, sensitivity, drivers, communes, trajectory,
-                     scenario_names, grid)
+                     scenario_titles, grid)
 
 
 def _extent_label(settings: RunSettings) -> str:
@@ -681,7 +681,8 @@ def build_outputs(
             "workbook": workbook,
             "hourly": hourly,
             "national_check": national,
-            **({"scenarios": {"names": list(computed.scenario_names), "file": SCENARIOS_CSV},
+            **({"scenarios": {"names": list(computed.scenario_titles),
+                              "titles": computed.scenario_titles, "file": SCENARIOS_CSV},
                 "trajectory_check": computed.trajectory} if settings.scenarios else {}),
             "local_drivers": computed.drivers,
             "software": {**_software_versions(), "spatial_extension": spatial_extension_path().name},

@@ -46,9 +46,10 @@ from territory.sources._files import InputRecord, sha256_of
 #: the output of a scenario run: every territory, scenario and year
 SCENARIOS_CSV = "scenarios.csv"
 #: scenarios.csv: the ``scenarios`` mart, tonnes to the kilogram and kWh to the kWh (1.5 M rows
-#: for all of France and seven scenarios: 60 % of the bytes of the full doubles)
+#: for all of France and seven scenarios: 60 % of the bytes of the full doubles), without the
+#: scenarios' titles (in manifest.json's ``scenarios``, the map and the GeoPackage)
 SCENARIOS_CSV_SELECT = (
-    "SELECT * REPLACE (round(footprint_tco2e, 3) AS footprint_tco2e, "
+    "SELECT * EXCLUDE (scenario_title) REPLACE (round(footprint_tco2e, 3) AS footprint_tco2e, "
     "round(devices_tco2e, 3) AS devices_tco2e, round(networks_tco2e, 3) AS networks_tco2e, "
     "round(datacenters_tco2e, 3) AS datacenters_tco2e, round(embodied_tco2e, 3) AS embodied_tco2e, "
     "round(use_tco2e, 3) AS use_tco2e, round(use_kwh) AS use_kwh, "

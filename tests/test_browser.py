@@ -1508,7 +1508,11 @@ def test_scenario_selector_offers_the_french_titles(run_44_scenarios: Path, open
     scenarios.csv) and the years 2025...2050; the projection is shown at opening."""
     opened = open_map(run_44_scenarios / "map.html")
     opened.drawn_s()
-    titles = list(dict.fromkeys(r["scenario_title"] for r in _scenario_rows(run_44_scenarios, "communes", NANTES[0])))
+    # the titles, in the run's order (baseline first): manifest.json's scenarios
+    manifest = json.loads((run_44_scenarios / "manifest.json").read_text(encoding="utf-8"))
+    order = list(dict.fromkeys(r["scenario"] for r in _scenario_rows(run_44_scenarios, "communes", NANTES[0])))
+    assert order == manifest["scenarios"]["names"]
+    titles = [manifest["scenarios"]["titles"][name] for name in order]
     assert titles[0] == "Tendanciel (sans action)" and len(titles) == 1 + len(MAP_SCENARIOS)
     page = opened.page
     assert page.locator(".territory-scenario label").first.inner_text().startswith("Scénario")

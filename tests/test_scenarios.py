@@ -158,8 +158,9 @@ def test_scenarios_csv_has_every_territory_scenario_and_year(shipped_run: Path) 
     with (shipped_run / "scenarios.csv").open(encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         assert reader.fieldnames[:10] == [
-            "level", "code_insee", "nom", "scenario", "scenario_title", "year",
-            "footprint_tco2e", "devices_tco2e", "networks_tco2e", "datacenters_tco2e"]
+            "level", "code_insee", "nom", "scenario", "year",
+            "footprint_tco2e", "devices_tco2e", "networks_tco2e", "datacenters_tco2e",
+            "embodied_tco2e"]
         rows = list(reader)
     with (shipped_run / "communes.csv").open(encoding="utf-8") as handle:
         communes = {r["code_insee"]: r for r in csv.DictReader(handle)}
@@ -175,6 +176,7 @@ def test_scenarios_csv_has_every_territory_scenario_and_year(shipped_run: Path) 
     assert ("epci", "244400404") in cells  # Nantes Métropole
     manifest = json.loads((shipped_run / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["scenarios"]["names"][0] == BASELINE
+    assert manifest["scenarios"]["titles"]["combined"] == "Combiné"
     assert "scenarios.csv" in manifest["outputs"]
 
 

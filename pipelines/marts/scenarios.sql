@@ -28,10 +28,11 @@ final as (
         s.infrastructure_tco2e,
         s.datacenters_heat_recovered_kwh,
         s.avoided_heating_tco2e,
-        (s.footprint_tco2e / nullif(max(s.footprint_tco2e) filter (where s.scenario = 'baseline')
-            over (partition by s.level, s.code_insee, s.year), 0) - 1) * 100
-            as footprint_vs_baseline_pct
+        (s.footprint_tco2e / nullif(b.footprint_tco2e, 0) - 1) * 100 as footprint_vs_baseline_pct
     from int_scenarios as s
+    join int_scenarios as b
+        on b.level = s.level and b.code_insee = s.code_insee and b.year = s.year
+        and b.scenario = 'baseline'
     join in_extent as e on e.level = s.level and e.code_insee = s.code_insee
     join stg_scenarios as sc on sc.scenario = s.scenario
     order by case s.level when 'regions' then 1 when 'departements' then 2 when 'epci' then 3 else 4 end,
