@@ -16,7 +16,7 @@ from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 import duckdb
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 import shapely
 from openpyxl import Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
@@ -251,20 +251,26 @@ def map_scenarios(con: duckdb.DuckDBPyConnection, levels: list[MapLevel]) -> Map
     per: dict[str, np.ndarray] = {}
     gap: dict[str, np.ndarray] = {}
     for level in levels:
-        rows = con.cursor().execute(
-            "SELECT code_insee, scenario, year, footprint_tco2e, footprint_vs_baseline_pct "
-            "FROM scenarios WHERE level = ?", [level.layer]).fetchnumpy()
-        # hash lookups in C (pandas): a Python loop over the 1.5 M rows of a national run took
-        # about 2 s
-        index = pd.Index(level.codes).get_indexer(rows["code_insee"]).astype(np.int64)
-        s = pd.Index(names).get_indexer(rows["scenario"]).astype(np.int64)
-        y = np.searchsorted(np.array(years), rows["year"])
-        keep = index >= 0
+        # positions computed by DuckDB (a join on the level's codes): no string column reaches
+        # Python (1.5 M rows on a national run)
+        cursor = con.cursor()
+        cursor.register("map_codes", pa.table({
+            "code_insee": pa.array(level.codes, pa.string()),
+            "i": pa.array(range(len(level.codes)), pa.int64())}))
+        rows = cursor.execute(
+            "SELECT c.i, list_position(?::VARCHAR[], s.scenario) - 1 AS si, "
+            "list_position(?::INTEGER[], s.year::INTEGER) - 1 AS yi, s.footprint_tco2e, "
+            "s.footprint_vs_baseline_pct FROM scenarios AS s "
+            "JOIN map_codes AS c ON c.code_insee = s.code_insee WHERE s.level = ?",
+            [names, years, level.layer]).fetchnumpy()
+        cursor.close()
+        index = np.asarray(rows["i"], dtype=np.int64)
+        s_ = np.asarray(rows["si"], dtype=np.int64)
+        y = np.asarray(rows["yi"], dtype=np.int64)
         footprint = np.full((len(level.codes), len(names), len(years)), np.nan)
         change = np.full_like(footprint, np.nan)
-        footprint[index[keep], s[keep], y[keep]] = np.asarray(rows["footprint_tco2e"], dtype=float)[keep]
-        change[index[keep], s[keep], y[keep]] = np.asarray(
-            rows["footprint_vs_baseline_pct"], dtype=float)[keep]
+        footprint[index, s_, y] = np.asarray(rows["footprint_tco2e"], dtype=float)
+        change[index, s_, y] = np.asarray(rows["footprint_vs_baseline_pct"], dtype=float)
         population = np.asarray(level.values["population"], dtype=float)[:, None, None]
         with np.errstate(divide="ignore", invalid="ignore"):
             per[level.layer] = np.where(population > 0, footprint * 1000 / population,
