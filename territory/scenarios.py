@@ -60,6 +60,8 @@ SCENARIOS_CSV_SELECT = (
 #: the GeoPackage layer of the scenarios (communes x scenario, a column per year) and the
 #: catalogue level of its columns
 SCENARIOS_LAYER = "scenarios"
+#: prefix of a scenario file's input record (manifest ``inputs``; not a source of the map)
+SCENARIO_RECORD = "scenario:"
 #: the staging model of the scenarios: the models that read it run only in scenario runs
 SCENARIO_SOURCE = "stg_scenarios"
 #: the scenario every scenario run includes (its trend, without lever)
@@ -274,7 +276,7 @@ def load_scenarios(con: duckdb.DuckDBPyConnection, given: tuple[str, ...]) -> li
     rows = [[s.name, lv.lever, lv.target, lv.value, lv.by_year] for s in ordered for lv in s.levers]
     if rows:
         con.executemany("INSERT INTO raw_scenario_levers VALUES (?, ?, ?, ?, ?)", rows)
-    return [InputRecord(name=f"scenario {s.name}", path=str(s.path), sha256=sha256_of(s.path),
+    return [InputRecord(name=f"{SCENARIO_RECORD}{s.name}", path=str(s.path), sha256=sha256_of(s.path),
                         rows_read=len(s.levers), rows_kept=len(s.levers)) for s in ordered]
 
 
@@ -322,7 +324,7 @@ def load_device_trajectories(con: duckdb.DuckDBPyConnection, folder: Path) -> In
     if rows:
         con.executemany("INSERT INTO raw_device_trajectories VALUES (?, ?, ?)",
                         [[r["device"], r["growth"], r["applies_to"]] for r in rows])
-    return InputRecord(name="device trajectories", path=str(path), sha256=sha256_of(path),
+    return InputRecord(name="data:device_trajectories", path=str(path), sha256=sha256_of(path),
                        rows_read=len(rows), rows_kept=len(rows))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 from collections import defaultdict
@@ -382,3 +383,15 @@ def test_the_scenarios_layer_is_a_view_on_the_communes_outlines(gdal_validators,
         rows = db.execute("SELECT count(*), count(DISTINCT fid) FROM scenarios").fetchone()
     assert rows[0] == rows[1] > 0
     _assert_conforms(gdal_validators, shipped_run / "territory.gpkg")
+
+
+def test_scenario_files_are_not_credited_as_map_sources(shipped_run: Path) -> None:
+    """Scenario files and the trajectory table are assumptions, not data: the map's sources line
+    names no TOML file nor device_trajectories.csv (manifest.json lists them as inputs)."""
+    html = (shipped_run / "map.html").read_text(encoding="utf-8")
+    sources = re.search(r"Sources : [^<\"]*", html)
+    assert sources, "no sources line in the map"
+    assert ".toml" not in sources.group(0) and "device_trajectories" not in sources.group(0)
+    names = {i["name"] for i in json.loads(
+        (shipped_run / "manifest.json").read_text(encoding="utf-8"))["inputs"]}
+    assert {"scenario:combined", "data:device_trajectories"} <= names

@@ -129,8 +129,11 @@ function barChart(items, width) {
   // one horizontal bar per item: [label, value, colour]; values scaled to the largest
   var max = Math.max.apply(null, items.map(function(x) { return x[1]; }).concat([1e-9]));
   var h = 18, s = svg('svg', {width: width, height: items.length * h + 2, role: 'img'});
+  // room for the longest value label after its bar (about 6.6 px a character at this size)
+  var text = Math.max.apply(null, items.map(function(x) { return String(x[3]).length * 6.6; }));
+  var room = Math.max(30, width - 118 - text);
   items.forEach(function(item, k) {
-    var w = Math.max(1, Math.round((width - 175) * item[1] / max));
+    var w = Math.max(1, Math.round(room * item[1] / max));
     var label = svg('text', {x: 0, y: k * h + 13}); label.textContent = item[0]; s.appendChild(label);
     s.appendChild(svg('rect', {x: 110, y: k * h + 3, width: w, height: h - 6, fill: item[2]}));
     var v = svg('text', {x: 114 + w, y: k * h + 13}); v.textContent = item[3]; s.appendChild(v);
