@@ -158,10 +158,12 @@ def shipped_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_scenarios_csv_has_every_territory_scenario_and_year(shipped_run: Path) -> None:
     with (shipped_run / "scenarios.csv").open(encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
+        # the outputs contract's order: level, code_insee, scenario, year, footprint columns
         assert reader.fieldnames[:10] == [
-            "level", "code_insee", "nom", "scenario", "year",
+            "level", "code_insee", "scenario", "year",
             "footprint_tco2e", "devices_tco2e", "networks_tco2e", "datacenters_tco2e",
-            "embodied_tco2e"]
+            "embodied_tco2e", "use_tco2e"]
+        assert reader.fieldnames[-1] == "nom"
         rows = list(reader)
     with (shipped_run / "communes.csv").open(encoding="utf-8") as handle:
         communes = {r["code_insee"]: r for r in csv.DictReader(handle)}

@@ -1,6 +1,6 @@
 -- The `scenarios` table (scenarios.csv): one row per territory of the run's extent (those of the
 -- four layers: its communes, and the EPCI, départements and régions it covers), scenario and
--- year, with the change from the baseline of the same year. Empty when the run has no scenario.
+-- year, with the change from the baseline of the same year, then the territory's name. Empty when the run has no scenario.
 with
 
 in_extent as (
@@ -14,7 +14,6 @@ final as (
     select
         s.level,
         s.code_insee,
-        e.nom,
         s.scenario,
         sc.title as scenario_title,
         s.year::bigint as year,
@@ -28,7 +27,9 @@ final as (
         s.infrastructure_tco2e,
         s.datacenters_heat_recovered_kwh,
         s.avoided_heating_tco2e,
-        (s.footprint_tco2e / nullif(b.footprint_tco2e, 0) - 1) * 100 as footprint_vs_baseline_pct
+        (s.footprint_tco2e / nullif(b.footprint_tco2e, 0) - 1) * 100 as footprint_vs_baseline_pct,
+        -- after the contract's columns (level, code_insee, scenario, year, footprint...)
+        e.nom
     from int_scenarios as s
     join int_scenarios as b
         on b.level = s.level and b.code_insee = s.code_insee and b.year = s.year
