@@ -522,7 +522,9 @@ def read(path: Path, *, kind: str, options: dict[str, Any]) -> RegistryLoad:
         odd = "SELECT line FROM rows ORDER BY line"
     else:
         odd = _parse_in_sql(rows, layout, cols, header)
-    odd_lines = [line for (line,) in con.execute(odd).fetchall()]
+    # every row parsed in SQL (the common case): no row is left to Python, no anti-join
+    all_parsed = layout != "paris" and _one(con, "SELECT count(*) FROM parsed") == rows.count
+    odd_lines = [] if all_parsed else [line for (line,) in con.execute(odd).fetchall()]
     python_rows: list[tuple[Any, ...]] = []
     for line, row in sorted(rows.fields(odd_lines).items()):
         try:
@@ -555,7 +557,7 @@ def read(path: Path, *, kind: str, options: dict[str, Any]) -> RegistryLoad:
         "SELECT DISTINCT operator FROM parsed WHERE unknown_op").fetchall()}
     from_shapes = [line for (line,) in con.execute(
         "SELECT line FROM parsed WHERE from_shape ORDER BY line").fetchall()]
-    _summarise(warnings, unknown_ops, from_shapes, con)
+    _summarise(warnings, unknown_ops, from_shapes, kept.column("technologies").null_count)
     quarantine.sort(key=lambda q: q["line"])
     record = InputRecord(name="antennas", path=str(path), sha256=sha256_of(path),
                          rows_read=rows.count + len(rows.rejected),
@@ -563,6 +565,13 @@ def read(path: Path, *, kind: str, options: dict[str, Any]) -> RegistryLoad:
     con.close()
     return RegistryLoad(kind=kind, rows=kept, crs=crs, quarantine=quarantine, record=record,
                         warnings=warnings)
+
+
+def _one(con: Any, sql: str) -> Any:
+    """The one value of a one-row, one-column query."""
+    row = con.execute(sql).fetchone()
+    assert row is not None
+    return row[0]
 
 
 def _inside_sql(crs: str) -> str:
@@ -585,17 +594,26 @@ def _check_rows(
                         WHEN gens = '' THEN 'no technology' END AS problem
             FROM parsed
         ),
+        -- repeats share a hash of their key (x + 0.0: -0.0 and 0.0 are equal): one integer
+        -- per row is grouped, and the few rows whose hash repeats are then compared exactly
+        keyed AS (
+            SELECT *, hash(operator, x + 0.0, y + 0.0, gens) AS h FROM t WHERE problem IS NULL
+        ),
+        maybe AS (
+            SELECT * FROM keyed SEMI JOIN (
+                SELECT h FROM keyed GROUP BY h HAVING count(*) > 1) USING (h)
+        ),
         repeated AS (
             SELECT operator, x, y, gens, min(line) AS first
-            FROM t WHERE problem IS NULL GROUP BY ALL HAVING count(*) > 1
+            FROM maybe GROUP BY operator, x, y, gens HAVING count(*) > 1
         )
         SELECT line, problem, x, y, NULL::BIGINT AS first FROM t WHERE problem IS NOT NULL
         UNION ALL
         SELECT t.line, 'duplicate', t.x, t.y, r.first
-        FROM t JOIN repeated AS r
+        FROM maybe AS t JOIN repeated AS r
             ON t.operator IS NOT DISTINCT FROM r.operator AND t.x = r.x AND t.y = r.y
             AND t.gens IS NOT DISTINCT FROM r.gens
-        WHERE t.problem IS NULL AND t.line <> r.first""")
+        WHERE t.line <> r.first""")
     problems = con.execute("SELECT * FROM problems ORDER BY line").fetchall()
     if problems:
         fields = rows.fields([line for line, *_ in problems])
@@ -630,7 +648,9 @@ def _frame(kept: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def _summarise(warnings: list[str], unknown_ops: set[str], from_shapes: list[int], con: Any) -> None:
+def _summarise(
+    warnings: list[str], unknown_ops: set[str], from_shapes: list[int], unknown_tech: int,
+) -> None:
     if unknown_ops:
         codes = ", ".join(sorted(unknown_ops))
         warnings.append(Message("unknown operator code(s) kept as written: {codes}",
@@ -639,9 +659,6 @@ def _summarise(warnings: list[str], unknown_ops: set[str], from_shapes: list[int
         lines = ", ".join(map(str, from_shapes[:10])) + (" …" if len(from_shapes) > 10 else "")
         warnings.append(Message("{count} row(s) with an unreadable geo_point_2d placed from "
                                 "geo_shape (line {lines})", count=len(from_shapes), lines=lines))
-    (unknown_tech,) = con.execute(
-        "SELECT count(*) FROM parsed ANTI JOIN problems USING (line) WHERE gens IS NULL"
-    ).fetchone()
     if unknown_tech:
         warnings.append(Message("{count} row(s) give no technology information: kept with "
                                 "technologies unknown (null), has_5g false", count=unknown_tech))
