@@ -280,9 +280,10 @@ def load_scenarios(con: duckdb.DuckDBPyConnection, given: tuple[str, ...]) -> li
                         rows_read=len(s.levers), rows_kept=len(s.levers)) for s in ordered]
 
 
-#: devices that follow a trend of their own (data/device_trajectories.csv)
+#: devices that follow a trend of their own (data/device_trajectories.csv); ``from_reference``
+#: marks a trend taken from the study the trajectory check compares with (left out of its verdict)
 DEVICE_TRAJECTORIES_FILE = "device_trajectories.csv"
-DEVICE_TRAJECTORY_COLUMNS = ("device", "growth", "applies_to", "note")
+DEVICE_TRAJECTORY_COLUMNS = ("device", "growth", "applies_to", "from_reference", "note")
 #: what a device trajectory grows: its stock, or its footprint (energy and equipment) per unit
 APPLIES_TO = ("stock", "per_unit")
 
@@ -305,7 +306,8 @@ def load_device_trajectories(con: duckdb.DuckDBPyConnection, folder: Path) -> In
     seen: set[tuple[str, str]] = set()
     for line, row in enumerate(rows, start=2):
         for column, known in (("device", devices), ("growth", factors),
-                              ("applies_to", set(APPLIES_TO))):
+                              ("applies_to", set(APPLIES_TO)),
+                              ("from_reference", {"true", "false"})):
             if row[column] not in known:
                 close = difflib.get_close_matches(row[column], sorted(known), n=1)
                 hint = _(" (did you mean {close!r}?)").format(close=close[0]) if close else ""
@@ -320,10 +322,11 @@ def load_device_trajectories(con: duckdb.DuckDBPyConnection, folder: Path) -> In
             raise FactorTableError(msg)
         seen.add(key)
     con.execute("CREATE OR REPLACE TABLE raw_device_trajectories "
-                "(device VARCHAR, growth VARCHAR, applies_to VARCHAR)")
+                "(device VARCHAR, growth VARCHAR, applies_to VARCHAR, from_reference BOOLEAN)")
     if rows:
-        con.executemany("INSERT INTO raw_device_trajectories VALUES (?, ?, ?)",
-                        [[r["device"], r["growth"], r["applies_to"]] for r in rows])
+        con.executemany("INSERT INTO raw_device_trajectories VALUES (?, ?, ?, ?)",
+                        [[r["device"], r["growth"], r["applies_to"],
+                          r["from_reference"] == "true"] for r in rows])
     return InputRecord(name="data:device_trajectories", path=str(path), sha256=sha256_of(path),
                        rows_read=len(rows), rows_kept=len(rows))
 

@@ -83,7 +83,7 @@ def tiny():
     con.execute("SET VARIABLE datacenter_factor = 'datacenters.national_footprint_tco2e'")
     # no scenario: the scenario models are skipped as a run without --scenario skips them
     con.execute("CREATE TABLE raw_device_trajectories (device VARCHAR, growth VARCHAR, "
-                "applies_to VARCHAR)")
+                "applies_to VARCHAR, from_reference BOOLEAN)")
     load_scenarios(con, ())
     models = discover_models(pipelines_dir())
     # nor the hourly models (their tables are not part of this hand-made model)

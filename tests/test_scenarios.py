@@ -397,3 +397,27 @@ def test_scenario_files_are_not_credited_as_map_sources(shipped_run: Path) -> No
     names = {i["name"] for i in json.loads(
         (shipped_run / "manifest.json").read_text(encoding="utf-8"))["inputs"]}
     assert {"scenario:combined", "data:device_trajectories"} <= names
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ("iot_objet,trajectory.jobs_growth_per_year,stock,false,",
+     "row 2, column device: unknown 'iot_objet' (did you mean 'iot_object'?)"),
+    ("iot_object,trajectory.jobs_growth_per_yer,stock,false,", "row 2, column growth: unknown"),
+    ("iot_object,trajectory.jobs_growth_per_year,stocks,false,", "row 2, column applies_to"),
+    ("iot_object,trajectory.jobs_growth_per_year,stock,yes,", "row 2, column from_reference"),
+])
+def test_a_bad_device_trajectory_row_is_one_error_naming_row_and_column(
+        tmp_path: Path, row: str, message: str) -> None:
+    import duckdb
+
+    from territory.errors import FactorTableError
+    from territory.scenarios import DEVICE_TRAJECTORIES_FILE, load_device_trajectories
+
+    (tmp_path / DEVICE_TRAJECTORIES_FILE).write_text(
+        "device,growth,applies_to,from_reference,note\n" + row + "\n", encoding="utf-8")
+    con = duckdb.connect()
+    con.execute("CREATE TABLE raw_devices AS SELECT unnest(?::VARCHAR[]) AS device", [DEVICES])
+    con.execute("CREATE TABLE raw_factors AS SELECT 'trajectory.jobs_growth_per_year' AS id")
+    with pytest.raises(FactorTableError) as error:
+        load_device_trajectories(con, tmp_path)
+    assert message in str(error.value) and "\n" not in str(error.value)

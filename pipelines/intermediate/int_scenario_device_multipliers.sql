@@ -7,9 +7,9 @@
 -- national datacenter trajectory (energy and equipment), at the scenario's PUE.
 -- carbon_multiplier: the low-carbon hours lever moves a share of each device's flexible use to
 -- the cleanest hours of the day (int_profiles_carbon_weights, by the device's usage profile).
--- stock_multiplier_independent leaves out the trend taken from the ADEME/Arcep prospective the
--- trajectory check compares with (the connected objects' growth at its low value): the check
--- judges that trajectory (territory/trajectory_check.py).
+-- stock_multiplier_independent leaves out the trends taken from the ADEME/Arcep prospective the
+-- trajectory check compares with (from_reference in data/device_trajectories.csv: at their low
+-- value): the check judges that trajectory (territory/trajectory_check.py).
 with
 
 parameters as (
@@ -26,7 +26,7 @@ trends as (
         t.applies_to,
         f.value as growth,
         f.low as growth_low,
-        t.growth = 'trajectory.connected_objects_growth_per_year' as from_reference
+        t.from_reference
     from stg_device_trajectories as t
     join stg_factors as f on f.id = t.growth
 ),

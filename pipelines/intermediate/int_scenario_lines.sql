@@ -4,7 +4,7 @@
 -- fixed lines, and the kWh of the street lights and of the other connected infrastructure the
 -- registries place there. Upper levels are sums of their communes' lines, so that a scenario
 -- multiplies every level the same way (int_scenarios): the levels add up by construction of
--- the sums, not of the scenario. Empty when the run has no scenario.
+-- the sums, not of the scenario. Run only when the run has scenarios.
 with
 
 places as (
@@ -27,6 +27,7 @@ scope as (
     select p.*
     from places as p
     where p.region_code in (select region_code from extent_regions)
+        -- reading stg_scenarios also makes this model one the run skips without scenarios
         and exists (select 1 from stg_scenarios)
 ),
 
