@@ -21,7 +21,7 @@ EPCI and outlines are compared with those derived: the script stops if they diff
 
 Writes, into ``territory/package_data/boundaries/`` unless ``--out`` says otherwise::
 
-    outlines.parquet   level ('commune', 'epci', 'departement', 'region'), code_insee,
+    outlines.parquet   level ('communes', 'epci', 'departements', 'regions'), code_insee,
                        geometry_origin (communes), geometry (WKB, EPSG:2154), crs and
                        geometry_local (WKB in that CRS: overseas units only); sorted by level
                        then code; Zstandard level 19

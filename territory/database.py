@@ -80,6 +80,13 @@ def connect(
     # and the same whatever the order: same inputs, byte-identical outputs. Models use
     # exact_sum(x) (a FILTER becomes exact_sum(case when … then x end)).
     con.execute("CREATE MACRO exact_sum(x) AS sum(x::DECIMAL(38, 12))::DOUBLE")
+    # the upper levels a GROUP BY GROUPING SETS ((epci_siren), (departement_code), (region_code))
+    # gives, named as their layers (territory.writers.LAYERS), and each group's code
+    con.execute("CREATE MACRO upper_level(by_epci, by_departement) AS CASE WHEN by_epci = 0 "
+                "THEN 'epci' WHEN by_departement = 0 THEN 'departements' ELSE 'regions' END")
+    con.execute("CREATE MACRO upper_level_code(by_epci, by_departement, epci, departement, "
+                "region) AS CASE WHEN by_epci = 0 THEN epci WHEN by_departement = 0 "
+                "THEN departement ELSE region END")
     return con
 
 

@@ -42,7 +42,7 @@ from territory.overseas import OVERSEAS_TERRITORIES, OverseasTerritory
 from territory.registries.specs import map_point_layers, point_layers
 from territory.scenarios import SCENARIOS_LAYER, scenarios_layer_sql
 from territory.settings import CRS_METROPOLE, RunSettings
-from territory.sources.outlines import LEVEL_OF_LAYER, OVERSEAS_OUTLINES_TABLE
+from territory.sources.outlines import OVERSEAS_OUTLINES_TABLE
 
 #: the polygon layers of every output, one per administrative level
 LAYERS = ("communes", "epci", "departements", "regions")
@@ -178,7 +178,7 @@ def _overseas_table(con: duckdb.DuckDBPyConnection, level: str,
     return con.execute(
         f"SELECT m.* EXCLUDE (geometry), o.geometry FROM (SELECT * FROM {level} WHERE {where}) "
         f"AS m JOIN {OVERSEAS_OUTLINES_TABLE} AS o ON o.level = ? AND o.code_insee = m.code_insee "
-        "ORDER BY m.code_insee", [*params, LEVEL_OF_LAYER[level]]).fetch_arrow_table()
+        "ORDER BY m.code_insee", [*params, level]).fetch_arrow_table()
 
 
 def write_geopackage(
@@ -414,7 +414,7 @@ def _density_input(con: duckdb.DuckDBPyConnection, where: str, params: list[Any]
             "ORDER BY code_insee", params).fetch_arrow_table()
     return con.execute(
         f"SELECT c.footprint_tco2e, o.geometry AS wkb FROM (SELECT * FROM communes WHERE {where}) "
-        f"AS c JOIN {OVERSEAS_OUTLINES_TABLE} AS o ON o.level = 'commune' AND o.crs = ? "
+        f"AS c JOIN {OVERSEAS_OUTLINES_TABLE} AS o ON o.level = 'communes' AND o.crs = ? "
         "AND o.code_insee = c.code_insee ORDER BY c.code_insee", [*params, crs]).fetch_arrow_table()
 
 

@@ -65,17 +65,18 @@ def test_outlines_hold_every_unit_once_with_overseas_units_in_their_crs(inputs) 
     assert record.rows_read == record.rows_kept == 34_871 + 1_255 + 101 + 18
     counts = dict(con.execute("SELECT level, count(DISTINCT code_insee) FROM raw_outlines "
                               "GROUP BY 1").fetchall())
-    assert counts == {"commune": 34_871, "epci": 1_255, "departement": 101, "region": 18}
+    assert counts == {"communes": 34_871, "epci": 1_255, "departements": 101, "regions": 18}
     # Réunion's outline in RGR92 / UTM 40S: eastings 310-380 km, northings 7,630-7,700 km
     box = con.execute(
         "SELECT crs, ST_XMin(g), ST_XMax(g), ST_YMin(g), ST_YMax(g) FROM (SELECT crs, "
         "ST_GeomFromWKB(geometry) AS g FROM raw_outlines_overseas "
-        "WHERE level = 'departement' AND code_insee = '974')").fetchone()
+        "WHERE level = 'departements' AND code_insee = '974')").fetchone()
     assert box[0] == "EPSG:2975"
     assert 300_000 < box[1] < box[2] < 390_000 and 7_620_000 < box[3] < box[4] < 7_710_000
     overseas = dict(con.execute("SELECT level, count(*) FROM raw_outlines_overseas GROUP BY 1")
                     .fetchall())
-    assert overseas["departement"] == 5 and overseas["region"] == 5 and overseas["commune"] == 129
+    assert overseas["departements"] == 5 and overseas["regions"] == 5
+    assert overseas["communes"] == 129
 
 
 def test_the_script_reproduces_the_embedded_outlines(tmp_path: Path) -> None:

@@ -8,16 +8,9 @@ communes as (
 
 grouped as (
     select
-        case
-            when grouping(epci_siren) = 0 then 'epci'
-            when grouping(departement_code) = 0 then 'departement'
-            else 'region'
-        end as level,
-        case
-            when grouping(epci_siren) = 0 then epci_siren
-            when grouping(departement_code) = 0 then departement_code
-            else region_code
-        end as code_insee,
+        upper_level(grouping(epci_siren), grouping(departement_code)) as level,
+        upper_level_code(grouping(epci_siren), grouping(departement_code), epci_siren,
+            departement_code, region_code) as code_insee,
         count(*) as communes_count,
         exact_sum(population)::bigint as population,
         exact_sum(footprint_tco2e) as footprint_tco2e,

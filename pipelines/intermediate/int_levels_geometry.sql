@@ -23,10 +23,10 @@ selected as (
 covered as (
     select distinct 'epci' as level, epci_siren as code_insee from selected
     union all
-    select distinct 'departement', departement_code from communes
+    select distinct 'departements', departement_code from communes
     where region_code in (select region_code from selected)
     union all
-    select distinct 'region', region_code from selected
+    select distinct 'regions', region_code from selected
 ),
 
 final as (

@@ -40,12 +40,9 @@ device_lines as (
 -- the upper levels' lines per device type: sums of their communes'
 upper_by_device as (
     select
-        case
-            when grouping(epci_siren) = 0 then 'epci'
-            when grouping(departement_code) = 0 then 'departements'
-            else 'regions'
-        end as level,
-        coalesce(epci_siren, departement_code, region_code) as code_insee,
+        upper_level(grouping(epci_siren), grouping(departement_code)) as level,
+        upper_level_code(grouping(epci_siren), grouping(departement_code), epci_siren,
+            departement_code, region_code) as code_insee,
         device,
         exact_sum(embodied_tco2e) as embodied_tco2e,
         exact_sum(use_kwh) as use_kwh,

@@ -6,8 +6,8 @@ select
     f.* exclude (level, code_insee),
     g.geometry
 from int_levels_footprint as f
-join int_levels_geometry as g on g.level = 'departement' and g.code_insee = f.code_insee
+join int_levels_geometry as g on g.level = 'departements' and g.code_insee = f.code_insee
 left join stg_departements as d on d.code_insee = f.code_insee
-where f.level = 'departement'
+where f.level = 'departements'
     and (len(getvariable('departements')) = 0
         or list_contains(getvariable('departements'), f.code_insee))

@@ -14,16 +14,9 @@ communes as (
 
 levels as (
     select
-        case
-            when grouping(epci_siren) = 0 then 'epci'
-            when grouping(departement_code) = 0 then 'departements'
-            else 'regions'
-        end as level,
-        case
-            when grouping(epci_siren) = 0 then epci_siren
-            when grouping(departement_code) = 0 then departement_code
-            else region_code
-        end as code_insee,
+        upper_level(grouping(epci_siren), grouping(departement_code)) as level,
+        upper_level_code(grouping(epci_siren), grouping(departement_code), epci_siren,
+            departement_code, region_code) as code_insee,
         profile,
         exact_sum(use_kwh) as use_kwh,
         exact_sum(registries_kwh) as registries_kwh

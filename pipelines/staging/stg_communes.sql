@@ -22,7 +22,7 @@ former as (
 ),
 
 outlines as (
-    select code_insee, geometry_origin, geometry from raw_outlines where level = 'commune'
+    select code_insee, geometry_origin, geometry from raw_outlines where level = 'communes'
 ),
 
 departements as (

