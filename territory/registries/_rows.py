@@ -315,11 +315,17 @@ def _read_with_python(
 
 @dataclass
 class TypedRows(Rows):
-    """:class:`Rows` whose coordinate columns DuckDB's ``read_csv`` parsed as numbers while
-    reading (see :func:`open_typed_rows`): the table ``rows`` has ``line``, ``nfields`` and
-    ``c1`` … ``cN``, those columns ``DOUBLE`` and the others text. The fields of a row, as
-    text, are cut from the file's bytes (the file has no quotes, one row per line)."""
+    """A plain registry CSV that DuckDB's ``read_csv`` reads with its coordinate columns
+    parsed as numbers (see :func:`open_typed_rows`): no table ``rows`` is made; ``source`` is
+    the ``read_csv`` call (its parameters ``source_parameters``), whose columns ``c1`` …
+    ``cN`` are ``DOUBLE`` for the coordinates and text for the others, the file's rows in
+    order, ``count`` of them from line ``first_line`` on, one per line. The reader parses
+    straight from it, and the fields of a row, as text, are cut from the file's bytes (the
+    file has no quotes)."""
 
+    source: str = ""
+    source_parameters: list[Any] = field(default_factory=list)
+    first_line: int = 2
     _raw: bytes = b""
     _ends: Any = None
 
@@ -338,23 +344,31 @@ class TypedRows(Rows):
             out[line] = text.split(self.separator)
         return out
 
+    def sha256(self) -> str:
+        """SHA-256 of the file, from the bytes read (the file is not read again)."""
+        import hashlib
+
+        return hashlib.sha256(self._raw).hexdigest()
+
 
 def open_typed_rows(
     path: Path, *, numbers: Callable[[list[str]], list[int]], encoding: str | None = None,
     separator: str | None = None, header_contains: tuple[str, ...] = (),
     max_title_lines: int = 10,
 ) -> TypedRows | None:
-    """A plain registry CSV read by DuckDB with the columns ``numbers(header)`` names parsed
-    as numbers (``DOUBLE``, decimal commas when the first row has one) while the file is read,
-    instead of a table of text cast afterwards; ``None`` when the file is not one this path
-    reads exactly as :func:`open_rows` would: not plain UTF-8, any ``"`` in it (quoting), a
-    header ending with an unnamed column, a row whose number of fields differs from the
-    header's, a blank line, or a value DuckDB cannot parse as a number (an empty field, text,
-    the other decimal mark). The caller falls back to :func:`open_rows` then.
+    """A plain registry CSV to be read by DuckDB with the columns ``numbers(header)`` names
+    parsed as numbers (``DOUBLE``, decimal commas when the first row has one) while the file
+    is read, instead of a table of text cast afterwards; ``None`` when the file is not one
+    this path can read exactly as :func:`open_rows` would: not plain UTF-8, any ``"`` in it
+    (quoting), a header ending with an unnamed column, a first row whose number of fields
+    differs from the header's. The reader must also give up (and use :func:`open_rows`) when
+    ``read_csv`` fails (``strict_mode``: a row with another number of fields than the header,
+    a value it cannot parse as a number: text, the other decimal mark) or reads another
+    number of rows than ``count`` (blank lines).
 
     DuckDB's number parser is the one ``TRY_CAST`` uses: with the decimal comma given, it
     accepts exactly the texts ``TRY_CAST(replace(text, ',', '.') AS DOUBLE)`` accepts, with
-    the same values.
+    the same values (an empty field is NULL).
     """
     raw = _read_bytes(path)
     if b'"' in raw:
@@ -385,32 +399,18 @@ def open_typed_rows(
     if decimal == sep:
         return None
     lines_after = raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1) - start - 1
-    con = _connect()
     declared = ", ".join(f"'c{i + 1}': '{'DOUBLE' if i in typed else 'VARCHAR'}'"
                          for i in range(len(cells)))
-    try:
-        con.execute(
-            f"""CREATE TABLE _read AS SELECT * FROM read_csv(?, delim = ?, quote = '"',
-                escape = '"', header = false, skip = ?, auto_detect = false,
-                strict_mode = true, null_padding = false, nullstr = '\x01\x02', comment = '',
-                decimal_separator = ?, max_line_size = {FIELD_LIMIT},
-                columns = {{{declared}}})""",
-            # no new_line: with strict_mode, new_line = '\r\n' reads no row at all (DuckDB
-            # 1.5); line ends are found by read_csv, and the count below is checked
-            [str(path), sep, start + 1, decimal],
-        )
-        (count, missing) = _one(con, "SELECT count(*), count(*) FILTER (WHERE " + " OR ".join(
-            f"c{i + 1} IS NULL" for i in typed) + ") FROM _read")
-    except duckdb.Error:
-        con.close()
-        return None
-    if count != lines_after or missing:
-        con.close()
-        return None
-    con.execute(f"CREATE VIEW rows AS SELECT rowid + {start + 2} AS line, "
-                f"{len(cells)} AS nfields, * FROM _read")
-    return TypedRows(con, header, sep, "utf-8", count, [], warnings, "duckdb-typed", _path=path,
-                     _raw=raw)
+    # no new_line: with strict_mode, new_line = '\r\n' reads no row at all (DuckDB 1.5); the
+    # line ends are found by read_csv, and the reader checks the number of rows
+    source = f"""read_csv(?, delim = ?, quote = '"', escape = '"', header = false, skip = ?,
+        auto_detect = false, strict_mode = true, null_padding = false, nullstr = '\x01\x02',
+        comment = '', decimal_separator = ?, max_line_size = {FIELD_LIMIT},
+        columns = {{{declared}}})"""
+    return TypedRows(_connect(), header, sep, "utf-8", lines_after, [], warnings,
+                     "duckdb-typed", _path=path, source=source,
+                     source_parameters=[str(path), sep, start + 1, decimal],
+                     first_line=start + 2, _raw=raw)
 
 
 # -- names, extents and CRS, shared by the readers ------------------------------------------

@@ -39,6 +39,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from territory.errors import ConfigError, InputError
@@ -449,22 +450,78 @@ def _sql_literal(text: str | None) -> str:
     return "NULL" if text is None else "'" + text.replace("'", "''") + "'"
 
 
-def _operators(rows: Rows, cols: dict[str, int]) -> list[tuple[str, str | None, bool, bool]]:
-    """The table ``_ops`` of each distinct operator text as the file has it (``key``): its
-    name, whether it is unknown, and whether SQL can say (non-ASCII texts are left to Python's
-    accent folding); returned as ``(key, name, unknown, ascii)`` rows."""
-    key = f"coalesce({rows.column(cols['operator'])}, '')" if "operator" in cols else "''"
+def _operators(con: Any, keys: str) -> list[tuple[str, str | None, bool, bool]]:
+    """The table ``_ops`` of each distinct operator text as the file has it (``key``, from
+    the query ``keys``): its name, whether it is unknown, and whether SQL can say (non-ASCII
+    texts are left to Python's accent folding); returned as ``(key, name, unknown, ascii)``
+    rows."""
     folded = "regexp_replace(lower(trim(raw, '\"')), '[\\s\\-._]+', ' ', 'g')"
     codes = " ".join(f"WHEN raw = '{code}' THEN '{name}'" for code, name in OPERATOR_CODES.items())
     names = " ".join(f"WHEN {folded} = '{key}' THEN '{name}'" for key, name in OPERATOR_NAMES.items())
-    rows.con.execute(f"""
+    con.execute(f"""
         CREATE TEMP TABLE _ops AS
         SELECT key, CASE WHEN raw = '' THEN NULL {codes} {names} ELSE raw END AS name,
                (raw <> '' AND raw NOT IN ({', '.join(repr(c) for c in OPERATOR_CODES)})
                 AND {folded} NOT IN ({', '.join(repr(k) for k in OPERATOR_NAMES)})) AS unknown,
                raw SIMILAR TO '[ -~]*' AS ascii
-        FROM (SELECT key, trim(key) AS raw FROM (SELECT DISTINCT {key} AS key FROM rows))""")
-    return rows.con.execute("SELECT key, name, unknown, ascii FROM _ops ORDER BY key").fetchall()
+        FROM (SELECT key, trim(key) AS raw FROM ({keys}))""")
+    return con.execute("SELECT key, name, unknown, ascii FROM _ops ORDER BY key").fetchall()
+
+
+def _text_columns(rows: Rows, cols: dict[str, int]) -> tuple[str, str, str, str, str]:
+    """SQL of the checks of a row's technology flags and text (true when SQL can parse them
+    as Python would), of its technologies, site id and name."""
+    flags = [g for g in ("2g", "3g", "4g", "5g") if g in cols]
+    flag_text = {g: f"trim({_sql_text(rows, cols, g)})" for g in flags}
+    flags_ok = " AND ".join(f"{t} IN ('0', '1', '')" for t in flag_text.values()) or "true"
+    stated = " OR ".join(f"{t} <> ''" for t in flag_text.values()) or "false"
+    listed = " || ".join(
+        f"CASE WHEN {flag_text[g]} = '1' THEN '/{g.upper()}' ELSE '' END" for g in flags) or "''"
+    tech_ok = (f"trim({_sql_text(rows, cols, 'technologies')}) = ''"
+               if "technologies" in cols else "true")
+    site = (f"nullif(trim({_sql_text(rows, cols, 'site_id')}), '')" if "site_id" in cols
+            else "NULL::VARCHAR")
+    name = f"nullif(trim({_sql_text(rows, cols, 'name')}), '')" if "name" in cols else "NULL::VARCHAR"
+    return flags_ok, tech_ok, f"CASE WHEN {stated} THEN ltrim({listed}, '/') END", site, name
+
+
+def _parse_typed(rows: TypedRows, cols: dict[str, int]) -> list[str | None] | None:
+    """``parsed`` straight from ``read_csv`` (coordinates parsed while reading, one pass, file
+    order), as :func:`_parse_in_sql` would make it from the table of text; returns the names
+    of the unknown operators kept as written, or ``None`` when some row is not one SQL parses
+    (the reader then reads the file as text, and Python parses those rows)."""
+    flags_ok, tech_ok, gens, site, name = _text_columns(rows, cols)
+    x, y = rows.column(cols["x"]), rows.column(cols["y"])
+    op = f"coalesce({rows.column(cols['operator'])}, '')" if "operator" in cols else "NULL::VARCHAR"
+    # a row SQL cannot parse stops the statement (error()): the file goes the text way. The
+    # rows are numbered afterwards from their rowid: read_csv keeps the file's order, and
+    # numbering them in the statement (row_number() or a positional join with range()) would
+    # read the file on one thread
+    clean = f"isfinite({x}) AND isfinite({y}) AND {flags_ok} AND {tech_ok}"
+    try:
+        rows.con.execute(f"""
+            CREATE TABLE parsed AS
+            SELECT {x} AS x, {y} AS y, {gens} AS gens, {op} AS operator, {site} AS site_id,
+                   {name} AS name, NULL::BIGINT AS installed_year, false AS from_shape
+            FROM {rows.source}
+            WHERE CASE WHEN coalesce({clean}, false) THEN true
+                       ELSE error('a row for the text reader') END""", rows.source_parameters)
+    except duckdb.Error:
+        return None
+    if _one(rows.con, "SELECT count(*) FROM parsed") != rows.count:
+        return None  # blank lines: the text reader numbers the rows by their lines
+    rows.con.execute("ALTER TABLE parsed ADD COLUMN line BIGINT")
+    rows.con.execute(f"UPDATE parsed SET line = rowid + {rows.first_line}")
+    if "operator" not in cols:
+        return []
+    # the operator column holds the file's texts: each replaced by its name where they differ
+    ops = _operators(rows.con, "SELECT DISTINCT operator AS key FROM parsed")
+    if not all(ascii_text for *_rest, ascii_text in ops):
+        return None  # accents: Python folds them
+    if any(op_name != key for key, op_name, _unknown, _ascii in ops):
+        rows.con.execute("UPDATE parsed SET operator = o.name FROM _ops AS o "
+                         "WHERE parsed.operator = o.key AND o.name IS DISTINCT FROM o.key")
+    return [op_name for _k, op_name, is_unknown, _a in ops if is_unknown]
 
 
 #: up to this many distinct operator texts, a row finds its operator's name by casting its
@@ -483,23 +540,11 @@ def _parse_in_sql(
     count_ok = (f"nfields = {len(header)}" if layout == "arcep"
                 else f"nfields IS NOT NULL AND nfields >= {width}")
     x, y = _sql_text(rows, cols, "x"), _sql_text(rows, cols, "y")
-    if isinstance(rows, TypedRows):  # numbers already
-        x_number, y_number = rows.column(cols["x"]), rows.column(cols["y"])
-    else:
-        x_number = f"TRY_CAST(replace({x}, ',', '.') AS DOUBLE)"
-        y_number = f"TRY_CAST(replace({y}, ',', '.') AS DOUBLE)"
-    flags = [g for g in ("2g", "3g", "4g", "5g") if g in cols]
-    flag_text = {g: f"trim({_sql_text(rows, cols, g)})" for g in flags}
-    flags_ok = " AND ".join(f"{t} IN ('0', '1', '')" for t in flag_text.values()) or "true"
-    stated = " OR ".join(f"{t} <> ''" for t in flag_text.values()) or "false"
-    gens = " || ".join(
-        f"CASE WHEN {flag_text[g]} = '1' THEN '/{g.upper()}' ELSE '' END" for g in flags) or "''"
-    tech_ok = (f"trim({_sql_text(rows, cols, 'technologies')}) = ''"
-               if "technologies" in cols else "true")
-    ops = _operators(rows, cols)
-    site = (f"nullif(trim({_sql_text(rows, cols, 'site_id')}), '')" if "site_id" in cols
-            else "NULL::VARCHAR")
-    name = f"nullif(trim({_sql_text(rows, cols, 'name')}), '')" if "name" in cols else "NULL::VARCHAR"
+    x_number = f"TRY_CAST(replace({x}, ',', '.') AS DOUBLE)"
+    y_number = f"TRY_CAST(replace({y}, ',', '.') AS DOUBLE)"
+    flags_ok, tech_ok, gens, site, name = _text_columns(rows, cols)
+    key = f"coalesce({rows.column(cols['operator'])}, '')" if "operator" in cols else "''"
+    ops = _operators(rows.con, f"SELECT DISTINCT {key} AS key FROM rows")
     known = [(key, op_name) for key, op_name, _unknown, ascii_text in ops if ascii_text]
     if "operator" not in cols:  # no operator column: every row's text is '', name NULL
         op_index, op_name, join = "1", "NULL::VARCHAR", ""
@@ -524,8 +569,7 @@ def _parse_in_sql(
     # the numbers are cast once, in the inner query; the checks and the names use them
     rows.con.execute(f"""
         CREATE TABLE parsed AS
-        SELECT line, x, y,
-               CASE WHEN {stated} THEN ltrim({gens}, '/') END AS gens,
+        SELECT line, x, y, {gens} AS gens,
                {operator} AS operator, {site} AS site_id, {name} AS name,
                NULL::BIGINT AS installed_year, false AS from_shape
         FROM (SELECT r.*, {x_number} AS x, {y_number} AS y,
@@ -591,11 +635,17 @@ def _load(rows: Rows, path: Path, kind: str, options: dict[str, Any]) -> Registr
     if layout == "paris":  # a small file of Python literals: parsed in Python
         con.execute(f"CREATE TABLE parsed ({_PARSED})")
         odd = "SELECT line FROM rows ORDER BY line"
+    elif isinstance(rows, TypedRows):
+        typed_unknown = _parse_typed(rows, cols)
+        if typed_unknown is None:
+            con.close()
+            return None
+        odd, unknown_names = "", typed_unknown
     else:
         odd, unknown_names = _parse_in_sql(rows, layout, cols, header)
     # every row parsed in SQL (the common case): no row is left to Python, no anti-join
     all_parsed = layout != "paris" and _one(con, "SELECT count(*) FROM parsed") == rows.count
-    if isinstance(rows, TypedRows) and not all_parsed:
+    if isinstance(rows, TypedRows) and not all_parsed:  # cannot happen: kept as a guard
         con.close()
         return None
     odd_lines = [] if all_parsed else [line for (line,) in con.execute(odd).fetchall()]
@@ -636,7 +686,8 @@ def _load(rows: Rows, path: Path, kind: str, options: dict[str, Any]) -> Registr
     kept = _check_rows(con, crs, rows, bad)
     _summarise(warnings, unknown_ops, from_shapes, kept.column("technologies").null_count)
     quarantine.sort(key=lambda q: q["line"])
-    record = InputRecord(name="antennas", path=str(path), sha256=sha256_of(path),
+    sha256 = rows.sha256() if isinstance(rows, TypedRows) else sha256_of(path)
+    record = InputRecord(name="antennas", path=str(path), sha256=sha256,
                          rows_read=rows.count + len(rows.rejected),
                          notes=[Message("layout: {layout}", layout=layout)])
     con.close()
