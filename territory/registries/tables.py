@@ -70,7 +70,9 @@ def _insert(
         # DuckDB scans an Arrow table one record batch per thread: in batches of a row
         # group's size (slices, no copy) rather than one batch, the insert runs on every
         # core (1 million rows: 0.16 s instead of 0.37 s on 2 cores)
-        rows = pa.Table.from_batches(rows.select(present).to_batches(max_chunksize=_BATCH_ROWS))
+        selected = rows.select(present)
+        rows = pa.Table.from_batches(selected.to_batches(max_chunksize=_BATCH_ROWS),
+                                     schema=selected.schema)
     else:
         rows = rows[present]
     con.register("_registry_frame", rows)
