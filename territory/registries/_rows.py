@@ -18,6 +18,11 @@ Two ways in, one table out:
   by :func:`~territory.registries._common.read_csv_table`, which keeps its line numbers and
   quarantines what no reader can use (empty rows, overlong fields), and the rows it kept are
   loaded into the same table.
+
+A reader of large files may first try :func:`open_typed_rows`: a plain file without quotes,
+whose coordinate columns ``read_csv`` parses as numbers while reading, and which the reader
+parses straight from ``read_csv`` without a table of text; it gives up (and calls
+:func:`open_rows`) on any row that path cannot read exactly as this one.
 """
 
 from __future__ import annotations
