@@ -352,3 +352,72 @@ def test_real_paris_file():
     assert ops == {"Free Mobile": 599, "Bouygues Telecom": 587, "SFR": 518, "Orange": 466}
     assert int(load.rows["has_5g"].sum()) == 1_374
     assert int(load.rows["technologies"].isna().sum()) == 587  # every Bouygues row
+
+
+# ---------------------------------------------------------------- typed reading (fast path)
+
+
+def _both_readers(path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The file read as read_registry reads it, then with the typed path switched off."""
+    from territory.registries import antennas
+
+    typed = read_registry("antennas", path)
+    with monkeypatch.context() as patch:
+        patch.setattr(antennas, "_read_typed", lambda path, options: None)
+        text = read_registry("antennas", path)
+    return typed, text
+
+
+def test_typed_reading_is_the_text_readers(tmp_path, monkeypatch):
+    from territory.registries import antennas
+
+    lines = ["operateur;code_site;longitude;latitude;4G"]
+    for i in range(60):
+        op = ("Orange", " SFR ", "20815", "Zebra", "")[i % 5]
+        lines.append(f"{op};S{i};{-1 + i / 50:.4f};{47 + i / 100:.4f};1".replace(".", ","))
+    lines += [
+        "Orange;S1;2,50;45,5;1",  # line 62
+        "Orange;S2;2,5;45,5;1",  # duplicate of line 62, written otherwise
+        "SFR;S3;-0;45,5;1",
+        "SFR;S4;0,0;45,5;1",  # duplicate of the line before (-0 = 0)
+        "Orange;S5;60,5;45,5;1",  # outside France
+        "Orange;S6;3,5;45,5;0",  # 4G flag 0 only: no technology
+    ]
+    path = write(tmp_path, "clean.csv", "\n".join(lines) + "\n")
+    rows = antennas._read_typed(path, {})
+    assert rows is not None and antennas._load(rows, path, "antennas", {}) is not None
+    typed, text = _both_readers(path, monkeypatch)
+    assert typed.table.equals(text.table)
+    assert typed.quarantine == text.quarantine
+    assert [str(w) for w in typed.warnings] == [str(w) for w in text.warnings]
+    assert typed.record.sha256 == text.record.sha256
+    assert reasons(typed) == {
+        63: "duplicate of line 62 (same operator, coordinates and technologies)",
+        65: "duplicate of line 64 (same operator, coordinates and technologies)",
+        66: "coordinates (60.5, 45.5) outside France for EPSG:4326",
+        67: "no technology (no 2G, 3G, 4G or 5G)",
+    }
+    assert typed.quarantine[0]["code_site"] == "S2"  # raw fields cut from the file's line
+    assert set(typed.rows["operator"].dropna()) == {"Orange", "SFR", "Free Mobile", "Zebra"}
+    assert list(typed.rows["source_line"]) == sorted(typed.rows["source_line"])
+
+
+@pytest.mark.parametrize("change", [
+    lambda lines: lines[:3] + [""] + lines[3:],  # a blank line
+    lambda lines: lines[:3] + ["Orange;S9;2,5;"] + lines[3:],  # an empty coordinate
+    lambda lines: lines[:3] + ["Orange;S9;2.5;45,5"] + lines[3:],  # the other decimal mark
+    lambda lines: lines[:3] + ["Orange;S9;2,5;45,5;x"] + lines[3:],  # one field too many
+    lambda lines: lines[:3] + ["Orangé;S9;2,5;45,5"] + lines[3:],  # accents: Python folds them
+])
+def test_typed_reading_gives_up_on_rows_sql_cannot_parse(tmp_path, monkeypatch, change):
+    from territory.registries import antennas
+
+    lines = ["operateur;code_site;longitude;latitude"]
+    lines += [f"SFR;S{i};{2 + i / 10:.1f};45,5".replace(".", ",") for i in range(8)]
+    path = write(tmp_path, "odd.csv", "\n".join(change(lines)) + "\n")
+    rows = antennas._read_typed(path, {})
+    assert rows is None or antennas._load(rows, path, "antennas", {}) is None
+    typed, text = _both_readers(path, monkeypatch)
+    assert typed.table.equals(text.table)
+    assert typed.quarantine == text.quarantine
+    assert typed.record.rows_read == text.record.rows_read >= 8

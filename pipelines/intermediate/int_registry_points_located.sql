@@ -19,44 +19,32 @@
 -- See docs/benchmarks.md ("Placing points in communes") for the measurements.
 with
 
-points as (
-    select row_number() over () as point_id, * from stg_registry_points
-),
-
--- points of pure cells of the commune grid: their commune, or '' outside every commune
-gridded as (
-    select point_id, grid_code as code_insee from points where grid_code is not null
-),
-
 communes as (
     select code_insee, geometry, ST_Boundary(geometry) as outline
     from stg_communes
     where geometry is not null
 ),
 
+-- the points the grid left undecided (grid_code null), placed by the exact join
 exact as (
     select p.point_id, min(c.code_insee) as code_insee
-    from (select * from points where grid_code is null) as p
+    from stg_registry_points as p
     join communes as c on ST_DWithin(c.geometry, p.geometry, 1)
-    where case
-        when ST_DWithin(c.outline, p.geometry, 10) then ST_Intersects(c.geometry, p.geometry)
-        else true
-    end
+    where p.grid_code is null
+        and case
+            when ST_DWithin(c.outline, p.geometry, 10) then ST_Intersects(c.geometry, p.geometry)
+            else true
+        end
     group by p.point_id
-),
-
-matches as (
-    select point_id, code_insee from exact
-    union all
-    select point_id, code_insee from gridded where code_insee <> ''
-),
-
-final as (
-    select
-        p.* exclude (declared_code_insee, grid_code),
-        coalesce(m.code_insee, p.declared_code_insee) as code_insee
-    from points as p
-    left join matches as m using (point_id)
 )
 
-select * from final
+-- a point of a pure cell of the grid takes the grid's commune ('' outside every commune: none),
+-- the others the exact join's; a point in no commune keeps the code its file declared
+select
+    p.* exclude (declared_code_insee, grid_code),
+    coalesce(
+        case when p.grid_code is null then e.code_insee else nullif(p.grid_code, '') end,
+        p.declared_code_insee
+    ) as code_insee
+from stg_registry_points as p
+left join exact as e using (point_id)

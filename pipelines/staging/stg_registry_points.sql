@@ -1,7 +1,12 @@
+-- materialized: view
 -- Registry points (datacenters, antennas, street lights, cameras, sensors) in Lambert-93.
 -- Rows placed in a commune by the file itself (no coordinates, a commune given for the whole
 -- file) keep a null geometry and their code_insee.
+-- A view: only int_registry_points_located reads it, so its million geometries are not written
+-- to a table only to be read once (the view is computed inside that model's query); point_id
+-- (the raw row's rowid) identifies a point there.
 select
+    rowid as point_id,
     kind,
     source_file,
     source_line,

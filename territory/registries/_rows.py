@@ -18,12 +18,18 @@ Two ways in, one table out:
   by :func:`~territory.registries._common.read_csv_table`, which keeps its line numbers and
   quarantines what no reader can use (empty rows, overlong fields), and the rows it kept are
   loaded into the same table.
+
+A reader of large files may first try :func:`open_typed_rows`: a plain file without quotes,
+whose coordinate columns ``read_csv`` parses as numbers while reading, and which the reader
+parses straight from ``read_csv`` without a table of text; it gives up (and calls
+:func:`open_rows`) on any row that path cannot read exactly as this one.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -307,6 +313,109 @@ def _read_with_python(
     overflow = {line: row for line, row in table.rows if len(row) > width}
     return Rows(con, table.header, table.separator, table.decoded.encoding, len(table.rows),
                 list(table.rejected), list(table.warnings), "python", overflow)
+
+
+# -- typed reading: the fast path of large, clean files ----------------------------------------
+
+
+@dataclass
+class TypedRows(Rows):
+    """A plain registry CSV that DuckDB's ``read_csv`` reads with its coordinate columns
+    parsed as numbers (see :func:`open_typed_rows`): no table ``rows`` is made; ``source`` is
+    the ``read_csv`` call (its parameters ``source_parameters``), whose columns ``c1`` …
+    ``cN`` are ``DOUBLE`` for the coordinates and text for the others, the file's rows in
+    order, ``count`` of them from line ``first_line`` on, one per line. The reader parses
+    straight from it, and the fields of a row, as text, are cut from the file's bytes (the
+    file has no quotes)."""
+
+    source: str = ""
+    source_parameters: list[Any] = field(default_factory=list)
+    first_line: int = 2
+    _raw: bytes = b""
+    _ends: Any = None
+
+    def fields(self, lines: list[int]) -> dict[int, list[str]]:
+        if not lines:
+            return {}
+        import numpy as np
+
+        if self._ends is None:  # offset of every line end, once
+            self._ends = np.flatnonzero(np.frombuffer(self._raw, dtype=np.uint8) == 10)
+        out = {}
+        for line in lines:
+            start = int(self._ends[line - 2]) + 1 if line >= 2 else 0
+            end = int(self._ends[line - 1]) if line - 1 < len(self._ends) else len(self._raw)
+            text = self._raw[start:end].decode("utf-8").removesuffix("\r")
+            out[line] = text.split(self.separator)
+        return out
+
+    def sha256(self) -> str:
+        """SHA-256 of the file, from the bytes read (the file is not read again)."""
+        import hashlib
+
+        return hashlib.sha256(self._raw).hexdigest()
+
+
+def open_typed_rows(
+    path: Path, *, numbers: Callable[[list[str]], list[int]], encoding: str | None = None,
+    separator: str | None = None, header_contains: tuple[str, ...] = (),
+    max_title_lines: int = 10,
+) -> TypedRows | None:
+    """A plain registry CSV to be read by DuckDB with the columns ``numbers(header)`` names
+    parsed as numbers (``DOUBLE``, decimal commas when the first row has one) while the file
+    is read, instead of a table of text cast afterwards; ``None`` when the file is not one
+    this path can read exactly as :func:`open_rows` would: not plain UTF-8, any ``"`` in it
+    (quoting), a header ending with an unnamed column, a first row whose number of fields
+    differs from the header's. The reader must also give up (and use :func:`open_rows`) when
+    ``read_csv`` fails (``strict_mode``: a row with another number of fields than the header,
+    a value it cannot parse as a number: text, the other decimal mark) or reads another
+    number of rows than ``count`` (blank lines).
+
+    DuckDB's number parser is the one ``TRY_CAST`` uses: with the decimal comma given, it
+    accepts exactly the texts ``TRY_CAST(replace(text, ',', '.') AS DOUBLE)`` accepts, with
+    the same values (an empty field is NULL).
+    """
+    raw = _read_bytes(path)
+    if b'"' in raw:
+        return None
+    text = _plain_text(raw, encoding)
+    if text is None:
+        return None
+    text = text.removeprefix("\ufeff")
+    head = text[:_HEAD_BYTES].splitlines()
+    start = _header_line(path, head, header_contains, max_title_lines)
+    if start is None or start + 1 >= len(head) or len(head[start]) > FIELD_LIMIT:
+        return None
+    sep = sniff_separator(head[start][:10_000], separator)
+    if len(sep) != 1 or sep in ('"', "\n", "\r"):
+        return None
+    cells = head[start].split(sep)
+    if not cells[-1].strip():
+        return None
+    header, warnings = _header_names(cells, [])
+    try:
+        typed = numbers(header)
+    except Exception:  # noqa: BLE001 - the general path reports what is wrong with the header
+        return None
+    first = head[start + 1].split(sep)
+    if not typed or len(first) != len(cells) or any(i >= len(cells) for i in typed):
+        return None
+    decimal = "," if any("," in first[i] for i in typed) else "."
+    if decimal == sep:
+        return None
+    lines_after = raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1) - start - 1
+    declared = ", ".join(f"'c{i + 1}': '{'DOUBLE' if i in typed else 'VARCHAR'}'"
+                         for i in range(len(cells)))
+    # no new_line: with strict_mode, new_line = '\r\n' reads no row at all (DuckDB 1.5); the
+    # line ends are found by read_csv, and the reader checks the number of rows
+    source = f"""read_csv(?, delim = ?, quote = '"', escape = '"', header = false, skip = ?,
+        auto_detect = false, strict_mode = true, null_padding = false, nullstr = '\x01\x02',
+        comment = '', decimal_separator = ?, max_line_size = {FIELD_LIMIT},
+        columns = {{{declared}}})"""
+    return TypedRows(_connect(), header, sep, "utf-8", lines_after, [], warnings,
+                     "duckdb-typed", _path=path, source=source,
+                     source_parameters=[str(path), sep, start + 1, decimal],
+                     first_line=start + 2, _raw=raw)
 
 
 # -- names, extents and CRS, shared by the readers ------------------------------------------

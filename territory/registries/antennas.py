@@ -39,6 +39,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from territory.errors import ConfigError, InputError
@@ -52,7 +53,7 @@ from territory.registries._common import (
     infer_crs,
     parse_number,
 )
-from territory.registries._rows import FRANCE_EXTENTS, Rows, open_rows
+from territory.registries._rows import FRANCE_EXTENTS, Rows, TypedRows, open_rows, open_typed_rows
 from territory.sources._files import InputRecord, sha256_of
 
 #: MCC-MNC codes of the mainland operators
@@ -437,69 +438,182 @@ _PARSERS = {"arcep": _parse_arcep, "paris": _parse_paris, "generic": _parse_gene
 
 
 #: columns of the ``parsed`` table, the rows whose fields are understood (before the checks)
-_PARSED = ("line BIGINT, x DOUBLE, y DOUBLE, gens VARCHAR, operator VARCHAR, unknown_op BOOLEAN, "
-           "site_id VARCHAR, name VARCHAR, installed_year BIGINT, from_shape BOOLEAN")
+_PARSED = ("line BIGINT, x DOUBLE, y DOUBLE, gens VARCHAR, operator VARCHAR, site_id VARCHAR, "
+           "name VARCHAR, installed_year BIGINT, from_shape BOOLEAN")
 
 
 def _sql_text(rows: Rows, cols: dict[str, int], role: str) -> str:
     return f"coalesce({rows.column(cols[role])}, '')" if role in cols else "''"
 
 
-def _operators(rows: Rows, cols: dict[str, int]) -> None:
-    """The table ``_ops`` of each distinct operator text: its name, whether it is unknown, and
-    whether SQL can say (non-ASCII texts are left to Python's accent folding)."""
-    raw = f"trim({rows.column(cols['operator'])})" if "operator" in cols else "''"
+def _sql_literal(text: str | None) -> str:
+    return "NULL" if text is None else "'" + text.replace("'", "''") + "'"
+
+
+def _operators(con: Any, keys: str) -> list[tuple[str, str | None, bool, bool]]:
+    """The table ``_ops`` of each distinct operator text as the file has it (``key``, from
+    the query ``keys``): its name, whether it is unknown, and whether SQL can say (non-ASCII
+    texts are left to Python's accent folding); returned as ``(key, name, unknown, ascii)``
+    rows."""
     folded = "regexp_replace(lower(trim(raw, '\"')), '[\\s\\-._]+', ' ', 'g')"
     codes = " ".join(f"WHEN raw = '{code}' THEN '{name}'" for code, name in OPERATOR_CODES.items())
     names = " ".join(f"WHEN {folded} = '{key}' THEN '{name}'" for key, name in OPERATOR_NAMES.items())
-    rows.con.execute(f"""
+    con.execute(f"""
         CREATE TEMP TABLE _ops AS
-        SELECT raw, CASE WHEN raw = '' THEN NULL {codes} {names} ELSE raw END AS name,
+        SELECT key, CASE WHEN raw = '' THEN NULL {codes} {names} ELSE raw END AS name,
                (raw <> '' AND raw NOT IN ({', '.join(repr(c) for c in OPERATOR_CODES)})
                 AND {folded} NOT IN ({', '.join(repr(k) for k in OPERATOR_NAMES)})) AS unknown,
                raw SIMILAR TO '[ -~]*' AS ascii
-        FROM (SELECT DISTINCT coalesce({raw}, '') AS raw FROM rows)""")
+        FROM (SELECT key, trim(key) AS raw FROM ({keys}))""")
+    return con.execute("SELECT key, name, unknown, ascii FROM _ops ORDER BY key").fetchall()
 
 
-def _parse_in_sql(rows: Rows, layout: str, cols: dict[str, int], header: list[str]) -> str:
-    """The rows SQL understands as the Python parsers would, into ``parsed``; the others (odd
-    numbers, flags, technology texts, field counts) are listed in ``odd`` for Python."""
-    width = max(cols.values()) + 1
-    count_ok = (f"nfields = {len(header)}" if layout == "arcep"
-                else f"nfields IS NOT NULL AND nfields >= {width}")
-    x, y = _sql_text(rows, cols, "x"), _sql_text(rows, cols, "y")
+def _text_columns(rows: Rows, cols: dict[str, int]) -> tuple[str, str, str, str, str]:
+    """SQL of the checks of a row's technology flags and text (true when SQL can parse them
+    as Python would), of its technologies, site id and name."""
     flags = [g for g in ("2g", "3g", "4g", "5g") if g in cols]
     flag_text = {g: f"trim({_sql_text(rows, cols, g)})" for g in flags}
     flags_ok = " AND ".join(f"{t} IN ('0', '1', '')" for t in flag_text.values()) or "true"
     stated = " OR ".join(f"{t} <> ''" for t in flag_text.values()) or "false"
-    gens = " || ".join(
+    listed = " || ".join(
         f"CASE WHEN {flag_text[g]} = '1' THEN '/{g.upper()}' ELSE '' END" for g in flags) or "''"
     tech_ok = (f"trim({_sql_text(rows, cols, 'technologies')}) = ''"
                if "technologies" in cols else "true")
-    _operators(rows, cols)
-    op = f"coalesce(trim({rows.column(cols['operator'])}), '')" if "operator" in cols else "''"
-    clean = (f"{count_ok} AND isfinite(x) AND isfinite(y) "
-             f"AND {flags_ok} AND {tech_ok} AND o.ascii")
     site = (f"nullif(trim({_sql_text(rows, cols, 'site_id')}), '')" if "site_id" in cols
             else "NULL::VARCHAR")
     name = f"nullif(trim({_sql_text(rows, cols, 'name')}), '')" if "name" in cols else "NULL::VARCHAR"
+    return flags_ok, tech_ok, f"CASE WHEN {stated} THEN ltrim({listed}, '/') END", site, name
+
+
+def _parse_typed(rows: TypedRows, cols: dict[str, int]) -> list[str | None] | None:
+    """``parsed`` straight from ``read_csv`` (coordinates parsed while reading, one pass, file
+    order), as :func:`_parse_in_sql` would make it from the table of text; returns the names
+    of the unknown operators kept as written, or ``None`` when some row is not one SQL parses
+    (the reader then reads the file as text, and Python parses those rows)."""
+    flags_ok, tech_ok, gens, site, name = _text_columns(rows, cols)
+    x, y = rows.column(cols["x"]), rows.column(cols["y"])
+    op = f"coalesce({rows.column(cols['operator'])}, '')" if "operator" in cols else "NULL::VARCHAR"
+    # a row SQL cannot parse stops the statement (error()): the file goes the text way. The
+    # rows are numbered afterwards from their rowid: read_csv keeps the file's order, and
+    # numbering them in the statement (row_number() or a positional join with range()) would
+    # read the file on one thread
+    clean = f"isfinite({x}) AND isfinite({y}) AND {flags_ok} AND {tech_ok}"
+    try:
+        rows.con.execute(f"""
+            CREATE TABLE parsed AS
+            SELECT {x} AS x, {y} AS y, {gens} AS gens, {op} AS operator, {site} AS site_id,
+                   {name} AS name, NULL::BIGINT AS installed_year, false AS from_shape
+            FROM {rows.source}
+            WHERE CASE WHEN coalesce({clean}, false) THEN true
+                       ELSE error('a row for the text reader') END""", rows.source_parameters)
+    except duckdb.Error:
+        return None
+    if _one(rows.con, "SELECT count(*) FROM parsed") != rows.count:
+        return None  # blank lines: the text reader numbers the rows by their lines
+    rows.con.execute("ALTER TABLE parsed ADD COLUMN line BIGINT")
+    rows.con.execute(f"UPDATE parsed SET line = rowid + {rows.first_line}")
+    if "operator" not in cols:
+        return []
+    # the operator column holds the file's texts: each replaced by its name where they differ
+    ops = _operators(rows.con, "SELECT DISTINCT operator AS key FROM parsed")
+    if not all(ascii_text for *_rest, ascii_text in ops):
+        return None  # accents: Python folds them
+    if any(op_name != key for key, op_name, _unknown, _ascii in ops):
+        rows.con.execute("UPDATE parsed SET operator = o.name FROM _ops AS o "
+                         "WHERE parsed.operator = o.key AND o.name IS DISTINCT FROM o.key")
+    return [op_name for _k, op_name, is_unknown, _a in ops if is_unknown]
+
+
+#: up to this many distinct operator texts, a row finds its operator's name by casting its
+#: text to an ENUM of them and indexing a list: as fast as joining ``_ops``, and the rows stay
+#: in file order (the kept rows need no sort); beyond, by the join
+_ENUM_LIMIT = 1000
+
+
+def _parse_in_sql(
+    rows: Rows, layout: str, cols: dict[str, int], header: list[str],
+) -> tuple[str, list[str | None]]:
+    """The rows SQL understands as the Python parsers would, into ``parsed`` (in file order);
+    the others (odd numbers, flags, technology texts, field counts) are listed in ``odd`` for
+    Python; returns that query and the names of the unknown operators SQL kept as written."""
+    width = max(cols.values()) + 1
+    count_ok = (f"nfields = {len(header)}" if layout == "arcep"
+                else f"nfields IS NOT NULL AND nfields >= {width}")
+    x, y = _sql_text(rows, cols, "x"), _sql_text(rows, cols, "y")
+    x_number = f"TRY_CAST(replace({x}, ',', '.') AS DOUBLE)"
+    y_number = f"TRY_CAST(replace({y}, ',', '.') AS DOUBLE)"
+    flags_ok, tech_ok, gens, site, name = _text_columns(rows, cols)
+    key = f"coalesce({rows.column(cols['operator'])}, '')" if "operator" in cols else "''"
+    ops = _operators(rows.con, f"SELECT DISTINCT {key} AS key FROM rows")
+    known = [(key, op_name) for key, op_name, _unknown, ascii_text in ops if ascii_text]
+    if "operator" not in cols:  # no operator column: every row's text is '', name NULL
+        op_index, op_name, join = "1", "NULL::VARCHAR", ""
+    elif len(ops) <= _ENUM_LIMIT:
+        if known:
+            rows.con.execute("CREATE TYPE _op_key AS ENUM ("
+                             + ", ".join(_sql_literal(key) for key, _n in known) + ")")
+            op_index = (f"enum_code(TRY_CAST(coalesce({rows.column(cols['operator'])}, '') "
+                        "AS _op_key)) + 1")
+        else:
+            op_index = "NULL::INTEGER"
+        listed = ", ".join(_sql_literal(op_name) for _k, op_name in known)
+        op_name, join = "NULL::VARCHAR", ""
+        operator = f"CAST([{listed}] AS VARCHAR[])[op_index]"
+    else:
+        op_index, op_name = "CASE WHEN o.ascii THEN 1 END", "o.name"
+        join = (f"JOIN _ops AS o ON o.key = coalesce(r.{rows.column(cols['operator'])}, '')")
+    if "operator" not in cols or len(ops) > _ENUM_LIMIT:
+        operator = "op_name"
+    clean = (f"{count_ok} AND isfinite(x) AND isfinite(y) "
+             f"AND {flags_ok} AND {tech_ok} AND op_index IS NOT NULL")
     # the numbers are cast once, in the inner query; the checks and the names use them
     rows.con.execute(f"""
         CREATE TABLE parsed AS
-        SELECT line, x, y,
-               CASE WHEN {stated} THEN ltrim({gens}, '/') END AS gens,
-               o.name AS operator, o.unknown AS unknown_op, {site} AS site_id, {name} AS name,
+        SELECT line, x, y, {gens} AS gens,
+               {operator} AS operator, {site} AS site_id, {name} AS name,
                NULL::BIGINT AS installed_year, false AS from_shape
-        FROM (SELECT *, TRY_CAST(replace({x}, ',', '.') AS DOUBLE) AS x,
-                        TRY_CAST(replace({y}, ',', '.') AS DOUBLE) AS y FROM rows) AS r
-        JOIN _ops AS o ON o.raw = {op.replace(rows.column(cols['operator']), 'r.' + rows.column(cols['operator'])) if "operator" in cols else op}
+        FROM (SELECT r.*, {x_number} AS x, {y_number} AS y,
+                          {op_index} AS op_index, {op_name} AS op_name
+              FROM rows AS r {join}) AS r
         WHERE coalesce({clean}, false)""")
-    return "SELECT line FROM rows ANTI JOIN parsed USING (line) ORDER BY line"
+    unknown = [op_name for _k, op_name, is_unknown, ascii_text in ops if is_unknown and ascii_text]
+    return "SELECT line FROM rows ANTI JOIN parsed USING (line) ORDER BY line", unknown
 
 
 def read(path: Path, *, kind: str, options: dict[str, Any]) -> RegistryLoad:
     """Read an antenna sites file (Arcep national, Paris or generic CSV)."""
-    rows = _read_rows(path, options)
+    typed = _read_typed(path, options)
+    if typed is not None:
+        load = _load(typed, path, kind, options)
+        if load is not None:
+            return load
+    load = _load(_read_rows(path, options), path, kind, options)
+    assert load is not None  # only typed rows are given up
+    return load
+
+
+def _read_typed(path: Path, options: dict[str, Any]) -> TypedRows | None:
+    """The file with its coordinates parsed as numbers while DuckDB reads it (the fast path
+    of large national files: :func:`~territory.registries._rows.open_typed_rows`), or
+    ``None`` when it is not a plain file of one of the CSV layouts."""
+    separator = options.get("separator")
+    title_skip = not separator or separator in (";", ",", "\t", "|")
+
+    def numbers(header: list[str]) -> list[int]:
+        layout = _detect(header, options)
+        if layout == "paris":
+            return []
+        cols = _layout_columns(path, layout, header, options)
+        return [cols["x"], cols["y"]]
+
+    return open_typed_rows(path, numbers=numbers, encoding=options.get("encoding"),
+                           separator=separator,
+                           header_contains=_header_names(options) if title_skip else ())
+
+
+def _load(rows: Rows, path: Path, kind: str, options: dict[str, Any]) -> RegistryLoad | None:
+    """The registry from its rows; ``None`` when ``rows`` are typed rows (the fast path) and
+    some row needs the Python parsers: the file is then read again as text."""
     header, encoding = rows.header, rows.encoding
     layout = _detect(header, options)
     warnings: list[str] = list(rows.warnings)
@@ -517,13 +631,23 @@ def read(path: Path, *, kind: str, options: dict[str, Any]) -> RegistryLoad:
     def bad(line: int, row: list[str], reason: str) -> None:
         quarantine.append({"line": line, "reason": reason, **_raw(header, row)})
 
+    unknown_names: list[str | None] = []
     if layout == "paris":  # a small file of Python literals: parsed in Python
         con.execute(f"CREATE TABLE parsed ({_PARSED})")
         odd = "SELECT line FROM rows ORDER BY line"
+    elif isinstance(rows, TypedRows):
+        typed_unknown = _parse_typed(rows, cols)
+        if typed_unknown is None:
+            con.close()
+            return None
+        odd, unknown_names = "", typed_unknown
     else:
-        odd = _parse_in_sql(rows, layout, cols, header)
+        odd, unknown_names = _parse_in_sql(rows, layout, cols, header)
     # every row parsed in SQL (the common case): no row is left to Python, no anti-join
     all_parsed = layout != "paris" and _one(con, "SELECT count(*) FROM parsed") == rows.count
+    if isinstance(rows, TypedRows) and not all_parsed:  # cannot happen: kept as a guard
+        con.close()
+        return None
     odd_lines = [] if all_parsed else [line for (line,) in con.execute(odd).fetchall()]
     python_rows: list[tuple[Any, ...]] = []
     for line, row in sorted(rows.fields(odd_lines).items()):
@@ -540,7 +664,7 @@ def read(path: Path, *, kind: str, options: dict[str, Any]) -> RegistryLoad:
         python_rows.append((
             line, rec["x"], rec["y"],
             None if gens is None else "/".join(g for g in GENERATIONS if g in gens),
-            rec["operator"], False, rec["site_id"], rec["name"], rec["installed_year"],
+            rec["operator"], rec["site_id"], rec["name"], rec["installed_year"],
             rec["from_shape"]))
     if python_rows:
         import pyarrow as pa
@@ -552,14 +676,18 @@ def read(path: Path, *, kind: str, options: dict[str, Any]) -> RegistryLoad:
         del odd_rows
 
     crs = _settle_crs(path, layout, con, declared_crs, header, cols, warnings)
-    kept = _check_rows(con, crs, header, rows, bad)
-    unknown_ops |= {op for (op,) in con.execute(
-        "SELECT DISTINCT operator FROM parsed WHERE unknown_op").fetchall()}
+    if unknown_names:  # the unknown operators of the rows SQL parsed (Python's are in already)
+        unknown_ops |= {op for (op,) in con.execute(
+            "SELECT DISTINCT operator FROM parsed WHERE list_contains(?, operator)",
+            [unknown_names]).fetchall()}
     from_shapes = [line for (line,) in con.execute(
-        "SELECT line FROM parsed WHERE from_shape ORDER BY line").fetchall()]
+        "SELECT line FROM parsed WHERE from_shape ORDER BY line").fetchall()
+    ] if layout == "paris" else []  # only a Paris row can be placed from its geo_shape
+    kept = _check_rows(con, crs, rows, bad)
     _summarise(warnings, unknown_ops, from_shapes, kept.column("technologies").null_count)
     quarantine.sort(key=lambda q: q["line"])
-    record = InputRecord(name="antennas", path=str(path), sha256=sha256_of(path),
+    sha256 = rows.sha256() if isinstance(rows, TypedRows) else sha256_of(path)
+    record = InputRecord(name="antennas", path=str(path), sha256=sha256,
                          rows_read=rows.count + len(rows.rejected),
                          notes=[Message("layout: {layout}", layout=layout)])
     con.close()
@@ -582,59 +710,74 @@ def _inside_sql(crs: str) -> str:
         f"(x BETWEEN {x0} AND {x1} AND y BETWEEN {y0} AND {y1})" for x0, x1, y0, y1 in boxes) + ")"
 
 
-def _check_rows(
-    con: Any, crs: str, header: list[str], rows: Rows, bad: Any,
-) -> Any:
-    """France, technologies and duplicates, checked in SQL; returns the rows kept (Arrow)."""
-    con.execute(f"""
-        CREATE TABLE problems AS
-        WITH t AS (
-            SELECT line, x, y, operator, gens,
-                   CASE WHEN NOT {_inside_sql(crs)} THEN 'outside'
-                        WHEN gens = '' THEN 'no technology' END AS problem
-            FROM parsed
-        ),
-        -- repeats share a hash of their key (x + 0.0: -0.0 and 0.0 are equal): one integer
-        -- per row is grouped, and the few rows whose hash repeats are then compared exactly
-        keyed AS (
-            SELECT *, hash(operator, x + 0.0, y + 0.0, gens) AS h FROM t WHERE problem IS NULL
-        ),
-        maybe AS (
-            SELECT * FROM keyed SEMI JOIN (
-                SELECT h FROM keyed GROUP BY h HAVING count(*) > 1) USING (h)
-        ),
-        repeated AS (
-            SELECT operator, x, y, gens, min(line) AS first
-            FROM maybe GROUP BY operator, x, y, gens HAVING count(*) > 1
-        )
-        SELECT line, problem, x, y, NULL::BIGINT AS first FROM t WHERE problem IS NOT NULL
-        UNION ALL
-        SELECT t.line, 'duplicate', t.x, t.y, r.first
-        FROM maybe AS t JOIN repeated AS r
-            ON t.operator IS NOT DISTINCT FROM r.operator AND t.x = r.x AND t.y = r.y
-            AND t.gens IS NOT DISTINCT FROM r.gens
-        WHERE t.line <> r.first""")
-    problems = con.execute("SELECT * FROM problems ORDER BY line").fetchall()
+def _check_rows(con: Any, crs: str, rows: Rows, bad: Any) -> Any:
+    """France, technologies and duplicates, checked in SQL; the rows found are quarantined and
+    deleted from ``parsed``; returns the rows kept (Arrow, in file order)."""
+    import numpy as np
+
+    problem = (f"CASE WHEN NOT {_inside_sql(crs)} THEN 'outside' "
+               "WHEN gens = '' THEN 'no technology' END")
+    problems = con.execute(f"""
+        SELECT line, problem, x, y, NULL::BIGINT AS first
+        FROM (SELECT line, x, y, {problem} AS problem FROM parsed)
+        WHERE problem IS NOT NULL""").fetchall()
+    # repeats share a hash of their key (x + 0.0: -0.0 and 0.0 are equal): numpy sorts one
+    # integer per row (several times faster than grouping them in DuckDB), and the few rows
+    # whose hash repeats are then compared exactly
+    hashes = con.execute(f"""
+        SELECT hash(operator, x + 0.0, y + 0.0, gens) AS h FROM parsed
+        WHERE ({problem}) IS NULL""").fetchnumpy()["h"]
+    hashes = np.sort(np.asarray(hashes))
+    repeated = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+    del hashes
+    if len(repeated):
+        con.register("_repeated", {"h": repeated})
+        problems += con.execute(f"""
+            WITH maybe AS (
+                SELECT line, x, y, operator, gens FROM parsed
+                WHERE ({problem}) IS NULL
+                    AND hash(operator, x + 0.0, y + 0.0, gens) IN (SELECT h FROM _repeated)
+            ),
+            repeated AS (
+                SELECT operator, x, y, gens, min(line) AS first
+                FROM maybe GROUP BY operator, x, y, gens HAVING count(*) > 1
+            )
+            SELECT t.line, 'duplicate', t.x, t.y, r.first
+            FROM maybe AS t JOIN repeated AS r
+                ON t.operator IS NOT DISTINCT FROM r.operator AND t.x = r.x AND t.y = r.y
+                AND t.gens IS NOT DISTINCT FROM r.gens
+            WHERE t.line <> r.first""").fetchall()
+        con.unregister("_repeated")
+    problems.sort()
     if problems:
         fields = rows.fields([line for line, *_ in problems])
-        for line, problem, x, y, first in problems:
-            if problem == "outside":
+        for line, kind, x, y, first in problems:
+            if kind == "outside":
                 reason = _("coordinates ({x}, {y}) outside France for {crs}").format(
                     x=f"{x:g}", y=f"{y:g}", crs=crs)
-            elif problem == "no technology":
+            elif kind == "no technology":
                 reason = _("no technology (no 2G, 3G, 4G or 5G)")
             else:
                 reason = _("duplicate of line {line} (same operator, coordinates and "
                            "technologies)").format(line=first)
             bad(line, fields[line], reason)
-    return con.execute("""
+        # deleted rather than anti-joined: the scan below keeps the rows in the table's order
+        con.register("_dropped", {"line": np.asarray([line for line, *_ in problems])})
+        con.execute("DELETE FROM parsed WHERE line IN (SELECT line FROM _dropped)")
+        con.unregister("_dropped")
+    kept = con.execute("""
         SELECT line AS source_line, x, y, operator, site_id, name,
                coalesce(contains(gens, '2G'), false) AS has_2g,
                coalesce(contains(gens, '3G'), false) AS has_3g,
                coalesce(contains(gens, '4G'), false) AS has_4g,
                coalesce(contains(gens, '5G'), false) AS has_5g,
                gens AS technologies, installed_year
-        FROM parsed ANTI JOIN problems USING (line) ORDER BY line""").fetch_arrow_table()
+        FROM parsed""").fetch_arrow_table()
+    # ``parsed`` is in file order unless rows parsed in Python were added after the others
+    lines = kept.column("source_line").to_numpy()
+    if len(lines) > 1 and not bool(np.all(lines[1:] > lines[:-1])):
+        kept = kept.take(np.argsort(lines, kind="stable"))
+    return kept
 
 
 def _frame(kept: list[dict[str, Any]]) -> pd.DataFrame:

@@ -100,8 +100,10 @@ class CommuneGrid:
             inside = (ix >= 0) & (ix < 1 << AXIS_BITS) & (iy >= 0) & (iy < 1 << AXIS_BITS)
         ix, iy = np.where(inside, ix, 0).astype(np.uint64), np.where(inside, iy, 0).astype(np.uint64)
         cells = morton(ix, iy).astype(np.uint32)
-        # the cells searched in order: twice as fast as in the points' order (cache)
-        order = np.argsort(cells, kind="stable")
+        # the cells searched in order: twice as fast as in the points' order (cache); numpy's
+        # default argsort (SIMD quicksort) is 4 times faster than the stable one, and equal
+        # cells get the same run whatever their order
+        order = np.argsort(cells)
         run = np.empty(len(cells), dtype=np.intp)
         run[order] = np.searchsorted(self.starts, cells[order], side="right") - 1
         index = np.where(inside, self.index[run], -1)

@@ -7,6 +7,7 @@ models read them whether or not a planner supplied a file.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import duckdb
@@ -48,6 +49,10 @@ INCOME_COLUMNS = {
 }
 
 
+#: rows of an Arrow record batch handed to DuckDB (its row group size)
+_BATCH_ROWS = 122_880
+
+
 def _insert(
     con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, str], rows: Any,
     **constants: object,
@@ -59,8 +64,18 @@ def _insert(
     if not (rows.num_rows if hasattr(rows, "num_rows") else len(rows)):
         return
     present = [c for c in columns if c in names and c not in constants]
-    con.register("_registry_frame", rows.select(present) if hasattr(rows, "select")
-                 and not isinstance(rows, pd.DataFrame) else rows[present])
+    if hasattr(rows, "select") and not isinstance(rows, pd.DataFrame):
+        import pyarrow as pa
+
+        # DuckDB scans an Arrow table one record batch per thread: in batches of a row
+        # group's size (slices, no copy) rather than one batch, the insert runs on every
+        # core (1 million rows: 0.16 s instead of 0.37 s on 2 cores)
+        selected = rows.select(present)
+        rows = pa.Table.from_batches(selected.to_batches(max_chunksize=_BATCH_ROWS),
+                                     schema=selected.schema)
+    else:
+        rows = rows[present]
+    con.register("_registry_frame", rows)
     values, params = [], []
     for column, kind in columns.items():
         if column in constants:
@@ -120,11 +135,15 @@ def create_registry_tables(
                            ("raw_income", INCOME_COLUMNS)):
         con.execute(f"CREATE OR REPLACE TABLE {table} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
     points = sum(_count(load.table) for load in loads if registry_spec(load.kind).is_points)
-    grid, reason = load_commune_grid(boundaries, points)
-    for load in loads:
+    # the grid is read (pyarrow, without the GIL) while pyproj projects the first points
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        loading = pool.submit(load_commune_grid, boundaries, points)
+        projected = [_in_lambert93(load.table, load.crs) if registry_spec(load.kind).is_points
+                     else (load.table, load.crs) for load in loads]
+        grid, reason = loading.result()
+    for load, (rows, crs) in zip(loads, projected, strict=True):
         if registry_spec(load.kind).is_points:
             source = load.record.path if load.record else ""
-            rows, crs = _in_lambert93(load.table, load.crs)
             if grid is not None and crs == "EPSG:2154":
                 rows = _with_grid_codes(rows, grid)
             _insert(con, "raw_registry_points", POINT_COLUMNS, rows,
