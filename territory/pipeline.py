@@ -12,6 +12,10 @@ not in the factor tables stops the run (a missing factor is a bug, never a silen
 A model is a table unless its file starts with the line ``-- materialized: view``: a view is
 computed each time it is read, inside the query that reads it, and holds no memory between
 steps (used for the per-commune-and-device models, a million rows that only their sums need).
+
+A model whose file has the line ``-- row order: any`` is written without keeping its rows in
+the order its query produces them (DuckDB's ``preserve_insertion_order`` off for that model):
+for a large table that every reader sorts or sums, never reads in table order.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from territory.errors import PipelineError
 LAYERS = ("staging", "intermediate", "marts")
 _REFERENCE = re.compile(r"\b(?:from|join)\s+([a-z_][a-z0-9_]*)", re.IGNORECASE)
 _MATERIALIZED = re.compile(r"--\s*materialized:\s*(table|view)\s*$", re.IGNORECASE)
+_ANY_ORDER = re.compile(r"^--\s*row order:\s*any\s*$", re.IGNORECASE | re.MULTILINE)
 _CTE = re.compile(r"\b([a-z_][a-z0-9_]*)\s+as\s+(?:not\s+)?(?:materialized\s*)?\(", re.IGNORECASE)
 
 
@@ -63,6 +68,8 @@ class Model:
     sql: str
     depends_on: frozenset[str]
     materialized: str = "table"
+    #: its rows need not keep the order its query gives them (``-- row order: any``)
+    any_order: bool = False
 
 
 def discover_models(folder: Path) -> list[Model]:
@@ -79,7 +86,8 @@ def discover_models(folder: Path) -> list[Model]:
         refs = refs & names - {path.stem}
         first = _MATERIALIZED.match(sql.lstrip().split("\n", 1)[0])
         materialized = first.group(1).lower() if first else "table"
-        models[path.stem] = Model(path.stem, layer, path, sql, frozenset(refs), materialized)
+        models[path.stem] = Model(path.stem, layer, path, sql, frozenset(refs), materialized,
+                                  bool(_ANY_ORDER.search(sql)))
     ordered: list[Model] = []
     done: set[str] = set()
     visiting: set[str] = set()
@@ -113,11 +121,16 @@ def run_models(
     for model in models:
         start = time.perf_counter()
         try:
+            if model.any_order:
+                con.execute("SET preserve_insertion_order = false")
             con.execute(f"CREATE OR REPLACE {model.materialized.upper()} {model.name} AS {model.sql}")
         except duckdb.Error as error:
             first = str(error).splitlines()[0]
             msg = f"{model.path}: model {model.name} failed: {first}"
             raise PipelineError(msg) from error
+        finally:
+            if model.any_order:
+                con.execute("RESET preserve_insertion_order")
         for table, create in MACROS.values():
             if table == model.name:
                 con.execute(create)

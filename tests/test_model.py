@@ -13,6 +13,7 @@ import shapely
 from territory.build import _dependents
 from territory.checks import CONTRACT_COLUMNS
 from territory.database import connect
+from territory.errors import PipelineError
 from territory.pipeline import discover_models, run_models
 from territory.registries.tables import create_registry_tables
 from territory.scenarios import SCENARIO_SOURCE, load_scenarios
@@ -335,3 +336,29 @@ def test_stratum_comparison_matches_an_independent_count(run_france):
         ranked = group["stratum_rank"].notna().to_numpy()
         assert ranked.any(), label
         assert (group["stratum_rank"].to_numpy()[ranked] == expected_rank[ranked]).all(), label
+
+
+def test_a_model_declared_in_any_row_order_runs_so_and_restores_the_setting(tmp_path):
+    """``-- row order: any`` turns DuckDB's insertion order off for that model only: the
+    setting is back on for the next model (whose rows keep their order) and after a failure."""
+    (tmp_path / "staging").mkdir()
+    (tmp_path / "staging" / "stg_any.sql").write_text(
+        "-- Rows in any order.\n-- row order: any\n"
+        "select current_setting('preserve_insertion_order') as kept, 1 as i\n",
+        encoding="utf-8")
+    (tmp_path / "staging" / "stg_kept.sql").write_text(
+        "select current_setting('preserve_insertion_order') as kept, 2 as i\n", encoding="utf-8")
+    (tmp_path / "staging" / "stg_broken.sql").write_text(
+        "-- row order: any\nselect * from no_such_table\n", encoding="utf-8")
+    models = {m.name: m for m in discover_models(tmp_path)}
+    assert models["stg_any"].any_order and not models["stg_kept"].any_order
+    con = connect()
+    run_models(con, [models["stg_any"], models["stg_kept"]])
+    assert con.execute("SELECT kept FROM stg_any").fetchone() == (False,)
+    assert con.execute("SELECT kept FROM stg_kept").fetchone() == (True,)
+    with pytest.raises(PipelineError, match="stg_broken"):
+        run_models(con, [models["stg_broken"]])
+    assert con.execute("SELECT current_setting('preserve_insertion_order')").fetchone() == (True,)
+    located = next(m for m in discover_models(pipelines_dir())
+                   if m.name == "int_registry_points_located")
+    assert located.any_order
