@@ -1,0 +1,48 @@
+"""The run's DuckDB connection: tables held in the in-memory database attached with
+compression (its effect on a run's memory is measured in docs/benchmarks.md), and cursors for
+other threads that see them."""
+
+from __future__ import annotations
+
+import threading
+
+import duckdb
+
+from territory.database import RUN_DATABASE, connect, cursor
+
+
+def test_tables_live_in_the_run_database() -> None:
+    con = connect()
+    con.execute("CREATE TABLE t AS SELECT 1 AS i")
+    assert con.execute("SELECT current_database()").fetchone() == (RUN_DATABASE,)
+    assert con.execute("SELECT database_name FROM duckdb_tables() WHERE table_name = 't'"
+                       ).fetchone() == (RUN_DATABASE,)
+
+
+def test_a_cursor_for_another_thread_sees_the_run_tables() -> None:
+    con = connect()
+    con.execute("CREATE TABLE communes AS SELECT '44109' AS code_insee")
+    # a plain DuckDB cursor opens in the default database, where the run's tables are not
+    plain = con.cursor()
+    try:
+        plain.execute("SELECT count(*) FROM communes")
+        raise AssertionError("a plain cursor should not see the run's tables")
+    except duckdb.CatalogException:
+        pass
+    seen: list[object] = []
+
+    def read() -> None:
+        seen.append(cursor(con).execute("SELECT code_insee FROM communes").fetchone())
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == [("44109",)] * 4
+
+
+def test_a_cursor_of_a_plain_connection_stays_in_its_database() -> None:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT 1 AS i")
+    assert cursor(con).execute("SELECT i FROM t").fetchone() == (1,)
