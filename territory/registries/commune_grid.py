@@ -25,13 +25,12 @@ join for every point.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from territory.sources._files import InputRecord
+from territory.sources._files import InputRecord, derived_file_mismatch
 from territory.sources.communes import BOUNDARIES_FOLDER
 
 #: the grid and its provenance, beside the boundaries they were derived from
@@ -62,18 +61,10 @@ def grid_inputs_sha256(records: Sequence[InputRecord]) -> dict[str, str]:
 
 def grid_mismatch(records: Sequence[InputRecord], folder: Path | None = None) -> str | None:
     """Why the grid cannot be used with the boundaries of ``records``; ``None`` when it can."""
-    folder = folder or grid_folder()
-    try:
-        provenance = json.loads((folder / GRID_PROVENANCE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return f"no readable {GRID_PROVENANCE} in {folder}"
-    if not (folder / GRID_FILE).is_file():
-        return f"no {GRID_FILE} in {folder}"
-    built = provenance.get("inputs_sha256", {})
-    now = grid_inputs_sha256(records)
-    differing = sorted(n for n in GRID_INPUTS if built.get(n) is None or built.get(n) != now.get(n))
-    if differing:
-        return f"boundaries differ from those the grid was built from: {', '.join(differing)}"
+    why, provenance = derived_file_mismatch(folder or grid_folder(), GRID_FILE, GRID_PROVENANCE,
+                                            GRID_INPUTS, records)
+    if why:
+        return why
     if provenance.get("cell_m") != CELL_M or provenance.get("axis_bits") != AXIS_BITS:
         return "the grid's cell size differs from this version's"
     return None

