@@ -16,6 +16,12 @@ steps (used for the per-commune-and-device models, a million rows that only thei
 A model whose file has the line ``-- row order: any`` is written without keeping its rows in
 the order its query produces them (DuckDB's ``preserve_insertion_order`` off for that model):
 for a large table that every reader sorts or sums, never reads in table order.
+
+After each table model the run's database is compacted (:func:`territory.database.compact`:
+DuckDB compresses an in-memory table only at a checkpoint). A model whose file has the line
+``-- storage: uncompressed`` is kept out of it (:func:`territory.database.uncompressed_table`):
+for the tables of one row per registry point, which compressing costs more time than it saves
+memory.
 """
 
 from __future__ import annotations
@@ -28,12 +34,14 @@ from pathlib import Path
 
 import duckdb
 
+from territory.database import compact, uncompressed_table
 from territory.errors import PipelineError
 
 LAYERS = ("staging", "intermediate", "marts")
 _REFERENCE = re.compile(r"\b(?:from|join)\s+([a-z_][a-z0-9_]*)", re.IGNORECASE)
 _MATERIALIZED = re.compile(r"--\s*materialized:\s*(table|view)\s*$", re.IGNORECASE)
 _ANY_ORDER = re.compile(r"^--\s*row order:\s*any\s*$", re.IGNORECASE | re.MULTILINE)
+_UNCOMPRESSED = re.compile(r"^--\s*storage:\s*uncompressed\s*$", re.IGNORECASE | re.MULTILINE)
 _CTE = re.compile(r"\b([a-z_][a-z0-9_]*)\s+as\s+(?:not\s+)?(?:materialized\s*)?\(", re.IGNORECASE)
 
 
@@ -70,6 +78,8 @@ class Model:
     materialized: str = "table"
     #: its rows need not keep the order its query gives them (``-- row order: any``)
     any_order: bool = False
+    #: its table is not compressed (``-- storage: uncompressed``)
+    uncompressed: bool = False
 
 
 def discover_models(folder: Path) -> list[Model]:
@@ -87,7 +97,8 @@ def discover_models(folder: Path) -> list[Model]:
         first = _MATERIALIZED.match(sql.lstrip().split("\n", 1)[0])
         materialized = first.group(1).lower() if first else "table"
         models[path.stem] = Model(path.stem, layer, path, sql, frozenset(refs), materialized,
-                                  bool(_ANY_ORDER.search(sql)))
+                                  bool(_ANY_ORDER.search(sql)),
+                                  bool(_UNCOMPRESSED.search(sql)))
     ordered: list[Model] = []
     done: set[str] = set()
     visiting: set[str] = set()
@@ -123,7 +134,8 @@ def run_models(
         try:
             if model.any_order:
                 con.execute("SET preserve_insertion_order = false")
-            con.execute(f"CREATE OR REPLACE {model.materialized.upper()} {model.name} AS {model.sql}")
+            name = uncompressed_table(con, model.name) if model.uncompressed else model.name
+            con.execute(f"CREATE OR REPLACE {model.materialized.upper()} {name} AS {model.sql}")
         except duckdb.Error as error:
             first = str(error).splitlines()[0]
             msg = f"{model.path}: model {model.name} failed: {first}"
@@ -134,6 +146,8 @@ def run_models(
         for table, create in MACROS.values():
             if table == model.name:
                 con.execute(create)
+        if model.materialized == "table" and not model.uncompressed:
+            compact(con)
         timings[model.name] = time.perf_counter() - start
         if on_model:
             on_model(model, timings[model.name])

@@ -8,7 +8,7 @@ import threading
 
 import duckdb
 
-from territory.database import RUN_DATABASE, connect, cursor
+from territory.database import POINTS_DATABASE, RUN_DATABASE, compact, connect, cursor, uncompressed_table
 
 
 def test_tables_live_in_the_run_database() -> None:
@@ -46,3 +46,37 @@ def test_a_cursor_of_a_plain_connection_stays_in_its_database() -> None:
     con = duckdb.connect()
     con.execute("CREATE TABLE t AS SELECT 1 AS i")
     assert cursor(con).execute("SELECT i FROM t").fetchone() == (1,)
+
+
+def test_compact_compresses_the_run_tables_and_waits_for_other_readers() -> None:
+    """``compact`` checkpoints the run's database (compressing its tables); while another
+    thread's transaction is open and a table was written meanwhile, DuckDB refuses, and the
+    run goes on uncompressed until the next call."""
+    con = connect()
+    con.execute("CREATE TABLE t AS SELECT range::DOUBLE / 7 AS x FROM range(200000)")
+
+    def compressions() -> set[str]:
+        return {r[0] for r in con.execute(
+            "SELECT DISTINCT compression FROM pragma_storage_info('t')").fetchall()}
+
+    assert compressions() == {"Uncompressed"}
+    reader = cursor(con)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT count(*) FROM t").fetchone() == (200000,)
+    con.execute("CREATE TABLE u AS SELECT 1 AS i")  # the next model, written meanwhile
+    assert compact(con) is False
+    assert compressions() == {"Uncompressed"}
+    reader.execute("COMMIT")
+    assert compact(con) is True
+    assert "Uncompressed" not in compressions()
+
+
+def test_registry_point_tables_are_read_by_name_from_every_cursor() -> None:
+    con = connect()
+    con.execute(f"CREATE TABLE {uncompressed_table(con, 'p')} AS SELECT 1 AS i")
+    assert uncompressed_table(con, "p") == f"{POINTS_DATABASE}.main.p"
+    assert cursor(con).execute("SELECT i FROM p").fetchone() == (1,)
+    plain = duckdb.connect()
+    assert uncompressed_table(plain, "p") == "p"
+    plain.execute("CREATE TABLE t AS SELECT 1 AS i")
+    assert compact(plain) is True

@@ -12,7 +12,7 @@ import shapely
 
 from territory.build import _dependents
 from territory.checks import CONTRACT_COLUMNS
-from territory.database import connect
+from territory.database import POINTS_DATABASE, connect
 from territory.errors import PipelineError
 from territory.pipeline import discover_models, run_models
 from territory.registries.tables import create_registry_tables
@@ -362,3 +362,36 @@ def test_a_model_declared_in_any_row_order_runs_so_and_restores_the_setting(tmp_
     located = next(m for m in discover_models(pipelines_dir())
                    if m.name == "int_registry_points_located")
     assert located.any_order
+
+
+def _compressions(con, table: str) -> set[str]:
+    return {r[0] for r in con.execute(
+        f"SELECT DISTINCT compression FROM pragma_storage_info('{table}')").fetchall()}
+
+
+def test_tables_are_compressed_after_each_model_but_registry_points_are_not(tmp_path):
+    """After a table model the run's database is checkpointed, which compresses its tables
+    (an in-memory table is stored uncompressed until then); a model declared
+    ``-- storage: uncompressed`` lands in the uncompressed database, read under its own name."""
+    (tmp_path / "staging").mkdir()
+    (tmp_path / "staging" / "stg_big.sql").write_text(
+        "select range::double / 7 as x from range(200000)\n", encoding="utf-8")
+    (tmp_path / "staging" / "stg_points.sql").write_text(
+        "-- One row per point.\n-- storage: uncompressed\n"
+        "select range::double / 7 as x from range(200000)\n", encoding="utf-8")
+    (tmp_path / "staging" / "stg_sum.sql").write_text(
+        "select (select count(*) from stg_points) + (select count(*) from stg_big) as n\n",
+        encoding="utf-8")
+    models = {m.name: m for m in discover_models(tmp_path)}
+    assert models["stg_points"].uncompressed and not models["stg_big"].uncompressed
+    con = connect()
+    run_models(con, [models["stg_big"]])
+    assert "Uncompressed" not in _compressions(con, "stg_big")
+    run_models(con, [models["stg_points"], models["stg_sum"]])
+    assert con.execute("SELECT n FROM stg_sum").fetchone() == (400000,)
+    assert con.execute("SELECT database_name FROM duckdb_tables() WHERE table_name = 'stg_points'"
+                       ).fetchone() == (POINTS_DATABASE,)
+    assert _compressions(con, f"{POINTS_DATABASE}.main.stg_points") == {"Uncompressed"}
+    registry = {m.name for m in discover_models(pipelines_dir()) if m.uncompressed}
+    assert registry == {"int_registry_points_located", "int_registry_points_energy",
+                        "registry_points"}

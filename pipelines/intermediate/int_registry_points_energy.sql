@@ -4,6 +4,8 @@
 -- itself marks as a modelled default is not used) x hours x load factor x PUE;
 -- street lights: power x lighting hours; cameras and sensors: power all year plus the energy
 -- of storing what they record for the retention period.
+-- One row per registry point: not compressed (see int_registry_points_located).
+-- storage: uncompressed
 with
 
 points as (

@@ -20,6 +20,9 @@
 -- Every reader sorts these rows or sums them: they are written in whatever order the join
 -- gives them (a million rows: about half the time of keeping the points' order).
 -- row order: any
+-- Not compressed (compressing a million points costs about 0.4 s, a quarter of reading and
+-- placing them):
+-- storage: uncompressed
 with
 
 communes as (

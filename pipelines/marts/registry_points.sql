@@ -1,5 +1,7 @@
 -- Registry points placed in a commune of the run's extent, with their electricity and
 -- emissions: split into the `datacenters`, `antennas` and `infrastructure` layers when written.
+-- One row per registry point: not compressed (see int_registry_points_located).
+-- storage: uncompressed
 select
     p.kind,
     p.code_insee,
