@@ -101,7 +101,8 @@ DEFAULT_SOURCES = (
 
 #: float64 work per strip of rows in the population pass (bounds its memory)
 _STRIP_BYTES = 16 * 2**20
-#: spans handled at once in the population pass (bounds its temporaries)
+#: spans handled at once in the population pass and the spreading by area (bounds their
+#: temporaries: all of France's two million spans at once took 180 MB more)
 _BATCH = 1 << 18
 #: communes are processed in this many runs (small arrays are recycled by the allocator)
 _CHUNKS = 64
@@ -377,6 +378,11 @@ class _Spans:
     c1: np.ndarray
     commune: np.ndarray
 
+    def block(self, start: int, stop: int) -> _Spans:
+        """Spans ``start`` to ``stop`` (views, no copy)."""
+        return _Spans(self.row[start:stop], self.c0[start:stop], self.c1[start:stop],
+                      self.commune[start:stop])
+
     @classmethod
     def concat(cls, parts: list[_Spans]) -> _Spans:
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) if parts
@@ -497,6 +503,21 @@ class _CellSplit:
             diff -= np.bincount(self.full_end, weights=full, minlength=grid.height * stride)
             out += np.cumsum(diff.reshape(grid.height, stride), axis=1)[:, :grid.width].ravel()
         return out.reshape(grid.height, grid.width)
+
+
+def _spread(spans: _Spans, grid: _Grid, per_subcell: np.ndarray | None,
+            ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Sub-cells of the spans in each 1 km cell and, given each commune's value per sub-cell,
+    the sum of those values in each cell; by blocks of :data:`_BATCH` spans."""
+    counts = np.zeros((grid.height, grid.width))
+    sums = None if per_subcell is None else np.zeros((grid.height, grid.width))
+    for start in range(0, len(spans.row), _BATCH):
+        block = spans.block(start, start + _BATCH)
+        split = _CellSplit(block, grid)
+        counts += split.cells()
+        if sums is not None and per_subcell is not None:
+            sums += split.cells(per_subcell[block.commune])
+    return counts, sums
 
 
 # --------------------------------------------------------------------------------------------
@@ -783,21 +804,27 @@ def _write(
     lap("project_and_scan")
 
     sub_cells = np.bincount(spans.commune, weights=spans.c1 - spans.c0, minlength=n)
-    split = _CellSplit(spans, grid)
-    covered = split.cells() > 0.5
     by_area = sub_cells > 0
+    cells = np.zeros((grid.height, grid.width))
     if source is not None:
         weighting = "population"
-        cells, has_people = _population_cells(spans, split, v, grid, source)
+        population, has_people = _population_cells(spans, _CellSplit(spans, grid), v, grid,
+                                                   source)
+        cells += population
+        del population
         by_area &= ~has_people
         fallback = int(by_area.sum())
     else:
         weighting = "area"
-        cells = np.zeros((grid.height, grid.width))
         fallback = 0
-    if by_area.any():
-        density = np.where(by_area, v / np.where(sub_cells > 0, sub_cells, 1.0), 0.0)
-        cells += split.cells(density[spans.commune])
+    density = (np.where(by_area, v / np.where(sub_cells > 0, sub_cells, 1.0), 0.0)
+               if by_area.any() else None)
+    sub_cells_per_cell, spread = _spread(spans, grid, density)
+    covered = sub_cells_per_cell > 0.5
+    del sub_cells_per_cell
+    if spread is not None:
+        cells += spread
+        del spread
     # communes too small to hold a sub-cell centre: all of it in the cell of a point inside
     at_point = np.flatnonzero(sub_cells == 0)
     if len(at_point):
@@ -807,7 +834,7 @@ def _write(
     if np.all(v >= 0):  # float residue of the difference arrays
         np.maximum(cells, 0.0, out=cells)
     data = np.where(covered, cells, NODATA).astype(np.float32)
-    del split, spans, cells
+    del spans, cells
     lap("spread")
 
     positive = data[covered & (data > 0)]
