@@ -30,20 +30,64 @@ published as (
     union all select 'regions', code_insee from regions
 ),
 
-final as (
-    select
-        l.level,
-        l.code_insee,
-        s.month,
-        s.hour,
-        exact_sum(l.use_kwh * s.annual_share) as use_kwh,
-        exact_sum(l.use_kwh * s.annual_share * s.tco2e_per_kwh) as use_tco2e,
-        exact_sum(l.registries_kwh * s.annual_share) as registries_kwh,
-        exact_sum(l.registries_kwh * s.annual_share * s.tco2e_per_kwh) as registries_tco2e
+-- the published territories' use per profile and each cell's shares, as vectors over the same
+-- ordered profiles (0 where a territory has none): a cell's use is their dot product, summed in
+-- that order, so the same bits whatever the threads (a grouped exact sum of 2 million rows
+-- took 0.35 s more)
+profiles as (
+    select distinct profile from int_profiles_hourly_shape
+),
+
+cells as (
+    select distinct month, hour from int_profiles_hourly_shape
+),
+
+territories as (
+    select distinct l.level, l.code_insee
     from levels as l
     semi join published as p using (level, code_insee)
-    join int_profiles_hourly_shape as s using (profile)
+    semi join profiles using (profile)
+),
+
+vectors as (
+    select
+        t.level,
+        t.code_insee,
+        list(coalesce(l.use_kwh, 0) order by pr.profile) as use_kwh,
+        list(coalesce(l.registries_kwh, 0) order by pr.profile) as registries_kwh
+    from territories as t
+    cross join profiles as pr
+    left join levels as l
+        on l.level = t.level and l.code_insee = t.code_insee and l.profile = pr.profile
     group by all
+),
+
+shares as (
+    select
+        c.month,
+        c.hour,
+        list(coalesce(s.annual_share, 0) order by pr.profile) as annual_share,
+        list(coalesce(s.annual_share * s.tco2e_per_kwh, 0) order by pr.profile)
+            as tco2e_per_annual_kwh
+    from cells as c
+    cross join profiles as pr
+    left join int_profiles_hourly_shape as s
+        on s.profile = pr.profile and s.month = c.month and s.hour = c.hour
+    group by all
+),
+
+final as (
+    select
+        v.level,
+        v.code_insee,
+        s.month,
+        s.hour,
+        list_dot_product(v.use_kwh, s.annual_share) as use_kwh,
+        list_dot_product(v.use_kwh, s.tco2e_per_annual_kwh) as use_tco2e,
+        list_dot_product(v.registries_kwh, s.annual_share) as registries_kwh,
+        list_dot_product(v.registries_kwh, s.tco2e_per_annual_kwh) as registries_tco2e
+    from vectors as v
+    cross join shares as s
 )
 
 select * from final
