@@ -129,12 +129,15 @@ def _write_registry(x: Any, y: Any, path: Path) -> None:
 
 
 def run_duckdb(args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    """territory's own path: read_registry, create_registry_tables, then the two models."""
+    """territory's own path: read_registry, create_registry_tables, then the two models, in a
+    process set up as the ``territory`` command sets it up (freed memory returned)."""
+    from territory._allocator import return_freed_memory
     from territory.pipeline import discover_models, run_models
     from territory.registries import read_registry
     from territory.registries.tables import create_registry_tables
     from territory.settings import pipelines_dir
 
+    return_freed_memory()
     start = time.perf_counter()
     con, boundaries = _load_communes(work, args.threads)
     result: dict[str, Any] = {

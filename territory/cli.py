@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from territory import i18n
-from territory._allocator import return_large_blocks
+from territory._allocator import return_freed_memory
 from territory.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, ConfigError, TerritoryError
 from territory.i18n import N_, _
 from territory.registries.kinds import all_kinds, canonical_kind, kinds_help
@@ -567,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
         from territory.run import run_maps, run_pipeline
 
         # a run's large arrays give their memory back when freed (measured in the module)
-        return_large_blocks()
+        return_freed_memory()
         if args.command == "map":
             for path in run_maps(_settings(args)):
                 print(path)

@@ -1,5 +1,6 @@
-"""The ``territory`` command fixes glibc's threshold for large blocks (territory._allocator):
-a freed array of a few MiB gives its memory back instead of staying with the process."""
+"""The ``territory`` command fixes glibc's threshold for large blocks and puts Arrow on the
+system allocator (territory._allocator): a freed array of a few MiB gives its memory back
+instead of staying with the process."""
 
 from __future__ import annotations
 
@@ -18,13 +19,13 @@ pytestmark = pytest.mark.skipif(
 SCRIPT = """
 import sys
 import numpy as np
-from territory._allocator import return_large_blocks
+from territory._allocator import return_freed_memory
 def rss_mib():
     for line in open("/proc/self/status"):
         if line.startswith("VmRSS"):
             return int(line.split()[1]) // 1024
 if sys.argv[1] == "set":
-    assert return_large_blocks()
+    assert return_freed_memory()
 big = np.ones(2 << 20)
 del big
 base = rss_mib()
@@ -33,26 +34,32 @@ for _ in range(100):
     arrays.append(np.ones(1 << 18))
     small.append(np.ones(1000))
 del arrays
-print(rss_mib() - base)
+import pyarrow as pa
+print(rss_mib() - base, pa.default_memory_pool().backend_name)
 """
 
 
-def _kept_mib(mode: str) -> int:
+def _kept_mib(mode: str) -> tuple[int, str]:
     out = subprocess.run([sys.executable, "-c", SCRIPT, mode], capture_output=True, text=True,
                          check=True)
-    return int(out.stdout.strip())
+    kept, arrow_allocator = out.stdout.split()
+    return int(kept), arrow_allocator
 
 
 def test_freed_large_arrays_give_their_memory_back() -> None:
-    assert _kept_mib("default") > 150  # what the command avoids: glibc keeps the 200 MiB
-    assert _kept_mib("set") < 20
+    kept, arrow_allocator = _kept_mib("default")
+    assert kept > 150  # what the command avoids: glibc keeps the 200 MiB
+    assert arrow_allocator != "system"
+    kept, arrow_allocator = _kept_mib("set")
+    assert kept < 20
+    assert arrow_allocator == "system"
 
 
 def test_the_run_command_sets_it(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     from territory import cli
 
     calls: list[bool] = []
-    monkeypatch.setattr(cli, "return_large_blocks", lambda: calls.append(True) or True)
+    monkeypatch.setattr(cli, "return_freed_memory", lambda: calls.append(True) or True)
     monkeypatch.setattr("territory.run.run_maps", lambda settings: [])
     assert cli.main(["map", "--out", str(tmp_path / "out"), "--departement", "44"]) == 0
     assert calls == [True]
