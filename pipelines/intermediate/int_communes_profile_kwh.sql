@@ -3,16 +3,43 @@
 -- in the commune (int_registry_points_energy, by the kind's profile; a kind without an
 -- assignment is flat). Multiplied by the profiles' shapes (int_profiles_hourly_shape) it gives
 -- the commune's use by month x hour without expanding communes x devices x 288 cells.
+-- Only the communes the run's territories add up: all of France, or for a smaller extent the
+-- communes of the régions and EPCI it covers (the upper levels are whole-territory totals, as
+-- in their layers): a département run computes 1,500 communes' lines here instead of 35,000.
 with
 
 assignments as (
     select * from stg_usage_profile_assignments
 ),
 
+communes as (
+    select c.code_insee, c.departement_code, c.epci_siren, d.region_code
+    from stg_communes as c
+    left join stg_departements as d on d.code_insee = c.departement_code
+),
+
+selected as (
+    select *
+    from communes
+    where (len(getvariable('departements')) = 0
+            or list_contains(getvariable('departements'), departement_code))
+        and (coalesce(len(getvariable('communes')), 0) = 0
+            or list_contains(getvariable('communes'), code_insee))
+),
+
+needed as (
+    select code_insee
+    from communes
+    where len(getvariable('departements')) = 0
+        or region_code in (select region_code from selected)
+        or epci_siren in (select epci_siren from selected)
+),
+
 devices as (
     select d.code_insee, a.profile, exact_sum(d.use_kwh) as use_kwh
     from int_communes_device_footprint as d
     join assignments as a on a.subject_kind = 'device' and a.subject = d.device
+    semi join needed as n on n.code_insee = d.code_insee
     group by all
 ),
 
@@ -20,6 +47,7 @@ registries as (
     select e.code_insee, coalesce(a.profile, 'flat') as profile, exact_sum(e.kwh) as registries_kwh
     from int_registry_points_energy as e
     left join assignments as a on a.subject_kind = 'registry' and a.subject = e.kind
+    semi join needed as n on n.code_insee = e.code_insee
     group by all
 ),
 
