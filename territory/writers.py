@@ -26,7 +26,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.writer.excel import ExcelWriter
 
 from territory.columns import Column, catalogue
-from territory.database import cursor, fetch_value
+from territory.database import cursor, fetch_value, restart_worker_threads
 from territory.errors import PipelineError
 from territory.geopackage import save_layers_geopackage
 from territory.mapping import (
@@ -225,6 +225,8 @@ def write_map(
     """Write the map of the run's extent, or of one of its départements (``national``: the
     model's national footprint per inhabitant, that the popups' gaps are taken to)."""
     levels = map_levels(con, definition, settings.tolerance_m, departement)
+    # simplifying the outlines left DuckDB's threads holding about 200 MiB on all of France
+    restart_worker_threads(con)
     subtitle = map_subtitle(con, settings, departement)
     definition = {**definition, "points": map_point_layers(definition.get("points", []))}
     html = build_map(levels, definition, assets=settings.map_assets, tolerance_m=settings.tolerance_m,

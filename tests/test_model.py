@@ -395,3 +395,36 @@ def test_tables_are_compressed_after_each_model_but_registry_points_are_not(tmp_
     registry = {m.name for m in discover_models(pipelines_dir()) if m.uncompressed}
     assert registry == {"int_registry_points_located", "int_registry_points_energy",
                         "registry_points"}
+
+
+def _cte_bodies(code: str) -> dict[str, str]:
+    """Each CTE's SQL (between the parentheses after ``name as``)."""
+    import re
+
+    bodies = {}
+    for match in re.finditer(r"\b([a-z_][a-z0-9_]*)\s+as\s+(?:not\s+)?(?:materialized\s*)?\(",
+                             code, re.IGNORECASE):
+        depth, end = 1, match.end()
+        while depth:
+            depth += {"(": 1, ")": -1}.get(code[end], 0)
+            end += 1
+        bodies[match.group(1).lower()] = code[match.end():end - 1]
+    return bodies
+
+
+def test_no_view_model_reads_a_table_through_a_cte_twice():
+    """DuckDB keeps a view's SQL without ``NOT MATERIALIZED``, and materializes a CTE read twice
+    at every read of the view: int_communes_device_footprint's CTE of the device stocks cost
+    100 MiB and 0.07 s per read that way. In a view model, a CTE read more than once reads no
+    table (a row of factors)."""
+    from territory.pipeline import _REFERENCE
+
+    views = [m for m in discover_models(pipelines_dir()) if m.materialized == "view"]
+    assert any(m.name == "int_communes_device_footprint" for m in views)
+    for model in views:
+        code = "\n".join(line.split("--", 1)[0] for line in model.sql.splitlines())
+        reads = [name.lower() for name in _REFERENCE.findall(code)]
+        for cte, body in _cte_bodies(code).items():
+            if reads.count(cte) > 1:
+                assert not _REFERENCE.search(body), (
+                    f"{model.name} reads its CTE {cte} {reads.count(cte)} times")
