@@ -6,14 +6,14 @@ to the block's size (up to 32 MiB). After a run's first large arrays, numpy's te
 few MiB (the density raster's spans, the map's coordinates, the GeoPackage's columns) come
 from the heap instead, and their memory stays with the process once they are freed: the next
 step's peak adds to it. Fixed at 1 MiB (which also stops the raising), every block of 1 MiB or
-more is returned when freed. Measured on all of France (docs/benchmarks.md): peak 920 -> 796 MB,
+more is returned when freed. Measured on all of France (docs/benchmarks.md): peak 898 -> 777 MiB,
 0.35-0.5 s more (the maps of the large blocks); DuckDB's 256 KiB blocks stay below it and keep
 being recycled by the heap (thresholds of 256 KiB, 4 and 16 MiB gained nothing more).
 
 Arrow's buffers (the registries read, the commune grid, the tables handed to GDAL) come from
 its own allocator (mimalloc), which keeps what it frees: Arrow is put on the system allocator,
 so that the threshold above applies to them too. Measured: a département run with the national
-registry files 745 -> 692 MB, all of France 782 -> 747 MB and 0.35 s faster.
+registry files 728 -> 676 MiB, all of France 764 -> 730 MiB and 0.35 s faster.
 """
 
 from __future__ import annotations

@@ -105,9 +105,9 @@ def compact(con: duckdb.DuckDBPyConnection, *, restart_threads: bool = False) ->
 
     An in-memory table is stored uncompressed until a checkpoint, which DuckDB runs by itself
     only when its write-ahead log would pass a size an in-memory database never reaches.
-    Measured after each table model (docs/benchmarks.md): a département run's peak 591 -> 523 MB
-    for 0.1-0.2 s, all of France with the six scenarios 1524 -> 1287 MB for 0.7 s, all of France
-    alone 816 -> 796 MB for 0.4 s. Tables of one row per registry point are kept out of it
+    Measured after each table model (docs/benchmarks.md): a département run's peak 577 -> 511 MiB
+    for 0.1-0.2 s, all of France with the six scenarios 1488 -> 1257 MiB for 0.7 s, all of
+    France alone 797 -> 777 MiB for 0.4 s. Tables of one row per registry point are kept out of it
     (:func:`uncompressed_table`): compressing a million points took 0.44 s, a quarter of the
     time to read and place them. DuckDB refuses a checkpoint while another thread's query is
     open (the density raster reads the communes beside the models): the tables are then
