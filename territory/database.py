@@ -95,6 +95,15 @@ def connect(
     con.execute("CREATE MACRO upper_level_code(by_epci, by_departement, epci, departement, "
                 "region) AS CASE WHEN by_epci = 0 THEN epci WHEN by_departement = 0 "
                 "THEN departement ELSE region END")
+    # the run's extent (SET VARIABLE departements / communes by the runner): every commune when
+    # both lists are empty, else those of the départements listed and, when communes are
+    # listed (an extent given by EPCI or communes), only those
+    con.execute("CREATE MACRO whole_france() AS len(getvariable('departements')) = 0")
+    con.execute("CREATE MACRO in_extent(departement_code, code_insee) AS "
+                "(len(getvariable('departements')) = 0 "
+                "OR list_contains(getvariable('departements'), departement_code)) "
+                "AND (coalesce(len(getvariable('communes')), 0) = 0 "
+                "OR list_contains(getvariable('communes'), code_insee))")
     return con
 
 

@@ -16,6 +16,7 @@ from territory.database import (
     compact,
     connect,
     cursor,
+    fetch_value,
     restart_worker_threads,
     uncompressed_table,
 )
@@ -115,3 +116,21 @@ def test_restarting_the_worker_threads_gives_back_their_memory() -> None:
     restart_worker_threads(con)
     assert _rss_mib() < before - 150
     assert con.execute("SELECT current_setting('threads')").fetchone() == (2,)
+
+
+def test_the_run_extent_macros() -> None:
+    """``in_extent`` and ``whole_france``, the one place the models read the run's extent."""
+    con = connect()
+
+    def inside(departements: list[str], communes: list[str] | None) -> list[object]:
+        con.execute("SET VARIABLE departements = ?::VARCHAR[]", [departements])
+        con.execute("SET VARIABLE communes = ?::VARCHAR[]", [communes])
+        return [row[0] for row in con.execute(
+            "SELECT in_extent(d, c) FROM (VALUES ('44', '44109'), ('44', '44001'), "
+            "('2A', '2A004')) AS t(d, c) ORDER BY c").fetchall()] + [
+            fetch_value(con, "SELECT whole_france()")]
+
+    assert inside([], []) == [True, True, True, True]
+    assert inside([], None) == [True, True, True, True]
+    assert inside(["44"], []) == [False, True, True, False]
+    assert inside(["44"], ["44109"]) == [False, False, True, False]

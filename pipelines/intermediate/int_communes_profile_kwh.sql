@@ -21,16 +21,13 @@ communes as (
 selected as (
     select *
     from communes
-    where (len(getvariable('departements')) = 0
-            or list_contains(getvariable('departements'), departement_code))
-        and (coalesce(len(getvariable('communes')), 0) = 0
-            or list_contains(getvariable('communes'), code_insee))
+    where in_extent(departement_code, code_insee)
 ),
 
 needed as (
     select code_insee
     from communes
-    where len(getvariable('departements')) = 0
+    where whole_france()
         or region_code in (select region_code from selected)
         or epci_siren in (select epci_siren from selected)
 ),

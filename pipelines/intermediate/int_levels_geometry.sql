@@ -14,10 +14,7 @@ communes as (
 selected as (
     select *
     from communes
-    where (len(getvariable('departements')) = 0
-            or list_contains(getvariable('departements'), departement_code))
-        and (coalesce(len(getvariable('communes')), 0) = 0
-            or list_contains(getvariable('communes'), code_insee))
+    where in_extent(departement_code, code_insee)
 ),
 
 covered as (

@@ -17,10 +17,7 @@ places as (
 extent_regions as (
     select distinct region_code
     from places
-    where (len(getvariable('departements')) = 0
-            or list_contains(getvariable('departements'), departement_code))
-        and (coalesce(len(getvariable('communes')), 0) = 0
-            or list_contains(getvariable('communes'), code_insee))
+    where in_extent(departement_code, code_insee)
 ),
 
 scope as (

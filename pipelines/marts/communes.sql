@@ -78,10 +78,7 @@ final as (
         geometry
     from footprint
     where geometry is not null
-        and (len(getvariable('departements')) = 0
-            or list_contains(getvariable('departements'), departement_code))
-        and (coalesce(len(getvariable('communes')), 0) = 0
-            or list_contains(getvariable('communes'), code_insee))
+        and in_extent(departement_code, code_insee)
 )
 
 select * from final

@@ -9,5 +9,4 @@ from int_levels_footprint as f
 join int_levels_geometry as g on g.level = 'departements' and g.code_insee = f.code_insee
 left join stg_departements as d on d.code_insee = f.code_insee
 where f.level = 'departements'
-    and (len(getvariable('departements')) = 0
-        or list_contains(getvariable('departements'), f.code_insee))
+    and (whole_france() or list_contains(getvariable('departements'), f.code_insee))

@@ -28,7 +28,4 @@ from int_registry_points_located as p
 join int_registry_points_energy as e using (kind, source_file, source_line)
 join stg_communes as c on c.code_insee = p.code_insee
 where p.geometry is not null
-    and (len(getvariable('departements')) = 0
-        or list_contains(getvariable('departements'), c.departement_code))
-    and (coalesce(len(getvariable('communes')), 0) = 0
-        or list_contains(getvariable('communes'), p.code_insee))
+    and in_extent(c.departement_code, p.code_insee)
