@@ -21,7 +21,8 @@ After each table model the run's database is compacted (:func:`territory.databas
 DuckDB compresses an in-memory table only at a checkpoint). A model whose file has the line
 ``-- storage: uncompressed`` is kept out of it (:func:`territory.database.uncompressed_table`):
 for the tables of one row per registry point, which compressing costs more time than it saves
-memory.
+memory. After a model that ran :data:`RESTART_THREADS_AFTER_S` or more, DuckDB's worker threads
+are restarted, which gives back the memory they keep.
 """
 
 from __future__ import annotations
@@ -42,10 +43,10 @@ _REFERENCE = re.compile(r"\b(?:from|join)\s+([a-z_][a-z0-9_]*)", re.IGNORECASE)
 _MATERIALIZED = re.compile(r"--\s*materialized:\s*(table|view)\s*$", re.IGNORECASE)
 _ANY_ORDER = re.compile(r"^--\s*row order:\s*any\s*$", re.IGNORECASE | re.MULTILINE)
 _UNCOMPRESSED = re.compile(r"^--\s*storage:\s*uncompressed\s*$", re.IGNORECASE | re.MULTILINE)
-#: a model that ran this long has its DuckDB worker threads restarted after it, which gives
-#: back the memory they keep (territory.database.compact)
-RESTART_THREADS_AFTER_S = 0.1
 _CTE = re.compile(r"\b([a-z_][a-z0-9_]*)\s+as\s+(?:not\s+)?(?:materialized\s*)?\(", re.IGNORECASE)
+#: a model that ran this long has DuckDB's worker threads restarted after it, which gives back
+#: the memory they keep (territory.database.compact)
+RESTART_THREADS_AFTER_S = 0.1
 
 
 
