@@ -805,17 +805,14 @@ def _write(
 
     sub_cells = np.bincount(spans.commune, weights=spans.c1 - spans.c0, minlength=n)
     by_area = sub_cells > 0
-    cells = np.zeros((grid.height, grid.width))
     if source is not None:
         weighting = "population"
-        population, has_people = _population_cells(spans, _CellSplit(spans, grid), v, grid,
-                                                   source)
-        cells += population
-        del population
+        cells, has_people = _population_cells(spans, _CellSplit(spans, grid), v, grid, source)
         by_area &= ~has_people
         fallback = int(by_area.sum())
     else:
         weighting = "area"
+        cells = np.zeros((grid.height, grid.width))
         fallback = 0
     density = (np.where(by_area, v / np.where(sub_cells > 0, sub_cells, 1.0), 0.0)
                if by_area.any() else None)

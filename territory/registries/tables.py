@@ -132,11 +132,10 @@ def create_registry_tables(
     models = energy_models()
     if models:
         con.executemany("INSERT INTO registry_energy_models VALUES (?, ?, ?)", models)
-    for table, columns in (("raw_registry_points", POINT_COLUMNS), ("raw_fibre", FIBRE_COLUMNS),
-                           ("raw_income", INCOME_COLUMNS)):
-        # registry points: kept out of the run's compressed tables (territory.database.compact)
-        name = uncompressed_table(con, table) if table == "raw_registry_points" else table
-        con.execute(f"CREATE OR REPLACE TABLE {name} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
+    # registry points: kept out of the run's compressed tables (territory.database.compact)
+    for table, columns in ((uncompressed_table(con, "raw_registry_points"), POINT_COLUMNS),
+                           ("raw_fibre", FIBRE_COLUMNS), ("raw_income", INCOME_COLUMNS)):
+        con.execute(f"CREATE OR REPLACE TABLE {table} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
     points = sum(_count(load.table) for load in loads if registry_spec(load.kind).is_points)
     # the grid is read (pyarrow, without the GIL) while pyproj projects the first points
     with ThreadPoolExecutor(max_workers=1) as pool:
