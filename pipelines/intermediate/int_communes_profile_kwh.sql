@@ -3,33 +3,22 @@
 -- in the commune (int_registry_points_energy, by the kind's profile; a kind without an
 -- assignment is flat). Multiplied by the profiles' shapes (int_profiles_hourly_shape) it gives
 -- the commune's use by month x hour without expanding communes x devices x 288 cells.
--- Only the communes the run's territories add up: all of France, or for a smaller extent the
--- communes of the régions and EPCI it covers (the upper levels are whole-territory totals, as
--- in their layers): a département run computes 1,500 communes' lines here instead of 35,000.
+-- Only the communes the run's territories add up, those of the régions and EPCI it covers (the
+-- upper levels are whole-territory totals, as in their layers): all of France for a national
+-- run, 1,500 communes' lines instead of 35,000 for a département.
 with
 
 assignments as (
     select * from stg_usage_profile_assignments
 ),
 
-communes as (
-    select c.code_insee, c.departement_code, c.epci_siren, d.region_code
+-- the communes of the EPCI and régions the run covers (int_levels_geometry: whole units)
+needed as (
+    select c.code_insee
     from stg_communes as c
     left join stg_departements as d on d.code_insee = c.departement_code
-),
-
-selected as (
-    select *
-    from communes
-    where in_extent(departement_code, code_insee)
-),
-
-needed as (
-    select code_insee
-    from communes
-    where whole_france()
-        or region_code in (select region_code from selected)
-        or epci_siren in (select epci_siren from selected)
+    where c.epci_siren in (select code_insee from int_levels_geometry where level = 'epci')
+        or d.region_code in (select code_insee from int_levels_geometry where level = 'regions')
 ),
 
 devices as (
