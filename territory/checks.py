@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from territory.database import sql_literal
 from territory.errors import ConfigError, PipelineError
 from territory.i18n import _
 from territory.sources._files import InputRecord
@@ -113,8 +114,8 @@ def check_contract(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
     """Check one mart: columns (names, order, types), nulls, unique key."""
     where = _("mart {mart}").format(mart=contract.mart)
     actual = con.execute(
-        "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
-        "ORDER BY column_index", [contract.mart]).fetchall()
+        "SELECT column_name, data_type FROM duckdb_columns() "
+        f"WHERE table_name = {sql_literal(contract.mart)} ORDER BY column_index").fetchall()
     declared = [c.name for c in contract.columns]
     names = [name for name, _ in actual]
     missing = [n for n in declared if n not in names]

@@ -8,6 +8,7 @@ the extension directory points to a throw-away folder).
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterable, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,42 @@ RUN_DATABASE = "run"
 #: (see :func:`compact`); names resolve in both (``search_path``)
 POINTS_DATABASE = "points"
 _SEARCH_PATH = f"SET search_path = '{RUN_DATABASE}.main,{POINTS_DATABASE}.main'"
+
+
+def sql_literal(value: object) -> str:
+    """``value`` written as a DuckDB literal: ``None``, a bool, an int, a float (as a DOUBLE), a
+    string or path (quotes doubled), or a list or tuple of them (a list literal).
+
+    The run's computation writes its values into the SQL text instead of binding them as
+    parameters: DuckDB's Python client imports pandas, and pyarrow with it, to look at any bound
+    parameter (75 MiB that a run without registry files otherwise needs only to write its
+    outputs; docs/benchmarks.md). DuckDB has no quoting function of its own
+    (``duckdb.ConstantExpression`` converts its value the same way).
+    """
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"'{value!r}'::DOUBLE"
+    if isinstance(value, str | Path):
+        text = value.as_posix() if isinstance(value, Path) else value
+        return "'" + text.replace("'", "''") + "'"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(sql_literal(item) for item in value) + "]"
+    msg = f"no SQL literal for a {type(value).__name__}"
+    raise TypeError(msg)
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str,
+                rows: Iterable[Sequence[object]]) -> None:
+    """Insert ``rows`` (tuples of Python values) into ``table``, as literals (see
+    :func:`sql_literal`: what ``executemany`` would bind)."""
+    values = [f"({', '.join(sql_literal(value) for value in row)})" for row in rows]
+    if values:
+        con.execute(f"INSERT INTO {table} VALUES {', '.join(values)}")
 
 
 def spatial_extension_path() -> Path:
@@ -156,8 +193,8 @@ def uncompressed_table(con: duckdb.DuckDBPyConnection, name: str) -> str:
 
 
 def _attached(con: duckdb.DuckDBPyConnection, database: str) -> bool:
-    row = con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = ?",
-                      [database]).fetchone()
+    row = con.execute("SELECT count(*) FROM duckdb_databases() "
+                      f"WHERE database_name = {sql_literal(database)}").fetchone()
     return bool(row and row[0])
 
 

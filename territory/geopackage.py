@@ -41,9 +41,9 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from importlib import metadata as package_metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow as pa
 
 from territory import qgis_style
 from territory.columns import catalogue
@@ -51,6 +51,9 @@ from territory.errors import ConfigError
 from territory.mapping import class_breaks, class_colours
 from territory.overseas import overseas_layer
 from territory.scenarios import SCENARIOS_LAYER, scenario_years
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 @dataclass(frozen=True)

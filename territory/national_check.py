@@ -25,6 +25,8 @@ from typing import Any
 
 import duckdb
 
+from territory.database import sql_literal
+
 #: relative gap (model / reference − 1) within which a check passes, and why that width
 TOLERANCES = {
     # national assessments of the same scope differ by about 15 % (Senate 2020: 15 Mt for 2019;
@@ -41,7 +43,7 @@ TOLERANCES = {
 
 
 def _factor(con: duckdb.DuckDBPyConnection, fid: str) -> float:
-    row = con.execute("SELECT value FROM stg_factors WHERE id = ?", [fid]).fetchone()
+    row = con.execute(f"SELECT value FROM stg_factors WHERE id = {sql_literal(fid)}").fetchone()
     if row is None:
         msg = f"factor {fid} is not in the factor tables of data/ (national check)"
         raise KeyError(msg)
@@ -49,8 +51,8 @@ def _factor(con: duckdb.DuckDBPyConnection, fid: str) -> float:
 
 
 def _source(con: duckdb.DuckDBPyConnection, fid: str) -> str:
-    row = con.execute("SELECT source || ' (' || year || ')' FROM raw_factors WHERE id = ?",
-                      [fid]).fetchone()
+    row = con.execute("SELECT source || ' (' || year || ')' FROM raw_factors "
+                      f"WHERE id = {sql_literal(fid)}").fetchone()
     return str(row[0]) if row else ""
 
 
@@ -132,7 +134,8 @@ def national_check(
     ref = {
         key.removeprefix(prefix): float(value)
         for key, value in con.execute(
-            "SELECT id, value FROM raw_factors WHERE starts_with(id, ?)", [prefix]).fetchall()
+            f"SELECT id, value FROM raw_factors WHERE starts_with(id, {sql_literal(prefix)})"
+        ).fetchall()
         if key.count(".") == prefix.count(".")
     }
     reference_total = ref["footprint_tco2e"]

@@ -38,6 +38,7 @@ from typing import Any
 
 import duckdb
 
+from territory.database import insert_rows
 from territory.errors import ConfigError
 from territory.i18n import _
 from territory.settings import pipelines_dir
@@ -271,11 +272,11 @@ def load_scenarios(con: duckdb.DuckDBPyConnection, given: tuple[str, ...]) -> li
             raise ConfigError(msg)
         scenarios[scenario.name] = scenario
     ordered = list(scenarios.values())
-    con.executemany("INSERT INTO raw_scenarios VALUES (?, ?, ?, ?)",
-                    [[s.name, s.title, s.description, i] for i, s in enumerate(ordered)])
-    rows = [[s.name, lv.lever, lv.target, lv.value, lv.by_year] for s in ordered for lv in s.levers]
-    if rows:
-        con.executemany("INSERT INTO raw_scenario_levers VALUES (?, ?, ?, ?, ?)", rows)
+    insert_rows(con, "raw_scenarios",
+                [[s.name, s.title, s.description, i] for i, s in enumerate(ordered)])
+    insert_rows(con, "raw_scenario_levers",
+                [[s.name, lv.lever, lv.target, lv.value, lv.by_year]
+                 for s in ordered for lv in s.levers])
     return [InputRecord(name=f"{SCENARIO_RECORD}{s.name}", path=str(s.path), sha256=sha256_of(s.path),
                         rows_read=len(s.levers), rows_kept=len(s.levers)) for s in ordered]
 
@@ -323,10 +324,9 @@ def load_device_trajectories(con: duckdb.DuckDBPyConnection, folder: Path) -> In
         seen.add(key)
     con.execute("CREATE OR REPLACE TABLE raw_device_trajectories "
                 "(device VARCHAR, growth VARCHAR, applies_to VARCHAR, from_reference BOOLEAN)")
-    if rows:
-        con.executemany("INSERT INTO raw_device_trajectories VALUES (?, ?, ?, ?)",
-                        [[r["device"], r["growth"], r["applies_to"],
-                          r["from_reference"] == "true"] for r in rows])
+    insert_rows(con, "raw_device_trajectories",
+                [[r["device"], r["growth"], r["applies_to"], r["from_reference"] == "true"]
+                 for r in rows])
     return InputRecord(name="data:device_trajectories", path=str(path), sha256=sha256_of(path),
                        rows_read=len(rows), rows_kept=len(rows))
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import duckdb
 
-from territory.database import fetch_value
+from territory.database import fetch_value, sql_literal
 
 #: relative gap allowed between the model's growth and the reference's
 TOLERANCE = 0.15
@@ -57,7 +57,7 @@ def trajectory_check(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     rows = con.execute(_NATIONAL).fetchall()
     base_year, base, base_independent = rows[0]
     totals = {int(y): (float(t), float(ti)) for y, t, ti in rows}
-    factor = {fid: float(fetch_value(con, "SELECT value FROM stg_factors WHERE id = ?", [fid]))
+    factor = {fid: float(fetch_value(con, f"SELECT value FROM stg_factors WHERE id = {sql_literal(fid)}"))
               for fid in REFERENCE_RATIOS.values()}
     first, *_ = sorted(REFERENCE_RATIOS)
     # the reference at the model's base year: on the geometric path from its base to its first

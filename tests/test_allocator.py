@@ -34,8 +34,10 @@ for _ in range(100):
     arrays.append(np.ones(1 << 18))
     small.append(np.ones(1000))
 del arrays
+kept = rss_mib() - base
+# imported after return_freed_memory(), as the run's writers do
 import pyarrow as pa
-print(rss_mib() - base, pa.default_memory_pool().backend_name)
+print(kept, pa.default_memory_pool().backend_name)
 """
 
 
@@ -63,3 +65,11 @@ def test_the_run_command_sets_it(monkeypatch: pytest.MonkeyPatch, tmp_path) -> N
     monkeypatch.setattr("territory.run.run_maps", lambda settings: [])
     assert cli.main(["map", "--out", str(tmp_path / "out"), "--departement", "44"]) == 0
     assert calls == [True]
+
+
+def test_arrow_already_imported_is_switched_too() -> None:
+    script = ("import pyarrow as pa\nfrom territory._allocator import return_freed_memory\n"
+              "return_freed_memory()\nprint(pa.default_memory_pool().backend_name)")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "system"

@@ -4,8 +4,10 @@ other threads that see them."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -17,7 +19,9 @@ from territory.database import (
     connect,
     cursor,
     fetch_value,
+    insert_rows,
     restart_worker_threads,
+    sql_literal,
     uncompressed_table,
 )
 
@@ -134,3 +138,52 @@ def test_the_run_extent_macros() -> None:
     assert inside([], None) == [True, True, True, True]
     assert inside(["44"], []) == [False, True, True, False]
     assert inside(["44"], ["44109"]) == [False, False, True, False]
+
+
+@pytest.mark.parametrize("value", [
+    None, True, False, 0, -2**40, 1.5, 0.1, 1e-300, float("inf"), -float("inf"), "",
+    "l'eau", "a\\nb", "é ü 😀", ["44", "2A"], ["d'Arc", "x"], [1.5, 2.0], [[1, 2], [3]],
+])
+def test_a_literal_reads_back_as_the_value(value: object) -> None:
+    assert duckdb.connect().execute(f"SELECT {sql_literal(value)}").fetchone() == (value,)
+
+
+def test_literals_of_nan_paths_and_empty_lists() -> None:
+    con = duckdb.connect()
+    assert con.execute(f"SELECT isnan({sql_literal(float('nan'))})").fetchone() == (True,)
+    assert con.execute(f"SELECT {sql_literal(Path('/a b/c.csv'))}").fetchone() == ("/a b/c.csv",)
+    assert con.execute(f"SELECT {sql_literal([])}::VARCHAR[]").fetchone() == ([],)
+    with pytest.raises(TypeError, match="dict"):
+        sql_literal({"a": 1})
+
+
+def test_insert_rows_writes_what_executemany_would() -> None:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE a (s VARCHAR, x DOUBLE, n INTEGER, b BOOLEAN)")
+    con.execute("CREATE TABLE b (s VARCHAR, x DOUBLE, n INTEGER, b BOOLEAN)")
+    rows = [("l'eau", 0.1, 3, True), (None, 2.5e-12, None, False), ("x", "1.25", 7, None)]
+    insert_rows(con, "a", rows)
+    insert_rows(con, "a", [])
+    con.executemany("INSERT INTO b VALUES (?, ?, ?, ?)", rows)
+    assert con.execute("SELECT * FROM a").fetchall() == con.execute("SELECT * FROM b").fetchall()
+
+
+def test_a_run_computes_without_pandas_or_pyarrow(tmp_path) -> None:
+    """DuckDB's client imports pandas and pyarrow to look at a bound parameter (75 MiB): a run
+    without registry files computes with literals and imports them only for its writers."""
+    script = f"""
+import sys
+import territory.build as build
+compute = build._compute
+def probe(*args, **kwargs):
+    computed = compute(*args, **kwargs)
+    build._imported = sorted(m for m in ("pandas", "pyarrow", "openpyxl") if m in sys.modules)
+    return computed
+build._compute = probe
+from territory.cli import main
+assert main(["run", "--departement", "2A", "--out", {str(tmp_path / "out")!r}]) == 0
+print(build._imported)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, timeout=300)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -20,14 +20,17 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from territory.errors import InputError
 from territory.i18n import N_, Message, _
 from territory.registries.kinds import POINT_KINDS  # noqa: F401 - re-exported
 from territory.sources._files import InputRecord, sha256_of, with_fetch_provenance
+
+if TYPE_CHECKING:
+    # pandas (and the pyarrow it loads) is imported when registry rows are first handled: a run
+    # without registries computes without it (see territory.database.sql_literal)
+    import pandas as pd
 
 WGS84 = "EPSG:4326"
 LAMBERT93 = "EPSG:2154"
@@ -76,6 +79,8 @@ class RegistryLoad:
     @property
     def rows(self) -> pd.DataFrame:
         """The rows kept as a DataFrame (converted from Arrow once, when first asked for)."""
+        import pandas as pd
+
         if not isinstance(self.table, pd.DataFrame):
             import pyarrow as pa
 

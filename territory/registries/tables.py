@@ -11,9 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import duckdb
-import pandas as pd
 
-from territory.database import uncompressed_table
+from territory.database import insert_rows, uncompressed_table
 from territory.registries._common import RegistryLoad
 from territory.registries.commune_grid import CommuneGrid, load_commune_grid
 from territory.registries.specs import energy_models, registry_spec
@@ -65,7 +64,7 @@ def _insert(
     if not (rows.num_rows if hasattr(rows, "num_rows") else len(rows)):
         return
     present = [c for c in columns if c in names and c not in constants]
-    if hasattr(rows, "select") and not isinstance(rows, pd.DataFrame):
+    if hasattr(rows, "num_rows"):  # Arrow (a DataFrame has no num_rows)
         import pyarrow as pa
 
         # DuckDB scans an Arrow table one record batch per thread: in batches of a row
@@ -129,9 +128,7 @@ def create_registry_tables(
     records) are those it was built from. Returns why the grid is not used, or ``None``."""
     con.execute("CREATE OR REPLACE TABLE registry_energy_models "
                 "(kind VARCHAR, power_w VARCHAR, hours_per_year VARCHAR)")
-    models = energy_models()
-    if models:
-        con.executemany("INSERT INTO registry_energy_models VALUES (?, ?, ?)", models)
+    insert_rows(con, "registry_energy_models", energy_models())
     # registry points: kept out of the run's compressed tables (territory.database.compact)
     for table, columns in ((uncompressed_table(con, "raw_registry_points"), POINT_COLUMNS),
                            ("raw_fibre", FIBRE_COLUMNS), ("raw_income", INCOME_COLUMNS)):
@@ -171,6 +168,8 @@ def _with_grid_codes(rows: Any, grid: CommuneGrid) -> Any:
         x, y = (np.asarray(rows.column(c).to_numpy(zero_copy_only=False), dtype="float64")
                 for c in ("x", "y"))
         return rows.append_column("grid_code", grid.codes_of(x, y))
+    import pandas as pd
+
     x = pd.to_numeric(rows["x"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     y = pd.to_numeric(rows["y"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     # by position (the frame's index need not be 0..n-1)

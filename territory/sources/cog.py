@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from territory.database import sql_literal
 from territory.errors import InputError
 from territory.i18n import N_, _
 from territory.sources._files import InputRecord, sha256_of
@@ -151,8 +152,8 @@ def load_current_communes(con: duckdb.DuckDBPyConnection, folder: Path) -> list[
             raise InputError(msg)
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _{table} AS SELECT *, row_number() OVER () + 1 AS _row "
-            "FROM read_csv(?, header = true, all_varchar = true, quote = '\"', escape = '\"')",
-            [path.as_posix()])
+            f"FROM read_csv({sql_literal(path)}, header = true, all_varchar = true, quote = '\"', "
+            "escape = '\"')")
         _check_table(con, f"_{table}", path, columns)
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {', '.join(columns)} "
                     f"FROM _{table} ORDER BY _row")
@@ -199,8 +200,8 @@ def _load_epci(con: duckdb.DuckDBPyConnection, folder: Path) -> InputRecord:
         raise InputError(msg)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _raw_epci_cog AS SELECT *, row_number() OVER () + 1 AS _row "
-        "FROM read_csv(?, header = true, all_varchar = true, quote = '\"', escape = '\"')",
-        [path.as_posix()])
+        f"FROM read_csv({sql_literal(path)}, header = true, all_varchar = true, quote = '\"', "
+        "escape = '\"')")
     _check_table(con, "_raw_epci_cog", path, EPCI_COLUMNS)
     con.execute(f"CREATE OR REPLACE TABLE raw_epci_cog AS SELECT {', '.join(EPCI_COLUMNS)} "
                 "FROM _raw_epci_cog ORDER BY _row")

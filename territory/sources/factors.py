@@ -24,6 +24,7 @@ from typing import Any, cast
 
 import duckdb
 
+from territory.database import insert_rows, sql_literal
 from territory.errors import ConfigError, FactorTableError
 from territory.i18n import _
 from territory.settings import FactorOverride
@@ -273,8 +274,9 @@ def apply_overrides(
     table = {r[0]: dict(zip(("id", "value", "low", "high", "unit"), r, strict=True)) for r in rows}
     resolved = resolve_overrides(table, overrides, where)
     for fid, entry in resolved.items():
-        con.execute("UPDATE raw_factors SET value = ?, low = ?, high = ? WHERE id = ?",
-                    [entry["value"], entry["low"], entry["high"], fid])
+        con.execute(f"UPDATE raw_factors SET value = {sql_literal(entry['value'])}, "
+                    f"low = {sql_literal(entry['low'])}, high = {sql_literal(entry['high'])} "
+                    f"WHERE id = {sql_literal(fid)}")
     return resolved
 
 
@@ -322,21 +324,14 @@ def load_factor_tables(
         "CREATE OR REPLACE TABLE raw_factors (id VARCHAR, value DOUBLE, low DOUBLE, high DOUBLE, "
         "unit VARCHAR, source VARCHAR, year VARCHAR, confidence VARCHAR, note VARCHAR)"
     )
-    con.executemany(
-        "INSERT INTO raw_factors VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [[f[c] for c in FACTOR_COLUMNS] for f in factors],
-    )
+    insert_rows(con, "raw_factors", [[f[c] for c in FACTOR_COLUMNS] for f in factors])
     for table, rows, columns in (
         ("raw_devices", devices, DEVICE_COLUMNS),
         ("raw_population_estimates", estimates, ESTIMATE_COLUMNS),
         ("raw_population_strata", strata, STRATA_COLUMNS),
     ):
         con.execute(f"CREATE OR REPLACE TABLE {table} ({', '.join(c + ' VARCHAR' for c in columns)})")
-        if rows:
-            con.executemany(
-                f"INSERT INTO {table} VALUES ({', '.join('?' for _ in columns)})",
-                [[r[c] for c in columns] for r in rows],
-            )
+        insert_rows(con, table, [[r[c] for c in columns] for r in rows])
 
     digest = hashlib.sha256()
     records = []

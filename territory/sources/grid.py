@@ -22,6 +22,7 @@ from typing import Any
 
 import duckdb
 
+from territory.database import insert_rows, sql_literal
 from territory.errors import InputError
 from territory.i18n import Message, _
 from territory.sources._files import InputRecord, sha256_of
@@ -69,8 +70,8 @@ def read_eco2mix(path: Path) -> GridReading:
         try:
             con.execute(
                 "CREATE TABLE rows AS SELECT row_number() OVER () + 1 AS _line, * FROM read_csv("
-                "?, delim = ';', header = true, all_varchar = true, parallel = false, "
-                "null_padding = true)", [str(path)])
+                f"{sql_literal(str(path))}, delim = ';', header = true, all_varchar = true, "
+                "parallel = false, null_padding = true)")
         except duckdb.Error as error:
             first = str(error).splitlines()[0]
             msg = _("{path}: not a readable éCO2mix export (';'-separated CSV): {error}").format(
@@ -207,5 +208,5 @@ def load_grid(
                                f"keep the embedded table's figures (data/{EMBEDDED})")
     con.execute("CREATE OR REPLACE TABLE raw_grid_intensity (month INTEGER, hour INTEGER, "
                 "gco2_per_kwh DOUBLE, origin VARCHAR)")
-    con.executemany("INSERT INTO raw_grid_intensity VALUES (?, ?, ?, ?)", rows)
+    insert_rows(con, "raw_grid_intensity", rows)
     return records, summary

