@@ -622,18 +622,25 @@ def _ensure_metadata_extension(db: sqlite3.Connection) -> None:
         )
 
 
+#: GDAL's options while territory writes a GeoPackage: what it writes is dated
+#: ``CONTENT_DATE`` instead of now, and SQLite does not wait for the disk at each of its
+#: transactions (``fsync``: 0.9 s of all of France's 1.8 s GeoPackage). The file is written in
+#: the run's staging folder, which a failed or killed run discards (territory.output_folder),
+#: so a file cut short by a crash is never published.
+_GDAL_WRITE_OPTIONS = {"OGR_CURRENT_DATE": CONTENT_DATE, "OGR_SQLITE_SYNCHRONOUS": "OFF"}
+
+
 @contextmanager
-def _gdal_content_date() -> Iterator[None]:
-    """GDAL (pyogrio's) dates what it writes in a GeoPackage ``CONTENT_DATE`` instead of now
-    (its ``OGR_CURRENT_DATE`` option, set for the process and restored afterwards)."""
+def _gdal_write_options() -> Iterator[None]:
+    """:data:`_GDAL_WRITE_OPTIONS` set for the process (pyogrio's GDAL), restored afterwards."""
     import pyogrio
 
-    before = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": CONTENT_DATE})
+    before = {key: pyogrio.get_gdal_config_option(key) for key in _GDAL_WRITE_OPTIONS}
+    pyogrio.set_gdal_config_options(_GDAL_WRITE_OPTIONS)
     try:
         yield
     finally:
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": before})
+        pyogrio.set_gdal_config_options(before)
 
 
 def _write_qgis_metadata(db: sqlite3.Connection, names: Sequence[str], metadata: Mapping[str, str],
@@ -735,7 +742,7 @@ def save_layers_geopackage(
                if name not in views] + [(name, table, "Point") for name, table in points.items()]
     crs_of = {name: (layer_crs or {}).get(name, crs) for name, _, _ in written}
     overseas_layers = [name for name in layers if overseas_layer(name)]
-    with _gdal_content_date():
+    with _gdal_write_options():
         for i, (name, table, geometry_type) in enumerate(written):
             append = path.exists()
             write_arrow(table, path, layer=name, driver="GPKG", geometry_name="geometry",
@@ -756,6 +763,7 @@ def save_layers_geopackage(
                                       layers.get(layer_level(name)))]
     styles += [s for name, table in points.items() for s in point_styles(name, table)]
     with closing(sqlite3.connect(path)) as db, db:
+        db.execute("PRAGMA synchronous = OFF")  # as GDAL's writes above
         for name, base in views.items():
             _write_spatial_view(db, name, layers[name], base, crs_of.get(base, crs),
                                 layer_title(name), layer_abstract(name, metadata))

@@ -346,3 +346,30 @@ def test_metadata_tables_of_the_loire_atlantique_run(run_44: Path) -> None:
     assert info["layer_metadata"]["factor_table_version"] == stored["factor_table_version"]
     assert info["dataset_metadata"]["population_vintage"] == stored["population_vintage"]
     assert info["layer_metadata"]["IDENTIFIER"] == "Empreinte numérique par commune"
+
+
+def test_gdal_writes_without_waiting_for_the_disk_then_options_come_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each layer GDAL writes is dated CONTENT_DATE and not synced to disk at each SQLite
+    transaction (the file is in the run's staging folder); the process's options are restored."""
+    import pyogrio
+    import pyogrio.raw
+
+    from territory import geopackage
+
+    seen: list[tuple[object, object]] = []
+    write_arrow = pyogrio.raw.write_arrow
+
+    def spy(*args: object, **kwargs: object) -> None:
+        seen.append((pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS"),
+                     pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")))
+        write_arrow(*args, **kwargs)
+
+    monkeypatch.setattr(pyogrio.raw, "write_arrow", spy)
+    layers, points = _tables(n=5)
+    save_layers_geopackage(layers, tmp_path / "t.gpkg", crs="EPSG:2154", metadata=PROVENANCE,
+                           points=points)
+    # pyogrio reads GDAL's "OFF" back as False
+    assert seen and set(seen) == {(False, geopackage.CONTENT_DATE)}
+    assert pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS") is None
+    assert pyogrio.get_gdal_config_option("OGR_CURRENT_DATE") is None
