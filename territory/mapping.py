@@ -13,7 +13,8 @@ catalogue (``data/columns.toml``, :mod:`territory.columns`); the map definition
 (``maps/footprint.toml``) names catalogue columns. The page is made of package files:
 ``templates/map.html.j2`` (a Jinja template), ``static/map.css`` and ``static/map.js`` (the
 browser side: decoding, drawing, legend, popups, search, registry points), with Leaflet inlined
-from ``static/vendor/leaflet`` (Leaflet's own files, vendored).
+from ``static/vendor/leaflet`` (Leaflet's own files, vendored) and fflate from
+``static/vendor/fflate`` (which decompresses the page's data block: :func:`encode_data`).
 """
 
 from __future__ import annotations
@@ -917,6 +918,16 @@ def _leaflet_assets() -> tuple[str, str]:
     return _front_end_file("static", "vendor", "leaflet", "leaflet.css"), js
 
 
+def _fflate() -> str:
+    """fflate's browser build, vendored in ``static/vendor/fflate`` (provenance.json there):
+    what decodes the page's data block."""
+    js = _front_end_file("static", "vendor", "fflate", "fflate.js")
+    if "gunzipSync" not in js:
+        msg = "territory/static/vendor/fflate/fflate.js is not fflate's browser build"
+        raise ConfigError(msg)
+    return js
+
+
 def _front_end_file(*parts: str) -> str:
     """A file the map is made of (``static/map.js``, ``templates/map.html.j2``...), shipped as
     package data."""
@@ -1033,17 +1044,45 @@ def build_map(
         payload["scenarios"] = _scenario_payload(scenarios, levels, definition)
         payload["columns"] |= _columns_payload(SCENARIO_LABELS, "scenarios")
         payload["columns"] |= _columns_payload([SCENARIO_PER_INHABITANT], "communes")
-    # sent as a JSON data block read by JSON.parse: V8 parses JSON much faster than the same
-    # data written as a JavaScript literal, and the HTML parser does not tokenise it as script.
-    # Every "<" is escaped (\u003c, which JSON.parse restores): no "</script>" nor "<!--" in
-    # a name can end or alter the block
-    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
-    return _page(definition["title"], data, assets, scenarios=scenarios is not None)
+    return _page(definition["title"], encode_data(payload), assets,
+                 scenarios=scenarios is not None)
+
+
+#: how the page's data block is written (its ``data-encoding``): the payload's JSON, compressed
+#: by gzip and written in base64. ``static/map.js`` decodes it with fflate (vendored in
+#: ``static/vendor/fflate``), synchronously and in every browser. All of France: 4.6 MB of JSON
+#: in 3.4 MB of base64, for 0.07 s (level 1; level 6 saves 0.1 MB more for 0.13 s more).
+DATA_ENCODING = "gzip,base64"
+
+
+def encode_data(payload: dict[str, Any]) -> str:
+    """The data block's text: ``payload`` as JSON (read in the page by ``JSON.parse``, which V8
+    parses much faster than the same data as a JavaScript literal), gzip-compressed (no time
+    stamp: the same payload gives the same bytes), in base64 (no "<" can end the block)."""
+    import base64
+    import gzip
+
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return base64.b64encode(gzip.compress(text.encode("utf-8"), compresslevel=1, mtime=0)
+                            ).decode("ascii")
+
+
+def read_map_data(page: str) -> dict[str, Any]:
+    """The payload of a page :func:`build_map` wrote (its data block decoded)."""
+    import base64
+    import gzip
+
+    found = re.search(r'id="territory-data" data-encoding="([^"]*)">([^<]*)</script>', page)
+    if found is None or found.group(1) != DATA_ENCODING:
+        msg = f"no {DATA_ENCODING} data block in the page"
+        raise ValueError(msg)
+    data: dict[str, Any] = json.loads(gzip.decompress(base64.b64decode(found.group(2))))
+    return data
 
 
 def _page(title: str, data: str, assets: str, *, scenarios: bool = False) -> str:
     """The HTML document: ``templates/map.html.j2`` with Leaflet (inlined or from the CDN),
-    ``static/map.css``, the JSON data block and ``static/map.js``.
+    ``static/map.css``, the data block (:func:`encode_data`), fflate and ``static/map.js``.
 
     The large parts (Leaflet, the data) are template variables, never template source: Jinja
     neither compiles them nor reads a "{{" in them as syntax. Every other variable is escaped.
@@ -1056,6 +1095,8 @@ def _page(title: str, data: str, assets: str, *, scenarios: bool = False) -> str
     from markupsafe import Markup
 
     context: dict[str, Any] = {"title": title, "data": Markup(data),
+                               "data_encoding": DATA_ENCODING,
+                               "fflate_js": _inline(_fflate(), "script"),
                                "map_css": _inline(_front_end_file("static", "map.css"), "style"),
                                "map_js": _inline(_front_end_file("static", "map.js"), "script")}
     if scenarios:

@@ -35,8 +35,11 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1280, "height": 900}
 LEVEL_LABELS = ["Communes", "EPCI", "Départements", "Régions"]
 LEGEND_TITLE = "Empreinte par habitant (kgCO₂e/hab./an) — Communes"
-#: largest map.html allowed for all of France
-MAX_NATIONAL_BYTES = 8_000_000
+#: largest map.html allowed for all of France: no larger than when the architecture issue was
+#: filed (4.4 MB), layers added since included (its data block is compressed)
+MAX_NATIONAL_BYTES = 4_400_000
+#: largest map.html allowed for all of France with every registry layer
+MAX_NATIONAL_ALL_LAYERS_BYTES = 8_000_000
 #: seconds from navigation start until the national map's polygons are painted
 NATIONAL_BUDGET_S = float(os.environ.get("TERRITORY_MAP_BUDGET_S", "3"))
 #: loads of a map whose drawing time is checked: the best counts, so that a hiccup of a 2-core
@@ -975,7 +978,7 @@ def test_map_france_every_layer_within_budget(run_france_all_layers: Path, brows
 
     html = run_france_all_layers / "map.html"
     size = html.stat().st_size
-    assert size <= MAX_NATIONAL_BYTES, f"map.html with every layer is {size / 1e6:.2f} MB"
+    assert size <= MAX_NATIONAL_ALL_LAYERS_BYTES, f"map.html with every layer is {size / 1e6:.2f} MB"
     layers = json.loads((run_france_all_layers / "manifest.json").read_text(encoding="utf-8"))["layers"]
     best, opened = None, None
     for _ in range(LOADS):
@@ -1403,9 +1406,9 @@ def test_map_france_national_average_is_sum_over_sum(run_france: Path) -> None:
     expected = (sum(float(r["footprint_tco2e"]) for r in rows) * 1000
                 / sum(float(r["population"]) for r in rows))
     page = (run_france / "map.html").read_text(encoding="utf-8")
-    found = re.search(r'id="territory-data">(.*?)</script>', page, re.DOTALL)
-    assert found is not None
-    data = json.loads(found.group(1))
+    from territory.mapping import read_map_data
+
+    data = read_map_data(page)
     assert data["levels"][0]["national"] == pytest.approx(expected, abs=1e-3)
     assert data["orientation"] is not None and len(data["orientation"]["places"]["names"]) >= 101
 

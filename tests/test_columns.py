@@ -4,8 +4,6 @@ GeoPackage, the map and the methodology take their labels and indicators from it
 from __future__ import annotations
 
 import importlib.util
-import json
-import re
 import sqlite3
 import tomllib
 import xml.etree.ElementTree as ET
@@ -20,6 +18,7 @@ import shapely
 
 from territory.columns import LEVELS, TERRITORY_LEVELS, catalogue, load_catalogue
 from territory.errors import ConfigError
+from territory.mapping import read_map_data
 from territory.settings import PROJECT_ROOT, data_dir, maps_dir, pipelines_dir
 
 MARTS = LEVELS  # communes, epci, departements, regions, registry_points
@@ -139,10 +138,7 @@ def test_qgis_styles_are_the_catalogue_styled_columns() -> None:
 # ---------------------------------------------------------------- the map
 
 def _page_data(html: str) -> dict:
-    block = re.search(r'<script type="application/json" id="territory-data">(.*?)</script>',
-                      html, re.DOTALL)
-    assert block, "no JSON data block in the page"
-    return json.loads(block.group(1))
+    return read_map_data(html)
 
 
 def test_map_indicators_are_the_catalogue_indicators(run_44: Path) -> None:

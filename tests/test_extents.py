@@ -19,6 +19,7 @@ from territory.config import read_pipeline_file
 from territory.errors import ConfigError
 from territory.extent import load_places, resolve_communes, resolve_epcis
 from territory.freshness import run_key
+from territory.mapping import read_map_data
 from territory.registries.kinds import canonical_kind
 from territory.settings import RunSettings, data_dir
 
@@ -50,7 +51,7 @@ def _gpkg_codes(out: Path, layer: str) -> set[str]:
 
 def _map_codes(page: Path) -> set[str]:
     html = page.read_text(encoding="utf-8")
-    data = json.loads(re.search(r'id="territory-data">(.*?)</script>', html, re.DOTALL).group(1))
+    data = read_map_data(html)
     communes = next(level for level in data["levels"] if level["layer"] == "communes")
     return set(communes["codes"])
 

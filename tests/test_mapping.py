@@ -19,6 +19,7 @@ from territory.mapping import (
     encode_varints,
     load_map_definition,
     map_columns,
+    read_map_data,
 )
 from territory.settings import maps_dir
 
@@ -136,7 +137,6 @@ def test_national_average_is_the_models() -> None:
     """The average the gaps are taken to is the one the run gives (the model's national figure),
     not one recovered from the territories' values: a level with gaps carries it as given, a
     level without gaps does not, and without it no level has one."""
-    import re
 
     from territory.mapping import build_map
 
@@ -152,9 +152,7 @@ def test_national_average_is_the_models() -> None:
     epci = MapLevel("epci", "EPCI", ["999999999", "999999998"], ["c", "d"], upper, boxes)
 
     def levels(page: str) -> list[dict[str, object]]:
-        found = re.search(r'id="territory-data">(.*?)</script>', page, re.DOTALL)
-        assert found is not None
-        return json.loads(found.group(1))["levels"]
+        return read_map_data(page)["levels"]
 
     with_national = levels(build_map([communes, epci], definition, national=213.1931,
                                      orientation=False))
@@ -167,8 +165,6 @@ def test_national_average_is_the_models() -> None:
 def test_map_data_carries_the_drivers() -> None:
     """The page's data block has the national average of the communes, the drivers with their
     French wording and the catalogue's short labels and units, and unknown values as nulls."""
-    import json
-    import re
 
     from territory.mapping import build_map
 
@@ -184,7 +180,7 @@ def test_map_data_carries_the_drivers() -> None:
                             "stratum_position": ["dans la moyenne de sa strate",
                                                  "au-dessus de la médiane de sa strate"]})
     page = build_map([level], definition, national=200.0)
-    data = json.loads(re.search(r'id="territory-data">(.*?)</script>', page, re.DOTALL).group(1))
+    data = read_map_data(page)
     communes = data["levels"][0]
     assert communes["national"] == pytest.approx(200.0)
     assert communes["values"]["stratum_rank"]["n"] == [0]
@@ -281,7 +277,7 @@ def test_page_with_leaflet_from_the_cdn() -> None:
 
 def test_page_escapes_the_title_and_the_data() -> None:
     """A title with markup stays text; a name with a closing script tag cannot end the data
-    block (every "<" of the JSON is escaped)."""
+    block (gzip-compressed JSON in base64: no "<" in it) and comes back whole."""
     from territory.mapping import build_map
 
     definition = load_map_definition(maps_dir() / "footprint.toml")
@@ -291,7 +287,7 @@ def test_page_escapes_the_title_and_the_data() -> None:
     page = build_map([level], definition)
     assert "<title>&lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt;</title>" in page
     assert "alert(1)</script>" not in page and "alert(2)</script>" not in page
-    assert "\\u003c/script>\\u003cscript>alert(2)" in page
+    assert read_map_data(page)["levels"][0]["names"] == ["</script><script>alert(2)</script>"]
 
 
 def test_no_javascript_or_css_in_python_strings() -> None:
@@ -378,3 +374,20 @@ def test_points_send_the_source_file_name_only() -> None:
     assert "/me/" not in payload["fields"] and "\\me" not in payload["fields"]
     assert sorted(json.loads(payload["fields"])["source_file"]["u"]) == ["dc.csv", "dc.geojson"]
     assert payload["unnamed"] == "Centre de données sans nom"
+
+
+def test_the_data_block_is_compressed_and_reads_back() -> None:
+    """encode_data: gzip-compressed JSON in base64, the same bytes for the same payload, read
+    back whole (names with accents, quotes and markup included)."""
+    from territory.mapping import DATA_ENCODING, encode_data
+
+    payload = {"levels": [{"names": ["Saint-Étienne", "L'Haÿ-les-Roses", "<b>x</b>"] * 2000,
+                           "codes": [f"{i:05d}" for i in range(6000)]}]}
+    block = encode_data(payload)
+    assert block == encode_data(payload)
+    assert set(block) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+    assert len(block) < len(json.dumps(payload, ensure_ascii=False)) / 3
+    page = f'<script type="text/plain" id="territory-data" data-encoding="{DATA_ENCODING}">{block}</script>'
+    assert read_map_data(page) == payload
+    with pytest.raises(ValueError, match="data block"):
+        read_map_data('<script type="application/json" id="territory-data">{}</script>')

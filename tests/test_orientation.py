@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from importlib import resources
 
 import numpy as np
 import pytest
 import shapely
 
-from territory.mapping import MapLevel, build_map, load_map_definition, map_columns
+from territory.mapping import (
+    MapLevel,
+    build_map,
+    load_map_definition,
+    map_columns,
+    read_map_data,
+)
 from territory.orientation import load_orientation, orientation_for_map
 from territory.settings import maps_dir
 
@@ -78,12 +83,10 @@ def test_page_carries_the_layer_and_stays_small() -> None:
     level = MapLevel("communes", "Communes", ["99001", "99002"], ["Une", "Deux"], values,
                      np.array([shapely.box(-1.6, 47.2, -1.5, 47.3), shapely.box(-1.5, 47.2, -1.4, 47.3)]))
     page = build_map([level], definition)
-    found = re.search(r'id="territory-data">(.*?)</script>', page, re.DOTALL)
-    assert found is not None
-    orientation = json.loads(found.group(1))["orientation"]
+    orientation = read_map_data(page)["orientation"]
     assert "Nantes" in orientation["places"]["names"]
     assert "Loire" in orientation["rivers"]["names"]
     assert len(orientation["places"]["kinds"]) == len(orientation["places"]["names"])
     assert len(json.dumps(orientation)) < 20_000
     off = build_map([level], definition, orientation=False)
-    assert '"orientation":null' in off
+    assert read_map_data(off)["orientation"] is None

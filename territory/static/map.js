@@ -4,7 +4,15 @@
 // Labels are French;
 // every name is inserted as text (never as HTML). Leaflet is loaded before this script.
 (function() {
-var data = JSON.parse(document.getElementById('territory-data').textContent);
+// the data block: the JSON territory/mapping.py writes, gzip-compressed and in base64
+// (mapping.encode_data), decoded by fflate (inlined before this script) in one go: all of
+// France's 3.4 MB in about 50 ms
+function readData(block) {
+  var text = atob(block.textContent), bytes = new Uint8Array(text.length);
+  for (var i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return JSON.parse(fflate.strFromU8(fflate.gunzipSync(bytes)));
+}
+var data = readData(document.getElementById('territory-data'));
 var map = L.map('territory-map', {center: [46.6, 2.4], zoom: 6, zoomControl: true, preferCanvas: true});
 L.control.scale().addTo(map);
 var fmt = new Intl.NumberFormat('fr-FR', {maximumFractionDigits: 0});
