@@ -8,11 +8,13 @@ import pty
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from territory.cli import main
 from territory.errors import FactorTableError
+from territory.mapping import read_map_data
 from territory.sources.factors import read_factors
 from tests.conftest import kill_mid_run
 
@@ -229,14 +231,15 @@ def test_map_command_writes_one_map_per_departement_and_nothing_else(tmp_path):
     assert (out / "territory.gpkg").read_text(encoding="utf-8") == "previous run"
     assert sorted(p.name for p in out.iterdir()) == ["maps", "territory.gpkg"]
     assert sorted(p.name for p in (out / "maps").iterdir()) == ["map-2A.html", "map-44.html"]
-    html_44 = (out / "maps" / "map-44.html").read_text(encoding="utf-8")
-    html_2a = (out / "maps" / "map-2A.html").read_text(encoding="utf-8")
-    assert "Loire-Atlantique (44)" in html_44 and "Corse-du-Sud (2A)" in html_2a
-    # the map's data is a JSON block of the page
-    assert '"44109"' in html_44 and '"44109"' not in html_2a  # Nantes
-    assert '"2A004"' in html_2a and '"2A004"' not in html_44  # Ajaccio
-    for html in (html_44, html_2a):
+    pages = [(out / "maps" / f"map-{code}.html").read_text(encoding="utf-8")
+             for code in ("44", "2A")]
+    for html in pages:
         assert len(html.encode()) <= 1_500_000
+    # the map's data (the page's data block, decoded)
+    data_44, data_2a = (json.dumps(read_map_data(html), ensure_ascii=False) for html in pages)
+    assert "Loire-Atlantique (44)" in data_44 and "Corse-du-Sud (2A)" in data_2a
+    assert '"44109"' in data_44 and '"44109"' not in data_2a  # Nantes
+    assert '"2A004"' in data_2a and '"2A004"' not in data_44  # Ajaccio
 
 
 def test_map_command_errors_are_one_line(tmp_path):
@@ -254,8 +257,11 @@ def test_run_with_several_departements_writes_one_map_each(tmp_path):
     result = _run("run", "--departement", "44", "--departement", "2A", "--out", str(out), "--quiet")
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (out / "maps").iterdir()) == ["map-2A.html", "map-44.html"]
-    both = (out / "map.html").read_text(encoding="utf-8")
+    def data(page: Path) -> str:
+        return json.dumps(read_map_data(page.read_text(encoding="utf-8")), ensure_ascii=False)
+
+    both = data(out / "map.html")
     assert '"44109"' in both and '"2A004"' in both
-    assert '"2A004"' not in (out / "maps" / "map-44.html").read_text(encoding="utf-8")
+    assert '"2A004"' not in data(out / "maps" / "map-44.html")
     outputs = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["outputs"]
     assert {"map.html", "maps/map-44.html", "maps/map-2A.html", "territory.gpkg"} <= set(outputs)

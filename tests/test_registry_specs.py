@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from territory.mapping import read_map_data
 from territory.registries.kinds import KINDS, POINT_KINDS
 from territory.registries.specs import SPECS_ENV, map_point_layers, point_layers, registry_specs
 
@@ -138,8 +139,9 @@ def test_a_new_kind_from_a_spec_and_a_fixture_alone(
     assert [r[4] for r in rows] == ["44109", "44184"]
 
     # the map draws them with the spec's label and colour
-    html = (out / "map.html").read_text(encoding="utf-8")
-    assert "Bornes de recharge" in html and "#00a0b0" in html
+    data = json.dumps(read_map_data((out / "map.html").read_text(encoding="utf-8")),
+                      ensure_ascii=False)
+    assert "Bornes de recharge" in data and "#00a0b0" in data
 
     # the quarantine and the manifest account for every row
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from territory.errors import ConfigError
+from territory.mapping import read_map_data
 from territory.run import run_pipeline
 from territory.scenarios import (
     BASELINE,
@@ -390,8 +391,9 @@ def test_the_scenarios_layer_is_a_view_on_the_communes_outlines(gdal_validators,
 def test_scenario_files_are_not_credited_as_map_sources(shipped_run: Path) -> None:
     """Scenario files and the trajectory table are assumptions, not data: the map's sources line
     names no TOML file nor device_trajectories.csv (manifest.json lists them as inputs)."""
-    html = (shipped_run / "map.html").read_text(encoding="utf-8")
-    sources = re.search(r"Sources : [^<\"]*", html)
+    data = json.dumps(read_map_data((shipped_run / "map.html").read_text(encoding="utf-8")),
+                      ensure_ascii=False)
+    sources = re.search(r"Sources : [^<\"]*", data)
     assert sources, "no sources line in the map"
     assert ".toml" not in sources.group(0) and "device_trajectories" not in sources.group(0)
     names = {i["name"] for i in json.loads(
