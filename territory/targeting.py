@@ -261,7 +261,7 @@ def write_geopackage(con: duckdb.DuckDBPyConnection, path: Path, policies: tuple
 
     table = con.execute(
         f"SELECT w.*, ST_AsWKB(ST_Multi(c.geometry)) AS geometry FROM ({_wide_select(policies)}) "
-        "AS w JOIN communes AS c USING (code_insee) ORDER BY code_insee").fetch_arrow_table()
+        "AS w JOIN communes AS c USING (code_insee) ORDER BY code_insee").to_arrow_table()
     write_arrow(table, path, layer="communes", driver="GPKG", geometry_name="geometry",
                 geometry_type="MultiPolygon", crs=CRS_METROPOLE,
                 dataset_options={"VERSION": GEOPACKAGE_VERSION},

@@ -148,7 +148,7 @@ def map_points(
                   FROM registry_points WHERE list_contains(?, kind) AND {where})
             ORDER BY source_file, source_line""",
             [list(spec["kinds"]), *params],
-        ).fetch_arrow_table()
+        ).to_arrow_table()
         if table.num_rows:
             out.append(MapPoints(
                 layer=spec["layer"], lon=table.column("lon").to_numpy(), lat=table.column("lat").to_numpy(),
@@ -177,7 +177,7 @@ def _overseas_table(con: duckdb.DuckDBPyConnection, level: str,
     return con.execute(
         f"SELECT m.* EXCLUDE (geometry), o.geometry FROM (SELECT * FROM {level} WHERE {where}) "
         f"AS m JOIN {OVERSEAS_OUTLINES_TABLE} AS o ON o.level = ? AND o.code_insee = m.code_insee "
-        "ORDER BY m.code_insee", [*params, level]).fetch_arrow_table()
+        "ORDER BY m.code_insee", [*params, level]).to_arrow_table()
 
 
 def write_geopackage(
@@ -189,7 +189,7 @@ def write_geopackage(
     layers = {
         layer: con.execute(
             f"SELECT * EXCLUDE (geometry), ST_AsWKB(ST_Multi(geometry)) AS geometry FROM {layer} "
-            "ORDER BY code_insee").fetch_arrow_table()
+            "ORDER BY code_insee").to_arrow_table()
         for layer in LAYERS
     }
     layer_crs = {}
@@ -199,12 +199,12 @@ def write_geopackage(
             layers[name] = table
             layer_crs[name] = crs
     if fetch_value(con, "SELECT count(*) FROM scenarios"):
-        layers[SCENARIOS_LAYER] = con.execute(scenarios_layer_sql()).fetch_arrow_table()
+        layers[SCENARIOS_LAYER] = con.execute(scenarios_layer_sql()).to_arrow_table()
     points = {
         layer: con.execute(
             "SELECT * EXCLUDE (geometry), ST_AsWKB(geometry) AS geometry FROM registry_points "
             "WHERE list_contains(?, kind) ORDER BY kind, source_file, source_line",
-            [list(kinds)]).fetch_arrow_table()
+            [list(kinds)]).to_arrow_table()
         # GeoPackage point layers and the kinds each holds, from the registry specs
         for layer, kinds in point_layers().items()
     }

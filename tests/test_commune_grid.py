@@ -44,7 +44,7 @@ def _place(
     ``grid``; with ``frame``, the points are a pandas frame (as some readers give them) whose
     index is not 0..n-1."""
     points = con.execute("SELECT row_number() OVER () AS source_line, x, y FROM test_points"
-                         ).fetch_arrow_table()
+                         ).to_arrow_table()
     if frame:
         points = points.to_pandas().set_axis(range(7, 7 + points.num_rows * 3, 3))
     reason = create_registry_tables(con, [RegistryLoad("antennas", points, "EPSG:2154")], records)

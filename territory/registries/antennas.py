@@ -772,7 +772,7 @@ def _check_rows(con: Any, crs: str, rows: Rows, bad: Any) -> Any:
                coalesce(contains(gens, '4G'), false) AS has_4g,
                coalesce(contains(gens, '5G'), false) AS has_5g,
                gens AS technologies, installed_year
-        FROM parsed""").fetch_arrow_table()
+        FROM parsed""").to_arrow_table()
     # ``parsed`` is in file order unless rows parsed in Python were added after the others
     lines = kept.column("source_line").to_numpy()
     if len(lines) > 1 and not bool(np.all(lines[1:] > lines[:-1])):

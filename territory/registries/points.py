@@ -164,7 +164,7 @@ def read(path: Path, *, spec: RegistrySpec, options: dict[str, Any]) -> Registry
     quarantine.sort(key=lambda entry: entry["line"])
     targets = "".join(f", {c.target}" for c in attributes)
     kept = con.execute(f"SELECT line AS source_line, x, y{targets} FROM parsed "
-                       "WHERE problem IS NULL ORDER BY line").fetch_arrow_table()
+                       "WHERE problem IS NULL ORDER BY line").to_arrow_table()
     record = InputRecord(name=spec.kind, path=str(path), sha256=sha256_of(path),
                          rows_read=rows.count + len(rows.rejected))
     con.close()
