@@ -7,6 +7,7 @@ the extension directory points to a throw-away folder).
 
 from __future__ import annotations
 
+import numbers
 import tempfile
 from collections.abc import Iterable, Sequence
 from importlib import metadata
@@ -26,8 +27,9 @@ _SEARCH_PATH = f"SET search_path = '{RUN_DATABASE}.main,{POINTS_DATABASE}.main'"
 
 
 def sql_literal(value: object) -> str:
-    """``value`` written as a DuckDB literal: ``None``, a bool, an int, a float (as a DOUBLE), a
-    string or path (quotes doubled), or a list or tuple of them (a list literal).
+    """``value`` written as a DuckDB literal: ``None``, a bool, an integer, a real number (as a
+    DOUBLE; NumPy's too), a string or path (quotes doubled), or a list or tuple of them (a list
+    literal).
 
     The run's computation writes its values into the SQL text instead of binding them as
     parameters: DuckDB's Python client imports pandas, and pyarrow with it, to look at any bound
@@ -39,10 +41,11 @@ def sql_literal(value: object) -> str:
         return "NULL"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return f"'{value!r}'::DOUBLE"
+    # NumPy's integers and floats too (repr(np.float64(1.5)) is "np.float64(1.5)")
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        return f"'{float(value)!r}'::DOUBLE"
     if isinstance(value, str | Path):
         text = value.as_posix() if isinstance(value, Path) else value
         return "'" + text.replace("'", "''") + "'"

@@ -148,8 +148,12 @@ def test_a_literal_reads_back_as_the_value(value: object) -> None:
     assert duckdb.connect().execute(f"SELECT {sql_literal(value)}").fetchone() == (value,)
 
 
-def test_literals_of_nan_paths_and_empty_lists() -> None:
+def test_literals_of_nan_paths_numpy_numbers_and_empty_lists() -> None:
+    import numpy as np
+
     con = duckdb.connect()
+    assert con.execute(f"SELECT {sql_literal(np.float64(0.1))}, {sql_literal(np.int64(7))}, "
+                       f"{sql_literal([np.int32(3), 4])}").fetchone() == (0.1, 7, [3, 4])
     assert con.execute(f"SELECT isnan({sql_literal(float('nan'))})").fetchone() == (True,)
     assert con.execute(f"SELECT {sql_literal(Path('/a b/c.csv'))}").fetchone() == ("/a b/c.csv",)
     assert con.execute(f"SELECT {sql_literal([])}::VARCHAR[]").fetchone() == ([],)
