@@ -37,6 +37,7 @@ from territory.database import (
     connect,
     cursor,
     fetch_value,
+    restart_worker_threads,
     spatial_extension_path,
     sql_literal,
 )
@@ -622,6 +623,9 @@ def build_outputs(
         with steps.step(Message("writing {file}", file=HOURLY)):
             hourly = write_hourly(con, staging / HOURLY, computed.grid)
             hourly["profile_carbon_weights"] = profile_carbon_weights(con)
+        # sorting hourly.csv's rows left DuckDB's threads holding their memory (Pas-de-Calais:
+        # 60 MiB) when the GeoPackage and the map start
+        restart_worker_threads(con)
         workbook: dict[str, Any] = {"written": False, "reason": (
             f"{communes_count} communes: the workbook is written for runs of at most "
             f"{WORKBOOK_MAX_COMMUNES} communes (a département, an EPCI); use communes.csv")}
