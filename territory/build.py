@@ -204,9 +204,10 @@ def _extent(con: duckdb.DuckDBPyConnection, settings: RunSettings) -> tuple[list
     chosen = extent_communes(resolve_epcis(settings.epcis, places),
                              resolve_communes(settings.communes, places), places)
     rows = con.execute(
-        "SELECT code_insee, departement_code FROM stg_communes WHERE list_contains(?, "
-        "departement_code) OR list_contains(?, code_insee) ORDER BY code_insee",
-        [departements, list(chosen)]).fetchall()
+        "SELECT code_insee, departement_code FROM stg_communes "
+        f"WHERE list_contains({sql_literal(departements)}::VARCHAR[], departement_code) "
+        f"OR list_contains({sql_literal(list(chosen))}::VARCHAR[], code_insee) "
+        "ORDER BY code_insee").fetchall()
     return sorted({d for _, d in rows}), [c for c, _ in rows]
 
 
@@ -235,7 +236,7 @@ OUTSIDE_EXTENT = N_("outside the run's extent")
 
 def _set_aside_outside_extent(
     con: duckdb.DuckDBPyConnection, records: list[InputRecord], departements: list[str],
-    communes: list[str] | None = None, label: str | None = None,
+    label: str | None = None,
 ) -> str | None:
     """Registry rows that land in communes outside the run's extent: of other départements
     than the run's or, when the extent is a list of ``communes``, in none of them.
@@ -246,8 +247,8 @@ def _set_aside_outside_extent(
     """
     if not departements:
         return None
-    in_extent = (f"list_contains({sql_literal(communes)}, code_insee)" if communes
-                 else f"list_contains({sql_literal(departements)}, c.departement_code)")
+    # the run's extent, as the models read it (territory.database.connect)
+    in_extent = "in_extent(c.departement_code, code_insee)"
     outside = con.execute(
         "SELECT p.kind, p.source_file, count(*) FROM int_registry_points_located AS p "
         "JOIN stg_communes AS c USING (code_insee) "
@@ -489,7 +490,7 @@ def _compute(
         model_timings |= run_models(con, [m for m in rest if m.name not in first])
         model_timings |= run_models(con, list(extra_models))
     _quarantine_unplaced(con, records, quarantine)
-    warning = _set_aside_outside_extent(con, records, departements, communes,
+    warning = _set_aside_outside_extent(con, records, departements,
                                         _extent_label(settings) if communes else None)
     if warning:
         print(_("territory: warning: {warning}").format(warning=warning), file=sys.stderr,

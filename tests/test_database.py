@@ -172,7 +172,8 @@ def test_insert_rows_writes_what_executemany_would() -> None:
     assert con.execute("SELECT * FROM a").fetchall() == con.execute("SELECT * FROM b").fetchall()
 
 
-def test_a_run_computes_without_pandas_or_pyarrow(tmp_path) -> None:
+@pytest.mark.parametrize("extent", [["--departement", "2A"], ["--epci", "Nantes Métropole"]])
+def test_a_run_computes_without_pandas_or_pyarrow(tmp_path, extent: list[str]) -> None:
     """DuckDB's client imports pandas and pyarrow to look at a bound parameter (75 MiB): a run
     without registry files computes with literals and imports them only for its writers."""
     script = f"""
@@ -185,7 +186,7 @@ def probe(*args, **kwargs):
     return computed
 build._compute = probe
 from territory.cli import main
-assert main(["run", "--departement", "2A", "--out", {str(tmp_path / "out")!r}]) == 0
+assert main(["run", *{extent!r}, "--out", {str(tmp_path / "out")!r}]) == 0
 print(build._imported)
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
