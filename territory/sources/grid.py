@@ -70,7 +70,7 @@ def read_eco2mix(path: Path) -> GridReading:
         try:
             con.execute(
                 "CREATE TABLE rows AS SELECT row_number() OVER () + 1 AS _line, * FROM read_csv("
-                f"{sql_literal(str(path))}, delim = ';', header = true, all_varchar = true, "
+                f"{sql_literal(path)}, delim = ';', header = true, all_varchar = true, "
                 "parallel = false, null_padding = true)")
         except duckdb.Error as error:
             first = str(error).splitlines()[0]
