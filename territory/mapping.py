@@ -19,6 +19,8 @@ from ``static/vendor/leaflet`` (Leaflet's own files, vendored) and fflate from
 
 from __future__ import annotations
 
+import base64
+import gzip
 import html
 import json
 import re
@@ -1059,9 +1061,6 @@ def encode_data(payload: dict[str, Any]) -> str:
     """The data block's text: ``payload`` as JSON (read in the page by ``JSON.parse``, which V8
     parses much faster than the same data as a JavaScript literal), gzip-compressed (no time
     stamp: the same payload gives the same bytes), in base64 (no "<" can end the block)."""
-    import base64
-    import gzip
-
     text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     return base64.b64encode(gzip.compress(text.encode("utf-8"), compresslevel=1, mtime=0)
                             ).decode("ascii")
@@ -1069,9 +1068,6 @@ def encode_data(payload: dict[str, Any]) -> str:
 
 def read_map_data(page: str) -> dict[str, Any]:
     """The payload of a page :func:`build_map` wrote (its data block decoded)."""
-    import base64
-    import gzip
-
     found = re.search(r'id="territory-data" data-encoding="([^"]*)">([^<]*)</script>', page)
     if found is None or found.group(1) != DATA_ENCODING:
         msg = f"no {DATA_ENCODING} data block in the page"
