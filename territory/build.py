@@ -416,12 +416,13 @@ def _dependents(models: list[Model], name: str) -> set[str]:
 
 def _compute(
     settings: RunSettings, steps: Steps, work: Path,
-    communes_ready: Callable[[duckdb.DuckDBPyConnection, str], None] | None = None,
+    communes_ready: Callable[[duckdb.DuckDBPyConnection, str, list[InputRecord]], None]
+    | None = None,
     extra_models: Sequence[Model] = (),
 ) -> _Computed:
     """Load the inputs and run every SQL model; check the invariants.
 
-    ``communes_ready(con, factor_version)`` is called as soon as the ``communes`` layer
+    ``communes_ready(con, factor_version, records)`` is called as soon as the ``communes`` layer
     exists, before the upper levels' boundaries are unioned, so that work on the communes can
     start beside them. ``extra_models`` (another pipeline's, e.g. ``pipelines/targeting/``)
     run after the footprint models, and those of their ``marts`` layer are kept with the marts.
@@ -486,7 +487,7 @@ def _compute(
         first = _closure(rest, "communes")
         model_timings = run_models(con, [m for m in rest if m.name in first])
         if communes_ready is not None:
-            communes_ready(con, factor_version)
+            communes_ready(con, factor_version, list(records))
         model_timings |= run_models(con, [m for m in rest if m.name not in first])
         model_timings |= run_models(con, list(extra_models))
     _quarantine_unplaced(con, records, quarantine)
@@ -586,11 +587,13 @@ def build_outputs(
         # the upper levels' boundaries are unioned and the other outputs written
         density = None
 
-        def start_density(con: duckdb.DuckDBPyConnection, factor_version: str) -> None:
+        def start_density(con: duckdb.DuckDBPyConnection, factor_version: str,
+                          records: list[InputRecord]) -> None:
             nonlocal density
             if settings.density_raster:
                 density = raster_pool.submit(_timed, write_density, cursor(con),
-                                             staging / DENSITY_RASTER, settings, factor_version)
+                                             staging / DENSITY_RASTER, settings, factor_version,
+                                             records)
 
         computed = _compute(settings, steps, work, start_density)
         con, records, quarantine = computed.con, computed.records, computed.quarantine

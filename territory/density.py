@@ -51,7 +51,9 @@ __all__ = [
     "CELL_SIZE_M",
     "GRID_CRS",
     "NODATA",
+    "CommuneCells",
     "class_limits",
+    "commune_cells",
     "default_palette",
     "density_qml",
     "write_density_raster",
@@ -113,7 +115,7 @@ _CHUNKS = 64
 
 
 def write_density_raster(
-    geometries: np.ndarray | Sequence[Any],
+    geometries: np.ndarray | Sequence[Any] | None,
     values: np.ndarray | Sequence[float],
     path: Path,
     *,
@@ -126,6 +128,7 @@ def write_density_raster(
     grid_crs: str = GRID_CRS,
     area_margin_deg: float = 0.0,
     limits: Sequence[float] | None = None,
+    cells: CommuneCells | None = None,
 ) -> dict[str, Any]:
     """Write the footprint density GeoTIFF on the INSPIRE 1 km grid (or the 1 km grid of
     another projected CRS), and its QGIS style.
@@ -135,7 +138,8 @@ def write_density_raster(
     geometries
         Shapely Polygons or MultiPolygons of the communes, in ``crs``. ``None``, empty,
         non-polygonal geometries and geometries outside EPSG:3035's area of use (overseas
-        communes) are skipped and counted in the summary.
+        communes) are skipped and counted in the summary. May be ``None`` when ``cells`` are
+        given and there is no population raster.
     values
         One total per commune (e.g. ``footprint_tco2e``, tCO2e per year). A commune whose
         value is not finite is skipped and counted.
@@ -172,6 +176,10 @@ def write_density_raster(
         Class limits of the style (default: computed from the raster, see
         :func:`class_limits`): the overseas rasters take the metropolitan one's, so that a
         colour means the same density everywhere.
+    cells
+        The communes' cells on this grid (:func:`commune_cells` of ``geometries``, or read
+        from the file derived for the embedded boundaries: ``territory.density_cells``), one
+        per value: the scanline is then skipped. Ignored with a population raster.
 
     Returns
     -------
@@ -198,11 +206,25 @@ def write_density_raster(
     """
     started = time.perf_counter()
     path = Path(path)
-    geoms = np.asarray(geometries, dtype=object).reshape(-1)
     vals = np.asarray(values, dtype=np.float64).reshape(-1)
-    if geoms.shape != vals.shape:
-        msg = f"{len(geoms)} geometries but {len(vals)} values"
-        raise ValueError(msg)
+    if population_raster is not None or cells is None:
+        if geometries is None:
+            msg = "write_density_raster needs the geometries (or, spreading by area, their cells)"
+            raise ValueError(msg)
+        geoms = np.asarray(geometries, dtype=object).reshape(-1)
+        cells = None
+        if geoms.shape != vals.shape:
+            msg = f"{len(geoms)} geometries but {len(vals)} values"
+            raise ValueError(msg)
+    else:
+        geoms = None
+        if len(cells) != len(vals):
+            msg = f"{len(cells)} communes' cells but {len(vals)} values"
+            raise ValueError(msg)
+        if cells.subcell_m != subcell_m or cells.crs != grid_crs:
+            msg = (f"the cells given are {cells.subcell_m} m sub-cells on {cells.crs}, not "
+                   f"{subcell_m} m on {grid_crs}")
+            raise ValueError(msg)
     if subcell_m <= 0 or CELL_SIZE_M % subcell_m:
         msg = f"subcell_m must divide {CELL_SIZE_M} m, got {subcell_m}"
         raise ValueError(msg)
@@ -212,7 +234,8 @@ def write_density_raster(
     try:
         return _write(geoms, vals, path, CRS.from_user_input(crs), source, unit_label, sources,
                       int(subcell_m), started, coverage,
-                      _GridSpec(grid_crs, area_margin_deg, None if limits is None else list(limits)))
+                      _GridSpec(grid_crs, area_margin_deg, None if limits is None else list(limits)),
+                      cells)
     finally:
         if source is not None:
             source.close()
@@ -241,10 +264,14 @@ class _GridSpec:
         return f"Grille de 1 km de la projection {CRS.from_user_input(self.crs).name} ({self.crs})"
 
 
-def _keep_mask(geoms: np.ndarray, vals: np.ndarray, crs: CRS,
-               spec: _GridSpec) -> tuple[np.ndarray, dict[str, int]]:
-    """Which communes can be written, and how many were skipped for which reason."""
-    reasons: dict[str, int] = {}
+#: why a commune is not spread, in the order the summary counts them (then the grid's outside)
+NO_GEOMETRY, NOT_POLYGON, VALUE_NOT_FINITE = "no geometry", "not a polygon", "value not finite"
+
+
+def _geometry_reasons(geoms: np.ndarray, crs: CRS, spec: _GridSpec) -> np.ndarray:
+    """Why each commune's outline cannot be spread on the grid: missing or empty, not a
+    polygon, outside the grid CRS's area of use; ``''`` when it can."""
+    reason = np.full(len(geoms), "", dtype=object)
     missing = shapely.is_missing(geoms)
     empty = np.zeros(len(geoms), dtype=bool)
     empty[~missing] = shapely.is_empty(geoms[~missing])
@@ -252,19 +279,24 @@ def _keep_mask(geoms: np.ndarray, vals: np.ndarray, crs: CRS,
     type_ids[~missing] = shapely.get_type_id(geoms[~missing])
     absent = missing | empty
     polygonal = np.isin(type_ids, (3, 6))  # Polygon, MultiPolygon
-    not_polygonal = ~absent & ~polygonal
-    bad_value = ~absent & polygonal & ~np.isfinite(vals)
-    keep = ~absent & polygonal & np.isfinite(vals)
+    reason[absent] = NO_GEOMETRY
+    reason[~absent & ~polygonal] = NOT_POLYGON
+    usable = np.flatnonzero(~absent & polygonal)
+    if len(usable):
+        reason[usable[~_inside_grid_area(geoms[usable], crs, spec)]] = spec.outside
+    return reason
 
-    outside = np.zeros(len(geoms), dtype=bool)
-    if keep.any():
-        outside[keep] = ~_inside_grid_area(geoms[keep], crs, spec)
-    keep &= ~outside
-    for reason, mask in (("no geometry", absent), ("not a polygon", not_polygonal),
-                         ("value not finite", bad_value), (spec.outside, outside)):
-        if mask.any():
-            reasons[reason] = int(mask.sum())
-    return keep, reasons
+
+def _kept(reason: np.ndarray, vals: np.ndarray, outside: str) -> tuple[np.ndarray, dict[str, int]]:
+    """The communes written (indices) and how many were skipped for which reason: no geometry,
+    not a polygon, a value not finite, then outside the grid (of those with a finite value)."""
+    finite = np.isfinite(vals)
+    placed = reason == ""
+    counts = {NO_GEOMETRY: reason == NO_GEOMETRY, NOT_POLYGON: reason == NOT_POLYGON,
+              VALUE_NOT_FINITE: (placed | (reason == outside)) & ~finite,
+              outside: (reason == outside) & finite}
+    reasons = {name: int(mask.sum()) for name, mask in counts.items() if mask.any()}
+    return np.flatnonzero(placed & finite), reasons
 
 
 def _inside_grid_area(geoms: np.ndarray, crs: CRS, spec: _GridSpec) -> np.ndarray:
@@ -483,41 +515,166 @@ class _CellSplit:
         self.full_start = row * (width + 1) + j0 + 1
         self.full_end = row * (width + 1) + j1
 
-    def cells(self, weight: np.ndarray | None = None) -> np.ndarray:
-        """Sum over spans of ``weight`` (1 if None) × sub-cells of the span in each cell."""
-        grid, k = self.grid, self.grid.k
-        size, stride = grid.height * grid.width, grid.width + 1
-        if weight is None:
-            first = self.first_count.astype(np.float64)
-            last, full = self.last_count.astype(np.float64), None
-        else:
-            first = weight * self.first_count
-            last = weight[self.multi] * self.last_count
-            full = weight[self.full] * k
-        out = np.bincount(self.first_index, weights=first, minlength=size)
-        out += np.bincount(self.last_index, weights=last, minlength=size)
-        if len(self.full):
-            if full is None:
-                full = np.full(len(self.full), float(k))
-            diff = np.bincount(self.full_start, weights=full, minlength=grid.height * stride)
-            diff -= np.bincount(self.full_end, weights=full, minlength=grid.height * stride)
-            out += np.cumsum(diff.reshape(grid.height, stride), axis=1)[:, :grid.width].ravel()
-        return out.reshape(grid.height, grid.width)
 
 
-def _spread(spans: _Spans, grid: _Grid, per_subcell: np.ndarray | None,
-            ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Sub-cells of the spans in each 1 km cell and, given each commune's value per sub-cell,
-    the sum of those values in each cell; by blocks of :data:`_BATCH` spans."""
-    counts = np.zeros((grid.height, grid.width))
-    sums = None if per_subcell is None else np.zeros((grid.height, grid.width))
+@dataclass(frozen=True)
+class CommuneCells:
+    """Where communes lie on a 1 km grid: what spreads any value by area without their
+    outlines (:func:`commune_cells` computes it; ``territory.density_cells`` reads it derived
+    once for the embedded boundaries).
+
+    Per commune (in the order of the outlines given): ``reason`` why it cannot be spread
+    (``''`` when it can), ``extent`` (west, south, east, north edges, in km, of the 1 km cells
+    its outline's bounding box meets; 0 when not placed), ``sub_cells`` (its sub-cells: those whose centre it contains) and ``point_x``,
+    ``point_y`` (west and north edges, in km, of the cell holding its representative point:
+    where a commune with no sub-cell goes). Per commune and 1 km cell holding some of its
+    sub-cells, by commune: ``commune`` (its number), ``x``, ``y`` (the cell's west and north
+    edges, km) and ``count`` (its sub-cells there).
+    """
+
+    crs: str
+    subcell_m: int
+    reason: np.ndarray
+    extent: np.ndarray
+    sub_cells: np.ndarray
+    point_x: np.ndarray
+    point_y: np.ndarray
+    commune: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    count: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.reason)
+
+    def take(self, index: np.ndarray) -> CommuneCells:
+        """The communes ``index`` (increasing), numbered 0.. in that order."""
+        if len(index) == len(self) and np.array_equal(index, np.arange(len(self))):
+            return self
+        number = np.full(len(self), -1, dtype=np.int32)
+        number[index] = np.arange(len(index), dtype=np.int32)
+        rows = number[self.commune] >= 0
+        return CommuneCells(
+            self.crs, self.subcell_m, self.reason[index], self.extent[index],
+            self.sub_cells[index], self.point_x[index], self.point_y[index],
+            number[self.commune[rows]], self.x[rows], self.y[rows], self.count[rows])
+
+
+def commune_cells(
+    geometries: np.ndarray | Sequence[Any], crs: str | CRS = "EPSG:2154", *,
+    grid_crs: str = GRID_CRS, subcell_m: int = SUBCELL_M, area_margin_deg: float = 0.0,
+) -> CommuneCells:
+    """The 1 km cells of each commune (outlines in ``crs``) on the grid of ``grid_crs``, and
+    its sub-cells (``subcell_m``) in each: the scanline of the outlines, summed by cell."""
+    geoms = np.asarray(geometries, dtype=object).reshape(-1)
+    source = CRS.from_user_input(crs)
+    reason = _geometry_reasons(geoms, source, _GridSpec(grid_crs, area_margin_deg))
+    usable = np.flatnonzero(reason == "")
+    n = len(geoms)
+    extent = np.zeros((n, 4), dtype=np.int32)
+    if not len(usable):
+        return _cells_of_scan(None, None, geoms[usable], source, extent[usable], subcell_m,
+                              grid_crs).widen(n, usable, reason, extent)
+    grid, spans, projected, placed_extent = _project_and_scan(geoms[usable], source, subcell_m,
+                                                               grid_crs)
+    reason[usable[~projected]] = _GridSpec(grid_crs).outside
+    usable = usable[projected]
+    cells = _cells_of_scan(grid, spans, geoms[usable], source, placed_extent, subcell_m, grid_crs)
+    return cells.widen(n, usable, reason, extent)
+
+
+def _cells_of_scan(grid: _Grid | None, spans: _Spans | None, geoms: np.ndarray, crs: CRS,
+                   extent: np.ndarray, subcell_m: int, grid_crs: str) -> _ScannedCells:
+    """The cells of communes scanned on ``grid`` (``spans``), numbered as ``geoms``."""
+    n = len(geoms)
+    if grid is None or spans is None:
+        empty = np.zeros(0, dtype=np.int32)
+        return _ScannedCells(grid_crs, subcell_m, extent, np.zeros(n, dtype=np.int64),
+                             np.zeros(n, dtype=np.int32), np.zeros(n, dtype=np.int32),
+                             empty, empty, empty, empty)
+    commune, x, y, count = _span_cells(spans, grid)
+    sub_cells = np.bincount(commune, weights=count, minlength=n).astype(np.int64)
+    point_x, point_y = np.zeros(n, dtype=np.int32), np.zeros(n, dtype=np.int32)
+    at_point = np.flatnonzero(sub_cells == 0)
+    if len(at_point):
+        point_x[at_point], point_y[at_point] = _point_cells(geoms[at_point], crs, grid_crs)
+    return _ScannedCells(grid_crs, subcell_m, extent, sub_cells, point_x, point_y,
+                         commune, x, y, count)
+
+
+@dataclass(frozen=True)
+class _ScannedCells:
+    """:class:`CommuneCells` of the communes scanned (all placed), before the others are
+    put back in."""
+
+    crs: str
+    subcell_m: int
+    extent: np.ndarray
+    sub_cells: np.ndarray
+    point_x: np.ndarray
+    point_y: np.ndarray
+    commune: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    count: np.ndarray
+
+    def widen(self, n: int, placed: np.ndarray, reason: np.ndarray,
+              extent: np.ndarray) -> CommuneCells:
+        """The cells of ``n`` communes, the scanned ones being ``placed`` (increasing)."""
+        sub_cells = np.zeros(n, dtype=np.int64)
+        point_x, point_y = np.zeros(n, dtype=np.int32), np.zeros(n, dtype=np.int32)
+        extent[placed], sub_cells[placed] = self.extent, self.sub_cells
+        point_x[placed], point_y[placed] = self.point_x, self.point_y
+        return CommuneCells(self.crs, self.subcell_m, reason, extent, sub_cells, point_x,
+                            point_y, placed.astype(np.int32)[self.commune], self.x, self.y,
+                            self.count)
+
+
+def _span_cells(spans: _Spans, grid: _Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                     np.ndarray]:
+    """Sub-cells of each commune in each 1 km cell: commune, the cell's west and north edges
+    (km), count; by commune, then row (north to south), then column. Spans are split into
+    their cells by blocks of :data:`_BATCH` (bounded temporaries)."""
+    k, width, height = grid.k, grid.width, grid.height
+    keys, counts = [], []
     for start in range(0, len(spans.row), _BATCH):
         block = spans.block(start, start + _BATCH)
-        split = _CellSplit(block, grid)
-        counts += split.cells()
-        if sums is not None and per_subcell is not None:
-            sums += split.cells(per_subcell[block.commune])
-    return counts, sums
+        row = block.row.astype(np.int64) // k
+        c0, c1 = block.c0.astype(np.int64), block.c1.astype(np.int64)
+        j0, j1 = c0 // k, (c1 - 1) // k
+        n = j1 - j0 + 1
+        span = np.repeat(np.arange(len(n)), n)
+        j = j0[span] + (np.arange(len(span)) - np.repeat(np.cumsum(n) - n, n))
+        count = np.minimum(c1[span], k * (j + 1)) - np.maximum(c0[span], k * j)
+        key, inverse = np.unique((block.commune[span].astype(np.int64) * height + row[span])
+                                 * width + j, return_inverse=True)
+        keys.append(key)
+        counts.append(np.bincount(inverse, weights=count))
+    if not keys:
+        empty = np.zeros(0, dtype=np.int32)
+        return empty, empty, empty, empty
+    # a commune's cell split between two blocks is summed once more
+    key, inverse = np.unique(np.concatenate(keys), return_inverse=True)
+    count = np.bincount(inverse, weights=np.concatenate(counts))
+    commune, cell = np.divmod(key, height * width)
+    row, col = np.divmod(cell, width)
+    return (commune.astype(np.int32), (round(grid.x0 / CELL_SIZE_M) + col).astype(np.int32),
+            (round(grid.y0 / CELL_SIZE_M) - row).astype(np.int32), count.astype(np.int32))
+
+
+def _cell_index(cells: CommuneCells, grid: _Grid) -> np.ndarray:
+    """Index (row × width + column) on ``grid`` of each commune's cells."""
+    row = round(grid.y0 / CELL_SIZE_M) - cells.y.astype(np.int64)
+    col = cells.x.astype(np.int64) - round(grid.x0 / CELL_SIZE_M)
+    return row * grid.width + col
+
+
+def _point_index(cells: CommuneCells, grid: _Grid, communes: np.ndarray,
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column on ``grid`` of the representative points of ``communes`` (clipped)."""
+    row = round(grid.y0 / CELL_SIZE_M) - cells.point_y[communes].astype(np.int64)
+    col = cells.point_x[communes].astype(np.int64) - round(grid.x0 / CELL_SIZE_M)
+    return np.clip(row, 0, grid.height - 1), np.clip(col, 0, grid.width - 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -711,11 +868,13 @@ def _population_cells(
 
 def _project_and_scan(
     g: np.ndarray, crs: CRS, subcell_m: int, grid_crs: str = GRID_CRS,
-) -> tuple[_Grid | None, _Spans | None, np.ndarray]:
-    """Reproject the communes to EPSG:3035, choose the grid, scan them into spans.
+) -> tuple[_Grid | None, _Spans | None, np.ndarray, np.ndarray]:
+    """Reproject the communes to the grid's CRS, choose the grid around them, scan them into
+    spans.
 
-    Returns the grid, the spans and which communes were projected (a commune with a vertex
-    PROJ cannot transform is dropped, and the grid and spans cover the others).
+    Returns the grid, the spans, which communes were projected (a commune with a vertex PROJ
+    cannot transform is dropped, and the grid and spans cover the others) and the extent of
+    each of those (:func:`_snapped`).
     """
     workers = max(1, min(2, os.cpu_count() or 1))
     local = threading.local()
@@ -735,25 +894,42 @@ def _project_and_scan(
         if not projected.all():
             subset = g[projected]
             if not len(subset):
-                return None, None, projected
+                return None, None, projected, np.zeros((0, 4), dtype=np.int32)
             chunks = list(pool.map(lambda run: extract(run, subset),
                                    _chunk_bounds(subset, _CHUNKS)))
-        # snapped outwards to the 1 km grid; a bound within 1 mm of a grid line (an edge on
-        # the line, moved by reprojection round-off) snaps to that line
-        cell, eps = float(CELL_SIZE_M), 1e-6
-        x0 = math.floor(min(float(ch.xmin.min()) for ch in chunks) / cell + eps) * cell
-        y0 = math.ceil(max(float(ch.ymax.max()) for ch in chunks) / cell - eps) * cell
-        x1 = math.ceil(max(float(ch.xmax.max()) for ch in chunks) / cell - eps) * cell
-        y1 = math.floor(min(float(ch.ymin.min()) for ch in chunks) / cell + eps) * cell
-        grid = _Grid(x0, y0, max(1, round((x1 - x0) / cell)), max(1, round((y0 - y1) / cell)),
-                     CELL_SIZE_M // subcell_m, float(subcell_m), grid_crs)
+        extent = _snapped(np.column_stack([np.concatenate([getattr(ch, f) for ch in chunks])
+                                           for f in ("xmin", "ymin", "xmax", "ymax")]))
+        grid = _grid_around(extent, subcell_m, grid_crs)
         spans = _Spans.concat(list(pool.map(lambda ch: _spans(ch, grid), chunks)))
-    return grid, spans, projected
+    return grid, spans, projected, extent
 
 
-def _point_cells(geoms: np.ndarray, crs: CRS, grid: _Grid) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column of the 1 km cell holding each geometry's representative point (the
-    centre of its bounding box when GEOS finds none, e.g. for a polygon of zero area)."""
+def _snapped(bounds: np.ndarray) -> np.ndarray:
+    """Bounds (xmin, ymin, xmax, ymax rows) snapped outwards to the 1 km grid's lines, in km
+    (int32: west, south, east, north); a bound within 1 mm of a line (an edge on the line,
+    moved by reprojection round-off) snaps to that line."""
+    cell, eps = float(CELL_SIZE_M), 1e-6
+    with np.errstate(invalid="ignore"):
+        snapped = np.column_stack([np.floor(bounds[:, 0] / cell + eps),
+                                   np.floor(bounds[:, 1] / cell + eps),
+                                   np.ceil(bounds[:, 2] / cell - eps),
+                                   np.ceil(bounds[:, 3] / cell - eps)])
+    return np.nan_to_num(snapped, nan=0.0, posinf=0.0, neginf=0.0).astype(np.int32)
+
+
+def _grid_around(extent: np.ndarray, subcell_m: int, grid_crs: str) -> _Grid:
+    """The 1 km grid covering the communes' ``extent`` (rows of :func:`_snapped`)."""
+    cell = CELL_SIZE_M
+    x0, y0 = int(extent[:, 0].min()) * cell, int(extent[:, 3].max()) * cell
+    x1, y1 = int(extent[:, 2].max()) * cell, int(extent[:, 1].min()) * cell
+    return _Grid(float(x0), float(y0), max(1, (x1 - x0) // cell), max(1, (y0 - y1) // cell),
+                 CELL_SIZE_M // subcell_m, float(subcell_m), grid_crs)
+
+
+def _point_cells(geoms: np.ndarray, crs: CRS, grid_crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """West and north edges (kilometres of ``grid_crs``) of the 1 km cell holding each
+    geometry's representative point (the centre of its bounding box when GEOS finds none,
+    e.g. for a polygon of zero area)."""
     try:
         points = shapely.point_on_surface(geoms)
         x, y = shapely.get_x(points), shapely.get_y(points)
@@ -763,17 +939,55 @@ def _point_cells(geoms: np.ndarray, crs: CRS, grid: _Grid) -> tuple[np.ndarray, 
     centre = ~(np.isfinite(x) & np.isfinite(y))
     x = np.where(centre, (bounds[:, 0] + bounds[:, 2]) / 2, x)
     y = np.where(centre, (bounds[:, 1] + bounds[:, 3]) / 2, y)
-    x, y = Transformer.from_crs(crs, grid.crs, always_xy=True).transform(x, y)
-    cell = float(CELL_SIZE_M)
-    col = np.clip(((np.asarray(x) - grid.x0) // cell).astype(np.int64), 0, grid.width - 1)
-    row = np.clip(((grid.y0 - np.asarray(y)) // cell).astype(np.int64), 0, grid.height - 1)
-    return row, col
+    x, y = Transformer.from_crs(crs, grid_crs, always_xy=True).transform(x, y)
+    with np.errstate(invalid="ignore"):
+        west = np.floor(np.asarray(x, dtype=np.float64) / CELL_SIZE_M)
+        north = np.ceil(np.asarray(y, dtype=np.float64) / CELL_SIZE_M)
+    # a point PROJ cannot transform goes to the grid's corner (clipped when spread)
+    return (np.nan_to_num(west, nan=0.0).astype(np.int32),
+            np.nan_to_num(north, nan=0.0).astype(np.int32))
+
+
+def _place(
+    geoms: np.ndarray | None, vals: np.ndarray, crs: CRS, by_population: bool, subcell_m: int,
+    spec: _GridSpec, cells: CommuneCells | None,
+) -> tuple[np.ndarray, dict[str, int], _Grid | None, CommuneCells | None, _Spans | None]:
+    """The communes written (indices), why the others were skipped, the run's grid, the kept
+    communes' cells on it and, spreading by population, their spans."""
+    grid = spans = None
+    if geoms is None and (by_population or cells is None):
+        msg = "the communes' outlines are needed (their cells are enough by area only)"
+        raise ValueError(msg)
+    if not by_population or geoms is None:
+        # by area: the communes' cells (given, or scanned from their outlines) are enough
+        if cells is None and geoms is not None:
+            cells = commune_cells(geoms, crs, grid_crs=spec.crs, subcell_m=subcell_m,
+                                  area_margin_deg=spec.margin_deg)
+        assert cells is not None  # checked above
+        kept, reasons = _kept(cells.reason, vals, spec.outside)
+        if len(kept):
+            cells = cells.take(kept)
+            grid = _grid_around(cells.extent, subcell_m, spec.crs)
+    else:
+        # by population: the kept communes' spans on the run's grid are needed too
+        kept, reasons = _kept(_geometry_reasons(geoms, crs, spec), vals, spec.outside)
+        if len(kept):
+            grid, spans, projected, extent = _project_and_scan(geoms[kept], crs, subcell_m,
+                                                               spec.crs)
+            if not projected.all():
+                reasons[spec.outside] = reasons.get(spec.outside, 0) + int((~projected).sum())
+                kept = kept[projected]
+            n = len(kept)
+            cells = _cells_of_scan(grid, spans, geoms[kept], crs, extent, subcell_m,
+                                   spec.crs).widen(n, np.arange(n), np.full(n, "", dtype=object),
+                                                   np.zeros((n, 4), dtype=np.int32))
+    return kept, reasons, grid, cells, spans
 
 
 def _write(
-    geoms: np.ndarray, vals: np.ndarray, path: Path, crs: CRS, source: Any, unit_label: str,
-    sources: str, subcell_m: int, started: float, coverage: str | None = None,
-    spec: _GridSpec | None = None,
+    geoms: np.ndarray | None, vals: np.ndarray, path: Path, crs: CRS, source: Any,
+    unit_label: str, sources: str, subcell_m: int, started: float, coverage: str | None = None,
+    spec: _GridSpec | None = None, cells: CommuneCells | None = None,
 ) -> dict[str, Any]:
     spec = spec or _GridSpec()
     timings: dict[str, float] = {}
@@ -785,53 +999,49 @@ def _write(
         timings[name] = round(now - clock, 3)
         clock = now
 
-    keep, reasons = _keep_mask(geoms, vals, crs, spec)
-    kept = np.flatnonzero(keep)
-    grid = spans = None
-    if len(kept):
-        grid, spans, projected = _project_and_scan(geoms[kept], crs, subcell_m, spec.crs)
-        if not projected.all():
-            reasons[spec.outside] = reasons.get(spec.outside, 0) + int((~projected).sum())
-            kept = kept[projected]
-    if grid is None or spans is None or not len(kept):
+    kept, reasons, grid, cells, spans = _place(geoms, vals, crs, source is not None, subcell_m,
+                                               spec, cells)
+    if grid is None or cells is None or not len(kept):
         why = ", ".join(f"{reason}: {count}" for reason, count in reasons.items()) or "none given"
-        msg = (f"density raster {path.name}: none of the {len(geoms)} communes can be spread "
+        msg = (f"density raster {path.name}: none of the {len(vals)} communes can be spread "
                f"on the {spec.crs} grid ({why}); nothing to write")
         raise PipelineError(msg)
-    g, v, n = geoms[kept], vals[kept], len(kept)
+    v, n = vals[kept], len(kept)
     skipped = np.ones(len(vals), dtype=bool)
     skipped[kept] = False
     lap("project_and_scan")
 
-    sub_cells = np.bincount(spans.commune, weights=spans.c1 - spans.c0, minlength=n)
+    size = grid.height * grid.width
+    index = _cell_index(cells, grid)
+    covered = (np.bincount(index, minlength=size) > 0).reshape(grid.height, grid.width)
+    sub_cells = cells.sub_cells
     by_area = sub_cells > 0
-    if source is not None:
+    if spans is not None:
         weighting = "population"
-        cells, has_people = _population_cells(spans, _CellSplit(spans, grid), v, grid, source)
+        values, has_people = _population_cells(spans, _CellSplit(spans, grid), v, grid, source)
         by_area &= ~has_people
         fallback = int(by_area.sum())
+        del spans
     else:
         weighting = "area"
-        cells = np.zeros((grid.height, grid.width))
+        values = np.zeros((grid.height, grid.width))
         fallback = 0
-    density = (np.where(by_area, v / np.where(sub_cells > 0, sub_cells, 1.0), 0.0)
-               if by_area.any() else None)
-    sub_cells_per_cell, spread = _spread(spans, grid, density)
-    covered = sub_cells_per_cell > 0.5
-    del sub_cells_per_cell
-    if spread is not None:
-        cells += spread
-        del spread
+    if by_area.any():
+        # each commune's value shared equally by its sub-cells
+        per_sub_cell = np.where(by_area, v / np.where(by_area, sub_cells, 1), 0.0)
+        values += np.bincount(index, weights=per_sub_cell[cells.commune] * cells.count,
+                              minlength=size).reshape(grid.height, grid.width)
+    del index
     # communes too small to hold a sub-cell centre: all of it in the cell of a point inside
     at_point = np.flatnonzero(sub_cells == 0)
     if len(at_point):
-        row, col = _point_cells(g[at_point], crs, grid)
-        np.add.at(cells, (row, col), v[at_point])
+        row, col = _point_index(cells, grid, at_point)
+        np.add.at(values, (row, col), v[at_point])
         covered[row, col] = True
-    if np.all(v >= 0):  # float residue of the difference arrays
-        np.maximum(cells, 0.0, out=cells)
-    data = np.where(covered, cells, NODATA).astype(np.float32)
-    del spans, cells
+    if np.all(v >= 0):  # float residue of the difference arrays (population)
+        np.maximum(values, 0.0, out=values)
+    data = np.where(covered, values, NODATA).astype(np.float32)
+    del values
     lap("spread")
 
     positive = data[covered & (data > 0)]

