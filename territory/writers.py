@@ -55,22 +55,71 @@ if TYPE_CHECKING:
 LAYERS = ("communes", "epci", "departements", "regions")
 
 
+#: simplified outlines of a level: codes, and shapely (Multi)Polygons in EPSG:4326
+Outlines = tuple[list[str], np.ndarray]
+
+
+def _simplify(con: duckdb.DuckDBPyConnection, source: str, by_departement: bool,
+              tolerance: float) -> Outlines:
+    """Codes and simplified outlines (EPSG:4326, ordered by code) of ``source``'s rows
+    (``code_insee``, ``departement_code``, Lambert-93 ``geometry``), simplified as a coverage
+    (borders shared by two polygons stay shared): one coverage per département with its
+    outline kept as it is (so neighbouring départements still fit), or one in all."""
+    group = "departement_code" if by_departement else "NULL"
+    rows = con.execute(
+        f"""
+        WITH src AS (
+            SELECT row_number() OVER (PARTITION BY {group} ORDER BY code_insee) AS i,
+                {group} AS grp, code_insee, geometry
+            FROM {source}
+        ),
+        simplified AS (
+            SELECT grp, unnest(ST_Dump(ST_CoverageSimplify(list(geometry ORDER BY i),
+                {sql_literal(float(tolerance))}, {sql_literal(not by_departement)}))) AS part
+            FROM src GROUP BY grp
+        ),
+        -- ST_Dump splits a MultiPolygon into its polygons (path [i, j]): one row per
+        -- feature again, or islands become extra features on the map
+        parts AS (
+            SELECT grp, part.path[1] AS i,
+                ST_Collect(list(part.geom ORDER BY part.path)) AS geometry
+            FROM simplified GROUP BY ALL
+        )
+        SELECT src.code_insee,
+            ST_AsWKB(ST_Transform(coalesce(parts.geometry, src.geometry),
+                'EPSG:2154', 'EPSG:4326', always_xy := true)) AS wkb
+        FROM src LEFT JOIN parts ON parts.grp IS NOT DISTINCT FROM src.grp AND parts.i = src.i
+        ORDER BY src.code_insee
+        """).fetchall()
+    wkb = np.empty(len(rows), dtype=object)
+    wkb[:] = [bytes(row[1]) for row in rows]
+    return [row[0] for row in rows], shapely.from_wkb(wkb)
+
+
+def simplified_communes(con: duckdb.DuckDBPyConnection, tolerance: float) -> Outlines:
+    """The map's outlines of the run's communes, from staging (``stg_communes`` in the run's
+    extent): they need not wait for the models, and :func:`map_levels` takes them when they are
+    the ``communes`` layer's."""
+    return _simplify(con, "stg_communes WHERE geometry IS NOT NULL "
+                          "AND in_extent(departement_code, code_insee)", True, tolerance)
+
+
 def map_levels(
     con: duckdb.DuckDBPyConnection, definition: dict[str, Any], tolerance: float,
-    departement: str | None = None,
+    departement: str | None = None, communes: Outlines | None = None,
 ) -> list[MapLevel]:
-    """Simplify each layer's polygons as a coverage (borders shared by two polygons stay shared)
-    and return them in EPSG:4326 with the attributes the map shows.
+    """Simplify each layer's polygons as a coverage (:func:`_simplify`) and return them in
+    EPSG:4326 with the attributes the map shows.
 
     Communes are simplified one département at a time with the département's outline kept as
-    it is (so neighbouring départements still fit); this is an order of magnitude faster than
-    one national coverage. Upper levels are few enough to be simplified in one go.
-    ``departement`` keeps that département, its communes, their EPCI and its région.
+    it is; this is an order of magnitude faster than one national coverage, and a
+    département's communes are the same on every map. Upper levels are few enough to be
+    simplified in one go. ``departement`` keeps that département, its communes, their EPCI and
+    its région. ``communes``: the communes' outlines already simplified
+    (:func:`simplified_communes`), used when they hold every commune drawn.
     """
     def one_level(spec: dict[str, str]) -> MapLevel:
         layer = spec["layer"]
-        group = "departement_code" if layer == "communes" else "NULL"
-        keep_outline = layer == "communes"
         available = {row[0] for row in cursor(con).execute(
             "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [layer]).fetchall()}
         numbers, texts = map_columns(definition, layer)
@@ -79,44 +128,35 @@ def map_levels(
             # the column catalogue says the level has them: a mart without them is a bug
             msg = f"the {layer} mart lacks the map's columns {', '.join(missing)}"
             raise PipelineError(msg)
-        where, params = _departement_filter(layer, departement)
+        where = _departement_filter(layer, departement)
         frame = cursor(con).execute(
-            f"""
-            WITH src AS (
-                SELECT row_number() OVER (PARTITION BY {group} ORDER BY code_insee) AS i,
-                    {group} AS grp, *
-                FROM {layer} WHERE {where}
-            ),
-            simplified AS (
-                SELECT grp, unnest(ST_Dump(ST_CoverageSimplify(list(geometry ORDER BY i), ?, ?)))
-                    AS part
-                FROM src GROUP BY grp
-            ),
-            -- ST_Dump splits a MultiPolygon into its polygons (path [i, j]): one row per
-            -- feature again, or islands become extra features on the map
-            parts AS (
-                SELECT grp, part.path[1] AS i,
-                    ST_Collect(list(part.geom ORDER BY part.path)) AS geometry
-                FROM simplified GROUP BY ALL
-            )
-            SELECT src.code_insee, src.nom, {', '.join('src.' + c for c in numbers + texts)},
-                ST_AsWKB(ST_Transform(coalesce(parts.geometry, src.geometry),
-                    'EPSG:2154', 'EPSG:4326', always_xy := true)) AS wkb
-            FROM src LEFT JOIN parts ON parts.grp IS NOT DISTINCT FROM src.grp AND parts.i = src.i
-            ORDER BY src.code_insee
-            """,
-            [*params, tolerance, not keep_outline],
-        ).df()
-        geoms = shapely.from_wkb(frame["wkb"].map(bytes).to_numpy())
-        keep = ~shapely.is_empty(geoms)
-        frame, geoms = frame[keep], geoms[keep]
+            f"SELECT code_insee, nom, {', '.join(numbers + texts)} FROM {layer} WHERE {where} "
+            "ORDER BY code_insee").df()
+        codes = frame["code_insee"].tolist()
+        outlines = None
+        if layer == "communes" and communes is not None:
+            position = dict(zip(communes[0], range(len(communes[0])), strict=True))
+            index = [position.get(code, -1) for code in codes]
+            if -1 not in index:
+                outlines = communes[1][index]
+        if outlines is None:
+            by_departement = layer == "communes"
+            source = (f"(SELECT code_insee, {'departement_code' if by_departement else 'NULL'} "
+                      f"AS departement_code, geometry FROM {layer} WHERE {where})")
+            simplified = _simplify(cursor(con), source, by_departement, tolerance)
+            if simplified[0] != codes:  # pragma: no cover - both read the mart, by code
+                msg = f"the {layer} mart changed while the map was drawn"
+                raise PipelineError(msg)
+            outlines = simplified[1]
+        keep = ~shapely.is_empty(outlines)
+        frame, outlines = frame[keep], outlines[keep]
         return MapLevel(
             layer=layer, label=spec["label"], codes=frame["code_insee"].tolist(),
             names=frame["nom"].fillna("").tolist(),
             # a missing number stays NaN (sent as null): an unknown effect or a rank within the
             # model's uncertainty is not 0
             values={c: frame[c].astype(float).to_numpy() for c in numbers},
-            geometries=geoms,
+            geometries=outlines,
             texts={c: frame[c].fillna("").tolist() for c in texts},
         )
 
@@ -125,18 +165,19 @@ def map_levels(
         return list(pool.map(one_level, definition["levels"]))
 
 
-def _departement_filter(layer: str, departement: str | None) -> tuple[str, list[str]]:
-    """SQL condition (and parameters) keeping what a département's map shows of ``layer``."""
+def _departement_filter(layer: str, departement: str | None) -> str:
+    """SQL condition keeping what a département's map shows of ``layer``."""
     if departement is None:
-        return "true", []
-    condition = {
-        "communes": "departement_code = ?",
-        "epci": "code_insee IN (SELECT epci_siren FROM communes WHERE departement_code = ?)",
-        "departements": "code_insee = ?",
-        "regions": "code_insee IN (SELECT region_code FROM communes WHERE departement_code = ?)",
-        "registry_points": "code_insee IN (SELECT code_insee FROM communes WHERE departement_code = ?)",
+        return "true"
+    code = sql_literal(departement)
+    return {
+        "communes": f"departement_code = {code}",
+        "epci": f"code_insee IN (SELECT epci_siren FROM communes WHERE departement_code = {code})",
+        "departements": f"code_insee = {code}",
+        "regions": f"code_insee IN (SELECT region_code FROM communes WHERE departement_code = {code})",
+        "registry_points": ("code_insee IN (SELECT code_insee FROM communes "
+                            f"WHERE departement_code = {code})"),
     }[layer]
-    return condition, [departement]
 
 
 def map_points(
@@ -145,7 +186,7 @@ def map_points(
     """The registry points of each ``[[points]]`` layer of the map definition, in EPSG:4326."""
     available = {row[0] for row in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE table_name = 'registry_points'").fetchall()}
-    where, params = _departement_filter("registry_points", departement)
+    where = _departement_filter("registry_points", departement)
     out = []
     for spec in map_point_layers(definition.get("points", [])):
         wanted = [*spec.get("fields", []), spec.get("size"), spec.get("size_origin")]
@@ -155,7 +196,7 @@ def map_points(
             FROM (SELECT *, ST_Transform(geometry, 'EPSG:2154', 'EPSG:4326', always_xy := true) AS g
                   FROM registry_points WHERE list_contains(?, kind) AND {where})
             ORDER BY source_file, source_line""",
-            [list(spec["kinds"]), *params],
+            [list(spec["kinds"])],
         ).to_arrow_table()
         if table.num_rows:
             out.append(MapPoints(
@@ -181,11 +222,11 @@ def _overseas_table(con: duckdb.DuckDBPyConnection, level: str,
                     territory: OverseasTerritory) -> Any:
     """``level``'s features of ``territory`` in its official CRS (x = easting, y = northing):
     their outlines derived in that CRS (:mod:`territory.sources.outlines`)."""
-    where, params = _departement_filter(level, territory.departement)
+    where = _departement_filter(level, territory.departement)
     return con.execute(
         f"SELECT m.* EXCLUDE (geometry), o.geometry FROM (SELECT * FROM {level} WHERE {where}) "
-        f"AS m JOIN {OVERSEAS_OUTLINES_TABLE} AS o ON o.level = ? AND o.code_insee = m.code_insee "
-        "ORDER BY m.code_insee", [*params, level]).to_arrow_table()
+        f"AS m JOIN {OVERSEAS_OUTLINES_TABLE} AS o ON o.level = {sql_literal(level)} "
+        "AND o.code_insee = m.code_insee ORDER BY m.code_insee").to_arrow_table()
 
 
 def write_geopackage(
@@ -228,10 +269,12 @@ def write_geopackage(
 def write_map(
     con: duckdb.DuckDBPyConnection, path: Path, definition: dict[str, Any], settings: RunSettings,
     departement: str | None = None, sources: str = "", national: float | None = None,
+    communes: Outlines | None = None,
 ) -> None:
     """Write the map of the run's extent, or of one of its départements (``national``: the
-    model's national footprint per inhabitant, that the popups' gaps are taken to)."""
-    levels = map_levels(con, definition, settings.tolerance_m, departement)
+    model's national footprint per inhabitant, that the popups' gaps are taken to;
+    ``communes``: the communes' outlines simplified beforehand, :func:`simplified_communes`)."""
+    levels = map_levels(con, definition, settings.tolerance_m, departement, communes)
     # simplifying the outlines left DuckDB's threads holding about 200 MiB on all of France
     restart_worker_threads(con)
     subtitle = map_subtitle(con, settings, departement)
@@ -624,9 +667,9 @@ def write_qgis_project(
         codes: list[str] = []
         for _, of_level, territory in overseas:
             if of_level == level:
-                where, params = _departement_filter(level, territory.departement)
+                where = _departement_filter(level, territory.departement)
                 codes += [row[0] for row in con.execute(
-                    f"SELECT code_insee FROM {level} WHERE {where}", params).fetchall()]
+                    f"SELECT code_insee FROM {level} WHERE {where}").fetchall()]
         total = int(fetch_value(con, f"SELECT count(*) FROM {level}"))
         if codes and len(set(codes)) >= total:
             continue  # no metropolitan feature: an overseas run
