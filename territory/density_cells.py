@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from territory.database import sql_literal
-from territory.density import GRID_CRS, SUBCELL_M, CommuneCells
 from territory.overseas import OVERSEAS_TERRITORIES, OverseasTerritory
 from territory.settings import CRS_METROPOLE
 from territory.sources._files import InputRecord, derived_file_mismatch
@@ -38,6 +37,8 @@ from territory.sources.communes import BOUNDARIES_FOLDER
 
 if TYPE_CHECKING:
     import duckdb
+
+    from territory.density import CommuneCells
 
 CELLS_FILE = "density_cells.parquet"
 COMMUNES_FILE = "density_communes.parquet"
@@ -72,6 +73,9 @@ def density_grids() -> list[DensityGrid]:
     """The grids a run writes a density raster on: metropolitan France's (the INSPIRE grid,
     from the Lambert-93 outlines), then each overseas territory's (a 1 km grid of its official
     CRS, from its outlines in that CRS)."""
+    # territory.density (shapely, pyproj) is imported by the raster's thread, not by the run
+    from territory.density import GRID_CRS
+
     return [DensityGrid(METROPOLE, CRS_METROPOLE, GRID_CRS, 0.0),
             *(DensityGrid(t.key, t.crs, t.crs, OVERSEAS_AREA_MARGIN_DEG, t)
               for t in OVERSEAS_TERRITORIES)]
@@ -100,6 +104,8 @@ class DerivedCells:
         ``None`` and why (a commune the files do not hold, a grid computed otherwise)."""
         import numpy as np
 
+        from territory.density import SUBCELL_M, CommuneCells
+
         if self.provenance.get("subcell_m") != SUBCELL_M:
             return None, f"the cells were derived with {self.provenance.get('subcell_m')} m sub-cells"
         if self.provenance.get("grids", {}).get(grid.key, {}).get("settings") != grid.settings():
@@ -121,7 +127,7 @@ class DerivedCells:
         # the file's order (by commune, then cell) is kept: the raster's sums are added in it
         cells = con.execute(
             f"SELECT commune, x, y, count FROM read_parquet({sql_literal(self.folder / CELLS_FILE)}) "
-            f"WHERE grid = {key}").fetchnumpy()
+            f"WHERE grid = {key} AND ({_runs(position, len(derived))})").fetchnumpy()
         every = CommuneCells(
             grid.grid_crs, SUBCELL_M, np.asarray(communes["reason"], dtype=object),
             np.column_stack([np.asarray(communes[c], dtype=np.int32)
@@ -131,6 +137,27 @@ class DerivedCells:
             np.asarray(communes["point_y"], dtype=np.int32),
             *(np.asarray(cells[c], dtype=np.int32) for c in ("commune", "x", "y", "count")))
         return every.take(position), None
+
+
+#: above this many runs of consecutive communes, all of a grid's cells are read
+_MAX_RUNS = 64
+
+
+def _runs(position: Any, communes: int) -> str:
+    """SQL condition keeping the cells of the communes ``position`` (increasing) of a grid of
+    ``communes``: ranges of consecutive numbers (a département's communes are one), which the
+    Parquet reader checks against each row group's bounds; ``true`` for all of them."""
+    import numpy as np
+
+    if len(position) == communes or not len(position):
+        return "true" if len(position) else "false"
+    breaks = np.flatnonzero(np.diff(position) != 1)
+    if len(breaks) >= _MAX_RUNS:
+        return "true"
+    starts = position[np.r_[0, breaks + 1]]
+    ends = position[np.r_[breaks, len(position) - 1]]
+    return " OR ".join(f"commune BETWEEN {int(a)} AND {int(b)}" for a, b in zip(starts, ends,
+                                                                                strict=True))
 
 
 def load_derived_cells(
