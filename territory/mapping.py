@@ -659,20 +659,31 @@ def encode_varints(values: Any) -> str:
     """Integers as a compact string: zigzag (sign in the low bit), then 5 bits per character,
     lowest first, the character's sixth bit saying another follows (as in Google's polyline
     format, with a JSON-safe alphabet). Small numbers take one character, where JSON takes two
-    or more with the comma; the browser decodes them with ``varints()``."""
+    or more with the comma; the browser decodes them with ``varints()``.
+
+    Written character rank by character rank (the first of every value, then the second of
+    those that have one...): most coordinate deltas take one or two characters, so this is
+    twice as fast on a map's outlines as a values x ranks table."""
     x = np.asarray(values, dtype=np.int64).reshape(-1)
     if x.size == 0:
         return ""
     z = ((x << 1) ^ (x >> 63)).astype(np.uint64)
-    groups_n = max(1, -(-int(z.max()).bit_length() // 5))
-    k = np.arange(groups_n, dtype=np.uint64)
-    groups = ((z[:, None] >> (np.uint64(5) * k)) & np.uint64(31)).astype(np.uint8)
+    ranks = max(1, -(-int(z.max()).bit_length() // 5))
     need = np.ones(z.size, dtype=np.int64)
-    for j in range(1, groups_n):
+    for j in range(1, ranks):
         need += z >= (np.uint64(1) << np.uint64(5 * j))
-    position = np.arange(groups_n, dtype=np.int64)[None, :]
-    codes = groups | ((position < need[:, None] - 1).astype(np.uint8) << 5)
-    return _DIGITS[codes[position < need[:, None]]].tobytes().decode("ascii")
+    starts = np.cumsum(need) - need
+    codes = np.empty(int(starts[-1] + need[-1]), dtype=np.uint8)
+    codes[starts] = (z & np.uint64(31)).astype(np.uint8) | ((need > 1).astype(np.uint8) << 5)
+    index = np.flatnonzero(need > 1)
+    for j in range(1, ranks):
+        if not index.size:
+            break
+        more = need[index] > j + 1
+        codes[starts[index] + j] = (((z[index] >> np.uint64(5 * j)) & np.uint64(31))
+                                    .astype(np.uint8) | (more.astype(np.uint8) << 5))
+        index = index[more]
+    return _DIGITS[codes].tobytes().decode("ascii")
 
 
 def encode_numbers(values: Any, column: str, level: str | None = None) -> dict[str, Any]:
