@@ -104,7 +104,7 @@ from territory.writers import (
     WORKBOOK_MAX_COMMUNES,
     Outlines,
     name_not_covered,
-    simplified_communes,
+    simplified_outlines,
     write_density,
     write_geopackage,
     write_map,
@@ -233,6 +233,8 @@ def _quarantine_unplaced(
             record.rows_quarantined += 1
 
 
+#: the model of the upper levels' outlines (reads staging only: the map simplifies them early)
+LEVELS_GEOMETRY_MODEL = "int_levels_geometry"
 #: reason under which registry rows placed outside the run's départements are set aside
 OUTSIDE_EXTENT = N_("outside the run's extent")
 
@@ -591,7 +593,7 @@ def build_outputs(
 ) -> dict[str, Any]:
     """Compute the run and write its outputs into ``staging``; return the manifest."""
     raster_pool = ThreadPoolExecutor(max_workers=1)
-    writer_pool = ThreadPoolExecutor(max_workers=1)
+    writer_pool = ThreadPoolExecutor(max_workers=2)
     try:
         # the density raster needs only the communes: it is written on a worker thread while
         # the upper levels' boundaries are unioned and the other outputs written
@@ -605,16 +607,19 @@ def build_outputs(
                                              staging / DENSITY_RASTER, settings, factor_version,
                                              records)
 
-        # the map's outlines of the communes need only the boundaries and the extent: they are
-        # simplified beside the footprint models
-        outlines: Future[Outlines] | None = None
+        # the map's outlines need only the boundaries and the extent: they are simplified beside
+        # the footprint models
+        outlines: Future[dict[str, Outlines]] | None = None
 
         def start_outlines(con: duckdb.DuckDBPyConnection, departements: list[str],
                            communes: list[str]) -> None:
             nonlocal outlines
             extent = cursor(con)
             set_extent(extent, departements, communes)
-            outlines = writer_pool.submit(simplified_communes, extent, settings.tolerance_m)
+            levels = next(m for m in discover_models(pipelines_dir())
+                          if m.name == LEVELS_GEOMETRY_MODEL)
+            outlines = writer_pool.submit(simplified_outlines, extent, settings.tolerance_m,
+                                          levels.sql)
 
         computed = _compute(settings, steps, work, start_density, extent_ready=start_outlines)
         con, records, quarantine = computed.con, computed.records, computed.quarantine
@@ -634,12 +639,14 @@ def build_outputs(
             gpkg_metadata["factor_overrides"] = json.dumps(
                 computed.factor_overrides, ensure_ascii=False, sort_keys=True)
         sources = _map_sources(records, factor_version)
-        # the map takes longest and needs the marts alone: it is drawn on a worker thread while
-        # the CSV files and the GeoPackage are written (the two cores busy to the end)
+        # the map and the GeoPackage need the marts alone: they are written on worker threads
+        # while the CSV files are written here (the two cores busy to the end)
         html = writer_pool.submit(_timed, write_map, cursor(con), staging / "map.html",
                                   definition, settings, None, sources,
                                   national.get("kgco2e_per_inhabitant"),
                                   outlines.result() if outlines is not None else None)
+        gpkg = writer_pool.submit(_timed, write_geopackage, cursor(con), staging / "territory.gpkg",
+                                  definition, gpkg_metadata)
         write_sensitivity(computed.sensitivity, staging / "sensitivity.csv")
         with steps.step(Message("writing {file}", file="communes.csv")):
             con.execute(
@@ -655,7 +662,7 @@ def build_outputs(
             hourly = write_hourly(con, staging / HOURLY, computed.grid)
             hourly["profile_carbon_weights"] = profile_carbon_weights(con)
         # sorting hourly.csv's rows left DuckDB's threads holding their memory (Pas-de-Calais:
-        # 60 MiB) when the GeoPackage starts (the map's queries go on)
+        # 60 MiB; the map's and the GeoPackage's queries go on)
         restart_worker_threads(con)
         workbook: dict[str, Any] = {"written": False, "reason": (
             f"{communes_count} communes: the workbook is written for runs of at most "
@@ -665,8 +672,7 @@ def build_outputs(
                 write_workbook(con, staging / WORKBOOK, gpkg_metadata)
             workbook = {"written": True, "file": WORKBOOK}
         with steps.step(N_("writing territory.gpkg, map.html and the density raster")):
-            layer_counts, steps.timings["territory.gpkg"] = _timed(
-                write_geopackage, con, staging / "territory.gpkg", definition, gpkg_metadata)
+            layer_counts, steps.timings["territory.gpkg"] = gpkg.result()
             _, steps.timings["map.html"] = html.result()
             density_summary: dict[str, Any] = {"written": False, "reason": "--no-density-raster"}
             if density is not None:

@@ -96,17 +96,25 @@ def _simplify(con: duckdb.DuckDBPyConnection, source: str, by_departement: bool,
     return [row[0] for row in rows], shapely.from_wkb(wkb)
 
 
-def simplified_communes(con: duckdb.DuckDBPyConnection, tolerance: float) -> Outlines:
-    """The map's outlines of the run's communes, from staging (``stg_communes`` in the run's
-    extent): they need not wait for the models, and :func:`map_levels` takes them when they are
-    the ``communes`` layer's."""
-    return _simplify(con, "stg_communes WHERE geometry IS NOT NULL "
-                          "AND in_extent(departement_code, code_insee)", True, tolerance)
+def simplified_outlines(con: duckdb.DuckDBPyConnection, tolerance: float,
+                        levels_sql: str) -> dict[str, Outlines]:
+    """The map's outlines of every level of the run's extent, from staging: the communes of
+    ``stg_communes`` in the extent, and the upper levels of ``levels_sql`` (the model of their
+    outlines, ``level``, ``code_insee``, ``geometry``, which reads staging only). They need not
+    wait for the footprint models: :func:`map_levels` takes those that are its layers'."""
+    outlines = {"communes": _simplify(con, "stg_communes WHERE geometry IS NOT NULL "
+                                           "AND in_extent(departement_code, code_insee)",
+                                      True, tolerance)}
+    for level in LAYERS[1:]:
+        outlines[level] = _simplify(
+            con, f"(SELECT code_insee, NULL AS departement_code, geometry FROM ({levels_sql}\n) "
+                 f"WHERE level = {sql_literal(level)})", False, tolerance)
+    return outlines
 
 
 def map_levels(
     con: duckdb.DuckDBPyConnection, definition: dict[str, Any], tolerance: float,
-    departement: str | None = None, communes: Outlines | None = None,
+    departement: str | None = None, outlines: dict[str, Outlines] | None = None,
 ) -> list[MapLevel]:
     """Simplify each layer's polygons as a coverage (:func:`_simplify`) and return them in
     EPSG:4326 with the attributes the map shows.
@@ -115,8 +123,9 @@ def map_levels(
     it is; this is an order of magnitude faster than one national coverage, and a
     département's communes are the same on every map. Upper levels are few enough to be
     simplified in one go. ``departement`` keeps that département, its communes, their EPCI and
-    its région. ``communes``: the communes' outlines already simplified
-    (:func:`simplified_communes`), used when they hold every commune drawn.
+    its région. ``outlines``: the levels' outlines simplified beforehand
+    (:func:`simplified_outlines`), used when they hold every commune drawn or, for an upper
+    level, exactly its features (simplified together, they depend on each other).
     """
     def one_level(spec: dict[str, str]) -> MapLevel:
         layer = spec["layer"]
@@ -133,13 +142,16 @@ def map_levels(
             f"SELECT code_insee, nom, {', '.join(numbers + texts)} FROM {layer} WHERE {where} "
             "ORDER BY code_insee").df()
         codes = frame["code_insee"].tolist()
-        outlines = None
-        if layer == "communes" and communes is not None:
-            position = dict(zip(communes[0], range(len(communes[0])), strict=True))
+        drawn = None
+        ready = (outlines or {}).get(layer)
+        if ready is not None and layer == "communes":
+            position = dict(zip(ready[0], range(len(ready[0])), strict=True))
             index = [position.get(code, -1) for code in codes]
             if -1 not in index:
-                outlines = communes[1][index]
-        if outlines is None:
+                drawn = ready[1][index]
+        elif ready is not None and ready[0] == codes:
+            drawn = ready[1]
+        if drawn is None:
             by_departement = layer == "communes"
             source = (f"(SELECT code_insee, {'departement_code' if by_departement else 'NULL'} "
                       f"AS departement_code, geometry FROM {layer} WHERE {where})")
@@ -147,16 +159,16 @@ def map_levels(
             if simplified[0] != codes:  # pragma: no cover - both read the mart, by code
                 msg = f"the {layer} mart changed while the map was drawn"
                 raise PipelineError(msg)
-            outlines = simplified[1]
-        keep = ~shapely.is_empty(outlines)
-        frame, outlines = frame[keep], outlines[keep]
+            drawn = simplified[1]
+        keep = ~shapely.is_empty(drawn)
+        frame, drawn = frame[keep], drawn[keep]
         return MapLevel(
             layer=layer, label=spec["label"], codes=frame["code_insee"].tolist(),
             names=frame["nom"].fillna("").tolist(),
             # a missing number stays NaN (sent as null): an unknown effect or a rank within the
             # model's uncertainty is not 0
             values={c: frame[c].astype(float).to_numpy() for c in numbers},
-            geometries=outlines,
+            geometries=drawn,
             texts={c: frame[c].fillna("").tolist() for c in texts},
         )
 
@@ -269,12 +281,12 @@ def write_geopackage(
 def write_map(
     con: duckdb.DuckDBPyConnection, path: Path, definition: dict[str, Any], settings: RunSettings,
     departement: str | None = None, sources: str = "", national: float | None = None,
-    communes: Outlines | None = None,
+    outlines: dict[str, Outlines] | None = None,
 ) -> None:
     """Write the map of the run's extent, or of one of its départements (``national``: the
     model's national footprint per inhabitant, that the popups' gaps are taken to;
-    ``communes``: the communes' outlines simplified beforehand, :func:`simplified_communes`)."""
-    levels = map_levels(con, definition, settings.tolerance_m, departement, communes)
+    ``outlines``: the levels' outlines simplified beforehand, :func:`simplified_outlines`)."""
+    levels = map_levels(con, definition, settings.tolerance_m, departement, outlines)
     # simplifying the outlines left DuckDB's threads holding about 200 MiB on all of France
     restart_worker_threads(con)
     subtitle = map_subtitle(con, settings, departement)
