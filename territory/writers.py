@@ -287,8 +287,9 @@ def write_map(
     model's national footprint per inhabitant, that the popups' gaps are taken to;
     ``outlines``: the levels' outlines simplified beforehand, :func:`simplified_outlines`)."""
     levels = map_levels(con, definition, settings.tolerance_m, departement, outlines)
-    # simplifying the outlines left DuckDB's threads holding about 200 MiB on all of France
-    restart_worker_threads(con)
+    if outlines is None:
+        # simplifying the outlines left DuckDB's threads holding about 200 MiB on all of France
+        restart_worker_threads(con)
     subtitle = map_subtitle(con, settings, departement)
     definition = {**definition, "points": map_point_layers(definition.get("points", []))}
     html = build_map(levels, definition, assets=settings.map_assets, tolerance_m=settings.tolerance_m,
@@ -354,12 +355,16 @@ def map_hourly(con: duckdb.DuckDBPyConnection, levels: list[MapLevel]) -> MapHou
     values: dict[str, np.ndarray] = {}
     for level in levels:
         rows = cursor(con).execute(
-            f"SELECT code_insee, month, hour, {HOURLY_COLUMN} AS v FROM hourly WHERE level = ?",
-            [level.layer]).fetchnumpy()
+            f"SELECT code_insee, month, hour, {HOURLY_COLUMN} AS v FROM hourly "
+            f"WHERE level = {sql_literal(level.layer)} ORDER BY code_insee").fetchnumpy()
         if not len(rows["v"]):
             continue
+        # the rows come by territory: each territory's position looked up once
+        codes = np.asarray(rows["code_insee"], dtype=object)
+        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
         position = _positions(level)
-        index = np.array([position.get(c, -1) for c in rows["code_insee"]], dtype=np.int64)
+        index = np.repeat(np.array([position.get(c, -1) for c in codes[starts]], dtype=np.int64),
+                          np.diff(np.r_[starts, len(codes)]))
         keep = index >= 0
         grid = np.full((len(level.codes), 12, 24), np.nan)
         grid[index[keep], np.asarray(rows["month"])[keep] - 1, np.asarray(rows["hour"])[keep]] = \
