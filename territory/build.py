@@ -54,6 +54,7 @@ from territory.extent import (
 from territory.freshness import describe_outputs
 from territory.hourly import HOURLY, profile_carbon_weights, write_hourly
 from territory.i18n import N_, Message, _, translated
+from territory.map_outlines import Outlines
 from territory.mapping import (
     LEAFLET_VERSION,
     load_map_definition,
@@ -102,7 +103,6 @@ from territory.writers import (
     LAYERS,
     WORKBOOK,
     WORKBOOK_MAX_COMMUNES,
-    Outlines,
     name_not_covered,
     simplified_outlines,
     write_density,
@@ -424,12 +424,12 @@ def _compute(
     communes_ready: Callable[[duckdb.DuckDBPyConnection, str, list[InputRecord]], None]
     | None = None,
     extra_models: Sequence[Model] = (),
-    extent_ready: Callable[[duckdb.DuckDBPyConnection, list[str], list[str]], None]
-    | None = None,
+    extent_ready: Callable[[duckdb.DuckDBPyConnection, list[str], list[str],
+                            list[InputRecord]], None] | None = None,
 ) -> _Computed:
     """Load the inputs and run every SQL model; check the invariants.
 
-    ``extent_ready(con, departements, communes)`` is called as soon as the staging models have
+    ``extent_ready(con, departements, communes, records)`` is called as soon as the staging models have
     run and the run's extent is known (work on the boundaries alone can start beside the
     footprint models).
     ``communes_ready(con, factor_version, records)`` is called as soon as the ``communes`` layer
@@ -492,7 +492,7 @@ def _compute(
     departements, communes = _extent(con, settings)
     set_extent(con, departements, communes)
     if extent_ready is not None:
-        extent_ready(con, departements, communes)
+        extent_ready(con, departements, communes, list(records))
     with steps.step(N_("footprint models and boundaries of the upper levels")):
         rest = [m for m in models if m.layer != "staging"]
         first = _closure(rest, "communes")
@@ -612,14 +612,14 @@ def build_outputs(
         outlines: Future[dict[str, Outlines]] | None = None
 
         def start_outlines(con: duckdb.DuckDBPyConnection, departements: list[str],
-                           communes: list[str]) -> None:
+                           communes: list[str], records: list[InputRecord]) -> None:
             nonlocal outlines
             extent = cursor(con)
             set_extent(extent, departements, communes)
             levels = next(m for m in discover_models(pipelines_dir())
                           if m.name == LEVELS_GEOMETRY_MODEL)
             outlines = writer_pool.submit(simplified_outlines, extent, settings.tolerance_m,
-                                          levels.sql)
+                                          levels.sql, records)
 
         computed = _compute(settings, steps, work, start_density, extent_ready=start_outlines)
         con, records, quarantine = computed.con, computed.records, computed.quarantine

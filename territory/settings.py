@@ -138,6 +138,10 @@ CENSUS_ALIASES = {"populations": "population", "emplois": "jobs", "ages": "age"}
 #: names under which ``--source`` takes an RTE éCO2mix export (read by territory/sources/grid.py)
 GRID_KINDS = ("grid", "reseau_electrique", "grille")
 
+
+#: the map's simplification tolerance (metres) for all of France, and for a smaller extent
+NATIONAL_MAP_TOLERANCE_M = 600.0
+LOCAL_MAP_TOLERANCE_M = 60.0
 @dataclass(frozen=True)
 class RunSettings:
     """Parameters of one ``territory run`` (see the module docstring for each field)."""
@@ -230,4 +234,5 @@ class RunSettings:
         """Map simplification tolerance actually used, in metres."""
         if self.map_tolerance_m is not None:
             return self.map_tolerance_m
-        return 60.0 if self.departements or self.epcis or self.communes else 600.0
+        return (LOCAL_MAP_TOLERANCE_M if self.departements or self.epcis or self.communes
+                else NATIONAL_MAP_TOLERANCE_M)

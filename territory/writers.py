@@ -29,6 +29,7 @@ from territory.density_cells import (
 )
 from territory.errors import PipelineError
 from territory.geopackage import save_layers_geopackage
+from territory.map_outlines import Outlines, load_map_outlines
 from territory.mapping import (
     HOURLY_COLUMN,
     MapHourly,
@@ -53,10 +54,6 @@ if TYPE_CHECKING:
 
 #: the polygon layers of every output, one per administrative level
 LAYERS = ("communes", "epci", "departements", "regions")
-
-
-#: simplified outlines of a level: codes, and shapely (Multi)Polygons in EPSG:4326
-Outlines = tuple[list[str], np.ndarray]
 
 
 def _simplify(con: duckdb.DuckDBPyConnection, source: str, by_departement: bool,
@@ -96,12 +93,19 @@ def _simplify(con: duckdb.DuckDBPyConnection, source: str, by_departement: bool,
     return [row[0] for row in rows], shapely.from_wkb(wkb)
 
 
-def simplified_outlines(con: duckdb.DuckDBPyConnection, tolerance: float,
-                        levels_sql: str) -> dict[str, Outlines]:
+def simplified_outlines(con: duckdb.DuckDBPyConnection, tolerance: float, levels_sql: str,
+                        records: Sequence[InputRecord] = ()) -> dict[str, Outlines]:
     """The map's outlines of every level of the run's extent, from staging: the communes of
     ``stg_communes`` in the extent, and the upper levels of ``levels_sql`` (the model of their
     outlines, ``level``, ``code_insee``, ``geometry``, which reads staging only). They need not
-    wait for the footprint models: :func:`map_levels` takes those that are its layers'."""
+    wait for the footprint models: :func:`map_levels` takes those that are its layers'. For
+    all of France, those derived once are read when they fit the run's outlines (``records``)
+    and ``tolerance`` (:mod:`territory.map_outlines`)."""
+    if records and fetch_value(con, "SELECT whole_france() "
+                                    "AND coalesce(len(getvariable('communes')), 0) = 0"):
+        derived, _ = load_map_outlines(con, records, tolerance)
+        if derived is not None:
+            return derived
     outlines = {"communes": _simplify(con, "stg_communes WHERE geometry IS NOT NULL "
                                            "AND in_extent(departement_code, code_insee)",
                                       True, tolerance)}

