@@ -639,15 +639,22 @@ def build_outputs(
             gpkg_metadata["factor_overrides"] = json.dumps(
                 computed.factor_overrides, ensure_ascii=False, sort_keys=True)
         sources = _map_sources(records, factor_version)
-        # the map and the GeoPackage need the marts alone: they are written on worker threads
-        # while the CSV files are written here (the two cores busy to the end)
+        # the map needs the marts alone: it is drawn on a worker thread while the CSV files and
+        # the GeoPackage are written (the two cores busy to the end)
         html = writer_pool.submit(_timed, write_map, cursor(con), staging / "map.html",
                                   definition, settings, None, sources,
                                   national.get("kgco2e_per_inhabitant"),
                                   outlines.result() if outlines is not None else None)
+        write_sensitivity(computed.sensitivity, staging / "sensitivity.csv")
+        communes_count = int(fetch_value(con, "SELECT count(*) FROM communes"))
+        with steps.step(Message("writing {file}", file=HOURLY)):
+            hourly = write_hourly(con, staging / HOURLY, computed.grid)
+            hourly["profile_carbon_weights"] = profile_carbon_weights(con)
+        # sorting hourly.csv's rows left DuckDB's threads holding their memory (Pas-de-Calais:
+        # 60 MiB) when the GeoPackage starts (the map's queries go on)
+        restart_worker_threads(con)
         gpkg = writer_pool.submit(_timed, write_geopackage, cursor(con), staging / "territory.gpkg",
                                   definition, gpkg_metadata)
-        write_sensitivity(computed.sensitivity, staging / "sensitivity.csv")
         with steps.step(Message("writing {file}", file="communes.csv")):
             con.execute(
                 "COPY (SELECT * EXCLUDE (geometry) FROM communes ORDER BY code_insee) TO ? "
@@ -657,13 +664,6 @@ def build_outputs(
                 con.execute(
                     f"COPY ({SCENARIOS_CSV_SELECT}) TO ? (HEADER, DELIMITER ',')",
                     [(staging / SCENARIOS_CSV).as_posix()])
-        communes_count = int(fetch_value(con, "SELECT count(*) FROM communes"))
-        with steps.step(Message("writing {file}", file=HOURLY)):
-            hourly = write_hourly(con, staging / HOURLY, computed.grid)
-            hourly["profile_carbon_weights"] = profile_carbon_weights(con)
-        # sorting hourly.csv's rows left DuckDB's threads holding their memory (Pas-de-Calais:
-        # 60 MiB; the map's and the GeoPackage's queries go on)
-        restart_worker_threads(con)
         workbook: dict[str, Any] = {"written": False, "reason": (
             f"{communes_count} communes: the workbook is written for runs of at most "
             f"{WORKBOOK_MAX_COMMUNES} communes (a département, an EPCI); use communes.csv")}
