@@ -36,7 +36,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -570,64 +570,45 @@ def commune_cells(
     source = CRS.from_user_input(crs)
     reason = _geometry_reasons(geoms, source, _GridSpec(grid_crs, area_margin_deg))
     usable = np.flatnonzero(reason == "")
+    grid = spans = None
+    extent = np.zeros((0, 4), dtype=np.int32)
+    if len(usable):
+        grid, spans, projected, extent = _project_and_scan(geoms[usable], source, subcell_m,
+                                                           grid_crs)
+        reason[usable[~projected]] = _GridSpec(grid_crs).outside
+        usable = usable[projected]
+    scanned = _cells_of_scan(grid, spans, geoms[usable], source, extent, subcell_m, grid_crs)
+    # the communes not scanned put back, with no cell
     n = len(geoms)
-    extent = np.zeros((n, 4), dtype=np.int32)
-    if not len(usable):
-        return _cells_of_scan(None, None, geoms[usable], source, extent[usable], subcell_m,
-                              grid_crs).widen(n, usable, reason, extent)
-    grid, spans, projected, placed_extent = _project_and_scan(geoms[usable], source, subcell_m,
-                                                               grid_crs)
-    reason[usable[~projected]] = _GridSpec(grid_crs).outside
-    usable = usable[projected]
-    cells = _cells_of_scan(grid, spans, geoms[usable], source, placed_extent, subcell_m, grid_crs)
-    return cells.widen(n, usable, reason, extent)
+    extent_all = np.zeros((n, 4), dtype=np.int32)
+    sub_cells = np.zeros(n, dtype=np.int64)
+    point_x, point_y = np.zeros(n, dtype=np.int32), np.zeros(n, dtype=np.int32)
+    extent_all[usable], sub_cells[usable] = scanned.extent, scanned.sub_cells
+    point_x[usable], point_y[usable] = scanned.point_x, scanned.point_y
+    return replace(scanned, reason=reason, extent=extent_all, sub_cells=sub_cells,
+                   point_x=point_x, point_y=point_y,
+                   commune=usable.astype(np.int32)[scanned.commune])
 
 
 def _cells_of_scan(grid: _Grid | None, spans: _Spans | None, geoms: np.ndarray, crs: CRS,
-                   extent: np.ndarray, subcell_m: int, grid_crs: str) -> _ScannedCells:
-    """The cells of communes scanned on ``grid`` (``spans``), numbered as ``geoms``."""
+                   extent: np.ndarray, subcell_m: int, grid_crs: str) -> CommuneCells:
+    """The cells of communes scanned on ``grid`` (``spans``), numbered as ``geoms`` (each
+    placed: ``reason`` is empty)."""
     n = len(geoms)
+    reason = np.full(n, "", dtype=object)
     if grid is None or spans is None:
         empty = np.zeros(0, dtype=np.int32)
-        return _ScannedCells(grid_crs, subcell_m, extent, np.zeros(n, dtype=np.int64),
-                             np.zeros(n, dtype=np.int32), np.zeros(n, dtype=np.int32),
-                             empty, empty, empty, empty)
+        return CommuneCells(grid_crs, subcell_m, reason, np.zeros((n, 4), dtype=np.int32),
+                            np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int32),
+                            np.zeros(n, dtype=np.int32), empty, empty, empty, empty)
     commune, x, y, count = _span_cells(spans, grid)
     sub_cells = np.bincount(commune, weights=count, minlength=n).astype(np.int64)
     point_x, point_y = np.zeros(n, dtype=np.int32), np.zeros(n, dtype=np.int32)
     at_point = np.flatnonzero(sub_cells == 0)
     if len(at_point):
         point_x[at_point], point_y[at_point] = _point_cells(geoms[at_point], crs, grid_crs)
-    return _ScannedCells(grid_crs, subcell_m, extent, sub_cells, point_x, point_y,
-                         commune, x, y, count)
-
-
-@dataclass(frozen=True)
-class _ScannedCells:
-    """:class:`CommuneCells` of the communes scanned (all placed), before the others are
-    put back in."""
-
-    crs: str
-    subcell_m: int
-    extent: np.ndarray
-    sub_cells: np.ndarray
-    point_x: np.ndarray
-    point_y: np.ndarray
-    commune: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    count: np.ndarray
-
-    def widen(self, n: int, placed: np.ndarray, reason: np.ndarray,
-              extent: np.ndarray) -> CommuneCells:
-        """The cells of ``n`` communes, the scanned ones being ``placed`` (increasing)."""
-        sub_cells = np.zeros(n, dtype=np.int64)
-        point_x, point_y = np.zeros(n, dtype=np.int32), np.zeros(n, dtype=np.int32)
-        extent[placed], sub_cells[placed] = self.extent, self.sub_cells
-        point_x[placed], point_y[placed] = self.point_x, self.point_y
-        return CommuneCells(self.crs, self.subcell_m, reason, extent, sub_cells, point_x,
-                            point_y, placed.astype(np.int32)[self.commune], self.x, self.y,
-                            self.count)
+    return CommuneCells(grid_crs, subcell_m, reason, extent, sub_cells, point_x, point_y,
+                        commune, x, y, count)
 
 
 def _span_cells(spans: _Spans, grid: _Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray,
@@ -977,10 +958,7 @@ def _place(
             if not projected.all():
                 reasons[spec.outside] = reasons.get(spec.outside, 0) + int((~projected).sum())
                 kept = kept[projected]
-            n = len(kept)
-            cells = _cells_of_scan(grid, spans, geoms[kept], crs, extent, subcell_m,
-                                   spec.crs).widen(n, np.arange(n), np.full(n, "", dtype=object),
-                                                   np.zeros((n, 4), dtype=np.int32))
+            cells = _cells_of_scan(grid, spans, geoms[kept], crs, extent, subcell_m, spec.crs)
     return kept, reasons, grid, cells, spans
 
 
