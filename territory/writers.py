@@ -474,53 +474,52 @@ def density_layer_name(territory: OverseasTerritory | None = None) -> str:
 _DENSITY_KEYS = ("crs", "cell_size_m", "subcell_size_m", "width", "height", "cells_with_value",
                  "total", "input_total", "skipped_communes", "skipped_by_reason", "weighting",
                  "communes_area_fallback", "communes_at_point", "class_limits")
-#: codes, footprints and outlines (WKB) of the communes of a density raster
-_DensityInput = tuple[list[str], np.ndarray, list[bytes]]
-
-
-def _density_input(con: duckdb.DuckDBPyConnection, grid: DensityGrid, where: str) -> _DensityInput:
-    """The codes, footprints and outlines (WKB in the grid's ``crs``: an overseas territory's,
-    whose outlines were derived in it) of the communes ``where`` selects, for a density raster.
+def _density_rows(con: duckdb.DuckDBPyConnection, grid: DensityGrid, where: str,
+                  columns: str) -> list[tuple[Any, ...]]:
+    """``columns`` of the communes ``where`` selects on ``grid`` (``c.``: the ``communes``
+    layer, ``o.geometry``: their outlines in the grid's ``crs``, an overseas territory's
+    derived in it), by code.
 
     Fetched as Python rows, not Arrow: the raster runs beside the models, and pyarrow (which
     also imports pandas) would add 75 MiB to the computation's memory; all of France's communes
-    are as fast this way (0.1 s). The outlines are only read when the derived cells cannot be
-    used."""
+    are as fast this way (0.1 s)."""
     if grid.territory is None:
-        sql = (f"SELECT code_insee, footprint_tco2e, ST_AsWKB(geometry) FROM communes "
-               f"WHERE {where} ORDER BY code_insee")
-    else:
-        sql = (f"SELECT c.code_insee, c.footprint_tco2e, o.geometry FROM (SELECT * FROM communes "
-               f"WHERE {where}) AS c JOIN {OVERSEAS_OUTLINES_TABLE} AS o ON o.level = 'communes' "
-               f"AND o.crs = {sql_literal(grid.crs)} AND o.code_insee = c.code_insee "
-               "ORDER BY c.code_insee")
-    rows = con.execute(sql).fetchall()
-    return ([row[0] for row in rows], np.array([row[1] for row in rows], dtype="float64"),
-            [row[2] for row in rows])
+        columns = columns.replace("o.geometry", "ST_AsWKB(c.geometry)")
+        return con.execute(f"SELECT {columns} FROM communes AS c WHERE {where} "
+                           "ORDER BY c.code_insee").fetchall()
+    return con.execute(
+        f"SELECT {columns} FROM (SELECT * FROM communes WHERE {where}) AS c "
+        f"JOIN {OVERSEAS_OUTLINES_TABLE} AS o ON o.level = 'communes' "
+        f"AND o.crs = {sql_literal(grid.crs)} AND o.code_insee = c.code_insee "
+        "ORDER BY c.code_insee").fetchall()
 
 
 def _density_raster(
-    con: duckdb.DuckDBPyConnection, grid: DensityGrid, communes: _DensityInput, path: Path,
+    con: duckdb.DuckDBPyConnection, grid: DensityGrid, where: str, path: Path,
     derived: tuple[DerivedCells | None, str | None], **options: Any,
-) -> tuple[dict[str, Any], str]:
-    """Write ``grid``'s raster of ``communes``; return its summary and where their cells come
-    from (the derived file, or why the outlines were scanned)."""
+) -> tuple[dict[str, Any], np.ndarray, str] | None:
+    """Write ``grid``'s raster of the communes ``where`` selects; return its summary, their
+    footprints and where their cells come from (the derived file, or why the outlines were
+    scanned: they are only read then); ``None`` when ``where`` selects no commune."""
     from territory.density import write_density_raster
 
-    codes, values, wkb = communes
+    rows = _density_rows(con, grid, where, "c.code_insee, c.footprint_tco2e")
+    if not rows:
+        return None
+    values = np.array([row[1] for row in rows], dtype="float64")
     cells, why = None, derived[1]
     if options.get("population_raster") is not None:
         why = "spread by population"
     elif derived[0] is not None:
-        cells, why = derived[0].cells(con, grid, codes)
+        cells, why = derived[0].cells(con, grid, [row[0] for row in rows])
     outlines = None
     if cells is None:
-        outlines = np.empty(len(wkb), dtype=object)
-        outlines[:] = wkb
-        outlines = shapely.from_wkb(outlines)
+        wkb = np.empty(len(rows), dtype=object)
+        wkb[:] = [row[0] for row in _density_rows(con, grid, where, "o.geometry")]
+        outlines = shapely.from_wkb(wkb)
     written = write_density_raster(outlines, values, path, crs=grid.crs, grid_crs=grid.grid_crs,
                                    area_margin_deg=grid.margin_deg, cells=cells, **options)
-    return written, (CELLS_FILE if cells is not None else f"scanned: {why}")
+    return written, values, (CELLS_FILE if cells is not None else f"scanned: {why}")
 
 
 def write_density(
@@ -554,17 +553,17 @@ def write_density(
     spread = 0  # communes spread on a raster
     # any other commune outside the INSPIRE grid (none today) is counted as skipped
     metropole = grids[0]
-    communes = _density_input(
-        con, metropole, f"NOT list_contains({sql_literal(overseas_codes)}, departement_code)")
-    if len(communes[1]):
-        written, cells_from[metropole.key] = _density_raster(
-            con, metropole, communes, path, derived, coverage=density_coverage_text(
-                [], [g.territory for g in territories if g.territory is not None]), **options)
+    done = _density_raster(
+        con, metropole, f"NOT list_contains({sql_literal(overseas_codes)}, departement_code)",
+        path, derived, coverage=density_coverage_text(
+            [], [g.territory for g in territories if g.territory is not None]), **options)
+    if done is not None:
+        written, values, cells_from[metropole.key] = done
         summary = {"written": True, "file": path.name, "style": path.with_suffix(".qml").name,
                    **{k: written[k] for k in _DENSITY_KEYS if k in written}}
         covered.append(DENSITY_COVERS)
         limits = written["class_limits"]
-        spread += len(communes[1]) - written["skipped_communes"]
+        spread += len(values) - written["skipped_communes"]
     else:
         summary["metropole"] = ("no metropolitan commune in the run's extent (the INSPIRE "
                                 "grid in EPSG:3035 covers Europe only)")
@@ -574,25 +573,30 @@ def write_density(
         assert territory is not None  # the overseas grids
         # in the territory's CRS: the area-of-use check reads the outlines' bounding boxes,
         # which Lambert-93 skews far from metropolitan France
-        communes = _density_input(con, grid,
-                                  f"departement_code = {sql_literal(territory.departement)}")
+        where = f"departement_code = {sql_literal(territory.departement)}"
         raster = path.with_name(territory.density_raster())
         try:
-            written, cells_from[grid.key] = _density_raster(
-                con, grid, communes, raster, derived, coverage=overseas_coverage_text(territory),
-                limits=limits, **options)
+            done = _density_raster(con, grid, where, raster, derived,
+                                   coverage=overseas_coverage_text(territory), limits=limits,
+                                   **options)
+            reason = f"no commune of {territory.name} has an outline in {grid.crs}"
         except PipelineError as error:
+            done, reason = None, str(error)
+        if done is None:
+            values = np.array([row[0] for row in con.execute(
+                f"SELECT footprint_tco2e FROM communes WHERE {where}").fetchall()], dtype=float)
             not_covered.append({"departement_code": territory.departement,
-                                "communes": len(communes[1]),
-                                "footprint_tco2e": float(np.nansum(communes[1])),
-                                "reason": str(error)})
+                                "communes": len(values),
+                                "footprint_tco2e": float(np.nansum(values)),
+                                "reason": reason})
             continue
+        written, values, cells_from[grid.key] = done
         overseas.append({"territory": territory.key, "departement_code": territory.departement,
                          "nom": territory.name, "file": raster.name,
                          "style": raster.with_suffix(".qml").name,
                          **{k: written[k] for k in _DENSITY_KEYS if k in written}})
         covered.append(territory.name)
-        spread += len(communes[1]) - written["skipped_communes"]
+        spread += len(values) - written["skipped_communes"]
     if overseas:
         summary["written"] = True
     return {**summary, "overseas": overseas, "covers": ", ".join(covered),
