@@ -142,6 +142,25 @@ def english_messages() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="module")
+def boundaries(tmp_path_factory: pytest.TempPathFactory):
+    """A connection holding the staging models of the boundaries (``stg_departements``,
+    ``stg_communes``, ``stg_level_outlines``), built as a run builds them, and the run's input
+    records; one per test module (tests add tables to it)."""
+    from territory.database import connect
+    from territory.pipeline import discover_models, run_models
+    from territory.settings import data_dir, pipelines_dir
+    from territory.sources import load_boundaries
+
+    work = tmp_path_factory.mktemp("boundaries")
+    con = connect(scratch_dir=work)
+    records = load_boundaries(con, work, data_dir())
+    models = {m.name: m for m in discover_models(pipelines_dir())}
+    run_models(con, [models[n] for n in ("stg_departements", "stg_communes", "stg_level_outlines")])
+    yield con, records
+    con.close()
+
+
 @pytest.fixture(scope="session")
 def run_44(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Output folder of `territory run --departement 44`."""

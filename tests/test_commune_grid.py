@@ -7,9 +7,6 @@ import dataclasses
 import json
 from pathlib import Path
 
-import pytest
-
-from territory.database import connect
 from territory.pipeline import discover_models, run_models
 from territory.registries._common import RegistryLoad
 from territory.registries.commune_grid import (
@@ -21,19 +18,7 @@ from territory.registries.commune_grid import (
     load_commune_grid,
 )
 from territory.registries.tables import create_registry_tables
-from territory.settings import data_dir, pipelines_dir
-from territory.sources import load_boundaries
-
-
-@pytest.fixture(scope="module")
-def boundaries(tmp_path_factory: pytest.TempPathFactory):
-    """A connection holding stg_communes, built as a run builds it, and its input records."""
-    work = tmp_path_factory.mktemp("grid")
-    con = connect(scratch_dir=work)
-    records = load_boundaries(con, work, data_dir())
-    run_models(con, [m for m in discover_models(pipelines_dir()) if m.name == "stg_communes"])
-    yield con, records
-    con.close()
+from territory.settings import pipelines_dir
 
 
 def _place(

