@@ -101,15 +101,28 @@ class DerivedCells:
     def cells(self, con: duckdb.DuckDBPyConnection, grid: DensityGrid,
               codes: Sequence[str]) -> tuple[CommuneCells | None, str | None]:
         """The cells of the communes ``codes`` (increasing) on ``grid``, in that order, or
-        ``None`` and why (a commune the files do not hold, a grid computed otherwise)."""
-        import numpy as np
+        ``None`` and why (a commune the files do not hold, a grid computed otherwise, a damaged
+        file)."""
+        import duckdb
 
-        from territory.density import SUBCELL_M, CommuneCells
+        from territory.density import SUBCELL_M
 
         if self.provenance.get("subcell_m") != SUBCELL_M:
             return None, f"the cells were derived with {self.provenance.get('subcell_m')} m sub-cells"
         if self.provenance.get("grids", {}).get(grid.key, {}).get("settings") != grid.settings():
             return None, f"the cells of the {grid.key} grid were derived with other settings"
+        try:
+            return self._cells(con, grid, codes)
+        except duckdb.Error as error:
+            # a damaged file: the run scans the outlines
+            return None, f"{CELLS_FILE} cannot be read ({str(error).splitlines()[0]})"
+
+    def _cells(self, con: duckdb.DuckDBPyConnection, grid: DensityGrid,
+               codes: Sequence[str]) -> tuple[CommuneCells | None, str | None]:
+        import numpy as np
+
+        from territory.density import SUBCELL_M, CommuneCells
+
         key = sql_literal(grid.key)
         communes = con.execute(
             "SELECT code_insee, reason, west, south, east, north, sub_cells, point_x, point_y "

@@ -67,10 +67,16 @@ def load_map_outlines(
         return None, why
     if provenance.get("tolerance_m") != tolerance:
         return None, f"derived at {provenance.get('tolerance_m')} m, not {tolerance} m"
-    rows = con.execute(
-        "SELECT level, code_insee, geometry FROM "
-        f"read_parquet({sql_literal(folder / MAP_OUTLINES_FILE)}) ORDER BY level, code_insee"
-    ).fetchall()
+    import duckdb
+
+    try:
+        rows = con.execute(
+            "SELECT level, code_insee, geometry FROM "
+            f"read_parquet({sql_literal(folder / MAP_OUTLINES_FILE)}) ORDER BY level, code_insee"
+        ).fetchall()
+    except duckdb.Error as error:
+        # a damaged file: the run simplifies its own outlines
+        return None, f"{MAP_OUTLINES_FILE} cannot be read ({str(error).splitlines()[0]})"
     by_level: dict[str, tuple[list[str], list[bytes]]] = {}
     for level, code, geometry in rows:
         codes, geometries = by_level.setdefault(level, ([], []))

@@ -90,6 +90,13 @@ def test_cells_of_other_outlines_are_not_used(boundaries, tmp_path: Path) -> Non
     derived, _ = load_derived_cells(records)
     cells, why = derived.cells(con, density_grids()[0], ["44109", "99999"])
     assert cells is None and "99999" in why
+    # a damaged file: the outlines are scanned
+    for name in (CELLS_FILE, COMMUNES_FILE, CELLS_PROVENANCE):
+        (tmp_path / name).write_bytes((cells_folder() / name).read_bytes())
+    (tmp_path / CELLS_FILE).write_bytes(b"PAR1 not parquet")
+    damaged, _ = load_derived_cells(records, folder=tmp_path)
+    cells, why = damaged.cells(con, density_grids()[0], ["44109"])
+    assert cells is None and why.startswith(f"{CELLS_FILE} cannot be read")
 
 
 def _run(out: Path, derived: bool, monkeypatch: pytest.MonkeyPatch) -> dict:

@@ -77,6 +77,12 @@ def test_other_runs_simplify_their_own(boundaries, tmp_path: Path) -> None:
     outlines, why = load_map_outlines(con, records, LOCAL_MAP_TOLERANCE_M)
     assert outlines is None and "600.0 m, not 60.0 m" in why
     assert load_map_outlines(con, records, NATIONAL_MAP_TOLERANCE_M, tmp_path)[0] is None
+    # a damaged file: the run simplifies its own
+    (tmp_path / MAP_OUTLINES_PROVENANCE).write_bytes(
+        (map_outlines_folder() / MAP_OUTLINES_PROVENANCE).read_bytes())
+    (tmp_path / MAP_OUTLINES_FILE).write_bytes(b"PAR1 not parquet")
+    outlines, why = load_map_outlines(con, records, NATIONAL_MAP_TOLERANCE_M, tmp_path)
+    assert outlines is None and why.startswith(f"{MAP_OUTLINES_FILE} cannot be read")
     # a département's extent: its own communes and upper levels, simplified for it
     extent = cursor(con)
     set_extent(extent, ["44"], [])
