@@ -77,6 +77,7 @@ from territory.scenarios import (
 from territory.sensitivity import device_totals, sensitivity_rows, write_sensitivity
 from territory.settings import (
     CENSUS_KINDS,
+    NATIONAL_MODEL_LANES,
     RunSettings,
     data_dir,
     maps_dir,
@@ -496,11 +497,17 @@ def _compute(
     with steps.step(N_("footprint models and boundaries of the upper levels")):
         rest = [m for m in models if m.layer != "staging"]
         first = _closure(rest, "communes")
-        model_timings = run_models(con, [m for m in rest if m.name in first])
-        if communes_ready is not None:
-            communes_ready(con, factor_version, list(records))
-        model_timings |= run_models(con, [m for m in rest if m.name not in first])
-        model_timings |= run_models(con, list(extra_models))
+
+        def on_model(model: Model, _seconds: float) -> None:
+            if model.name == "communes" and communes_ready is not None:
+                communes_ready(con, factor_version, list(records))
+
+        # the models that make the communes layer first; for all of France, the others beside
+        # them as soon as their inputs are ready (settings.NATIONAL_MODEL_LANES)
+        rest = [m for m in rest if m.name in first] + [m for m in rest if m.name not in first]
+        lanes = NATIONAL_MODEL_LANES if not departements else 1
+        model_timings = run_models(con, rest, on_model=on_model, lanes=lanes)
+        model_timings |= run_models(con, list(extra_models), lanes=lanes)
     _quarantine_unplaced(con, records, quarantine)
     warning = _set_aside_outside_extent(con, records, departements,
                                         _extent_label(settings) if communes else None)

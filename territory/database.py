@@ -178,9 +178,11 @@ def compact(con: duckdb.DuckDBPyConnection, *, restart_threads: bool = False) ->
     memory from the system: after every model it cost a département run 0.3 s, so the runner
     asks for it after the models that ran long enough to have used much memory.
     """
-    target = f" {RUN_DATABASE}" if _attached(con, RUN_DATABASE) else ""
     try:
-        con.execute(f"CHECKPOINT{target}")
+        # the connection's default database: the run's (``USE`` in connect and cursor); not
+        # asking whether it is attached saves a catalogue query per model (2 ms each beside
+        # the writers' threads)
+        con.execute("CHECKPOINT")
         compressed = True
     except duckdb.TransactionException:
         compressed = False
@@ -196,6 +198,15 @@ def restart_worker_threads(con: duckdb.DuckDBPyConnection) -> None:
     if threads > 1:
         con.execute("SET threads = 1")
         con.execute(f"SET threads = {threads}")
+
+
+def share_variables(source: duckdb.DuckDBPyConnection, target: duckdb.DuckDBPyConnection) -> None:
+    """Set on ``target`` the variables set on ``source`` (``SET VARIABLE`` belongs to a
+    connection; a cursor starts without them). ``source`` must not be running a query."""
+    for name, type_ in source.execute("SELECT name, type FROM duckdb_variables()").fetchall():
+        value = source.execute(f"SELECT getvariable({sql_literal(name)})").fetchone()
+        literal = sql_literal(value[0] if value else None)
+        target.execute(f"SET VARIABLE {name} = {literal}::{type_}")
 
 
 def uncompressed_table(con: duckdb.DuckDBPyConnection, name: str) -> str:

@@ -133,8 +133,10 @@ def map_levels(
     """
     def one_level(spec: dict[str, str]) -> MapLevel:
         layer = spec["layer"]
-        available = {row[0] for row in cursor(con).execute(
-            "SELECT column_name FROM duckdb_columns() WHERE table_name = ?", [layer]).fetchall()}
+        # the columns of an empty result: duckdb_columns() waited up to 0.25 s here for the
+        # catalogue while the main thread wrote the CSV files
+        available = {d[0] for d in cursor(con).execute(
+            f"SELECT * FROM {layer} LIMIT 0").description}
         numbers, texts = map_columns(definition, layer)
         missing = [c for c in numbers + texts if c not in available]
         if missing:

@@ -34,6 +34,11 @@ def _square(x: float, y: float) -> str:
 @pytest.fixture(scope="module")
 def tiny():
     """The SQL models run on four made-up communes and the simple factor table."""
+    return _tiny_model()
+
+
+def _tiny_model(lanes: int = 1):
+    """The connection of :func:`tiny`, its models run on ``lanes`` cursors."""
     con = connect()
     con.execute("CREATE TABLE raw_regions (id VARCHAR, code VARCHAR, nom VARCHAR)")
     con.execute("INSERT INTO raw_regions VALUES ('0', 'R1', 'Région test')")
@@ -96,7 +101,7 @@ def tiny():
     skipped = _dependents(models, SCENARIO_SOURCE) | hourly
     for name in hourly:
         skipped |= _dependents(models, name)
-    run_models(con, [m for m in models if m.name not in skipped])
+    run_models(con, [m for m in models if m.name not in skipped], lanes=lanes)
     return con
 
 
@@ -428,3 +433,84 @@ def test_no_view_model_reads_a_table_through_a_cte_twice():
             if reads.count(cte) > 1:
                 assert not _REFERENCE.search(body), (
                     f"{model.name} reads its CTE {cte} {reads.count(cte)} times")
+
+
+def test_models_side_by_side_give_the_same_tables(tiny):
+    """The footprint models run on two cursors (all of France) make the same tables, value for
+    value, as one after another: the variables set on the run's connection are set on each
+    cursor. (A table's row order is not part of it, with one lane either: a grouped model's
+    rows come in any order, and every output is written sorted.)"""
+    side = _tiny_model(lanes=2)
+    relations = [r[0] for r in tiny.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE NOT temporary UNION ALL "
+        "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1").fetchall()]
+    assert {"communes", "epci", "int_communes_device_footprint", "stg_factors"} <= set(relations)
+    for name in relations:
+        assert sorted(map(repr, side.execute(f"SELECT * FROM {name}").fetchall())) == \
+            sorted(map(repr, tiny.execute(f"SELECT * FROM {name}").fetchall())), name
+
+
+def test_models_run_side_by_side_once_their_inputs_exist_and_any_row_order_alone(
+    tmp_path, monkeypatch
+):
+    """With two lanes, models whose inputs are ready run at the same time; a model starts only
+    after the models it reads have ended; a model in any row order (a database-wide setting)
+    runs with nothing beside it; ``on_model`` is called on the calling thread."""
+    import threading
+    import time
+
+    from territory import pipeline
+
+    (tmp_path / "staging").mkdir()
+    (tmp_path / "intermediate").mkdir()
+    (tmp_path / "marts").mkdir()
+    sql = {
+        "staging/stg_a.sql": "select 1 as i",
+        "staging/stg_b.sql": "select 2 as i",
+        "intermediate/int_c.sql": "select * from stg_a",
+        "intermediate/int_any.sql": "-- row order: any\nselect * from stg_b",
+        "intermediate/int_d.sql": "select * from stg_b",
+        "marts/m.sql": "select * from int_c join int_any using (i) join int_d using (i)",
+    }
+    for path, text in sql.items():
+        (tmp_path / path).write_text(text + "\n", encoding="utf-8")
+    spans: dict[str, tuple[float, float]] = {}
+
+    def timed(con, model):
+        start = time.perf_counter()
+        time.sleep(0.05)
+        spans[model.name] = (start, time.perf_counter())
+        return 0.05
+
+    monkeypatch.setattr(pipeline, "_run_model", timed)
+    called = []
+    models = discover_models(tmp_path)
+    run_models(connect(), models, lanes=2,
+               on_model=lambda m, _s: called.append((m.name, threading.current_thread())))
+
+    def overlap(a: str, b: str) -> bool:
+        return spans[a][0] < spans[b][1] and spans[b][0] < spans[a][1]
+
+    assert overlap("stg_a", "stg_b")
+    assert not any(overlap("int_any", other) for other in spans if other != "int_any")
+    for model in models:
+        for read in model.depends_on:
+            assert spans[read][1] <= spans[model.name][0], (model.name, read)
+    assert sorted(name for name, _ in called) == sorted(spans)
+    assert {thread for _, thread in called} == {threading.current_thread()}
+
+
+def test_a_failing_model_beside_another_stops_the_run_naming_it(tmp_path):
+    (tmp_path / "staging").mkdir()
+    (tmp_path / "staging" / "stg_fine.sql").write_text(
+        "select getvariable('answer') as answer\n", encoding="utf-8")
+    (tmp_path / "staging" / "stg_broken.sql").write_text(
+        "select * from no_such_table\n", encoding="utf-8")
+    (tmp_path / "staging" / "stg_other.sql").write_text("select 1 as one\n", encoding="utf-8")
+    con = connect()
+    con.execute("SET VARIABLE answer = 42")
+    models = {m.name: m for m in discover_models(tmp_path)}
+    run_models(con, [models["stg_fine"], models["stg_other"]], lanes=2)
+    assert con.execute("SELECT answer FROM stg_fine").fetchone() == (42,)
+    with pytest.raises(PipelineError, match="stg_broken.sql: model stg_broken failed"):
+        run_models(con, list(models.values()), lanes=2)
