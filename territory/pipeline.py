@@ -17,6 +17,11 @@ A model whose file has the line ``-- row order: any`` is written without keeping
 the order its query produces them (DuckDB's ``preserve_insertion_order`` off for that model):
 for a large table that every reader sorts or sums, never reads in table order.
 
+Models may run side by side (``lanes``, for all of France: settings.NATIONAL_MODEL_LANES): each
+starts, in the discovered order, as soon as the models it reads have ended, on its own cursor.
+A model's values do not depend on it; the row order of a table no model sorts is not fixed
+either way, and the outputs are written sorted.
+
 After each table model the run's database is compacted (:func:`territory.database.compact`:
 DuckDB compresses an in-memory table only at a checkpoint). A model whose file has the line
 ``-- storage: uncompressed`` is kept out of it (:func:`territory.database.uncompressed_table`):
