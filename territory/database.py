@@ -204,8 +204,10 @@ def share_variables(source: duckdb.DuckDBPyConnection, target: duckdb.DuckDBPyCo
     """Set on ``target`` the variables set on ``source`` (``SET VARIABLE`` belongs to a
     connection; a cursor starts without them). ``source`` must not be running a query."""
     for name, type_ in source.execute("SELECT name, type FROM duckdb_variables()").fetchall():
-        value = source.execute(f"SELECT getvariable({sql_literal(name)})").fetchone()
-        literal = sql_literal(value[0] if value else None)
+        # fetchall, not fetchone: a result left open keeps a transaction open on ``source``,
+        # and DuckDB then refuses every checkpoint (the tables stay uncompressed)
+        [(value,)] = source.execute(f"SELECT getvariable({sql_literal(name)})").fetchall()
+        literal = sql_literal(value)
         target.execute(f"SET VARIABLE {name} = {literal}::{type_}")
 
 

@@ -144,8 +144,8 @@ NATIONAL_MAP_TOLERANCE_M = 600.0
 LOCAL_MAP_TOLERANCE_M = 60.0
 #: the footprint models run side by side on this many cursors for all of France
 #: (pipeline.run_models), one after another for a smaller extent. Measured (docs/benchmarks.md):
-#: France 0.3-0.6 s faster for 50 MiB more at its peak (705 MiB); a département run no faster
-#: (its models are then beside nothing else) and 358 -> 509 MiB (Pas-de-Calais), over its budget
+#: France 0.5-0.7 s faster at the same peak memory; a département run no faster, and
+#: Pas-de-Calais once 426 MiB instead of 360, over its 400 MB budget
 NATIONAL_MODEL_LANES = 2
 
 @dataclass(frozen=True)
