@@ -167,8 +167,9 @@ def compact(con: duckdb.DuckDBPyConnection, *, restart_threads: bool = False) ->
     for 0.1-0.2 s, all of France with the six scenarios 1488 -> 1257 MiB for 0.7 s, all of
     France alone 797 -> 777 MiB for 0.4 s. Tables of one row per registry point are kept out of it
     (:func:`uncompressed_table`): compressing a million points took 0.44 s, a quarter of the
-    time to read and place them. DuckDB refuses a checkpoint while another thread's query is
-    open (the density raster reads the communes beside the models): the tables are then
+    time to read and place them. DuckDB refuses a checkpoint while another cursor has a write
+    transaction open (a model on the other lane, :func:`territory.pipeline.run_models`) or any
+    transaction on the connection itself (a result not fully fetched): the tables are then
     compressed at the next call.
 
     DuckDB's worker threads keep the memory of the queries they ran until they stop (it is not
