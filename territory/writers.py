@@ -183,19 +183,23 @@ def map_levels(
         return list(pool.map(one_level, definition["levels"]))
 
 
+#: the column of the ``communes`` mart that names a layer's feature a commune belongs to: a
+#: département's map and its overseas layers hold the features of its communes
+_COMMUNE_MEMBER = {
+    "communes": "code_insee",
+    "epci": "epci_siren",
+    "departements": "departement_code",
+    "regions": "region_code",
+    "registry_points": "code_insee",
+}
+
+
 def _departement_filter(layer: str, departement: str | None) -> str:
     """SQL condition keeping what a département's map shows of ``layer``."""
     if departement is None:
         return "true"
-    code = sql_literal(departement)
-    return {
-        "communes": f"departement_code = {code}",
-        "epci": f"code_insee IN (SELECT epci_siren FROM communes WHERE departement_code = {code})",
-        "departements": f"code_insee = {code}",
-        "regions": f"code_insee IN (SELECT region_code FROM communes WHERE departement_code = {code})",
-        "registry_points": ("code_insee IN (SELECT code_insee FROM communes "
-                            f"WHERE departement_code = {code})"),
-    }[layer]
+    return (f"code_insee IN (SELECT {_COMMUNE_MEMBER[layer]} FROM communes "
+            f"WHERE departement_code = {sql_literal(departement)})")
 
 
 def map_points(
@@ -236,16 +240,6 @@ def overseas_layers(
             for level in LAYERS]
 
 
-#: each feature of a level with the département of every overseas territory whose layer holds
-#: it (what :func:`_departement_filter` keeps for that département)
-_OVERSEAS_MEMBERS = {
-    "communes": "SELECT code_insee, departement_code FROM communes",
-    "epci": "SELECT DISTINCT epci_siren, departement_code FROM communes",
-    "departements": "SELECT code_insee, code_insee FROM departements",
-    "regions": "SELECT DISTINCT region_code, departement_code FROM communes",
-}
-
-
 def _overseas_tables(con: duckdb.DuckDBPyConnection, level: str,
                      territories: Sequence[OverseasTerritory]) -> dict[str, Any]:
     """``level``'s features of each territory (by département) in its official CRS (x =
@@ -258,7 +252,10 @@ def _overseas_tables(con: duckdb.DuckDBPyConnection, level: str,
         f"SELECT t.territory, m.* EXCLUDE (geometry), o.geometry FROM {level} AS m "
         f"JOIN {OVERSEAS_OUTLINES_TABLE} AS o ON o.level = {sql_literal(level)} "
         "AND o.code_insee = m.code_insee "
-        f"JOIN ({_OVERSEAS_MEMBERS[level]}) AS t(code_insee, territory) "
+        # each feature with the département of each territory whose layer holds it (what
+        # _departement_filter keeps for that département)
+        f"JOIN (SELECT DISTINCT {_COMMUNE_MEMBER[level]}, departement_code FROM communes) "
+        "AS t(code_insee, territory) "
         "ON t.code_insee = m.code_insee "
         f"WHERE list_contains({codes}::VARCHAR[], t.territory) "
         "ORDER BY m.code_insee").to_arrow_table()
