@@ -188,16 +188,28 @@ def _run_side_by_side(
     lanes: int,
 ) -> dict[str, float]:
     names = {m.name for m in models}
-    free = []
-    for _ in range(lanes):
-        lane = cursor(con)
-        share_variables(con, lane)
-        free.append(lane)
+    cursors = [cursor(con) for _ in range(lanes)]
+    try:
+        for lane in cursors:
+            share_variables(con, lane)
+        return _schedule(models, names, list(cursors), on_model)
+    finally:
+        for lane in cursors:
+            lane.close()
+
+
+def _schedule(
+    models: list[Model],
+    names: set[str],
+    free: list[duckdb.DuckDBPyConnection],
+    on_model: Callable[[Model, float], None] | None,
+) -> dict[str, float]:
+    """Run ``models`` on the ``free`` cursors, each as soon as the models it reads have ended."""
     waiting = list(models)
     done: set[str] = set()
     running: dict[Future[float], tuple[Model, duckdb.DuckDBPyConnection]] = {}
     timings: dict[str, float] = {}
-    with ThreadPoolExecutor(max_workers=lanes) as pool:
+    with ThreadPoolExecutor(max_workers=len(free)) as pool:
         while waiting or running:
             alone = any(m.any_order for m, _ in running.values())
             for model in list(waiting):
@@ -221,6 +233,4 @@ def _run_side_by_side(
                 done.add(model.name)
                 if on_model:
                     on_model(model, timings[model.name])
-    for lane in free:
-        lane.close()
     return timings
