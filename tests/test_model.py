@@ -476,7 +476,7 @@ def test_models_run_side_by_side_once_their_inputs_exist_and_any_row_order_alone
         (tmp_path / path).write_text(text + "\n", encoding="utf-8")
     spans: dict[str, tuple[float, float]] = {}
 
-    def timed(con, model, restart_threads=True):
+    def timed(con, model):
         start = time.perf_counter()
         time.sleep(0.05)
         spans[model.name] = (start, time.perf_counter())
